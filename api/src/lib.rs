@@ -1,0 +1,198 @@
+//! GraphQL API of the ISP system: the whole tenant data graph over HTTP, with GraphiQL,
+//! subscriptions over WebSocket, health checks and metrics.
+//!
+//! [`serve`] runs it on a listener until a shutdown future resolves; [`router`] gives the
+//! axum router for embedding.
+
+pub mod error;
+pub mod ids;
+pub mod loaders;
+pub mod request;
+pub mod schema;
+
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use isp_core::staff;
+use isp_core::Ctx;
+use request::Caller;
+use schema::{IspSchema, RequestState};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tower_http::cors::{Any, CorsLayer};
+
+/// Largest number of operations in one batched request.
+pub const MAX_BATCH: usize = 10;
+
+#[derive(Clone)]
+struct AppState {
+    ctx: Ctx,
+    schema: IspSchema,
+}
+
+/// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/ws`, `/healthz`,
+/// `/readyz`, `/metrics`.
+pub fn router(ctx: Ctx) -> Router {
+    let cfg = ctx.config.graphql.clone();
+    ctx.metrics.describe("isp_graphql_requests_total", "GraphQL operations executed.");
+    ctx.metrics.describe("isp_graphql_errors_total", "GraphQL operations that returned errors.");
+    ctx.metrics.describe("isp_graphql_duration_microseconds_total", "Time spent executing GraphQL operations.");
+    ctx.metrics.describe("isp_staff_logins_total", "Staff login attempts by result.");
+    let schema = schema::build(ctx.clone(), &cfg);
+    let state = AppState { ctx, schema };
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(listener: tokio::net::TcpListener, ctx: Ctx, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+fn client_ip(ctx: &Ctx, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if ctx.config.trust_proxy {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        {
+            return first.to_string();
+        }
+    }
+    peer.ip().to_string()
+}
+
+/// Request data for a caller presenting `bearer` (a missing or bad token means anonymous:
+/// resolvers that need a caller answer UNAUTHENTICATED).
+fn caller_data(ctx: &Ctx, bearer: Option<&str>, ip: String) -> Data {
+    let actor = bearer.and_then(|t| staff::authenticate(ctx, t, Some(ip.clone())).ok());
+    let mut data = Data::default();
+    if let Some(a) = &actor {
+        data.insert(RequestState::new(ctx, a.tenant_id));
+    }
+    data.insert(Caller { actor, ip });
+    data
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim)
+}
+
+async fn graphql(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: GraphQLBatchRequest,
+) -> Response {
+    let batch = req.into_inner();
+    let n = batch.iter().count();
+    if n > MAX_BATCH {
+        let body = serde_json::json!({"errors": [{"message": format!("at most {MAX_BATCH} operations per batch"), "extensions": {"code": "VALIDATION"}}]});
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    let ip = client_ip(&st.ctx, &headers, peer);
+    let data = caller_data(&st.ctx, bearer(&headers), ip);
+    let started = Instant::now();
+    let batch = match batch {
+        async_graphql::BatchRequest::Single(mut r) => {
+            r.data = data;
+            async_graphql::BatchRequest::Single(r)
+        }
+        async_graphql::BatchRequest::Batch(rs) => {
+            let mut out = Vec::with_capacity(rs.len());
+            let mut data = Some(data);
+            for mut r in rs {
+                // Each operation gets its own request state; the caller is the same.
+                r.data = data.take().unwrap_or_else(|| caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer)));
+                out.push(r);
+            }
+            async_graphql::BatchRequest::Batch(out)
+        }
+    };
+    let resp = st.schema.execute_batch(batch).await;
+    let m = &st.ctx.metrics;
+    m.add("isp_graphql_requests_total", "", n as u64);
+    m.add("isp_graphql_duration_microseconds_total", "", started.elapsed().as_micros() as u64);
+    if !resp.is_ok() {
+        m.inc("isp_graphql_errors_total", "");
+    }
+    GraphQLResponse::from(resp).into_response()
+}
+
+async fn graphiql(State(st): State<AppState>) -> Response {
+    if !st.ctx.config.graphql.graphiql {
+        return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("ISP API").finish()).into_response()
+}
+
+async fn graphql_ws(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ip = client_ip(&st.ctx, &headers, peer);
+    let header_token = bearer(&headers).map(str::to_string);
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let ctx = st.ctx.clone();
+            GraphQLWebSocket::new(socket, st.schema.clone(), protocol)
+                .on_connection_init(move |payload: serde_json::Value| async move {
+                    // Browsers cannot set headers on WebSocket upgrades, so the token comes in
+                    // the connection_init payload: {"authorization": "Bearer ..."}.
+                    let from_payload = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string());
+                    let token = from_payload.or(header_token);
+                    let data = caller_data(&ctx, token.as_deref(), ip);
+                    if data.get(&std::any::TypeId::of::<RequestState>()).is_none() {
+                        return Err(async_graphql::Error::new("a valid access token is required").extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+                    }
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+use async_graphql::ErrorExtensions;
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    match st.ctx.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    let stmts = st.ctx.db.statements();
+    let body = st.ctx.metrics.render(&[("isp_db_statements", "SQL statements executed by this process.", stmts)]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

@@ -1,0 +1,96 @@
+//! DataLoaders: nested fields of a page are fetched in one statement per kind, not one per
+//! row. A set of loaders is created per request, bound to the caller's tenant.
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use isp_core::db::Db;
+use isp_core::store::customers::{self, Customer};
+use isp_core::store::plans::{self, Plan};
+use isp_core::store::subscriptions::{self, Subscription};
+use isp_core::CoreError;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Error type loaders share (DataLoader needs it cloneable).
+pub type LoadError = Arc<CoreError>;
+
+/// Loaders of one request.
+pub struct Loaders {
+    /// Plans by id.
+    pub plans: DataLoader<PlansById>,
+    /// Customers by id.
+    pub customers: DataLoader<CustomersById>,
+    /// Subscriptions of each customer.
+    pub subscriptions_by_customer: DataLoader<SubscriptionsByCustomer>,
+}
+
+impl Loaders {
+    /// Loaders scoped to `tenant_id`.
+    pub fn new(db: &Db, tenant_id: i64) -> Self {
+        Self {
+            plans: DataLoader::new(PlansById { db: db.clone(), tenant_id }, tokio::spawn),
+            customers: DataLoader::new(CustomersById { db: db.clone(), tenant_id }, tokio::spawn),
+            subscriptions_by_customer: DataLoader::new(SubscriptionsByCustomer { db: db.clone(), tenant_id }, tokio::spawn),
+        }
+    }
+}
+
+/// Loads plans of one tenant by id.
+pub struct PlansById {
+    db: Db,
+    tenant_id: i64,
+}
+
+impl Loader<i64> for PlansById {
+    type Value = Plan;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Plan>, LoadError> {
+        let rows = plans::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+/// Loads customers of one tenant by id.
+pub struct CustomersById {
+    db: Db,
+    tenant_id: i64,
+}
+
+impl Loader<i64> for CustomersById {
+    type Value = Customer;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Customer>, LoadError> {
+        let rows = customers::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// Loads all subscriptions of each customer id.
+pub struct SubscriptionsByCustomer {
+    db: Db,
+    tenant_id: i64,
+}
+
+impl Loader<i64> for SubscriptionsByCustomer {
+    type Value = Vec<Subscription>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<Subscription>>, LoadError> {
+        let rows = subscriptions::by_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut map: HashMap<i64, Vec<Subscription>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for s in rows {
+            map.entry(s.customer_id).or_default().push(s);
+        }
+        Ok(map)
+    }
+}
+
+/// Converts a loader error into a GraphQL error with its code.
+pub fn load_err(e: LoadError) -> async_graphql::Error {
+    let core = Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
+        CoreError::Internal(m) => CoreError::Internal(m.clone()),
+        other => CoreError::internal(other.to_string()),
+    });
+    crate::error::to_gql(core)
+}

@@ -1,0 +1,261 @@
+//! Input types of mutations and list filters.
+
+use async_graphql::{InputObject, MaybeUndefined, ID};
+use isp_core::auth::Role;
+use isp_core::store::customers::CustomerStatus;
+use isp_core::store::plans::{BillingPeriod, QuotaAction};
+use isp_core::store::subscriptions::{AccessType, SubscriptionStatus};
+use isp_core::store::tenants::SuspendedAccess;
+
+/// Converts "absent / null / value" into the core's patch convention.
+pub fn patch<T: Clone>(v: &MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(x) => Some(Some(x.clone())),
+    }
+}
+
+/// A new tenant and its owner.
+#[derive(InputObject)]
+pub struct RegisterTenantInput {
+    /// Unique slug (3-40 of a-z, 0-9, -), used at login.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// ISO 4217 currency, e.g. USD.
+    pub currency: String,
+    /// IANA time zone, e.g. America/New_York.
+    pub timezone: String,
+    /// Owner's email.
+    pub owner_email: String,
+    /// Owner's name.
+    pub owner_name: String,
+    /// Owner's password (at least 8 characters).
+    pub owner_password: String,
+}
+
+/// Changes to the caller's tenant. Absent fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateTenantInput {
+    /// Display name.
+    pub name: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: Option<String>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// What RADIUS does with suspended subscribers.
+    pub suspended_access: Option<SuspendedAccess>,
+    /// MikroTik address list for walled-garden sessions.
+    pub walled_garden_address_list: Option<String>,
+    /// MikroTik rate limit for walled-garden sessions.
+    pub walled_garden_rate_limit: Option<String>,
+}
+
+/// A new staff user.
+#[derive(InputObject)]
+pub struct CreateStaffUserInput {
+    /// Login email, unique in the tenant.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Initial password (at least 8 characters).
+    pub password: String,
+}
+
+/// Changes to a staff user. Absent fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateStaffUserInput {
+    /// The user.
+    pub id: ID,
+    /// Display name.
+    pub name: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Lock the user out (also signs them out everywhere).
+    pub disabled: Option<bool>,
+    /// Set a new password (signs them out everywhere).
+    pub password: Option<String>,
+}
+
+/// A new customer.
+#[derive(InputObject)]
+pub struct CreateCustomerInput {
+    /// Full name or company name.
+    pub name: String,
+    /// Contact email.
+    pub email: Option<String>,
+    /// Contact phone.
+    pub phone: Option<String>,
+    /// Service address.
+    pub address: Option<String>,
+    /// Tax id.
+    pub tax_id: Option<String>,
+    /// Staff notes.
+    pub notes: Option<String>,
+    /// ACTIVE (default) or INACTIVE.
+    pub status: Option<CustomerStatus>,
+}
+
+/// Changes to a customer. Absent fields stay as they are; null clears a field.
+#[derive(InputObject)]
+pub struct UpdateCustomerInput {
+    /// The customer.
+    pub id: ID,
+    /// Full name or company name.
+    pub name: Option<String>,
+    /// Contact email.
+    pub email: MaybeUndefined<String>,
+    /// Contact phone.
+    pub phone: MaybeUndefined<String>,
+    /// Service address.
+    pub address: MaybeUndefined<String>,
+    /// Tax id.
+    pub tax_id: MaybeUndefined<String>,
+    /// Staff notes.
+    pub notes: MaybeUndefined<String>,
+    /// ACTIVE or INACTIVE.
+    pub status: Option<CustomerStatus>,
+}
+
+/// Burst settings of a plan.
+#[derive(InputObject)]
+pub struct PlanBurstInput {
+    /// Burst download speed, kbit/s (above the plan's download speed).
+    pub download_kbps: i64,
+    /// Burst upload speed, kbit/s (above the plan's upload speed).
+    pub upload_kbps: i64,
+    /// Average download below which bursting is allowed, kbit/s.
+    pub threshold_download_kbps: i64,
+    /// Average upload below which bursting is allowed, kbit/s.
+    pub threshold_upload_kbps: i64,
+    /// Averaging window, seconds.
+    pub time_secs: i64,
+}
+
+/// Data quota of a plan.
+#[derive(InputObject)]
+pub struct PlanDataQuotaInput {
+    /// Bytes per billing period.
+    pub bytes: i64,
+    /// HARD_CAP or FUP.
+    pub action: QuotaAction,
+    /// FUP download speed, kbit/s (FUP only).
+    pub fup_download_kbps: Option<i64>,
+    /// FUP upload speed, kbit/s (FUP only).
+    pub fup_upload_kbps: Option<i64>,
+}
+
+/// A whole plan definition (create and update replace every field).
+#[derive(InputObject)]
+pub struct PlanInput {
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Marketing description.
+    pub description: Option<String>,
+    /// Price per period in minor units (cents) of the tenant's currency.
+    pub price_minor: i64,
+    /// Billing period.
+    pub billing_period: BillingPeriod,
+    /// Download speed, kbit/s.
+    pub download_kbps: i64,
+    /// Upload speed, kbit/s.
+    pub upload_kbps: i64,
+    /// Burst settings.
+    pub burst: Option<PlanBurstInput>,
+    /// Data quota.
+    pub data_quota: Option<PlanDataQuotaInput>,
+    /// Online-time quota per period, seconds.
+    pub time_quota_secs: Option<i64>,
+    /// Access types the plan can be sold for.
+    pub access_types: Vec<AccessType>,
+    /// Address pool sent as Framed-Pool.
+    pub ip_pool: Option<String>,
+}
+
+/// A new subscription.
+#[derive(InputObject)]
+pub struct CreateSubscriptionInput {
+    /// The customer.
+    pub customer_id: ID,
+    /// The plan (must be active and allow the access type).
+    pub plan_id: ID,
+    /// How the subscriber connects.
+    pub access_type: AccessType,
+    /// Login, unique in the tenant.
+    pub username: String,
+    /// Password (required for PPPOE and HOTSPOT); write-only.
+    pub password: Option<String>,
+    /// Fixed IPv4 (required for STATIC_IP).
+    pub static_ipv4: Option<String>,
+    /// MAC binding.
+    pub mac_address: Option<String>,
+    /// ONU serial (required for GPON).
+    pub onu_serial: Option<String>,
+    /// OLT port frame/slot/port (required for GPON).
+    pub olt_port: Option<String>,
+    /// Start date YYYY-MM-DD (default today).
+    pub start_date: Option<String>,
+    /// PENDING (default) or ACTIVE.
+    pub status: Option<SubscriptionStatus>,
+}
+
+/// Changes to a subscription. Absent fields stay as they are; null clears a field.
+#[derive(InputObject)]
+pub struct UpdateSubscriptionInput {
+    /// The subscription.
+    pub id: ID,
+    /// New plan.
+    pub plan_id: Option<ID>,
+    /// New access type.
+    pub access_type: Option<AccessType>,
+    /// New login.
+    pub username: Option<String>,
+    /// New password; write-only.
+    pub password: MaybeUndefined<String>,
+    /// Fixed IPv4.
+    pub static_ipv4: MaybeUndefined<String>,
+    /// MAC binding.
+    pub mac_address: MaybeUndefined<String>,
+    /// ONU serial.
+    pub onu_serial: MaybeUndefined<String>,
+    /// OLT port.
+    pub olt_port: MaybeUndefined<String>,
+}
+
+/// Filters for `customers`.
+#[derive(InputObject, Default)]
+pub struct CustomerFilterInput {
+    /// Name, email, phone, account number or subscription login contains this.
+    pub search: Option<String>,
+    /// Only these statuses (default: all but ARCHIVED).
+    pub status: Option<Vec<CustomerStatus>>,
+}
+
+/// Filters for `subscriptions`.
+#[derive(InputObject, Default)]
+pub struct SubscriptionFilterInput {
+    /// Only these statuses.
+    pub status: Option<Vec<SubscriptionStatus>>,
+    /// Only this plan.
+    pub plan_id: Option<ID>,
+    /// Only this access type.
+    pub access_type: Option<AccessType>,
+    /// Only this customer.
+    pub customer_id: Option<ID>,
+    /// Login, IP, MAC or ONU serial contains this.
+    pub search: Option<String>,
+}
+
+/// Filters for `auditLog`.
+#[derive(InputObject, Default)]
+pub struct AuditFilterInput {
+    /// Only changes to this object.
+    pub object_id: Option<ID>,
+    /// Only changes by this staff user.
+    pub actor_id: Option<ID>,
+    /// Only actions starting with this, e.g. `subscription.`.
+    pub action_prefix: Option<String>,
+}

@@ -1,0 +1,250 @@
+//! Mutation root. Every mutation checks the caller's role, validates its input with
+//! field-level errors, and is audited when it changes money, access or staff.
+
+use super::core;
+use super::inputs::*;
+use super::types::*;
+use crate::error::Gql;
+use crate::ids;
+use crate::request::{actor, ip, require};
+use async_graphql::{Context, Object, ID};
+use isp_core::auth::Action;
+use isp_core::staff::{self, Registration};
+use isp_core::store::customers::{self, CustomerPatch};
+use isp_core::store::plans::{self, Burst, DataQuota, PlanInput as CorePlanInput};
+use isp_core::store::subscriptions::{self, SubscriptionPatch, SubscriptionStatus};
+use isp_core::store::tenants::{self, NewTenant};
+use isp_core::store::audit;
+use serde_json::json;
+
+/// Changes of the foundation: auth, staff, tenant, customers, plans, subscriptions.
+#[derive(Default)]
+pub struct CoreMutation;
+
+fn plan_input(i: PlanInput) -> CorePlanInput {
+    CorePlanInput {
+        name: i.name,
+        description: i.description,
+        price_minor: i.price_minor,
+        billing_period: i.billing_period,
+        download_kbps: i.download_kbps,
+        upload_kbps: i.upload_kbps,
+        burst: i.burst.map(|b| Burst {
+            download_kbps: b.download_kbps,
+            upload_kbps: b.upload_kbps,
+            threshold_download_kbps: b.threshold_download_kbps,
+            threshold_upload_kbps: b.threshold_upload_kbps,
+            time_secs: b.time_secs,
+        }),
+        data_quota: i.data_quota.map(|q| DataQuota {
+            bytes: q.bytes,
+            action: q.action,
+            fup_download_kbps: q.fup_download_kbps,
+            fup_upload_kbps: q.fup_upload_kbps,
+        }),
+        time_quota_secs: i.time_quota_secs,
+        access_types: i.access_types,
+        ip_pool: i.ip_pool,
+    }
+}
+
+#[Object]
+impl CoreMutation {
+    /// Signs up a new ISP: creates the tenant and its owner and logs the owner in.
+    /// Fails with FORBIDDEN when the server has registration disabled.
+    async fn register_tenant(&self, ctx: &Context<'_>, input: RegisterTenantInput) -> async_graphql::Result<AuthPayload> {
+        let r = Registration {
+            tenant: NewTenant { slug: input.slug, name: input.name, currency: input.currency, timezone: input.timezone },
+            owner_email: input.owner_email,
+            owner_name: input.owner_name,
+            owner_password: input.owner_password,
+        };
+        staff::register_tenant(core(ctx), &r, Some(ip(ctx))).await.gql().map(Into::into)
+    }
+
+    /// Logs a staff user in. Unknown accounts and wrong passwords give the same
+    /// UNAUTHENTICATED error; too many failures give RATE_LIMITED with `retryAfter` seconds.
+    async fn login(&self, ctx: &Context<'_>, tenant: String, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+        staff::login(core(ctx), &tenant, &email, &password, ip(ctx)).await.gql().map(Into::into)
+    }
+
+    /// Exchanges a refresh token for a new token pair. Each refresh token works once; using
+    /// one twice signs that login out everywhere.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<AuthPayload> {
+        staff::refresh(core(ctx), &refresh_token, Some(ip(ctx))).await.gql().map(Into::into)
+    }
+
+    /// Ends the session the refresh token belongs to.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<bool> {
+        let a = actor(ctx)?;
+        staff::logout(core(ctx), a, &refresh_token).await.gql()?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password and signs out all their sessions.
+    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> async_graphql::Result<bool> {
+        let a = actor(ctx)?;
+        staff::change_password(core(ctx), a, &current_password, &new_password).await.gql()?;
+        Ok(true)
+    }
+
+    /// Changes the caller's tenant (owner and admin).
+    async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> async_graphql::Result<Tenant> {
+        let a = require(ctx, Action::TenantUpdate)?;
+        let c = core(ctx);
+        let cur = tenants::get(&c.db, a.tenant_id).await.gql()?;
+        let mut settings = cur.settings();
+        if let Some(v) = input.suspended_access {
+            settings.suspended_access = v;
+        }
+        if let Some(v) = input.walled_garden_address_list {
+            settings.walled_garden_address_list = v;
+        }
+        if let Some(v) = input.walled_garden_rate_limit {
+            settings.walled_garden_rate_limit = v;
+        }
+        let name = input.name.unwrap_or(cur.name);
+        let currency = input.currency.unwrap_or(cur.currency);
+        let timezone = input.timezone.unwrap_or(cur.timezone);
+        let now = c.now_ms();
+        let mut tx = c.db.begin().await.gql()?;
+        let t = tenants::update(&mut tx, a.tenant_id, &name, &currency, &timezone, &settings).await.gql()?;
+        let details = json!({"name": t.name, "currency": t.currency, "timezone": t.timezone, "settings": settings});
+        audit::record(&mut tx, a, "tenant.update", "Tenant", Some(t.id), details, now).await.gql()?;
+        tx.commit().await.gql()?;
+        Ok(Tenant(t))
+    }
+
+    /// Adds a staff user (owner and admin; only owners add owners).
+    async fn create_staff_user(&self, ctx: &Context<'_>, input: CreateStaffUserInput) -> async_graphql::Result<StaffUser> {
+        let a = actor(ctx)?;
+        staff::create_staff(core(ctx), a, &input.email, &input.name, input.role, &input.password).await.gql().map(StaffUser)
+    }
+
+    /// Changes a staff user's name, role, lock or password (owner and admin).
+    async fn update_staff_user(&self, ctx: &Context<'_>, input: UpdateStaffUserInput) -> async_graphql::Result<StaffUser> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&input.id, "StaffUser", "id")?;
+        staff::update_staff(core(ctx), a, id, input.name.as_deref(), input.role, input.disabled, input.password.as_deref())
+            .await
+            .gql()
+            .map(StaffUser)
+    }
+
+    /// Creates a customer with the next account number.
+    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
+        let a = actor(ctx)?;
+        let p = CustomerPatch {
+            name: Some(input.name),
+            email: Some(input.email),
+            phone: Some(input.phone),
+            address: Some(input.address),
+            tax_id: Some(input.tax_id),
+            notes: Some(input.notes),
+            status: input.status,
+        };
+        customers::create(core(ctx), a, &p).await.gql().map(Customer)
+    }
+
+    /// Changes a customer's details.
+    async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&input.id, "Customer", "id")?;
+        let p = CustomerPatch {
+            name: input.name,
+            email: patch(&input.email),
+            phone: patch(&input.phone),
+            address: patch(&input.address),
+            tax_id: patch(&input.tax_id),
+            notes: patch(&input.notes),
+            status: input.status,
+        };
+        customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
+    }
+
+    /// Archives a customer whose subscriptions are all cancelled.
+    async fn archive_customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&id, "Customer", "id")?;
+        customers::archive(core(ctx), a, id).await.gql().map(Customer)
+    }
+
+    /// Creates a plan.
+    async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Plan> {
+        let a = actor(ctx)?;
+        plans::create(core(ctx), a, &plan_input(input)).await.gql().map(Plan)
+    }
+
+    /// Replaces a plan's definition; its subscriptions follow it.
+    async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Plan> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&id, "Plan", "id")?;
+        plans::update(core(ctx), a, id, &plan_input(input)).await.gql().map(Plan)
+    }
+
+    /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.
+    async fn archive_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Plan> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&id, "Plan", "id")?;
+        plans::archive(core(ctx), a, id).await.gql().map(Plan)
+    }
+
+    /// Creates a subscription.
+    async fn create_subscription(&self, ctx: &Context<'_>, input: CreateSubscriptionInput) -> async_graphql::Result<Subscription> {
+        let a = actor(ctx)?;
+        let p = SubscriptionPatch {
+            customer_id: Some(ids::decode(&input.customer_id, "Customer", "customerId")?),
+            plan_id: Some(ids::decode(&input.plan_id, "Plan", "planId")?),
+            access_type: Some(input.access_type),
+            username: Some(input.username),
+            password: Some(input.password),
+            static_ipv4: Some(input.static_ipv4),
+            mac_address: Some(input.mac_address),
+            onu_serial: Some(input.onu_serial),
+            olt_port: Some(input.olt_port),
+            start_date: input.start_date,
+            status: input.status,
+        };
+        subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
+    }
+
+    /// Changes a subscription's plan, credentials or access settings.
+    async fn update_subscription(&self, ctx: &Context<'_>, input: UpdateSubscriptionInput) -> async_graphql::Result<Subscription> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&input.id, "Subscription", "id")?;
+        let p = SubscriptionPatch {
+            plan_id: ids::decode_opt(&input.plan_id, "Plan", "planId")?,
+            access_type: input.access_type,
+            username: input.username,
+            password: patch(&input.password),
+            static_ipv4: patch(&input.static_ipv4),
+            mac_address: patch(&input.mac_address),
+            onu_serial: patch(&input.onu_serial),
+            olt_port: patch(&input.olt_port),
+            ..Default::default()
+        };
+        subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)
+    }
+
+    /// Moves a subscription along its lifecycle: PENDING -> ACTIVE | CANCELLED,
+    /// ACTIVE <-> SUSPENDED, ACTIVE | SUSPENDED -> CANCELLED. Asking for the current status
+    /// again changes nothing; any other move is a CONFLICT on `status`.
+    async fn change_subscription_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: SubscriptionStatus,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Subscription> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&id, "Subscription", "id")?;
+        subscriptions::change_status(core(ctx), a, id, status, reason.as_deref()).await.gql().map(Subscription)
+    }
+
+    /// Archives a subscription: the same as changing its status to CANCELLED.
+    async fn archive_subscription(&self, ctx: &Context<'_>, id: ID, reason: Option<String>) -> async_graphql::Result<Subscription> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&id, "Subscription", "id")?;
+        subscriptions::change_status(core(ctx), a, id, SubscriptionStatus::Cancelled, reason.as_deref()).await.gql().map(Subscription)
+    }
+}

@@ -1,0 +1,261 @@
+//! Query root.
+
+use super::inputs::*;
+use super::types::*;
+use super::{connection, core, Node};
+use crate::error::{invalid, Gql};
+use crate::ids::{self, page_args};
+use crate::request::{actor, require};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Object, ID};
+use isp_core::auth::Action;
+use isp_core::store::audit::{self, AuditFilter};
+use isp_core::store::customers::{self, CustomerFilter, CustomerSort};
+use isp_core::store::page::{Cursor as Pos, SortKey};
+use isp_core::store::subscriptions::{self, SubscriptionFilter, SubscriptionSort};
+use isp_core::store::{plans, tenants, users};
+use isp_core::CoreError;
+
+type Conn<N, F> = Connection<ids::Cursor, N, F>;
+
+/// Extra fields of the customers connection.
+pub struct CustomerConnectionFields {
+    tenant_id: i64,
+    filter: CustomerFilter,
+}
+
+#[Object]
+impl CustomerConnectionFields {
+    /// Number of customers matching the filter (one extra query; ask only when needed).
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        customers::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql()
+    }
+}
+
+/// Extra fields of the subscriptions connection.
+pub struct SubscriptionConnectionFields {
+    tenant_id: i64,
+    filter: SubscriptionFilter,
+}
+
+#[Object]
+impl SubscriptionConnectionFields {
+    /// Number of subscriptions matching the filter.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        subscriptions::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql()
+    }
+}
+
+fn sort_key_text(s: &str) -> SortKey {
+    SortKey::T(s.to_string())
+}
+
+/// Reads of the foundation: staff, tenant, customers, plans, subscriptions, audit.
+#[derive(Default)]
+pub struct CoreQuery;
+
+/// Not found in the caller's tenant becomes null, as GraphQL clients expect for lookups.
+fn found<T>(r: isp_core::CoreResult<T>) -> async_graphql::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(CoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(crate::error::to_gql(e)),
+    }
+}
+
+#[Object]
+impl CoreQuery {
+    /// The logged-in staff user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<StaffUser> {
+        let a = actor(ctx)?;
+        users::get(&core(ctx).db, a.tenant_id, a.user_id).await.gql().map(StaffUser)
+    }
+
+    /// The caller's tenant.
+    async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
+        let a = require(ctx, Action::TenantRead)?;
+        tenants::get(&core(ctx).db, a.tenant_id).await.gql().map(Tenant)
+    }
+
+    /// Any object by global ID; null when it does not exist in the caller's tenant.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let a = actor(ctx)?;
+        let Some((ty, n)) = ids::parse(&id) else {
+            return Err(invalid("id", "is not a valid ID"));
+        };
+        let db = &core(ctx).db;
+        let t = a.tenant_id;
+        Ok(match ty.as_str() {
+            "Customer" => {
+                require(ctx, Action::CustomerRead)?;
+                found(customers::get(db, t, n).await)?.map(|c| Node::Customer(Customer(c)))
+            }
+            "Plan" => {
+                require(ctx, Action::PlanRead)?;
+                found(plans::get(db, t, n).await)?.map(|p| Node::Plan(Plan(p)))
+            }
+            "Subscription" => {
+                require(ctx, Action::SubscriptionRead)?;
+                found(subscriptions::get(db, t, n).await)?.map(|s| Node::Subscription(Subscription(s)))
+            }
+            "StaffUser" => {
+                if n != a.user_id {
+                    require(ctx, Action::StaffRead)?;
+                }
+                found(users::get(db, t, n).await)?.map(|u| Node::StaffUser(StaffUser(u)))
+            }
+            "Tenant" if n == t => Some(Node::Tenant(Tenant(tenants::get(db, t).await.gql()?))),
+            _ => None,
+        })
+    }
+
+    /// The caller's customers. Default order NAME_ASC; archived ones only when filtered for.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<CustomerFilterInput>,
+        order_by: Option<CustomerSort>,
+    ) -> async_graphql::Result<Conn<Customer, CustomerConnectionFields>> {
+        let a = require(ctx, Action::CustomerRead)?;
+        let args = page_args(first, after, last, before)?;
+        let f = filter.unwrap_or_default();
+        let filter = CustomerFilter { search: f.search, status: f.status };
+        let sort = order_by.unwrap_or(CustomerSort::NameAsc);
+        let page = customers::list(&core(ctx).db, a.tenant_id, &filter, sort, &args).await.gql()?;
+        let key = move |c: &customers::Customer| Pos {
+            key: match sort {
+                CustomerSort::NameAsc | CustomerSort::NameDesc => sort_key_text(&c.name),
+                CustomerSort::CreatedAtAsc | CustomerSort::CreatedAtDesc => SortKey::I(c.created_at),
+                CustomerSort::AccountNumberAsc => sort_key_text(&c.account_number),
+            },
+            id: c.id,
+        };
+        Ok(connection(page, key, Customer, CustomerConnectionFields { tenant_id: a.tenant_id, filter }))
+    }
+
+    /// One customer; null when not in the caller's tenant.
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+        let a = require(ctx, Action::CustomerRead)?;
+        let id = ids::decode(&id, "Customer", "id")?;
+        Ok(found(customers::get(&core(ctx).db, a.tenant_id, id).await)?.map(Customer))
+    }
+
+    /// The caller's plans by name.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn plans(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> async_graphql::Result<Conn<Plan, async_graphql::connection::EmptyFields>> {
+        let a = require(ctx, Action::PlanRead)?;
+        let args = page_args(first, after, last, before)?;
+        let page = plans::list(&core(ctx).db, a.tenant_id, include_archived, &args).await.gql()?;
+        Ok(connection(page, |p| Pos { key: sort_key_text(&p.name), id: p.id }, Plan, async_graphql::connection::EmptyFields))
+    }
+
+    /// One plan; null when not in the caller's tenant.
+    async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Plan>> {
+        let a = require(ctx, Action::PlanRead)?;
+        let id = ids::decode(&id, "Plan", "id")?;
+        Ok(found(plans::get(&core(ctx).db, a.tenant_id, id).await)?.map(Plan))
+    }
+
+    /// The caller's subscriptions. Default order USERNAME_ASC.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn subscriptions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<SubscriptionFilterInput>,
+        order_by: Option<SubscriptionSort>,
+    ) -> async_graphql::Result<Conn<Subscription, SubscriptionConnectionFields>> {
+        let a = require(ctx, Action::SubscriptionRead)?;
+        let args = page_args(first, after, last, before)?;
+        let f = filter.unwrap_or_default();
+        let filter = SubscriptionFilter {
+            status: f.status,
+            plan_id: ids::decode_opt(&f.plan_id, "Plan", "filter.planId")?,
+            access_type: f.access_type,
+            customer_id: ids::decode_opt(&f.customer_id, "Customer", "filter.customerId")?,
+            search: f.search,
+        };
+        let sort = order_by.unwrap_or(SubscriptionSort::UsernameAsc);
+        let page = subscriptions::list(&core(ctx).db, a.tenant_id, &filter, sort, &args).await.gql()?;
+        let key = move |s: &subscriptions::Subscription| Pos {
+            key: match sort {
+                SubscriptionSort::UsernameAsc => sort_key_text(&s.username),
+                _ => SortKey::I(s.created_at),
+            },
+            id: s.id,
+        };
+        Ok(connection(page, key, Subscription, SubscriptionConnectionFields { tenant_id: a.tenant_id, filter }))
+    }
+
+    /// One subscription; null when not in the caller's tenant.
+    async fn subscription(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Subscription>> {
+        let a = require(ctx, Action::SubscriptionRead)?;
+        let id = ids::decode(&id, "Subscription", "id")?;
+        Ok(found(subscriptions::get(&core(ctx).db, a.tenant_id, id).await)?.map(Subscription))
+    }
+
+    /// The tenant's staff by email (owner and admin).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn staff_users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<StaffUser, async_graphql::connection::EmptyFields>> {
+        let a = require(ctx, Action::StaffRead)?;
+        let args = page_args(first, after, last, before)?;
+        let page = users::list(&core(ctx).db, a.tenant_id, &args).await.gql()?;
+        Ok(connection(page, |u| Pos { key: sort_key_text(&u.email), id: u.id }, StaffUser, async_graphql::connection::EmptyFields))
+    }
+
+    /// The audit log, newest first (owner and admin).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<AuditFilterInput>,
+    ) -> async_graphql::Result<Conn<AuditEntry, async_graphql::connection::EmptyFields>> {
+        let a = require(ctx, Action::AuditRead)?;
+        let args = page_args(first, after, last, before)?;
+        let f = filter.unwrap_or_default();
+        let (object_type, object_id) = match &f.object_id {
+            Some(id) => match ids::parse(id) {
+                Some((ty, n)) => (Some(if ty == "StaffUser" { "User".to_string() } else { ty }), Some(n)),
+                None => return Err(invalid("filter.objectId", "is not a valid ID")),
+            },
+            None => (None, None),
+        };
+        let filter = AuditFilter {
+            object_type,
+            object_id,
+            user_id: ids::decode_opt(&f.actor_id, "StaffUser", "filter.actorId")?,
+            action_prefix: f.action_prefix,
+        };
+        let page = audit::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
+        Ok(connection(page, |e| Pos { key: SortKey::I(e.id), id: e.id }, AuditEntry, async_graphql::connection::EmptyFields))
+    }
+}

@@ -1,0 +1,178 @@
+//! Staff roles, the permission matrix, and the authenticated caller ([`Actor`]).
+//!
+//! The matrix is the single source of truth: the API checks it on every root field,
+//! mutation and cross-aggregate field, and the README's roles table is tested against it.
+
+use crate::error::CoreError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A staff role. Each staff user has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "StaffRole"))]
+pub enum Role {
+    /// Runs the ISP: everything, including other owners.
+    Owner,
+    /// Everything except managing owners.
+    Admin,
+    /// Customers, plans and subscriptions.
+    Manager,
+    /// Customer care: reads everything customers-related, edits contact details.
+    Support,
+    /// Network: subscriptions' access settings and their status.
+    Engineer,
+    /// Money: reads customers, records payments.
+    Cashier,
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 6] =
+        [Role::Owner, Role::Admin, Role::Manager, Role::Support, Role::Engineer, Role::Cashier];
+
+    /// Lower-case name as stored and put in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Support => "support",
+            Role::Engineer => "engineer",
+            Role::Cashier => "cashier",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| CoreError::validation("role", format!("unknown role {s:?}")))
+    }
+}
+
+/// Something a caller may or may not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read the tenant's own profile and settings.
+    TenantRead,
+    /// Change the tenant's name, currency, timezone or settings.
+    TenantUpdate,
+    /// List staff users.
+    StaffRead,
+    /// Create, change, disable staff users (owners only by owners).
+    StaffManage,
+    /// Read customers.
+    CustomerRead,
+    /// Create customers and edit their details.
+    CustomerWrite,
+    /// Archive customers.
+    CustomerArchive,
+    /// Read plans.
+    PlanRead,
+    /// Create, edit and archive plans.
+    PlanWrite,
+    /// Read subscriptions (never their passwords).
+    SubscriptionRead,
+    /// Create subscriptions and edit them (plan, credentials, access settings).
+    SubscriptionWrite,
+    /// Activate, suspend, reactivate or cancel subscriptions.
+    SubscriptionStatus,
+    /// Read the audit log.
+    AuditRead,
+}
+
+use Action::*;
+use Role::*;
+
+/// Role x action: who may do what. Kept in one table so it can be printed and tested.
+pub const MATRIX: &[(Action, &[Role])] = &[
+    (TenantRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
+    (TenantUpdate, &[Owner, Admin]),
+    (StaffRead, &[Owner, Admin]),
+    (StaffManage, &[Owner, Admin]),
+    (CustomerRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
+    (CustomerWrite, &[Owner, Admin, Manager, Support]),
+    (CustomerArchive, &[Owner, Admin, Manager]),
+    (PlanRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
+    (PlanWrite, &[Owner, Admin, Manager]),
+    (SubscriptionRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
+    (SubscriptionWrite, &[Owner, Admin, Manager, Engineer]),
+    (SubscriptionStatus, &[Owner, Admin, Manager, Engineer]),
+    (AuditRead, &[Owner, Admin]),
+];
+
+impl Role {
+    /// Whether this role may perform `action`.
+    pub fn can(self, action: Action) -> bool {
+        MATRIX.iter().any(|(a, roles)| *a == action && roles.contains(&self))
+    }
+}
+
+/// The authenticated staff user on whose behalf something is done.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Tenant every query is scoped to.
+    pub tenant_id: i64,
+    /// Staff user id (0 for the system itself, e.g. the seed or the CLI).
+    pub user_id: i64,
+    /// Role the permission checks use.
+    pub role: Role,
+    /// Who, for the audit log (the email of the user, or `system:...`).
+    pub name: String,
+    /// Client IP address, for the audit log.
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// An actor for work done by the system itself inside a tenant (seed, CLI, schedulers).
+    pub fn system(tenant_id: i64, what: &str) -> Self {
+        Self { tenant_id, user_id: 0, role: Role::Owner, name: format!("system:{what}"), ip: None }
+    }
+
+    /// Ok when the actor's role allows `action`, else FORBIDDEN naming it.
+    pub fn require(&self, action: Action) -> Result<(), CoreError> {
+        if self.role.can(action) {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(format!("{:?} is not allowed for role {}", action, self.role)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_in_the_matrix_once() {
+        let all = [
+            TenantRead, TenantUpdate, StaffRead, StaffManage, CustomerRead, CustomerWrite,
+            CustomerArchive, PlanRead, PlanWrite, SubscriptionRead, SubscriptionWrite,
+            SubscriptionStatus, AuditRead,
+        ];
+        for a in all {
+            assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
+            assert!(Owner.can(a), "owner can do everything: {a:?}");
+        }
+        assert_eq!(MATRIX.len(), all.len());
+    }
+
+    #[test]
+    fn roles_parse_case_insensitively() {
+        assert_eq!("Cashier".parse::<Role>().unwrap(), Cashier);
+        assert!("root".parse::<Role>().is_err());
+        assert!(!Cashier.can(SubscriptionStatus));
+        assert!(Support.can(CustomerWrite) && !Support.can(CustomerArchive));
+    }
+}

@@ -1,0 +1,63 @@
+//! The process-wide context every part shares: database, clock, secrets, events, metrics.
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::CoreResult;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::password::HashCost;
+use crate::secrets::Secrets;
+use std::sync::Arc;
+
+/// Shared handles; cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Database pool.
+    pub db: Db,
+    /// Source of the current time.
+    pub clock: SharedClock,
+    /// Master-key cipher and token key.
+    pub secrets: Secrets,
+    /// Change notifications.
+    pub events: EventBus,
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Ctx {
+    /// Loads secrets, opens the database and applies pending migrations.
+    pub async fn open(config: Config, clock: SharedClock) -> CoreResult<Self> {
+        if config.database_url.is_empty() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                crate::CoreError::internal(format!("cannot create data dir {}: {e}", config.data_dir.display()))
+            })?;
+        }
+        let secrets = Secrets::load_or_create(&config.data_dir, &config.auth)?;
+        let db = Db::connect(&config.effective_database_url(), config.db_max_connections).await?;
+        let applied = db.migrate().await?;
+        for m in applied {
+            tracing::info!(migration = %m, "applied migration");
+        }
+        Ok(Self {
+            db,
+            clock,
+            secrets,
+            events: EventBus::default(),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    /// Now, as Unix milliseconds, from the injected clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// argon2 cost for new staff password hashes.
+    pub fn hash_cost(&self) -> HashCost {
+        HashCost { memory_kib: self.config.auth.argon2_memory_kib, iterations: self.config.auth.argon2_iterations }
+    }
+}

@@ -1,0 +1,122 @@
+//! Errors of the domain and storage layer, each with a stable code the API passes on.
+
+use std::fmt;
+
+/// Result type of the core crate.
+pub type CoreResult<T> = Result<T, CoreError>;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Login failed: unknown account or wrong password (deliberately indistinguishable).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// The caller's role does not allow the operation.
+    #[error("your role does not allow this: {0}")]
+    Forbidden(String),
+    /// The object does not exist in the caller's tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input failed validation.
+    #[error("{field}: {message}")]
+    Validation {
+        /// Input field (camelCase, as in the API) the error is about.
+        field: String,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The change conflicts with existing data (a uniqueness rule, a state transition).
+    #[error("{field}: {message}")]
+    Conflict {
+        /// Input field the conflict is about.
+        field: String,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// Too many attempts; try again after the given number of seconds.
+    #[error("too many attempts, retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a new attempt can succeed.
+        retry_after_secs: i64,
+    },
+    /// A failure the client cannot fix (database down, bug); logged with context.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// Validation error on `field`.
+    pub fn validation(field: &str, message: impl fmt::Display) -> Self {
+        Self::Validation { field: field.to_string(), message: message.to_string() }
+    }
+
+    /// Conflict error on `field`.
+    pub fn conflict(field: &str, message: impl fmt::Display) -> Self {
+        Self::Conflict { field: field.to_string(), message: message.to_string() }
+    }
+
+    /// Internal error with context; the context is logged, never shown to clients.
+    pub fn internal(context: impl fmt::Display) -> Self {
+        Self::Internal(context.to_string())
+    }
+
+    /// Stable machine-readable code (the API's `extensions.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated | Self::InvalidCredentials => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Validation { .. } => "VALIDATION",
+            Self::Conflict { .. } => "CONFLICT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+/// Unique constraints that map to a field a client sent, by constraint or index name.
+///
+/// SQLite reports `UNIQUE constraint failed: table.col` rather than a name, so both forms are
+/// listed. The mapping is how a duplicate becomes `CONFLICT` on the right field.
+const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
+    ("tenants_slug_key", "tenants.slug", "slug"),
+    ("users_tenant_email_key", "users.tenant_id, users.email", "email"),
+    ("subscriptions_tenant_username_key", "subscriptions.tenant_id, subscriptions.username", "username"),
+    ("subscriptions_tenant_ip_key", "subscriptions.tenant_id, subscriptions.static_ipv4", "staticIpv4"),
+    ("plans_tenant_name_key", "plans.tenant_id, plans.name", "name"),
+    ("customers_tenant_number_key", "customers.tenant_id, customers.account_number", "accountNumber"),
+];
+
+impl From<sqlx::Error> for CoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                let msg = db.message();
+                let name = db.constraint().unwrap_or("");
+                for (constraint, sqlite_cols, field) in UNIQUE_FIELDS {
+                    if name == *constraint || msg.contains(sqlite_cols) || msg.contains(constraint) {
+                        return CoreError::conflict(field, "is already taken");
+                    }
+                }
+                return CoreError::conflict("input", "duplicates an existing record");
+            }
+            if db.is_foreign_key_violation() {
+                return CoreError::validation("input", "refers to a record that does not exist");
+            }
+        }
+        if let sqlx::Error::RowNotFound = e {
+            return CoreError::NotFound("record");
+        }
+        tracing::error!(error = %e, "database error");
+        CoreError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<tokio::task::JoinError> for CoreError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        CoreError::Internal(format!("background task: {e}"))
+    }
+}

@@ -1,0 +1,25 @@
+//! Shared domain model and storage of the ISP billing and AAA system.
+//!
+//! Every other crate builds on this one: configuration, the injected [`clock::Clock`],
+//! the portable SQL storage layer ([`db::Db`] over SQLite or PostgreSQL), secrets at rest,
+//! staff authentication primitives, roles and permissions, and one module per aggregate
+//! under [`store`].
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod ctx;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod jwt;
+pub mod metrics;
+pub mod password;
+pub mod secrets;
+pub mod seed;
+pub mod staff;
+pub mod store;
+pub mod validate;
+
+pub use ctx::Ctx;
+pub use error::{CoreError, CoreResult};

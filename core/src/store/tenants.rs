@@ -1,0 +1,154 @@
+//! Tenants: one ISP each. Every other row belongs to exactly one tenant.
+
+use crate::db::{Db, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::text_enum;
+use crate::validate;
+use serde::{Deserialize, Serialize};
+
+/// An ISP using the system.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tenant {
+    /// Row id.
+    pub id: i64,
+    /// URL-safe unique name used at login (`demo-isp`).
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// ISO 4217 currency of all the tenant's money.
+    pub currency: String,
+    /// IANA time zone for billing dates.
+    pub timezone: String,
+    /// JSON of [`TenantSettings`].
+    pub settings: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+}
+
+text_enum!(
+    /// What RADIUS does with a suspended subscriber.
+    SuspendedAccess, "suspendedAccess" {
+        /// Access-Reject.
+        Reject = "REJECT",
+        /// Access-Accept into a walled garden (address list + low rate).
+        WalledGarden = "WALLED_GARDEN",
+    }
+);
+
+/// Per-tenant behaviour switches, stored as JSON so later features can add fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TenantSettings {
+    /// What happens when a suspended subscriber connects.
+    pub suspended_access: SuspendedAccess,
+    /// MikroTik address list for walled-garden sessions.
+    pub walled_garden_address_list: String,
+    /// MikroTik rate limit for walled-garden sessions.
+    pub walled_garden_rate_limit: String,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            suspended_access: SuspendedAccess::Reject,
+            walled_garden_address_list: "suspended".into(),
+            walled_garden_rate_limit: "64k/64k".into(),
+        }
+    }
+}
+
+impl Tenant {
+    /// The parsed settings (defaults for anything missing).
+    pub fn settings(&self) -> TenantSettings {
+        serde_json::from_str(&self.settings).unwrap_or_default()
+    }
+}
+
+const COLS: &str = "id, slug, name, currency, timezone, settings, created_at";
+
+/// Validated input for a new tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// IANA zone.
+    pub timezone: String,
+}
+
+impl NewTenant {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> CoreResult<()> {
+        validate::slug(&self.slug).map_err(|m| CoreError::validation("slug", m))?;
+        validate::text(&self.name, 120).map_err(|m| CoreError::validation("name", m))?;
+        validate::currency(&self.currency).map_err(|m| CoreError::validation("currency", m))?;
+        validate::timezone(&self.timezone).map_err(|m| CoreError::validation("timezone", m))?;
+        Ok(())
+    }
+}
+
+/// Inserts a tenant (validated by the caller) inside `tx`.
+pub async fn insert(tx: &mut Tx, t: &NewTenant, now: i64) -> CoreResult<Tenant> {
+    let settings = serde_json::to_string(&TenantSettings::default()).expect("settings serialize");
+    let row = sqlx::query_as::<_, Tenant>(&format!(
+        "INSERT INTO tenants (slug, name, currency, timezone, settings, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}"
+    ))
+    .bind(&t.slug)
+    .bind(t.name.trim())
+    .bind(&t.currency)
+    .bind(&t.timezone)
+    .bind(settings)
+    .bind(now)
+    .fetch_one(tx.x())
+    .await?;
+    Ok(row)
+}
+
+/// The tenant with `id`.
+pub async fn get(db: &Db, id: i64) -> CoreResult<Tenant> {
+    sqlx::query_as::<_, Tenant>(&format!("SELECT {COLS} FROM tenants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.x())
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))
+}
+
+/// The tenant with `slug`, if any.
+pub async fn by_slug(db: &Db, slug: &str) -> CoreResult<Option<Tenant>> {
+    Ok(sqlx::query_as::<_, Tenant>(&format!("SELECT {COLS} FROM tenants WHERE slug = $1"))
+        .bind(slug)
+        .fetch_optional(db.x())
+        .await?)
+}
+
+/// Changes name, currency, timezone and settings of tenant `id` inside `tx`.
+pub async fn update(tx: &mut Tx, id: i64, name: &str, currency: &str, timezone: &str, settings: &TenantSettings) -> CoreResult<Tenant> {
+    validate::text(name, 120).map_err(|m| CoreError::validation("name", m))?;
+    validate::currency(currency).map_err(|m| CoreError::validation("currency", m))?;
+    validate::timezone(timezone).map_err(|m| CoreError::validation("timezone", m))?;
+    let json = serde_json::to_string(settings).expect("settings serialize");
+    Ok(sqlx::query_as::<_, Tenant>(&format!(
+        "UPDATE tenants SET name = $1, currency = $2, timezone = $3, settings = $4 WHERE id = $5 RETURNING {COLS}"
+    ))
+    .bind(name.trim())
+    .bind(currency)
+    .bind(timezone)
+    .bind(json)
+    .bind(id)
+    .fetch_one(tx.x())
+    .await?)
+}
+
+/// Takes the next customer account number of the tenant (gapless per tenant) inside `tx`.
+pub async fn next_customer_number(tx: &mut Tx, tenant_id: i64) -> CoreResult<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "UPDATE tenants SET next_customer_number = next_customer_number + 1 WHERE id = $1 RETURNING next_customer_number - 1",
+    )
+    .bind(tenant_id)
+    .fetch_one(tx.x())
+    .await?;
+    Ok(n)
+}

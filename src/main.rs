@@ -1,0 +1,223 @@
+//! `isp`: the all-in-one binary. Serves the API (and later RADIUS and the device worker) in
+//! one process, or runs one part alone for scale-out, plus operator commands.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use isp_core::auth::{Actor, Role};
+use isp_core::clock::SystemClock;
+use isp_core::config::Config;
+use isp_core::staff::{self, Registration};
+use isp_core::store::tenants::{self, NewTenant};
+use isp_core::{seed, Ctx};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// White-label ISP billing, customer management and AAA.
+#[derive(Parser)]
+#[command(name = "isp", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// TOML configuration file (settings not in it use defaults; ISP_* variables override it).
+    #[arg(long, global = true, env = "ISP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the embedded database and generated secrets [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything in one process: the GraphQL API (and the parts later issues add).
+    Serve(ServeArgs),
+    /// Run only the GraphQL API (scale-out; point every process at one PostgreSQL).
+    Api(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load data into the database.
+    Seed {
+        /// The demo tenants (`demo-isp`, owner admin@demo-isp.com / admin123, and `acme-net`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage staff users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// HTTP listen address [default: 0.0.0.0:3000].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Seed the demo tenants first if the database has none.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff user; creates the tenant too if it does not exist (bootstrap).
+    Create {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Tenant display name (when creating the tenant).
+        #[arg(long)]
+        tenant_name: Option<String>,
+        /// Currency for a new tenant.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Time zone for a new tenant.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Role: owner, admin, manager, support, engineer or cashier.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// Password; read from ISP_USER_PASSWORD when not given.
+        #[arg(long, env = "ISP_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+fn load_config(g: &Global, listen: Option<SocketAddr>) -> Result<Config> {
+    let mut cfg = Config::load(g.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(d) = &g.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(l) = listen {
+        cfg.listen = l;
+    }
+    cfg.validate().map_err(anyhow::Error::msg).context("invalid configuration")?;
+    Ok(cfg)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(cfg: Config) -> Result<Ctx> {
+    let url = isp_core::db::redact(&cfg.effective_database_url());
+    let ctx = Ctx::open(cfg, Arc::new(SystemClock)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(database = %url, "database ready");
+    Ok(ctx)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn serve(cfg: Config, demo: bool) -> Result<()> {
+    if cfg.auth.argon2_memory_kib < 8 * 1024 {
+        tracing::warn!(kib = cfg.auth.argon2_memory_kib, "argon2 memory cost is below 8 MiB: fine for tests, weak for production");
+    }
+    let listen = cfg.listen;
+    let ctx = open(cfg).await?;
+    if demo && seed::demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))? {
+        tracing::info!("seeded demo data: tenant demo-isp, owner admin@demo-isp.com / admin123");
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "GraphQL API on http://{}/graphql", listener.local_addr()?);
+    isp_api::serve(listener, ctx, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Schema => {
+            print!("{}", isp_api::schema::sdl());
+            Ok(())
+        }
+        Command::Serve(a) | Command::Api(a) => {
+            let cfg = load_config(&cli.global, a.listen)?;
+            init_logging(&cfg);
+            serve(cfg, a.demo).await
+        }
+        Command::Migrate => {
+            let cfg = load_config(&cli.global, None)?;
+            init_logging(&cfg);
+            open(cfg).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                bail!("nothing to seed: pass --demo");
+            }
+            let cfg = load_config(&cli.global, None)?;
+            init_logging(&cfg);
+            let ctx = open(cfg).await?;
+            if seed::demo(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                println!("seeded tenant demo-isp (owner admin@demo-isp.com / admin123) and acme-net");
+            } else {
+                println!("demo data already present; nothing changed");
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { tenant, tenant_name, currency, timezone, email, name, role, password } } => {
+            let cfg = load_config(&cli.global, None)?;
+            init_logging(&cfg);
+            let ctx = open(cfg).await?;
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("staff").to_string());
+            match tenants::by_slug(&ctx.db, &tenant).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                Some(t) => {
+                    let actor = Actor::system(t.id, "cli");
+                    let u = staff::create_staff(&ctx, &actor, &email, &name, role, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("created {} {} in tenant {}", u.role, u.email, t.slug);
+                }
+                None => {
+                    if role != Role::Owner {
+                        bail!("tenant {tenant:?} does not exist; create it with an owner first (--role owner)");
+                    }
+                    let r = Registration {
+                        tenant: NewTenant { slug: tenant.clone(), name: tenant_name.unwrap_or_else(|| tenant.clone()), currency, timezone },
+                        owner_email: email,
+                        owner_name: name,
+                        owner_password: password,
+                    };
+                    let s = staff::create_tenant_with_owner(&ctx, &r, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("created tenant {} with owner {}", s.tenant.slug, s.user.email);
+                }
+            }
+            Ok(())
+        }
+    }
+}

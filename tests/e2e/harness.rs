@@ -1,0 +1,159 @@
+//! `spawn_app()` and helpers shared by every end-to-end test.
+
+use chrono::Utc;
+use isp_core::clock::ManualClock;
+use isp_core::config::Config;
+use isp_core::Ctx;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique suffix for slugs, emails and usernames within this test run.
+pub fn unique() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() % 1_000_000_000;
+    format!("{}{t:09}{n}", std::process::id() % 10_000)
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The server's shared context (database, metrics ...).
+    pub ctx: Ctx,
+    /// The injected clock; starts at the real now and moves only when a test moves it.
+    pub clock: ManualClock,
+    dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts a server with test defaults (fast argon2, generous IP throttle).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after `tweak` adjusts the configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = std::env::temp_dir().join(format!("isp-e2e-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.clone();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.database_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    cfg.db_max_connections = 4;
+    cfg.auth.argon2_memory_kib = 64;
+    cfg.auth.argon2_iterations = 1;
+    cfg.auth.max_failures_per_ip = 100_000;
+    tweak(&mut cfg);
+    cfg.validate().unwrap();
+    #[allow(clippy::disallowed_methods)] // the test clock starts at the real now
+    let clock = ManualClock::new(Utc::now());
+    let ctx = Ctx::open(cfg.clone(), Arc::new(clock.clone())).await.expect("open database");
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server_ctx = ctx.clone();
+    tokio::spawn(async move {
+        isp_api::serve(listener, server_ctx, async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp { base, client: reqwest::Client::new(), ctx, clock, dir, shutdown: Some(tx) }
+}
+
+/// A tenant registered through the API, with its owner logged in.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Slug.
+    pub slug: String,
+    /// Owner's email.
+    pub email: String,
+    /// Owner's password.
+    pub password: String,
+    /// Owner's access token.
+    pub token: String,
+    /// Owner's refresh token.
+    pub refresh: String,
+}
+
+/// Password used for every user the helpers create.
+pub const PASSWORD: &str = "correct-horse-9";
+
+impl TestApp {
+    /// POSTs a GraphQL operation and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self.client.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Like [`TestApp::gql`] but panics on errors and returns `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let r = self.gql(Some(token), query, variables).await;
+        assert!(r.get("errors").is_none(), "unexpected errors: {r:#}");
+        r["data"].clone()
+    }
+
+    /// Registers a fresh tenant through `registerTenant`.
+    pub async fn tenant(&self) -> Tenant {
+        let slug = format!("t{}", unique());
+        let email = format!("owner@{slug}.test");
+        let r = self
+            .gql(
+                None,
+                "mutation($i: RegisterTenantInput!) { registerTenant(input: $i) { accessToken refreshToken } }",
+                json!({"i": {"slug": slug, "name": "Test ISP", "currency": "USD", "timezone": "UTC",
+                             "ownerEmail": email, "ownerName": "Owner", "ownerPassword": PASSWORD}}),
+            )
+            .await;
+        let d = &r["data"]["registerTenant"];
+        assert!(d.is_object(), "registerTenant failed: {r:#}");
+        Tenant {
+            slug,
+            email,
+            password: PASSWORD.into(),
+            token: d["accessToken"].as_str().unwrap().into(),
+            refresh: d["refreshToken"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> String {
+        let r = self
+            .gql(
+                None,
+                "mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { accessToken } }",
+                json!({"t": slug, "e": email, "p": password}),
+            )
+            .await;
+        r["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login failed: {r:#}")).to_string()
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn code(r: &Value) -> Option<&str> {
+    r["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The `extensions.field` of the first error, if any.
+pub fn field(r: &Value) -> Option<&str> {
+    r["errors"][0]["extensions"]["field"].as_str()
+}
