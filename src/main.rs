@@ -110,7 +110,8 @@ fn load_config(g: &Global, listen: Option<SocketAddr>) -> Result<Config> {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     if cfg.log_format == "json" {
         builder.json().init();
@@ -144,7 +145,10 @@ async fn shutdown_signal() {
 
 async fn serve(cfg: Config, demo: bool) -> Result<()> {
     if cfg.auth.argon2_memory_kib < 8 * 1024 {
-        tracing::warn!(kib = cfg.auth.argon2_memory_kib, "argon2 memory cost is below 8 MiB: fine for tests, weak for production");
+        tracing::warn!(
+            kib = cfg.auth.argon2_memory_kib,
+            "argon2 memory cost is below 8 MiB: fine for tests, weak for production"
+        );
     }
     let listen = cfg.listen;
     let ctx = open(cfg).await?;
@@ -191,7 +195,9 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create { tenant, tenant_name, currency, timezone, email, name, role, password } } => {
+        Command::User {
+            command: UserCommand::Create { tenant, tenant_name, currency, timezone, email, name, role, password },
+        } => {
             let cfg = load_config(&cli.global, None)?;
             init_logging(&cfg);
             let ctx = open(cfg).await?;
@@ -200,7 +206,9 @@ async fn main() -> Result<()> {
             match tenants::by_slug(&ctx.db, &tenant).await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 Some(t) => {
                     let actor = Actor::system(t.id, "cli");
-                    let u = staff::create_staff(&ctx, &actor, &email, &name, role, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let u = staff::create_staff(&ctx, &actor, &email, &name, role, &password)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("created {} {} in tenant {}", u.role, u.email, t.slug);
                 }
                 None => {
@@ -208,12 +216,18 @@ async fn main() -> Result<()> {
                         bail!("tenant {tenant:?} does not exist; create it with an owner first (--role owner)");
                     }
                     let r = Registration {
-                        tenant: NewTenant { slug: tenant.clone(), name: tenant_name.unwrap_or_else(|| tenant.clone()), currency, timezone },
+                        tenant: NewTenant {
+                            slug: tenant.clone(),
+                            name: tenant_name.unwrap_or_else(|| tenant.clone()),
+                            currency,
+                            timezone,
+                        },
                         owner_email: email,
                         owner_name: name,
                         owner_password: password,
                     };
-                    let s = staff::create_tenant_with_owner(&ctx, &r, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let s =
+                        staff::create_tenant_with_owner(&ctx, &r, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("created tenant {} with owner {}", s.tenant.slug, s.user.email);
                 }
             }

@@ -54,7 +54,12 @@ impl CursorType for Cursor {
 }
 
 /// Decodes the four Relay arguments, with VALIDATION errors naming the bad one.
-pub fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> async_graphql::Result<PageArgs> {
+pub fn page_args(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> async_graphql::Result<PageArgs> {
     let count = |v: Option<i32>, f: &str| -> async_graphql::Result<Option<usize>> {
         match v {
             Some(n) if n < 0 => Err(invalid(f, "must not be negative")),
@@ -65,7 +70,12 @@ pub fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, b
     let cursor = |v: Option<String>, f: &str| -> async_graphql::Result<Option<page::Cursor>> {
         v.map(|s| Cursor::decode_cursor(&s).map(|c| c.0).map_err(|m| invalid(f, &m))).transpose()
     };
-    Ok(PageArgs { first: count(first, "first")?, last: count(last, "last")?, after: cursor(after, "after")?, before: cursor(before, "before")? })
+    Ok(PageArgs {
+        first: count(first, "first")?,
+        last: count(last, "last")?,
+        after: cursor(after, "after")?,
+        before: cursor(before, "before")?,
+    })
 }
 
 #[cfg(test)]

@@ -62,7 +62,11 @@ pub fn router(ctx: Ctx) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(listener: tokio::net::TcpListener, ctx: Ctx, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
@@ -124,7 +128,9 @@ async fn graphql(
             let mut data = Some(data);
             for mut r in rs {
                 // Each operation gets its own request state; the caller is the same.
-                r.data = data.take().unwrap_or_else(|| caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer)));
+                r.data = data
+                    .take()
+                    .unwrap_or_else(|| caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer)));
                 out.push(r);
             }
             async_graphql::BatchRequest::Batch(out)
@@ -144,7 +150,8 @@ async fn graphiql(State(st): State<AppState>) -> Response {
     if !st.ctx.config.graphql.graphiql {
         return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("ISP API").finish()).into_response()
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("ISP API").finish())
+        .into_response()
 }
 
 async fn graphql_ws(
@@ -156,27 +163,27 @@ async fn graphql_ws(
 ) -> Response {
     let ip = client_ip(&st.ctx, &headers, peer);
     let header_token = bearer(&headers).map(str::to_string);
-    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let ctx = st.ctx.clone();
-            GraphQLWebSocket::new(socket, st.schema.clone(), protocol)
-                .on_connection_init(move |payload: serde_json::Value| async move {
-                    // Browsers cannot set headers on WebSocket upgrades, so the token comes in
-                    // the connection_init payload: {"authorization": "Bearer ..."}.
-                    let from_payload = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string());
-                    let token = from_payload.or(header_token);
-                    let data = caller_data(&ctx, token.as_deref(), ip);
-                    if data.get(&std::any::TypeId::of::<RequestState>()).is_none() {
-                        return Err(async_graphql::Error::new("a valid access token is required").extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
-                    }
-                    Ok(data)
-                })
-                .serve()
-        })
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        let ctx = st.ctx.clone();
+        GraphQLWebSocket::new(socket, st.schema.clone(), protocol)
+            .on_connection_init(move |payload: serde_json::Value| async move {
+                // Browsers cannot set headers on WebSocket upgrades, so the token comes in
+                // the connection_init payload: {"authorization": "Bearer ..."}.
+                let from_payload = payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string());
+                let token = from_payload.or(header_token);
+                let data = caller_data(&ctx, token.as_deref(), ip);
+                if data.get(&std::any::TypeId::of::<RequestState>()).is_none() {
+                    return Err(async_graphql::Error::new("a valid access token is required")
+                        .extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+                }
+                Ok(data)
+            })
+            .serve()
+    })
 }
 
 use async_graphql::ErrorExtensions;

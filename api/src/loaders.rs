@@ -29,7 +29,10 @@ impl Loaders {
         Self {
             plans: DataLoader::new(PlansById { db: db.clone(), tenant_id }, tokio::spawn),
             customers: DataLoader::new(CustomersById { db: db.clone(), tenant_id }, tokio::spawn),
-            subscriptions_by_customer: DataLoader::new(SubscriptionsByCustomer { db: db.clone(), tenant_id }, tokio::spawn),
+            subscriptions_by_customer: DataLoader::new(
+                SubscriptionsByCustomer { db: db.clone(), tenant_id },
+                tokio::spawn,
+            ),
         }
     }
 }

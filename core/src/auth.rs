@@ -29,8 +29,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, most powerful first.
-    pub const ALL: [Role; 6] =
-        [Role::Owner, Role::Admin, Role::Manager, Role::Support, Role::Engineer, Role::Cashier];
+    pub const ALL: [Role; 6] = [Role::Owner, Role::Admin, Role::Manager, Role::Support, Role::Engineer, Role::Cashier];
 
     /// Lower-case name as stored and put in tokens.
     pub fn as_str(self) -> &'static str {
@@ -157,9 +156,19 @@ mod tests {
     #[test]
     fn every_action_is_in_the_matrix_once() {
         let all = [
-            TenantRead, TenantUpdate, StaffRead, StaffManage, CustomerRead, CustomerWrite,
-            CustomerArchive, PlanRead, PlanWrite, SubscriptionRead, SubscriptionWrite,
-            SubscriptionStatus, AuditRead,
+            TenantRead,
+            TenantUpdate,
+            StaffRead,
+            StaffManage,
+            CustomerRead,
+            CustomerWrite,
+            CustomerArchive,
+            PlanRead,
+            PlanWrite,
+            SubscriptionRead,
+            SubscriptionWrite,
+            SubscriptionStatus,
+            AuditRead,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

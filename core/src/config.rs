@@ -149,16 +149,11 @@ impl Config {
     /// Reads the TOML file (if any), then applies environment overrides from `env`.
     ///
     /// `env` is a lookup function so tests need not touch the process environment.
-    pub fn load(
-        path: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|source| ConfigError::Read { path: p.into(), source })?;
-                toml::from_str(&text)
-                    .map_err(|source| ConfigError::Parse { path: p.into(), source })?
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: p.into(), source })?
             }
             None => Config::default(),
         };
@@ -268,10 +263,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("isp-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("isp.toml");
-        std::fs::write(&f, "listen = \"127.0.0.1:4000\"\n[auth]\nallow_registration = false\n")
-            .unwrap();
-        let env: HashMap<&str, &str> =
-            [("ISP_LISTEN", "127.0.0.1:5000"), ("DATABASE_URL", "postgres://x/y")].into();
+        std::fs::write(&f, "listen = \"127.0.0.1:4000\"\n[auth]\nallow_registration = false\n").unwrap();
+        let env: HashMap<&str, &str> = [("ISP_LISTEN", "127.0.0.1:5000"), ("DATABASE_URL", "postgres://x/y")].into();
         let c = Config::load(Some(&f), |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.listen.port(), 5000);
         assert!(!c.auth.allow_registration);

@@ -33,12 +33,9 @@ pub struct Db {
 /// Migrations of one backend: (version, name, SQL).
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[
-    (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
-];
-const POSTGRES_MIGRATIONS: Migrations = &[
-    (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
-];
+const SQLITE_MIGRATIONS: Migrations = &[(1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))];
+const POSTGRES_MIGRATIONS: Migrations =
+    &[(1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql"))];
 
 impl Db {
     /// Opens a pool for `url` (`sqlite://...` or `postgres://...`).
@@ -54,9 +51,7 @@ impl Db {
         } else {
             return Err(CoreError::validation("databaseUrl", "must start with sqlite: or postgres:"));
         };
-        let mut opts = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+        let mut opts = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             opts = opts.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -138,17 +133,17 @@ async fn apply(conn: &mut AnyConnection, migrations: Migrations) -> CoreResult<V
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .await?;
-    let applied: Vec<(i64,)> =
-        sqlx::query_as("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
     let mut done = Vec::new();
     for (version, name, sql) in migrations {
         if applied.iter().any(|(v,)| v == version) {
             continue;
         }
         let mut tx = conn.begin().await?;
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
-            CoreError::internal(format!("migration {version} {name} failed: {e}"))
-        })?;
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| CoreError::internal(format!("migration {version} {name} failed: {e}")))?;
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(version)
             .bind(*name)

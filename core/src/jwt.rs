@@ -66,24 +66,17 @@ pub fn encode(key: &[u8], claims: &Claims) -> String {
 /// Verifies the signature and expiry (against `now_secs`) and returns the claims.
 pub fn decode(key: &[u8], token: &str, now_secs: i64) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
-    let header: serde_json::Value = B64URL
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    let header: serde_json::Value =
+        B64URL.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(TokenError::Algorithm);
     }
     verify_signature(key, &token[..h.len() + 1 + p.len()], s)?;
-    let claims: Claims = B64URL
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    let claims: Claims =
+        B64URL.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     if claims.exp <= now_secs {
         return Err(TokenError::Expired);
     }
@@ -95,8 +88,7 @@ mod tests {
     use super::*;
 
     // RFC 7515 Appendix A.1: JWS using HMAC SHA-256.
-    const A1_KEY: &str =
-        "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+    const A1_KEY: &str = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
     const A1_INPUT: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
     const A1_SIG: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

@@ -72,12 +72,10 @@ impl Secrets {
         let master = if auth.master_key.is_empty() {
             file_secret(&data_dir.join("master.key"))?
         } else {
-            B64.decode(auth.master_key.trim())
-                .map_err(|_| CoreError::validation("masterKey", "must be base64"))?
+            B64.decode(auth.master_key.trim()).map_err(|_| CoreError::validation("masterKey", "must be base64"))?
         };
-        let master: [u8; 32] = master
-            .try_into()
-            .map_err(|_| CoreError::validation("masterKey", "must decode to exactly 32 bytes"))?;
+        let master: [u8; 32] =
+            master.try_into().map_err(|_| CoreError::validation("masterKey", "must decode to exactly 32 bytes"))?;
         let jwt_key = if auth.jwt_secret.is_empty() {
             file_secret(&data_dir.join("jwt.key"))?
         } else if auth.jwt_secret.len() < 32 {
@@ -93,9 +91,7 @@ impl Secrets {
 fn file_secret(path: &Path) -> CoreResult<Vec<u8>> {
     let io = |e: std::io::Error| CoreError::internal(format!("{}: {e}", path.display()));
     if let Ok(text) = std::fs::read_to_string(path) {
-        return B64
-            .decode(text.trim())
-            .map_err(|_| CoreError::internal(format!("{} is not base64", path.display())));
+        return B64.decode(text.trim()).map_err(|_| CoreError::internal(format!("{} is not base64", path.display())));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;

@@ -17,11 +17,12 @@ pub const DEMO_TENANT: &str = "demo-isp";
 pub const DEMO_PASSWORD: &str = "admin123";
 
 const FIRST: &[&str] = &[
-    "Ana", "Bruno", "Carla", "Diego", "Elena", "Felipe", "Gabriela", "Hugo", "Irene", "Jorge", "Karin", "Luis", "Marta",
-    "Nicolas", "Olga", "Pablo", "Rosa", "Samuel", "Teresa", "Victor",
+    "Ana", "Bruno", "Carla", "Diego", "Elena", "Felipe", "Gabriela", "Hugo", "Irene", "Jorge", "Karin", "Luis",
+    "Marta", "Nicolas", "Olga", "Pablo", "Rosa", "Samuel", "Teresa", "Victor",
 ];
 const LAST: &[&str] = &[
-    "Silva", "Moreno", "Okafor", "Nguyen", "Kowalski", "Haddad", "Fischer", "Rossi", "Tanaka", "Mensah", "Petrov", "Alvarez",
+    "Silva", "Moreno", "Okafor", "Nguyen", "Kowalski", "Haddad", "Fischer", "Rossi", "Tanaka", "Mensah", "Petrov",
+    "Alvarez",
 ];
 const STREETS: &[&str] = &["Main St", "Oak Ave", "River Rd", "Hill St", "Station Rd", "Market Sq"];
 
@@ -60,8 +61,11 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     if demo_exists(ctx).await? {
         return Ok(false);
     }
-    let s = staff::create_tenant_with_owner(ctx, &registration(DEMO_TENANT, "Demo ISP", "USD", "America/New_York"), None).await?;
-    let owner = Actor { tenant_id: s.tenant.id, user_id: s.user.id, role: Role::Owner, name: s.user.email.clone(), ip: None };
+    let s =
+        staff::create_tenant_with_owner(ctx, &registration(DEMO_TENANT, "Demo ISP", "USD", "America/New_York"), None)
+            .await?;
+    let owner =
+        Actor { tenant_id: s.tenant.id, user_id: s.user.id, role: Role::Owner, name: s.user.email.clone(), ip: None };
     for (role, email) in [
         (Role::Admin, "ops@demo-isp.com"),
         (Role::Manager, "manager@demo-isp.com"),
@@ -74,46 +78,86 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     }
 
     use AccessType::*;
-    let home = plans::create(ctx, &owner, &PlanInput {
-        burst: Some(Burst { download_kbps: 80_000, upload_kbps: 20_000, threshold_download_kbps: 40_000, threshold_upload_kbps: 8_000, time_secs: 16 }),
-        description: Some("Home broadband over PPPoE with burst".into()),
-        ..plan("Home 50", 2_999, BillingPeriod::Monthly, 50_000, 10_000, &[Pppoe])
-    })
+    let home = plans::create(
+        ctx,
+        &owner,
+        &PlanInput {
+            burst: Some(Burst {
+                download_kbps: 80_000,
+                upload_kbps: 20_000,
+                threshold_download_kbps: 40_000,
+                threshold_upload_kbps: 8_000,
+                time_secs: 16,
+            }),
+            description: Some("Home broadband over PPPoE with burst".into()),
+            ..plan("Home 50", 2_999, BillingPeriod::Monthly, 50_000, 10_000, &[Pppoe])
+        },
+    )
     .await?;
-    let fiber = plans::create(ctx, &owner, &PlanInput {
-        data_quota: Some(DataQuota { bytes: 500 * (1 << 30), action: QuotaAction::HardCap, fup_download_kbps: None, fup_upload_kbps: None }),
-        description: Some("GPON fiber, 500 GB per month".into()),
-        ..plan("Fiber 300", 4_999, BillingPeriod::Monthly, 300_000, 100_000, &[Gpon, Pppoe])
-    })
+    let fiber = plans::create(
+        ctx,
+        &owner,
+        &PlanInput {
+            data_quota: Some(DataQuota {
+                bytes: 500 * (1 << 30),
+                action: QuotaAction::HardCap,
+                fup_download_kbps: None,
+                fup_upload_kbps: None,
+            }),
+            description: Some("GPON fiber, 500 GB per month".into()),
+            ..plan("Fiber 300", 4_999, BillingPeriod::Monthly, 300_000, 100_000, &[Gpon, Pppoe])
+        },
+    )
     .await?;
-    let fup = plans::create(ctx, &owner, &PlanInput {
-        data_quota: Some(DataQuota { bytes: 200 * (1 << 30), action: QuotaAction::Fup, fup_download_kbps: Some(5_000), fup_upload_kbps: Some(2_000) }),
-        description: Some("Unlimited with fair use: 5 Mbit/s after 200 GB".into()),
-        ..plan("Unlimited 100 FUP", 3_999, BillingPeriod::Monthly, 100_000, 20_000, &[Pppoe, StaticIp])
-    })
+    let fup = plans::create(
+        ctx,
+        &owner,
+        &PlanInput {
+            data_quota: Some(DataQuota {
+                bytes: 200 * (1 << 30),
+                action: QuotaAction::Fup,
+                fup_download_kbps: Some(5_000),
+                fup_upload_kbps: Some(2_000),
+            }),
+            description: Some("Unlimited with fair use: 5 Mbit/s after 200 GB".into()),
+            ..plan("Unlimited 100 FUP", 3_999, BillingPeriod::Monthly, 100_000, 20_000, &[Pppoe, StaticIp])
+        },
+    )
     .await?;
-    let day = plans::create(ctx, &owner, &PlanInput {
-        time_quota_secs: Some(86_400),
-        description: Some("24 hours of hotspot access".into()),
-        ..plan("Hotspot Day Pass", 300, BillingPeriod::Daily, 10_000, 2_000, &[Hotspot])
-    })
+    let day = plans::create(
+        ctx,
+        &owner,
+        &PlanInput {
+            time_quota_secs: Some(86_400),
+            description: Some("24 hours of hotspot access".into()),
+            ..plan("Hotspot Day Pass", 300, BillingPeriod::Daily, 10_000, 2_000, &[Hotspot])
+        },
+    )
     .await?;
-    let business = plans::create(ctx, &owner, &PlanInput {
-        description: Some("Business line with a fixed public IP".into()),
-        ..plan("Business Static 200", 14_900, BillingPeriod::Monthly, 200_000, 200_000, &[StaticIp, Pppoe])
-    })
+    let business = plans::create(
+        ctx,
+        &owner,
+        &PlanInput {
+            description: Some("Business line with a fixed public IP".into()),
+            ..plan("Business Static 200", 14_900, BillingPeriod::Monthly, 200_000, 200_000, &[StaticIp, Pppoe])
+        },
+    )
     .await?;
 
     for i in 0..50usize {
         let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
         let login = name.to_lowercase().replace(' ', ".");
-        let c = customers::create(ctx, &owner, &CustomerPatch {
-            name: Some(name.clone()),
-            email: Some(Some(format!("{login}{i}@example.net"))),
-            phone: Some(Some(format!("+1 555 01{i:02}"))),
-            address: Some(Some(format!("{} {}, Springfield", 10 + i * 3, STREETS[i % STREETS.len()]))),
-            ..Default::default()
-        })
+        let c = customers::create(
+            ctx,
+            &owner,
+            &CustomerPatch {
+                name: Some(name.clone()),
+                email: Some(Some(format!("{login}{i}@example.net"))),
+                phone: Some(Some(format!("+1 555 01{i:02}"))),
+                address: Some(Some(format!("{} {}, Springfield", 10 + i * 3, STREETS[i % STREETS.len()]))),
+                ..Default::default()
+            },
+        )
         .await?;
         let (plan_id, access, username) = match i % 5 {
             0 if i == 0 => (home.id, Pppoe, "demo-pppoe".to_string()),
@@ -123,42 +167,73 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
             3 => (day.id, Hotspot, format!("hs{i:03}")),
             _ => (business.id, StaticIp, format!("biz{i:03}")),
         };
-        let password = if i == 0 { "demo123".to_string() } else { format!("pw-{i:03}-{}", LAST[i % LAST.len()].to_lowercase()) };
-        let sub = subscriptions::create(ctx, &owner, &SubscriptionPatch {
-            customer_id: Some(c.id),
-            plan_id: Some(plan_id),
-            access_type: Some(access),
-            username: Some(username),
-            password: Some(Some(password)),
-            static_ipv4: (access == StaticIp).then(|| Some(format!("203.0.113.{}", 10 + i))),
-            mac_address: (i % 10 == 7).then(|| Some(format!("02:00:00:00:00:{i:02X}"))),
-            onu_serial: (access == Gpon).then(|| Some(format!("HWTC{:08X}", 0x1A2B_0000 + i))),
-            olt_port: (access == Gpon).then(|| Some(format!("0/1/{}", i % 8))),
-            status: Some(SubscriptionStatus::Active),
-            ..Default::default()
-        })
+        let password =
+            if i == 0 { "demo123".to_string() } else { format!("pw-{i:03}-{}", LAST[i % LAST.len()].to_lowercase()) };
+        let sub = subscriptions::create(
+            ctx,
+            &owner,
+            &SubscriptionPatch {
+                customer_id: Some(c.id),
+                plan_id: Some(plan_id),
+                access_type: Some(access),
+                username: Some(username),
+                password: Some(Some(password)),
+                static_ipv4: (access == StaticIp).then(|| Some(format!("203.0.113.{}", 10 + i))),
+                mac_address: (i % 10 == 7).then(|| Some(format!("02:00:00:00:00:{i:02X}"))),
+                onu_serial: (access == Gpon).then(|| Some(format!("HWTC{:08X}", 0x1A2B_0000 + i))),
+                olt_port: (access == Gpon).then(|| Some(format!("0/1/{}", i % 8))),
+                status: Some(SubscriptionStatus::Active),
+                ..Default::default()
+            },
+        )
         .await?;
         if i % 10 == 9 {
-            subscriptions::change_status(ctx, &owner, sub.id, SubscriptionStatus::Suspended, Some("unpaid invoice (demo)")).await?;
+            subscriptions::change_status(
+                ctx,
+                &owner,
+                sub.id,
+                SubscriptionStatus::Suspended,
+                Some("unpaid invoice (demo)"),
+            )
+            .await?;
         } else if i == 48 {
-            subscriptions::change_status(ctx, &owner, sub.id, SubscriptionStatus::Cancelled, Some("moved away (demo)")).await?;
+            subscriptions::change_status(ctx, &owner, sub.id, SubscriptionStatus::Cancelled, Some("moved away (demo)"))
+                .await?;
         }
     }
 
-    let other = staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None).await?;
-    let acme = Actor { tenant_id: other.tenant.id, user_id: other.user.id, role: Role::Owner, name: other.user.email.clone(), ip: None };
-    let basic = plans::create(ctx, &acme, &plan("Basic 20", 1_900, BillingPeriod::Monthly, 20_000, 5_000, &[Pppoe])).await?;
+    let other =
+        staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)
+            .await?;
+    let acme = Actor {
+        tenant_id: other.tenant.id,
+        user_id: other.user.id,
+        role: Role::Owner,
+        name: other.user.email.clone(),
+        ip: None,
+    };
+    let basic =
+        plans::create(ctx, &acme, &plan("Basic 20", 1_900, BillingPeriod::Monthly, 20_000, 5_000, &[Pppoe])).await?;
     for i in 0..5 {
-        let c = customers::create(ctx, &acme, &CustomerPatch { name: Some(format!("Acme Kunde {i}")), ..Default::default() }).await?;
-        subscriptions::create(ctx, &acme, &SubscriptionPatch {
-            customer_id: Some(c.id),
-            plan_id: Some(basic.id),
-            access_type: Some(Pppoe),
-            username: Some(format!("acme{i}")),
-            password: Some(Some(format!("acme-pass-{i}"))),
-            status: Some(SubscriptionStatus::Active),
-            ..Default::default()
-        })
+        let c = customers::create(
+            ctx,
+            &acme,
+            &CustomerPatch { name: Some(format!("Acme Kunde {i}")), ..Default::default() },
+        )
+        .await?;
+        subscriptions::create(
+            ctx,
+            &acme,
+            &SubscriptionPatch {
+                customer_id: Some(c.id),
+                plan_id: Some(basic.id),
+                access_type: Some(Pppoe),
+                username: Some(format!("acme{i}")),
+                password: Some(Some(format!("acme-pass-{i}"))),
+                status: Some(SubscriptionStatus::Active),
+                ..Default::default()
+            },
+        )
         .await?;
     }
     Ok(true)
@@ -197,7 +272,12 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
             if i > start {
                 sql.push(", ");
             }
-            sql.push("(").arg(Arg::I(tenant_id)).push(", ").arg(Arg::I(first_id + 1 + i as i64)).push(", ").arg(Arg::I(plan_id));
+            sql.push("(")
+                .arg(Arg::I(tenant_id))
+                .push(", ")
+                .arg(Arg::I(first_id + 1 + i as i64))
+                .push(", ")
+                .arg(Arg::I(plan_id));
             sql.push(", 'PPPOE', ").arg(Arg::T(format!("{prefix}{i}"))).push(", ");
             sql.arg(Arg::T(ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, &format!("pw{i}"))));
             sql.push(", 'ACTIVE', '2026-01-01', ").arg(Arg::I(now)).push(", ").arg(Arg::I(now)).push(")");
@@ -207,7 +287,9 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
     }
     if ctx.db.backend() == crate::db::Backend::Postgres {
         // Explicit ids leave the identity sequence behind; move it past them.
-        sqlx::query("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT MAX(id) FROM customers))").execute(tx.x()).await?;
+        sqlx::query("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT MAX(id) FROM customers))")
+            .execute(tx.x())
+            .await?;
     }
     tx.commit().await
 }

@@ -5,10 +5,10 @@ use crate::auth::{Action, Actor, Role};
 use crate::error::{CoreError, CoreResult};
 use crate::jwt::{self, Claims};
 use crate::password;
+use crate::store::audit;
 use crate::store::tenants::{self, NewTenant, Tenant};
 use crate::store::tokens::{self, Throttle};
 use crate::store::users::{self, User};
-use crate::store::audit;
 use crate::{validate, Ctx};
 use serde_json::json;
 use std::sync::OnceLock;
@@ -59,10 +59,18 @@ fn check_new_user(email: &str, name: &str, pw: &str) -> CoreResult<()> {
     Ok(())
 }
 
-async fn session(ctx: &Ctx, tx: &mut crate::db::Tx, user: User, tenant: Tenant, family: Option<&str>, ip: Option<&str>) -> CoreResult<Session> {
+async fn session(
+    ctx: &Ctx,
+    tx: &mut crate::db::Tx,
+    user: User,
+    tenant: Tenant,
+    family: Option<&str>,
+    ip: Option<&str>,
+) -> CoreResult<Session> {
     let now = ctx.now_ms();
     let ttl = ctx.config.auth.access_token_ttl_secs;
-    let claims = Claims { sub: user.id, tid: tenant.id, role: user.role.clone(), iat: now / 1000, exp: now / 1000 + ttl };
+    let claims =
+        Claims { sub: user.id, tid: tenant.id, role: user.role.clone(), iat: now / 1000, exp: now / 1000 + ttl };
     let access_token = jwt::encode(&ctx.secrets.jwt_key, &claims);
     let refresh_ttl = ctx.config.auth.refresh_token_ttl_days * 86_400_000;
     let refresh_token = tokens::issue(tx, tenant.id, user.id, family, ip, now, refresh_ttl).await?;
@@ -87,8 +95,15 @@ pub async fn create_tenant_with_owner(ctx: &Ctx, r: &Registration, ip: Option<&s
     let mut tx = ctx.db.begin().await?;
     let tenant = tenants::insert(&mut tx, &r.tenant, now).await?;
     let user = users::insert(&mut tx, tenant.id, &email, &r.owner_name, Role::Owner, &hash, now).await?;
-    let actor = Actor { tenant_id: tenant.id, user_id: user.id, role: Role::Owner, name: email.clone(), ip: ip.map(str::to_string) };
-    audit::record(&mut tx, &actor, "tenant.register", "Tenant", Some(tenant.id), json!({"slug": tenant.slug}), now).await?;
+    let actor = Actor {
+        tenant_id: tenant.id,
+        user_id: user.id,
+        role: Role::Owner,
+        name: email.clone(),
+        ip: ip.map(str::to_string),
+    };
+    audit::record(&mut tx, &actor, "tenant.register", "Tenant", Some(tenant.id), json!({"slug": tenant.slug}), now)
+        .await?;
     let s = session(ctx, &mut tx, user, tenant, None, ip).await?;
     tx.commit().await?;
     Ok(s)
@@ -106,7 +121,11 @@ pub async fn login(ctx: &Ctx, tenant_slug: &str, email: &str, pw: &str, ip: &str
     let account = format!("{}/{}", tenant_slug.trim().to_lowercase(), email);
     let now = ctx.now_ms();
     let a = &ctx.config.auth;
-    let throttle = Throttle { per_account: a.max_failures_per_account, per_ip: a.max_failures_per_ip, window_ms: a.throttle_window_secs * 1000 };
+    let throttle = Throttle {
+        per_account: a.max_failures_per_account,
+        per_ip: a.max_failures_per_ip,
+        window_ms: a.throttle_window_secs * 1000,
+    };
     tokens::check_throttle(&ctx.db, &account, ip, now, throttle).await?;
     let tenant = tenants::by_slug(&ctx.db, tenant_slug.trim()).await?;
     let user = match &tenant {
@@ -141,8 +160,23 @@ pub async fn refresh(ctx: &Ctx, token: &str, ip: Option<&str>) -> CoreResult<Ses
     }
     if t.used_at.is_some() || !tokens::mark_used(&mut tx, t.id, now).await? {
         tokens::revoke_family(&mut tx, &t.family_id, now).await?;
-        let actor = Actor { tenant_id: t.tenant_id, user_id: t.user_id, role: Role::Cashier, name: "system:auth".into(), ip: ip.map(str::to_string) };
-        audit::record(&mut tx, &actor, "auth.refresh_reuse", "User", Some(t.user_id), json!({"family": "revoked"}), now).await?;
+        let actor = Actor {
+            tenant_id: t.tenant_id,
+            user_id: t.user_id,
+            role: Role::Cashier,
+            name: "system:auth".into(),
+            ip: ip.map(str::to_string),
+        };
+        audit::record(
+            &mut tx,
+            &actor,
+            "auth.refresh_reuse",
+            "User",
+            Some(t.user_id),
+            json!({"family": "revoked"}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(user_id = t.user_id, "refresh token reused: family revoked");
         return Err(CoreError::Unauthenticated);
@@ -204,7 +238,8 @@ pub async fn create_staff(ctx: &Ctx, actor: &Actor, email: &str, name: &str, rol
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let u = users::insert(&mut tx, actor.tenant_id, &email, name, role, &hash, now).await?;
-    audit::record(&mut tx, actor, "staff.create", "User", Some(u.id), json!({"email": u.email, "role": u.role}), now).await?;
+    audit::record(&mut tx, actor, "staff.create", "User", Some(u.id), json!({"email": u.email, "role": u.role}), now)
+        .await?;
     tx.commit().await?;
     Ok(u)
 }

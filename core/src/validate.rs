@@ -28,17 +28,26 @@ pub fn email(value: &str) -> Check {
     let ok = v.len() <= 254
         && !v.contains(char::is_whitespace)
         && matches!(v.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@'));
-    if ok { Ok(()) } else { Err("is not a valid email address".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("is not a valid email address".into())
+    }
 }
 
 /// A phone number: digits with optional leading `+` and separators, 5-20 digits.
 pub fn phone(value: &str) -> Check {
     let v = value.trim();
     let digits = v.chars().filter(char::is_ascii_digit).count();
-    let allowed = v.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.') || (c == '+' && i == 0)
-    });
-    if allowed && (5..=20).contains(&digits) { Ok(()) } else { Err("is not a valid phone number".into()) }
+    let allowed = v
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.') || (c == '+' && i == 0));
+    if allowed && (5..=20).contains(&digits) {
+        Ok(())
+    } else {
+        Err("is not a valid phone number".into())
+    }
 }
 
 /// A tenant slug: 3-40 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
@@ -47,7 +56,11 @@ pub fn slug(value: &str) -> Check {
         && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !value.starts_with('-')
         && !value.ends_with('-');
-    if ok { Ok(()) } else { Err("must be 3-40 characters of a-z, 0-9 and '-'".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 3-40 characters of a-z, 0-9 and '-'".into())
+    }
 }
 
 /// An ISO 4217 alphabetic currency code.
@@ -62,8 +75,8 @@ pub fn currency(value: &str) -> Check {
 /// Digits after the decimal point of a currency's minor unit (ISO 4217 exponent).
 pub fn currency_exponent(code: &str) -> u32 {
     match code {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+        | "VUV" | "XAF" | "XOF" | "XPF" => 0,
         "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
         _ => 2,
     }
@@ -77,7 +90,11 @@ pub fn timezone(value: &str) -> Check {
             && value.split('/').all(|p| {
                 !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
             }));
-    if ok { Ok(()) } else { Err("must be an IANA time zone such as Europe/Berlin or UTC".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an IANA time zone such as Europe/Berlin or UTC".into())
+    }
 }
 
 /// A dotted-quad IPv4 address.
@@ -103,7 +120,11 @@ pub fn date(value: &str) -> Check {
 /// A PPPoE / hotspot login: 1-64 printable ASCII characters without spaces.
 pub fn login(value: &str) -> Check {
     let ok = (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
-    if ok { Ok(()) } else { Err("must be 1-64 printable characters without spaces".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1-64 printable characters without spaces".into())
+    }
 }
 
 /// A PPPoE / hotspot password: 1-128 bytes (the RADIUS User-Password limit), no control chars.

@@ -32,11 +32,7 @@ pub fn parse_vendor_specific(value: &[u8]) -> Option<Vec<VendorAttribute<'_>>> {
         if len < 2 || len > rest.len() {
             return None;
         }
-        subs.push(VendorAttribute {
-            vendor_id,
-            vendor_type,
-            value: &rest[2..len],
-        });
+        subs.push(VendorAttribute { vendor_id, vendor_type, value: &rest[2..len] });
         rest = &rest[len..];
     }
     (!subs.is_empty()).then_some(subs)
@@ -49,18 +45,12 @@ fn be_u32(value: &[u8]) -> Option<u32> {
 impl Packet {
     /// The value of the first attribute of this type.
     pub fn attr(&self, typ: u8) -> Option<&[u8]> {
-        self.attributes
-            .iter()
-            .find(|a| a.typ == typ)
-            .map(|a| a.value.as_slice())
+        self.attributes.iter().find(|a| a.typ == typ).map(|a| a.value.as_slice())
     }
 
     /// The values of every attribute of this type, in wire order.
     pub fn attrs(&self, typ: u8) -> impl Iterator<Item = &[u8]> + '_ {
-        self.attributes
-            .iter()
-            .filter(move |a| a.typ == typ)
-            .map(|a| a.value.as_slice())
+        self.attributes.iter().filter(move |a| a.typ == typ).map(|a| a.value.as_slice())
     }
 
     /// The first attribute of this type as UTF-8 text; `None` if absent or not UTF-8.
@@ -93,8 +83,7 @@ impl Packet {
 
     /// Every well-formed vendor sub-attribute in the packet, in wire order.
     pub fn vendor_attributes(&self) -> impl Iterator<Item = VendorAttribute<'_>> + '_ {
-        self.attrs(attr::VENDOR_SPECIFIC)
-            .flat_map(|v| parse_vendor_specific(v).unwrap_or_default())
+        self.attrs(attr::VENDOR_SPECIFIC).flat_map(|v| parse_vendor_specific(v).unwrap_or_default())
     }
 
     /// The value of the first vendor sub-attribute with this vendor and type.
@@ -103,11 +92,7 @@ impl Packet {
     }
 
     /// The values of every vendor sub-attribute with this vendor and type.
-    pub fn vendor_attrs(
-        &self,
-        vendor_id: u32,
-        vendor_type: u8,
-    ) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn vendor_attrs(&self, vendor_id: u32, vendor_type: u8) -> impl Iterator<Item = &[u8]> + '_ {
         self.vendor_attributes()
             .filter(move |v| v.vendor_id == vendor_id && v.vendor_type == vendor_type)
             .map(|v| v.value)
@@ -120,10 +105,7 @@ impl Packet {
 
     /// Appends an attribute. Values over 253 octets make `encode` fail.
     pub fn add(&mut self, typ: u8, value: impl Into<Vec<u8>>) {
-        self.attributes.push(Attribute {
-            typ,
-            value: value.into(),
-        });
+        self.attributes.push(Attribute { typ, value: value.into() });
     }
 
     /// Appends a text attribute.
@@ -186,13 +168,7 @@ impl Packet {
 
     /// Appends a 64-bit vendor limit as low 32 bits plus gigawords, as
     /// Mikrotik-Total-Limit and Mikrotik-Total-Limit-Gigawords are.
-    pub fn add_vendor_u64_split(
-        &mut self,
-        vendor_id: u32,
-        octets_type: u8,
-        gigawords_type: u8,
-        value: u64,
-    ) {
+    pub fn add_vendor_u64_split(&mut self, vendor_id: u32, octets_type: u8, gigawords_type: u8, value: u64) {
         self.add_vendor_u32(vendor_id, octets_type, value as u32);
         self.add_vendor_u32(vendor_id, gigawords_type, (value >> 32) as u32);
     }
@@ -214,10 +190,7 @@ mod tests {
     fn typed_getters_on_rfc2865_example() {
         let p = Packet::decode(&hex(RFC2865_ACCESS_REQUEST)).unwrap();
         assert_eq!(p.attr_str(attr::USER_NAME), Some("nemo"));
-        assert_eq!(
-            p.attr_ipv4(attr::NAS_IP_ADDRESS),
-            Some(Ipv4Addr::new(192, 168, 1, 16))
-        );
+        assert_eq!(p.attr_ipv4(attr::NAS_IP_ADDRESS), Some(Ipv4Addr::new(192, 168, 1, 16)));
         assert_eq!(p.attr_u32(attr::NAS_PORT), Some(3));
         assert_eq!(p.attr_u32(attr::USER_PASSWORD), None, "4 octets only");
         assert_eq!(p.attr(attr::STATE), None);
@@ -240,22 +213,10 @@ mod tests {
         // Vendor-Specific: type 26, length 15, vendor 14988 (0x3a8c), type 8, length 9.
         assert_eq!(bytes[20..30], [26, 15, 0, 0, 0x3a, 0x8c, 8, 9, b'1', b'0']);
         let q = Packet::decode(&bytes).unwrap();
-        assert_eq!(
-            q.vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT),
-            Some(&b"10M/20M"[..])
-        );
-        assert_eq!(
-            q.vendor_attr_u32(mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT),
-            Some(7)
-        );
-        assert_eq!(
-            q.vendor_attr_u32(mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT_GIGAWORDS),
-            Some(5)
-        );
-        assert_eq!(
-            q.vendor_attr(microsoft::VENDOR_ID, mikrotik::RATE_LIMIT),
-            None
-        );
+        assert_eq!(q.vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT), Some(&b"10M/20M"[..]));
+        assert_eq!(q.vendor_attr_u32(mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT), Some(7));
+        assert_eq!(q.vendor_attr_u32(mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT_GIGAWORDS), Some(5));
+        assert_eq!(q.vendor_attr(microsoft::VENDOR_ID, mikrotik::RATE_LIMIT), None);
         assert_eq!(q.attr_str(attr::FRAMED_POOL), Some("pool-a"));
         assert_eq!(q, p);
     }
@@ -269,22 +230,13 @@ mod tests {
         assert_eq!((subs[1].vendor_type, subs[1].value), (19, &b"list"[..]));
         let mut p = Packet::new(Code::AccessAccept, 0);
         p.add(attr::VENDOR_SPECIFIC, value);
-        let lists: Vec<_> = p
-            .vendor_attrs(mikrotik::VENDOR_ID, mikrotik::ADDRESS_LIST)
-            .collect();
+        let lists: Vec<_> = p.vendor_attrs(mikrotik::VENDOR_ID, mikrotik::ADDRESS_LIST).collect();
         assert_eq!(lists, [b"list"]);
     }
 
     #[test]
     fn malformed_vsas_are_opaque() {
-        for bad in [
-            "",
-            "00003a",
-            "00003a8c",
-            "00003a8c 08",
-            "00003a8c 0801",
-            "00003a8c 0805 3132",
-        ] {
+        for bad in ["", "00003a", "00003a8c", "00003a8c 08", "00003a8c 0801", "00003a8c 0805 3132"] {
             assert_eq!(parse_vendor_specific(&hex(bad)), None, "{bad}");
         }
         let mut p = Packet::new(Code::AccessAccept, 0);
@@ -299,18 +251,9 @@ mod tests {
         p.add_u64_split(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS, total);
         p.add_u32(attr::ACCT_OUTPUT_OCTETS, 99);
         assert_eq!(p.attr_u32(attr::ACCT_INPUT_GIGAWORDS), Some(3));
-        assert_eq!(
-            p.attr_u64(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS),
-            Some(total)
-        );
-        assert_eq!(
-            p.attr_u64(attr::ACCT_OUTPUT_OCTETS, attr::ACCT_OUTPUT_GIGAWORDS),
-            Some(99)
-        );
-        assert_eq!(
-            p.attr_u64(attr::ACCT_SESSION_TIME, attr::ACCT_OUTPUT_GIGAWORDS),
-            None
-        );
+        assert_eq!(p.attr_u64(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS), Some(total));
+        assert_eq!(p.attr_u64(attr::ACCT_OUTPUT_OCTETS, attr::ACCT_OUTPUT_GIGAWORDS), Some(99));
+        assert_eq!(p.attr_u64(attr::ACCT_SESSION_TIME, attr::ACCT_OUTPUT_GIGAWORDS), None);
     }
 
     #[test]

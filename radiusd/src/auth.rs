@@ -62,11 +62,7 @@ fn md5_over(encoded: &[u8], authenticator: &[u8; 16], secret: &[u8]) -> [u8; 16]
 }
 
 /// The Response Authenticator of an encoded response (its own Authenticator field is ignored).
-pub fn response_authenticator(
-    encoded: &[u8],
-    request_authenticator: &[u8; 16],
-    secret: &[u8],
-) -> [u8; 16] {
+pub fn response_authenticator(encoded: &[u8], request_authenticator: &[u8; 16], secret: &[u8]) -> [u8; 16] {
     md5_over(encoded, request_authenticator, secret)
 }
 
@@ -107,11 +103,7 @@ fn hmac_over(encoded: &[u8], offset: usize, authenticator: &[u8; 16], secret: &[
 }
 
 /// Checks the Message-Authenticator, if present; returns whether there was one.
-fn check_message_authenticator(
-    encoded: &[u8],
-    authenticator: &[u8; 16],
-    secret: &[u8],
-) -> Result<bool, AuthError> {
+fn check_message_authenticator(encoded: &[u8], authenticator: &[u8; 16], secret: &[u8]) -> Result<bool, AuthError> {
     let Some(offset) = message_authenticator_offset(encoded)? else {
         return Ok(false);
     };
@@ -157,10 +149,7 @@ impl Packet {
     /// the encode functions fill in its value. First, as the BlastRADIUS advice asks.
     pub fn add_message_authenticator(&mut self) {
         if !self.has_message_authenticator() {
-            let ma = Attribute {
-                typ: attr::MESSAGE_AUTHENTICATOR,
-                value: vec![0; 16],
-            };
+            let ma = Attribute { typ: attr::MESSAGE_AUTHENTICATOR, value: vec![0; 16] };
             self.attributes.insert(0, ma);
         }
     }
@@ -198,18 +187,11 @@ impl Packet {
     /// first attribute (RFC 3579 §3.2 for EAP, BlastRADIUS for the rest); other responses
     /// only if one was added. The Message-Authenticator is computed first, then the
     /// Response Authenticator over the result (RFC 3579 §3.2).
-    pub fn encode_response(
-        &mut self,
-        request_authenticator: &[u8; 16],
-        secret: &[u8],
-    ) -> Result<Vec<u8>, EncodeError> {
+    pub fn encode_response(&mut self, request_authenticator: &[u8; 16], secret: &[u8]) -> Result<Vec<u8>, EncodeError> {
         if self.code.is_request() {
             return Err(EncodeError::WrongDirection(self.code));
         }
-        if matches!(
-            self.code,
-            Code::AccessAccept | Code::AccessReject | Code::AccessChallenge
-        ) {
+        if matches!(self.code, Code::AccessAccept | Code::AccessReject | Code::AccessChallenge) {
             self.add_message_authenticator();
         }
         self.authenticator = *request_authenticator;
@@ -222,16 +204,11 @@ impl Packet {
     /// Encodes with the current authenticator and fills in any Message-Authenticator.
     fn sign_message_authenticator(&mut self, secret: &[u8]) -> Result<Vec<u8>, EncodeError> {
         let mut bytes = self.encode()?;
-        let offset = message_authenticator_offset(&bytes)
-            .map_err(|_| EncodeError::MalformedMessageAuthenticator)?;
+        let offset = message_authenticator_offset(&bytes).map_err(|_| EncodeError::MalformedMessageAuthenticator)?;
         if let Some(offset) = offset {
             let ma = hmac_over(&bytes, offset, &self.authenticator, secret);
             bytes[offset..offset + 16].copy_from_slice(&ma);
-            if let Some(a) = self
-                .attributes
-                .iter_mut()
-                .find(|a| a.typ == attr::MESSAGE_AUTHENTICATOR)
-            {
+            if let Some(a) = self.attributes.iter_mut().find(|a| a.typ == attr::MESSAGE_AUTHENTICATOR) {
                 a.value = ma.to_vec();
             }
         }
@@ -259,8 +236,8 @@ impl Packet {
             return Ok(());
         }
         let present = check_message_authenticator(&bytes, &self.authenticator, secret)?;
-        let required = matches!(self.code, Code::StatusServer | Code::StatusClient)
-            || self.attr(attr::EAP_MESSAGE).is_some();
+        let required =
+            matches!(self.code, Code::StatusServer | Code::StatusClient) || self.attr(attr::EAP_MESSAGE).is_some();
         if required && !present {
             return Err(AuthError::MissingMessageAuthenticator);
         }
@@ -269,11 +246,7 @@ impl Packet {
 
     /// Authenticates a received response as a client, given the authenticator of the
     /// request it answers. Whether to require a Message-Authenticator is the caller's policy.
-    pub fn verify_response(
-        &self,
-        request_authenticator: &[u8; 16],
-        secret: &[u8],
-    ) -> Result<(), AuthError> {
+    pub fn verify_response(&self, request_authenticator: &[u8; 16], secret: &[u8]) -> Result<(), AuthError> {
         if self.code.is_request() {
             return Err(AuthError::WrongDirection(self.code));
         }
@@ -304,19 +277,13 @@ mod tests {
         accept.add_ipv4(attr::LOGIN_IP_HOST, Ipv4Addr::new(192, 168, 1, 3));
         let mut bytes = accept.encode().unwrap();
         let auth = response_authenticator(&bytes, &req.authenticator, SECRET);
-        assert_eq!(
-            auth.to_vec(),
-            hex("86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2")
-        );
+        assert_eq!(auth.to_vec(), hex("86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2"));
         bytes[4..20].copy_from_slice(&auth);
         assert_eq!(bytes, hex(RFC2865_ACCESS_ACCEPT));
 
         let rfc = Packet::decode(&hex(RFC2865_ACCESS_ACCEPT)).unwrap();
         assert_eq!(rfc.verify_response(&req.authenticator, SECRET), Ok(()));
-        assert_eq!(
-            rfc.verify_response(&req.authenticator, b"wrong"),
-            Err(AuthError::BadAuthenticator)
-        );
+        assert_eq!(rfc.verify_response(&req.authenticator, b"wrong"), Err(AuthError::BadAuthenticator));
         // No Message-Authenticator in a 1997-era request: allowed, policy is the caller's.
         assert_eq!(req.verify_request(SECRET), Ok(()));
         assert!(!req.has_message_authenticator());
@@ -324,15 +291,11 @@ mod tests {
 
     #[test]
     fn rfc5997_6_1_status_server_authentication_port() {
-        let req =
-            hex("0cda00268a54f4686fb394c52866e302185d062350125a665e2e1e8411f3e243822097c84fa3");
+        let req = hex("0cda00268a54f4686fb394c52866e302185d062350125a665e2e1e8411f3e243822097c84fa3");
         let req = Packet::decode(&req).unwrap();
         assert_eq!(req.code, Code::StatusServer);
         assert_eq!(req.verify_request(SECRET), Ok(()));
-        assert_eq!(
-            req.verify_request(b"xyzzy5462"),
-            Err(AuthError::BadMessageAuthenticator)
-        );
+        assert_eq!(req.verify_request(b"xyzzy5462"), Err(AuthError::BadMessageAuthenticator));
         // The Access-Accept reply in the RFC carries no attributes.
         let accept = Packet::new(Code::AccessAccept, req.identifier);
         let auth = response_authenticator(&accept.encode().unwrap(), &req.authenticator, SECRET);
@@ -340,16 +303,12 @@ mod tests {
         // Stripping the Message-Authenticator makes it unacceptable (RFC 5997 §3).
         let mut bare = req.clone();
         bare.remove(attr::MESSAGE_AUTHENTICATOR);
-        assert_eq!(
-            bare.verify_request(SECRET),
-            Err(AuthError::MissingMessageAuthenticator)
-        );
+        assert_eq!(bare.verify_request(SECRET), Err(AuthError::MissingMessageAuthenticator));
     }
 
     #[test]
     fn rfc5997_6_2_status_server_accounting_port() {
-        let req =
-            hex("0cb30026925f6b66dd5fed571fcb1db7ad3882605012e8d6eabda910875cd91fdade26367858");
+        let req = hex("0cb30026925f6b66dd5fed571fcb1db7ad3882605012e8d6eabda910875cd91fdade26367858");
         let req = Packet::decode(&req).unwrap();
         assert_eq!(req.verify_request(SECRET), Ok(()));
         // The RFC prints Code 02 here; an Accounting-Response is Code 5 and the printed
@@ -369,18 +328,14 @@ mod tests {
         assert_eq!(p.encode_request(SECRET).unwrap(), want);
         let got = Packet::decode(&want).unwrap();
         assert_eq!(got.verify_request(SECRET), Ok(()));
-        assert_eq!(
-            got.verify_request(b"other"),
-            Err(AuthError::BadAuthenticator)
-        );
+        assert_eq!(got.verify_request(b"other"), Err(AuthError::BadAuthenticator));
     }
 
     #[test]
     fn accounting_request_known_answer() {
         // Accounting-Request (User-Name "nemo", Acct-Status-Type Start, Acct-Session-Id
         // "20024") from a third-party RADIUS test suite, secret "xyzzy5461".
-        let bytes =
-            hex("0404002711019c27d4e00cbc523b3e2fc834baf401066e656d6f2806000000012c073230303234");
+        let bytes = hex("0404002711019c27d4e00cbc523b3e2fc834baf401066e656d6f2806000000012c073230303234");
         let p = Packet::decode(&bytes).unwrap();
         assert_eq!(p.verify_request(SECRET), Ok(()));
         let mut rebuilt = Packet::new(Code::AccountingRequest, 4);
@@ -388,10 +343,7 @@ mod tests {
         assert_eq!(rebuilt.encode_request(SECRET).unwrap(), bytes);
         let mut tampered = p.clone();
         tampered.attributes[1].value[3] = 2;
-        assert_eq!(
-            tampered.verify_request(SECRET),
-            Err(AuthError::BadAuthenticator)
-        );
+        assert_eq!(tampered.verify_request(SECRET), Err(AuthError::BadAuthenticator));
     }
 
     #[test]
@@ -399,60 +351,35 @@ mod tests {
         // Sent by FreeRADIUS 3.2.1 radclient with secret "testing123".
         let secret = b"testing123";
         // Access-Request with Message-Authenticator, User-Password "arctangent".
-        let access = hex(
-            "010e0043825c36337730c58abcbc421a26a697a201066e656d6f02127cc9cc8cc294426dd0389eec88
-             be922350128fef0b2fea3895a450534bd70487e4ee20056d7431",
-        );
+        let access = hex("010e0043825c36337730c58abcbc421a26a697a201066e656d6f02127cc9cc8cc294426dd0389eec88
+             be922350128fef0b2fea3895a450534bd70487e4ee20056d7431");
         let access = Packet::decode(&access).unwrap();
         assert_eq!(access.verify_request(secret), Ok(()));
-        assert_eq!(
-            access.verify_request(SECRET),
-            Err(AuthError::BadMessageAuthenticator)
-        );
+        assert_eq!(access.verify_request(SECRET), Err(AuthError::BadMessageAuthenticator));
         assert_eq!(access.user_password(secret).unwrap(), b"arctangent");
         // Status-Server with Message-Authenticator.
-        let status = hex(
-            "0c02003276d8b9c3383dea06ce86d65ca597ee0f5012c8870936d7551508916f809575d2a0fd1a0c
-             00002c507f0600000001",
-        );
-        assert_eq!(
-            Packet::decode(&status).unwrap().verify_request(secret),
-            Ok(())
-        );
+        let status = hex("0c02003276d8b9c3383dea06ce86d65ca597ee0f5012c8870936d7551508916f809575d2a0fd1a0c
+             00002c507f0600000001");
+        assert_eq!(Packet::decode(&status).unwrap().verify_request(secret), Ok(()));
         // Accounting-Request: Stop, Acct-Input-Octets 7 + Acct-Input-Gigawords 2, two Proxy-States.
-        let acct = hex(
-            "04db00397965fb723ea9b0c08dec1a9f38e82d2e01066e656d6f2806000000022c056162632a0600
-             0000073406000000022104313521043233",
-        );
+        let acct = hex("04db00397965fb723ea9b0c08dec1a9f38e82d2e01066e656d6f2806000000022c056162632a0600
+             0000073406000000022104313521043233");
         let acct = Packet::decode(&acct).unwrap();
         assert_eq!(acct.verify_request(secret), Ok(()));
-        assert_eq!(
-            acct.verify_request(SECRET),
-            Err(AuthError::BadAuthenticator)
-        );
-        assert_eq!(
-            acct.attr_u64(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS),
-            Some((2 << 32) + 7)
-        );
+        assert_eq!(acct.verify_request(SECRET), Err(AuthError::BadAuthenticator));
+        assert_eq!(acct.attr_u64(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS), Some((2 << 32) + 7));
         let reply = Packet::response_to(&acct, Code::AccountingResponse);
-        assert_eq!(
-            reply.attrs(attr::PROXY_STATE).collect::<Vec<_>>(),
-            [b"15", b"23"]
-        );
+        assert_eq!(reply.attrs(attr::PROXY_STATE).collect::<Vec<_>>(), [b"15", b"23"]);
     }
 
     #[test]
     fn proxy_state_copied_in_order_known_answer() {
         // RFC 2865 §7.1 with two Proxy-State attributes appended, and the expected reply,
         // from the Flexinets Radius.Core test suite.
-        let req = hex(
-            "010000420f403f9473978057bd83d5cb98f4227a01066e656d6f02120dbe708d93d413ce3196e4
-             3f782a0aee0406c0a8011005060000000321053135342105323330",
-        );
-        let want = hex(
-            "02000030acf049cee1a3ed134316e5b3348cdf3c0606000000010f06000000000e06c0a801032105
-             3135342105323330",
-        );
+        let req = hex("010000420f403f9473978057bd83d5cb98f4227a01066e656d6f02120dbe708d93d413ce3196e4
+             3f782a0aee0406c0a8011005060000000321053135342105323330");
+        let want = hex("02000030acf049cee1a3ed134316e5b3348cdf3c0606000000010f06000000000e06c0a801032105
+             3135342105323330");
         let req = Packet::decode(&req).unwrap();
         let mut accept = Packet::new(Code::AccessAccept, req.identifier);
         accept.add_u32(attr::SERVICE_TYPE, 1);
@@ -493,10 +420,7 @@ mod tests {
         forged.authenticator = response_authenticator(&fb, &req.authenticator, SECRET);
         fb[4..20].copy_from_slice(&forged.authenticator);
         let forged = Packet::decode(&fb).unwrap();
-        assert_eq!(
-            forged.verify_response(&req.authenticator, SECRET),
-            Err(AuthError::BadMessageAuthenticator)
-        );
+        assert_eq!(forged.verify_response(&req.authenticator, SECRET), Err(AuthError::BadMessageAuthenticator));
     }
 
     #[test]
@@ -509,10 +433,7 @@ mod tests {
         let got = Packet::decode(&bytes).unwrap();
         assert_eq!(got.attributes[0].typ, attr::MESSAGE_AUTHENTICATOR);
         assert_eq!(got.verify_request(SECRET), Ok(()));
-        assert_eq!(
-            got.verify_request(b"nope"),
-            Err(AuthError::BadMessageAuthenticator)
-        );
+        assert_eq!(got.verify_request(b"nope"), Err(AuthError::BadMessageAuthenticator));
 
         let mut coa = Packet::new_request(Code::CoaRequest, 3);
         coa.add_str(attr::ACCT_SESSION_ID, "81f00001");
@@ -526,36 +447,21 @@ mod tests {
         let ack = Packet::decode(&ack_bytes).unwrap();
         assert!(!ack.has_message_authenticator());
         assert_eq!(ack.verify_response(&coa.authenticator, SECRET), Ok(()));
-        assert_eq!(
-            ack.verify_response(&[1; 16], SECRET),
-            Err(AuthError::BadAuthenticator)
-        );
+        assert_eq!(ack.verify_response(&[1; 16], SECRET), Err(AuthError::BadAuthenticator));
     }
 
     #[test]
     fn rejects_wrong_direction_and_duplicate_message_authenticators() {
         let mut accept = Packet::new(Code::AccessAccept, 1);
-        assert_eq!(
-            accept.encode_request(SECRET),
-            Err(EncodeError::WrongDirection(Code::AccessAccept))
-        );
-        assert_eq!(
-            accept.verify_request(SECRET),
-            Err(AuthError::WrongDirection(Code::AccessAccept))
-        );
+        assert_eq!(accept.encode_request(SECRET), Err(EncodeError::WrongDirection(Code::AccessAccept)));
+        assert_eq!(accept.verify_request(SECRET), Err(AuthError::WrongDirection(Code::AccessAccept)));
         let mut req = Packet::new_request(Code::AccessRequest, 1);
         assert!(req.encode_response(&[0; 16], SECRET).is_err());
         req.add(attr::MESSAGE_AUTHENTICATOR, vec![0; 16]);
         req.add(attr::MESSAGE_AUTHENTICATOR, vec![0; 16]);
-        assert_eq!(
-            req.verify_request(SECRET),
-            Err(AuthError::MalformedMessageAuthenticator)
-        );
+        assert_eq!(req.verify_request(SECRET), Err(AuthError::MalformedMessageAuthenticator));
         let mut short = Packet::new_request(Code::AccessRequest, 1);
         short.add(attr::MESSAGE_AUTHENTICATOR, vec![0; 4]);
-        assert_eq!(
-            short.verify_request(SECRET),
-            Err(AuthError::MalformedMessageAuthenticator)
-        );
+        assert_eq!(short.verify_request(SECRET), Err(AuthError::MalformedMessageAuthenticator));
     }
 }

@@ -36,16 +36,12 @@ pub fn chap_response(ident: u8, password: &[u8], challenge: &[u8]) -> [u8; 16] {
 
 /// The challenge the NAS used: CHAP-Challenge, or else the Request Authenticator.
 pub fn challenge(request: &Packet) -> &[u8] {
-    request
-        .attr(attr::CHAP_CHALLENGE)
-        .unwrap_or(&request.authenticator)
+    request.attr(attr::CHAP_CHALLENGE).unwrap_or(&request.authenticator)
 }
 
 /// Checks the request's CHAP-Password against the cleartext password, in constant time.
 pub fn verify(request: &Packet, password: &[u8]) -> Result<(), ChapError> {
-    let value = request
-        .attr(attr::CHAP_PASSWORD)
-        .ok_or(ChapError::Missing)?;
+    let value = request.attr(attr::CHAP_PASSWORD).ok_or(ChapError::Missing)?;
     let [ident, response @ ..] = value else {
         return Err(ChapError::BadLength(0));
     };
@@ -85,10 +81,7 @@ mod tests {
         assert_eq!(challenge(&p), hex("2aee86f08d0d55969ca5978e0d3367a2"));
         assert_eq!(verify(&p, b"hopsalot"), Err(ChapError::Mismatch));
         p.remove(attr::CHAP_PASSWORD);
-        p.add(
-            attr::CHAP_PASSWORD,
-            hex("16 34e3d944d8c69b3c619440e6fe018868"),
-        );
+        p.add(attr::CHAP_PASSWORD, hex("16 34e3d944d8c69b3c619440e6fe018868"));
         assert_eq!(verify(&p, b"hopsalot"), Ok(()));
         assert_eq!(verify(&p, b"hopsalot "), Err(ChapError::Mismatch));
     }
@@ -110,10 +103,7 @@ mod tests {
         p.add(attr::CHAP_CHALLENGE, b"0123456789abcdef".to_vec());
         p.add_chap_password(7, b"secret-pw");
         let value = p.attr(attr::CHAP_PASSWORD).unwrap();
-        assert_eq!(
-            value[1..],
-            chap_response(7, b"secret-pw", b"0123456789abcdef")
-        );
+        assert_eq!(value[1..], chap_response(7, b"secret-pw", b"0123456789abcdef"));
         assert_eq!(verify(&p, b"secret-pw"), Ok(()));
         assert_eq!(verify(&p, b"secret-pX"), Err(ChapError::Mismatch));
     }

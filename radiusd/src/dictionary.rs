@@ -277,10 +277,7 @@ pub fn value_name(typ: u8, value: u32) -> Option<&'static str> {
 }
 
 fn lookup<T: PartialEq>(table: &[(T, &'static str)], code: T) -> Option<&'static str> {
-    table
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, name)| *name)
+    table.iter().find(|(c, _)| *c == code).map(|(_, name)| *name)
 }
 
 #[cfg(test)]
@@ -292,28 +289,13 @@ mod tests {
         assert_eq!(attribute_name(attr::FRAMED_POOL), Some("Framed-Pool"));
         assert_eq!(attr::FRAMED_POOL, 88);
         assert_eq!(attr::ERROR_CAUSE, 101);
-        assert_eq!(
-            attribute_name(attr::MESSAGE_AUTHENTICATOR),
-            Some("Message-Authenticator")
-        );
+        assert_eq!(attribute_name(attr::MESSAGE_AUTHENTICATOR), Some("Message-Authenticator"));
         assert_eq!(attribute_name(254), None);
-        assert_eq!(
-            vendor_attribute_name(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT),
-            Some("Mikrotik-Rate-Limit")
-        );
-        assert_eq!(
-            vendor_attribute_name(microsoft::VENDOR_ID, microsoft::CHAP2_SUCCESS),
-            Some("MS-CHAP2-Success")
-        );
+        assert_eq!(vendor_attribute_name(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT), Some("Mikrotik-Rate-Limit"));
+        assert_eq!(vendor_attribute_name(microsoft::VENDOR_ID, microsoft::CHAP2_SUCCESS), Some("MS-CHAP2-Success"));
         assert_eq!(vendor_attribute_name(9, 1), None);
-        assert_eq!(
-            value_name(attr::ACCT_STATUS_TYPE, 3),
-            Some("Interim-Update")
-        );
-        assert_eq!(
-            value_name(attr::ERROR_CAUSE, 503),
-            Some("Session-Context-Not-Found")
-        );
+        assert_eq!(value_name(attr::ACCT_STATUS_TYPE, 3), Some("Interim-Update"));
+        assert_eq!(value_name(attr::ERROR_CAUSE, 503), Some("Session-Context-Not-Found"));
         assert_eq!(value_name(attr::USER_NAME, 1), None);
     }
 

@@ -25,10 +25,8 @@ pub const TYPES_128_BIT: u32 = 0x04;
 
 // RFC 3079 §3.4.
 const MAGIC1: &[u8] = b"This is the MPPE Master Key";
-const MAGIC2: &[u8] =
-    b"On the client side, this is the send key; on the server side, it is the receive key.";
-const MAGIC3: &[u8] =
-    b"On the client side, this is the receive key; on the server side, it is the send key.";
+const MAGIC2: &[u8] = b"On the client side, this is the send key; on the server side, it is the receive key.";
+const MAGIC3: &[u8] = b"On the client side, this is the receive key; on the server side, it is the send key.";
 const SHS_PAD1: [u8; 40] = [0x00; 40];
 const SHS_PAD2: [u8; 40] = [0xf2; 40];
 
@@ -48,11 +46,7 @@ pub enum MppeError {
 
 /// GetMasterKey: SHA1(PasswordHashHash + NTResponse + Magic1)[0..16] (RFC 3079 §3.4).
 pub fn master_key(password_hash_hash: &[u8; 16], nt_response: &[u8; 24]) -> [u8; 16] {
-    let digest = Sha1::new()
-        .chain_update(password_hash_hash)
-        .chain_update(nt_response)
-        .chain_update(MAGIC1)
-        .finalize();
+    let digest = Sha1::new().chain_update(password_hash_hash).chain_update(nt_response).chain_update(MAGIC1).finalize();
     digest[..16].try_into().expect("SHA-1 is 20 octets")
 }
 
@@ -81,10 +75,7 @@ pub struct MppeKeys {
 /// Derives the server's keys from the user's NT hash and the peer's NT-Response.
 pub fn server_keys(password_hash: &[u8; 16], nt_response: &[u8; 24]) -> MppeKeys {
     let master = master_key(&hash_nt_password_hash(password_hash), nt_response);
-    MppeKeys {
-        send: asymmetric_start_key(&master, true, true),
-        recv: asymmetric_start_key(&master, false, true),
-    }
+    MppeKeys { send: asymmetric_start_key(&master, true, true), recv: asymmetric_start_key(&master, false, true) }
 }
 
 /// Two distinct salts with the high bit set, for the two key attributes of one packet.
@@ -108,28 +99,16 @@ pub fn random_salts() -> ([u8; 2], [u8; 2]) {
 /// Salt-encrypts a key (RFC 2548 §2.4.2): P = Key-Length + Key + zero padding to a
 /// multiple of 16; b(1) = MD5(Secret + Request Authenticator + Salt), b(i) =
 /// MD5(Secret + c(i-1)); the value is Salt + c(1) + ... + c(n).
-pub fn encrypt_key(
-    key: &[u8],
-    secret: &[u8],
-    request_authenticator: &[u8; 16],
-    salt: [u8; 2],
-) -> Vec<u8> {
+pub fn encrypt_key(key: &[u8], secret: &[u8], request_authenticator: &[u8; 16], salt: [u8; 2]) -> Vec<u8> {
     let mut plain = vec![key.len() as u8];
     plain.extend_from_slice(key);
     plain.resize(plain.len().div_ceil(16) * 16, 0);
     let mut out = salt.to_vec();
     for at in (0..plain.len()).step_by(16) {
         let b = if at == 0 {
-            Md5::new()
-                .chain_update(secret)
-                .chain_update(request_authenticator)
-                .chain_update(salt)
-                .finalize()
+            Md5::new().chain_update(secret).chain_update(request_authenticator).chain_update(salt).finalize()
         } else {
-            Md5::new()
-                .chain_update(secret)
-                .chain_update(&out[at - 14..at + 2])
-                .finalize()
+            Md5::new().chain_update(secret).chain_update(&out[at - 14..at + 2]).finalize()
         };
         out.extend(plain[at..at + 16].iter().zip(b).map(|(p, b)| p ^ b));
     }
@@ -137,11 +116,7 @@ pub fn encrypt_key(
 }
 
 /// Reverses [`encrypt_key`], as the NAS does (for tests and a client).
-pub fn decrypt_key(
-    value: &[u8],
-    secret: &[u8],
-    request_authenticator: &[u8; 16],
-) -> Result<Vec<u8>, MppeError> {
+pub fn decrypt_key(value: &[u8], secret: &[u8], request_authenticator: &[u8; 16]) -> Result<Vec<u8>, MppeError> {
     let Some((salt, cipher)) = value.split_first_chunk::<2>() else {
         return Err(MppeError::BadLength(value.len()));
     };
@@ -154,16 +129,9 @@ pub fn decrypt_key(
     let mut plain = Vec::with_capacity(cipher.len());
     for (i, block) in cipher.chunks_exact(16).enumerate() {
         let b = if i == 0 {
-            Md5::new()
-                .chain_update(secret)
-                .chain_update(request_authenticator)
-                .chain_update(salt)
-                .finalize()
+            Md5::new().chain_update(secret).chain_update(request_authenticator).chain_update(salt).finalize()
         } else {
-            Md5::new()
-                .chain_update(secret)
-                .chain_update(&cipher[(i - 1) * 16..i * 16])
-                .finalize()
+            Md5::new().chain_update(secret).chain_update(&cipher[(i - 1) * 16..i * 16]).finalize()
         };
         plain.extend(block.iter().zip(b).map(|(c, b)| c ^ b));
     }
@@ -176,12 +144,7 @@ pub fn decrypt_key(
 
 impl Packet {
     /// Adds MS-MPPE-Send-Key and MS-MPPE-Recv-Key, encrypted for the request they answer.
-    pub fn add_mppe_keys(
-        &mut self,
-        keys: &MppeKeys,
-        secret: &[u8],
-        request_authenticator: &[u8; 16],
-    ) {
+    pub fn add_mppe_keys(&mut self, keys: &MppeKeys, secret: &[u8], request_authenticator: &[u8; 16]) {
         let (send_salt, recv_salt) = random_salts();
         let ms = microsoft::VENDOR_ID;
         let send = encrypt_key(&keys.send, secret, request_authenticator, send_salt);
@@ -192,16 +155,8 @@ impl Packet {
 
     /// Adds MS-MPPE-Encryption-Policy and MS-MPPE-Encryption-Types (RFC 2548 §2.4.4, §2.4.5).
     pub fn add_mppe_encryption(&mut self, policy: u32, types: u32) {
-        self.add_vendor_u32(
-            microsoft::VENDOR_ID,
-            microsoft::MPPE_ENCRYPTION_POLICY,
-            policy,
-        );
-        self.add_vendor_u32(
-            microsoft::VENDOR_ID,
-            microsoft::MPPE_ENCRYPTION_TYPES,
-            types,
-        );
+        self.add_vendor_u32(microsoft::VENDOR_ID, microsoft::MPPE_ENCRYPTION_POLICY, policy);
+        self.add_vendor_u32(microsoft::VENDOR_ID, microsoft::MPPE_ENCRYPTION_TYPES, types);
     }
 }
 
@@ -228,10 +183,7 @@ mod tests {
         assert_eq!(send.to_vec(), hex("8B7CDC149B993A1BA118CB153F56DCCB"));
         // The client's receive key is the server's send key, and the reverse.
         assert_eq!(asymmetric_start_key(&master, false, false), send);
-        assert_eq!(
-            asymmetric_start_key(&master, false, true),
-            asymmetric_start_key(&master, true, false)
-        );
+        assert_eq!(asymmetric_start_key(&master, false, true), asymmetric_start_key(&master, true, false));
         let keys = server_keys(&nt_password_hash("clientPass"), &nt_response());
         assert_eq!(keys.send, send);
         // Not printed in the RFC; SHA1(Master + pad1 + Magic2 + pad2), computed
@@ -246,26 +198,14 @@ mod tests {
         let value = encrypt_key(&key, b"xyzzy5461", &auth, [0x80, 0x01]);
         assert_eq!(value.len(), 2 + 32);
         // Computed independently with Python's hashlib (RFC 2548 §2.4.2 construction).
-        assert_eq!(
-            value,
-            hex("8001 d7c4aaa4718a06cddca737c2f3bcd1ff ef26b141dc036e4cdb731d79248c658e")
-        );
+        assert_eq!(value, hex("8001 d7c4aaa4718a06cddca737c2f3bcd1ff ef26b141dc036e4cdb731d79248c658e"));
         assert_eq!(decrypt_key(&value, b"xyzzy5461", &auth).unwrap(), key);
         assert!(decrypt_key(&value, b"other", &auth).map_or(true, |k| k != key));
-        assert_eq!(
-            decrypt_key(&value[..33], b"xyzzy5461", &auth),
-            Err(MppeError::BadLength(33))
-        );
-        assert_eq!(
-            decrypt_key(&[0x80, 0], b"x", &auth),
-            Err(MppeError::BadLength(2))
-        );
+        assert_eq!(decrypt_key(&value[..33], b"xyzzy5461", &auth), Err(MppeError::BadLength(33)));
+        assert_eq!(decrypt_key(&[0x80, 0], b"x", &auth), Err(MppeError::BadLength(2)));
         let mut low = value.clone();
         low[0] = 0x01;
-        assert_eq!(
-            decrypt_key(&low, b"xyzzy5461", &auth),
-            Err(MppeError::BadSalt)
-        );
+        assert_eq!(decrypt_key(&low, b"xyzzy5461", &auth), Err(MppeError::BadSalt));
     }
 
     #[test]
@@ -282,13 +222,7 @@ mod tests {
         assert!(send[0] & 0x80 != 0 && recv[0] & 0x80 != 0);
         assert_eq!(decrypt_key(send, b"s", &auth).unwrap(), keys.send);
         assert_eq!(decrypt_key(recv, b"s", &auth).unwrap(), keys.recv);
-        assert_eq!(
-            accept.vendor_attr_u32(ms, microsoft::MPPE_ENCRYPTION_POLICY),
-            Some(1)
-        );
-        assert_eq!(
-            accept.vendor_attr_u32(ms, microsoft::MPPE_ENCRYPTION_TYPES),
-            Some(6)
-        );
+        assert_eq!(accept.vendor_attr_u32(ms, microsoft::MPPE_ENCRYPTION_POLICY), Some(1));
+        assert_eq!(accept.vendor_attr_u32(ms, microsoft::MPPE_ENCRYPTION_TYPES), Some(6));
     }
 }

@@ -43,20 +43,13 @@ pub enum MschapError {
 
 /// ChallengeHash: SHA1(PeerChallenge + AuthenticatorChallenge + UserName)[0..8]
 /// (RFC 2759 §8.2). Any "DOMAIN\" prefix is dropped from the user name, as §8.2 asks.
-pub fn challenge_hash(
-    peer_challenge: &[u8; 16],
-    authenticator_challenge: &[u8; 16],
-    username: &[u8],
-) -> [u8; 8] {
+pub fn challenge_hash(peer_challenge: &[u8; 16], authenticator_challenge: &[u8; 16], username: &[u8]) -> [u8; 8] {
     let name = match username.iter().rposition(|&b| b == b'\\') {
         Some(at) => &username[at + 1..],
         None => username,
     };
-    let digest = Sha1::new()
-        .chain_update(peer_challenge)
-        .chain_update(authenticator_challenge)
-        .chain_update(name)
-        .finalize();
+    let digest =
+        Sha1::new().chain_update(peer_challenge).chain_update(authenticator_challenge).chain_update(name).finalize();
     digest[..8].try_into().expect("SHA-1 is 20 octets")
 }
 
@@ -131,11 +124,7 @@ pub fn generate_authenticator_response(
         .chain_update(MAGIC1)
         .finalize();
     let challenge = challenge_hash(peer_challenge, authenticator_challenge, username);
-    let digest = Sha1::new()
-        .chain_update(digest)
-        .chain_update(challenge)
-        .chain_update(MAGIC2)
-        .finalize();
+    let digest = Sha1::new().chain_update(digest).chain_update(challenge).chain_update(MAGIC2).finalize();
     format!("S={}", upper_hex(&digest))
 }
 
@@ -160,9 +149,7 @@ pub struct Mschapv2Response {
 impl Mschapv2Response {
     /// Parses the 50-octet value.
     pub fn parse(value: &[u8]) -> Result<Mschapv2Response, MschapError> {
-        let value: &[u8; 50] = value
-            .try_into()
-            .map_err(|_| MschapError::BadLength("MS-CHAP2-Response"))?;
+        let value: &[u8; 50] = value.try_into().map_err(|_| MschapError::BadLength("MS-CHAP2-Response"))?;
         Ok(Mschapv2Response {
             ident: value[0],
             flags: value[1],
@@ -206,24 +193,16 @@ impl Mschapv2Verified {
 /// (RFC 2759 §8.1), in constant time.
 pub fn verify(request: &Packet, password_hash: &[u8; 16]) -> Result<Mschapv2Verified, MschapError> {
     let ms = microsoft::VENDOR_ID;
-    let challenge = request
-        .vendor_attr(ms, microsoft::CHAP_CHALLENGE)
-        .ok_or(MschapError::Missing("MS-CHAP-Challenge"))?;
-    let challenge: &[u8; 16] = challenge
-        .try_into()
-        .map_err(|_| MschapError::BadLength("MS-CHAP-Challenge"))?;
-    let response = request
-        .vendor_attr(ms, microsoft::CHAP2_RESPONSE)
-        .ok_or(MschapError::Missing("MS-CHAP2-Response"))?;
+    let challenge =
+        request.vendor_attr(ms, microsoft::CHAP_CHALLENGE).ok_or(MschapError::Missing("MS-CHAP-Challenge"))?;
+    let challenge: &[u8; 16] = challenge.try_into().map_err(|_| MschapError::BadLength("MS-CHAP-Challenge"))?;
+    let response =
+        request.vendor_attr(ms, microsoft::CHAP2_RESPONSE).ok_or(MschapError::Missing("MS-CHAP2-Response"))?;
     let response = Mschapv2Response::parse(response)?;
-    let username = request
-        .attr(attr::USER_NAME)
-        .ok_or(MschapError::Missing("User-Name"))?;
+    let username = request.attr(attr::USER_NAME).ok_or(MschapError::Missing("User-Name"))?;
     let want = generate_nt_response(challenge, &response.peer_challenge, username, password_hash);
     if !bool::from(want.ct_eq(&response.nt_response)) {
-        return Err(MschapError::AuthenticationFailed {
-            ident: response.ident,
-        });
+        return Err(MschapError::AuthenticationFailed { ident: response.ident });
     }
     let authenticator_response = generate_authenticator_response(
         password_hash,
@@ -232,27 +211,13 @@ pub fn verify(request: &Packet, password_hash: &[u8; 16]) -> Result<Mschapv2Veri
         challenge,
         username,
     );
-    Ok(Mschapv2Verified {
-        ident: response.ident,
-        nt_response: response.nt_response,
-        authenticator_response,
-    })
+    Ok(Mschapv2Verified { ident: response.ident, nt_response: response.nt_response, authenticator_response })
 }
 
 /// The MS-CHAP-Error value: Ident + `"E=691 R=0 C=<32 hex> V=3"` and an optional `" M=<text>"`
 /// (RFC 2759 §6, RFC 2548 §2.1.5). `challenge` is the new challenge for a retry.
-pub fn error_value(
-    ident: u8,
-    error: u32,
-    retry: bool,
-    challenge: &[u8; 16],
-    message: Option<&str>,
-) -> Vec<u8> {
-    let mut text = format!(
-        "E={error} R={} C={} V=3",
-        u8::from(retry),
-        upper_hex(challenge)
-    );
+pub fn error_value(ident: u8, error: u32, retry: bool, challenge: &[u8; 16], message: Option<&str>) -> Vec<u8> {
+    let mut text = format!("E={error} R={} C={} V=3", u8::from(retry), upper_hex(challenge));
     if let Some(m) = message {
         text.push_str(" M=");
         text.push_str(m);
@@ -265,11 +230,7 @@ pub fn error_value(
 impl Packet {
     /// Adds MS-CHAP2-Success to an Access-Accept.
     pub fn add_mschapv2_success(&mut self, verified: &Mschapv2Verified) {
-        self.add_vendor(
-            microsoft::VENDOR_ID,
-            microsoft::CHAP2_SUCCESS,
-            &verified.success_value(),
-        );
+        self.add_vendor(microsoft::VENDOR_ID, microsoft::CHAP2_SUCCESS, &verified.success_value());
     }
 }
 
@@ -296,14 +257,10 @@ mod tests {
         assert_eq!(challenge.to_vec(), hex("D02E4386BCE91226"));
         let hash = nt_password_hash(PASSWORD);
         assert_eq!(hash.to_vec(), hex("44EBBA8D5312B8D611474411F56989AE"));
-        assert_eq!(
-            hash_nt_password_hash(&hash).to_vec(),
-            hex("41C00C584BD2D91C4017A2A12FA59F3F")
-        );
+        assert_eq!(hash_nt_password_hash(&hash).to_vec(), hex("41C00C584BD2D91C4017A2A12FA59F3F"));
         let nt = generate_nt_response(&auth_challenge(), &peer_challenge(), USER, &hash);
         assert_eq!(nt.to_vec(), hex(NT_RESPONSE));
-        let s =
-            generate_authenticator_response(&hash, &nt, &peer_challenge(), &auth_challenge(), USER);
+        let s = generate_authenticator_response(&hash, &nt, &peer_challenge(), &auth_challenge(), USER);
         assert_eq!(s, "S=407A5589115FD0D6209F510FE9C04566932CDA56");
         // A domain prefix is not part of the hashed name (RFC 2759 §8.2).
         let with_domain = challenge_hash(&peer_challenge(), &auth_challenge(), b"CORP\\User");
@@ -312,51 +269,28 @@ mod tests {
 
     fn request(password_hash: &[u8; 16]) -> Packet {
         let nt = generate_nt_response(&auth_challenge(), &peer_challenge(), USER, password_hash);
-        let response = Mschapv2Response {
-            ident: 0x2a,
-            flags: 0,
-            peer_challenge: peer_challenge(),
-            nt_response: nt,
-        };
+        let response = Mschapv2Response { ident: 0x2a, flags: 0, peer_challenge: peer_challenge(), nt_response: nt };
         let mut p = Packet::new_request(Code::AccessRequest, 1);
         p.add(attr::USER_NAME, USER);
-        p.add_vendor(
-            microsoft::VENDOR_ID,
-            microsoft::CHAP_CHALLENGE,
-            &auth_challenge(),
-        );
-        p.add_vendor(
-            microsoft::VENDOR_ID,
-            microsoft::CHAP2_RESPONSE,
-            &response.to_bytes(),
-        );
+        p.add_vendor(microsoft::VENDOR_ID, microsoft::CHAP_CHALLENGE, &auth_challenge());
+        p.add_vendor(microsoft::VENDOR_ID, microsoft::CHAP2_RESPONSE, &response.to_bytes());
         p
     }
 
     #[test]
     fn verifies_a_request_built_from_the_rfc_vector() {
         let p = request(&nt_password_hash(PASSWORD));
-        let raw = p
-            .vendor_attr(microsoft::VENDOR_ID, microsoft::CHAP2_RESPONSE)
-            .unwrap();
+        let raw = p.vendor_attr(microsoft::VENDOR_ID, microsoft::CHAP2_RESPONSE).unwrap();
         assert_eq!(raw.len(), 50);
         assert_eq!(raw[26..], hex(NT_RESPONSE));
         let ok = verify(&p, &nt_password_hash(PASSWORD)).unwrap();
         assert_eq!(ok.nt_response.to_vec(), hex(NT_RESPONSE));
-        assert_eq!(
-            ok.success_value(),
-            b"\x2aS=407A5589115FD0D6209F510FE9C04566932CDA56"
-        );
+        assert_eq!(ok.success_value(), b"\x2aS=407A5589115FD0D6209F510FE9C04566932CDA56");
         let mut accept = Packet::response_to(&p, Code::AccessAccept);
         accept.add_mschapv2_success(&ok);
-        let success = accept
-            .vendor_attr(microsoft::VENDOR_ID, microsoft::CHAP2_SUCCESS)
-            .unwrap();
+        let success = accept.vendor_attr(microsoft::VENDOR_ID, microsoft::CHAP2_SUCCESS).unwrap();
         assert_eq!(success.len(), 43);
-        assert_eq!(
-            verify(&p, &nt_password_hash("clientPasS")),
-            Err(MschapError::AuthenticationFailed { ident: 0x2a })
-        );
+        assert_eq!(verify(&p, &nt_password_hash("clientPasS")), Err(MschapError::AuthenticationFailed { ident: 0x2a }));
     }
 
     #[test]
@@ -366,30 +300,15 @@ mod tests {
         p.remove(attr::USER_NAME);
         assert_eq!(verify(&p, &hash), Err(MschapError::Missing("User-Name")));
         let mut p = Packet::new_request(Code::AccessRequest, 1);
-        assert_eq!(
-            verify(&p, &hash),
-            Err(MschapError::Missing("MS-CHAP-Challenge"))
-        );
+        assert_eq!(verify(&p, &hash), Err(MschapError::Missing("MS-CHAP-Challenge")));
         p.add_vendor(microsoft::VENDOR_ID, microsoft::CHAP_CHALLENGE, &[1; 8]);
-        assert_eq!(
-            verify(&p, &hash),
-            Err(MschapError::BadLength("MS-CHAP-Challenge"))
-        );
-        assert_eq!(
-            Mschapv2Response::parse(&[0; 49]),
-            Err(MschapError::BadLength("MS-CHAP2-Response"))
-        );
+        assert_eq!(verify(&p, &hash), Err(MschapError::BadLength("MS-CHAP-Challenge")));
+        assert_eq!(Mschapv2Response::parse(&[0; 49]), Err(MschapError::BadLength("MS-CHAP2-Response")));
     }
 
     #[test]
     fn error_value_format() {
-        let v = error_value(
-            0x2a,
-            ERROR_AUTHENTICATION_FAILURE,
-            false,
-            &auth_challenge(),
-            None,
-        );
+        let v = error_value(0x2a, ERROR_AUTHENTICATION_FAILURE, false, &auth_challenge(), None);
         assert_eq!(v[0], 0x2a);
         assert_eq!(&v[1..], b"E=691 R=0 C=5B5D7C7D7B3F2F3E3C2C602132262628 V=3");
         let v = error_value(1, ERROR_PASSWD_EXPIRED, true, &[0; 16], Some("expired"));
@@ -399,9 +318,6 @@ mod tests {
     #[test]
     fn des_key_expansion_spreads_bits() {
         assert_eq!(des_key(&[0xff; 7]), [0xfe; 8]);
-        assert_eq!(
-            des_key(&[0x80, 0, 0, 0, 0, 0, 0x01]),
-            [0x80, 0, 0, 0, 0, 0, 0, 0x02]
-        );
+        assert_eq!(des_key(&[0x80, 0, 0, 0, 0, 0, 0x01]), [0x80, 0, 0, 0, 0, 0, 0, 0x02]);
     }
 }

@@ -124,10 +124,7 @@ impl Code {
     /// Whether the request authenticator is an MD5 over the packet (RFC 2866 §3,
     /// RFC 5176 §2.3) rather than a random nonce (Access-Request, Status-Server).
     pub fn has_computed_request_authenticator(self) -> bool {
-        matches!(
-            self,
-            Code::AccountingRequest | Code::DisconnectRequest | Code::CoaRequest
-        )
+        matches!(self, Code::AccountingRequest | Code::DisconnectRequest | Code::CoaRequest)
     }
 }
 
@@ -209,12 +206,7 @@ pub enum EncodeError {
 impl Packet {
     /// A packet with no attributes and an all-zero authenticator.
     pub fn new(code: Code, identifier: u8) -> Packet {
-        Packet {
-            code,
-            identifier,
-            authenticator: [0; 16],
-            attributes: Vec::new(),
-        }
+        Packet { code, identifier, authenticator: [0; 16], attributes: Vec::new() }
     }
 
     /// Parses a datagram. Octets beyond the Length field are padding and ignored;
@@ -228,22 +220,14 @@ impl Packet {
             return Err(DecodeError::BadLength(length));
         }
         if datagram.len() < length {
-            return Err(DecodeError::Truncated {
-                length,
-                received: datagram.len(),
-            });
+            return Err(DecodeError::Truncated { length, received: datagram.len() });
         }
         let code = Code::from_u8(datagram[0]).ok_or(DecodeError::UnknownCode(datagram[0]))?;
         let mut authenticator = [0u8; 16];
         authenticator.copy_from_slice(&datagram[4..HEADER_LEN]);
         let attributes = decode_attributes(&datagram[HEADER_LEN..length])
             .map_err(|offset| DecodeError::BadAttribute(HEADER_LEN + offset))?;
-        Ok(Packet {
-            code,
-            identifier: datagram[1],
-            authenticator,
-            attributes,
-        })
+        Ok(Packet { code, identifier: datagram[1], authenticator, attributes })
     }
 
     /// Serialises the packet with `self.authenticator` as it is; see
@@ -252,10 +236,7 @@ impl Packet {
         let mut len = HEADER_LEN;
         for a in &self.attributes {
             if a.value.len() > MAX_ATTR_VALUE_LEN {
-                return Err(EncodeError::AttributeTooLong {
-                    typ: a.typ,
-                    len: a.value.len(),
-                });
+                return Err(EncodeError::AttributeTooLong { typ: a.typ, len: a.value.len() });
             }
             len += 2 + a.value.len();
         }
@@ -290,10 +271,7 @@ fn decode_attributes(mut area: &[u8]) -> Result<Vec<Attribute>, usize> {
         if len < 2 || len > area.len() {
             return Err(offset);
         }
-        attributes.push(Attribute {
-            typ,
-            value: area[2..len].to_vec(),
-        });
+        attributes.push(Attribute { typ, value: area[2..len].to_vec() });
         area = &area[len..];
     }
     Ok(attributes)
@@ -308,10 +286,7 @@ pub(crate) mod tests {
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
         assert_eq!(digits.len() % 2, 0, "odd number of hex digits");
-        digits
-            .chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
+        digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
     }
 
     /// RFC 2865 §7.1, the Access-Request from NAS 192.168.1.16 for user "nemo".
@@ -335,11 +310,7 @@ pub(crate) mod tests {
 
     #[test]
     fn decodes_rfc2865_examples_and_reencodes_them_exactly() {
-        for vector in [
-            RFC2865_ACCESS_REQUEST,
-            RFC2865_ACCESS_ACCEPT,
-            RFC2865_CHAP_REQUEST,
-        ] {
+        for vector in [RFC2865_ACCESS_REQUEST, RFC2865_ACCESS_ACCEPT, RFC2865_CHAP_REQUEST] {
             let bytes = hex(vector);
             let p = Packet::decode(&bytes).unwrap();
             assert_eq!(p.encode().unwrap(), bytes);
@@ -373,13 +344,7 @@ pub(crate) mod tests {
         b[2..4].copy_from_slice(&4097u16.to_be_bytes());
         assert_eq!(Packet::decode(&b), Err(DecodeError::BadLength(4097)));
         b[2..4].copy_from_slice(&39u16.to_be_bytes());
-        assert_eq!(
-            Packet::decode(&b),
-            Err(DecodeError::Truncated {
-                length: 39,
-                received: 38
-            })
-        );
+        assert_eq!(Packet::decode(&b), Err(DecodeError::Truncated { length: 39, received: 38 }));
         // Length cuts the last attribute (Login-IP-Host, 6 octets at offset 32) short.
         b[2..4].copy_from_slice(&37u16.to_be_bytes());
         assert_eq!(Packet::decode(&b), Err(DecodeError::BadAttribute(32)));
@@ -398,11 +363,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_truncation_of_a_valid_packet_is_rejected_without_panic() {
-        for vector in [
-            RFC2865_ACCESS_REQUEST,
-            RFC2865_ACCESS_ACCEPT,
-            RFC2865_CHAP_REQUEST,
-        ] {
+        for vector in [RFC2865_ACCESS_REQUEST, RFC2865_ACCESS_ACCEPT, RFC2865_CHAP_REQUEST] {
             let bytes = hex(vector);
             for n in 0..bytes.len() {
                 assert!(Packet::decode(&bytes[..n]).is_err(), "prefix of {n} octets");
@@ -438,39 +399,21 @@ pub(crate) mod tests {
                 assert_eq!(p.encode().unwrap(), buf[..length]);
             }
         }
-        assert!(
-            accepted > 100,
-            "mutations should sometimes stay valid ({accepted})"
-        );
+        assert!(accepted > 100, "mutations should sometimes stay valid ({accepted})");
     }
 
     #[test]
     fn encode_checks_sizes() {
         let mut p = Packet::new(Code::AccessAccept, 7);
-        p.attributes.push(Attribute {
-            typ: 18,
-            value: vec![b'x'; 254],
-        });
-        assert_eq!(
-            p.encode(),
-            Err(EncodeError::AttributeTooLong { typ: 18, len: 254 })
-        );
+        p.attributes.push(Attribute { typ: 18, value: vec![b'x'; 254] });
+        assert_eq!(p.encode(), Err(EncodeError::AttributeTooLong { typ: 18, len: 254 }));
         p.attributes[0].value.truncate(253);
         assert_eq!(p.encode().unwrap().len(), 20 + 255);
-        p.attributes = vec![
-            Attribute {
-                typ: 18,
-                value: vec![0; 253]
-            };
-            17
-        ];
+        p.attributes = vec![Attribute { typ: 18, value: vec![0; 253] }; 17];
         assert_eq!(p.encode(), Err(EncodeError::PacketTooLong(20 + 17 * 255)));
         // Exactly 4096 octets: 15 full attributes plus one of 251 octets.
         p.attributes.truncate(15);
-        p.attributes.push(Attribute {
-            typ: 18,
-            value: vec![0; 249],
-        });
+        p.attributes.push(Attribute { typ: 18, value: vec![0; 249] });
         let bytes = p.encode().unwrap();
         assert_eq!(bytes.len(), MAX_PACKET_LEN);
         assert_eq!(Packet::decode(&bytes).unwrap(), p);

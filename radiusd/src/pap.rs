@@ -100,10 +100,7 @@ mod tests {
         let req = Packet::decode(&hex(RFC2865_ACCESS_REQUEST)).unwrap();
         assert_eq!(req.user_password(SECRET).unwrap(), b"arctangent");
         let hidden = hide(b"arctangent", SECRET, &req.authenticator).unwrap();
-        assert_eq!(
-            hidden,
-            hex("0d be 70 8d 93 d4 13 ce 31 96 e4 3f 78 2a 0a ee")
-        );
+        assert_eq!(hidden, hex("0d be 70 8d 93 d4 13 ce 31 96 e4 3f 78 2a 0a ee"));
         assert_eq!(hidden, req.attr(attr::USER_PASSWORD).unwrap());
     }
 
@@ -114,10 +111,8 @@ mod tests {
         let auth: [u8; 16] = hex("0f403f9473978057bd83d5cb98f4227a").try_into().unwrap();
         let password = b"correct horse battery staple, twice over";
         let hidden = hide(password, SECRET, &auth).unwrap();
-        let want = hex(
-            "0fa3618b97d9008b378d964c1d0a688f f81cf1b33b8febbd4ef4b9360c881a53
-             3831198d7f96cd47c11b8ffb826127a7",
-        );
+        let want = hex("0fa3618b97d9008b378d964c1d0a688f f81cf1b33b8febbd4ef4b9360c881a53
+             3831198d7f96cd47c11b8ffb826127a7");
         assert_eq!(hidden, want);
         assert_eq!(unhide(&hidden, SECRET, &auth).unwrap(), password);
     }
@@ -126,29 +121,17 @@ mod tests {
     fn length_rules() {
         let auth = [7u8; 16];
         assert_eq!(hide(b"", SECRET, &auth).unwrap().len(), 16);
-        assert_eq!(
-            unhide(&hide(b"", SECRET, &auth).unwrap(), SECRET, &auth).unwrap(),
-            b""
-        );
+        assert_eq!(unhide(&hide(b"", SECRET, &auth).unwrap(), SECRET, &auth).unwrap(), b"");
         for n in [1usize, 15, 16, 17, 127, 128] {
             let pw: Vec<u8> = (1..=n as u8).collect();
             let hidden = hide(&pw, SECRET, &auth).unwrap();
             assert_eq!(hidden.len(), n.div_ceil(16) * 16);
             assert_eq!(unhide(&hidden, SECRET, &auth).unwrap(), pw);
         }
-        assert_eq!(
-            hide(&[b'a'; 129], SECRET, &auth),
-            Err(PapError::TooLong(129))
-        );
+        assert_eq!(hide(&[b'a'; 129], SECRET, &auth), Err(PapError::TooLong(129)));
         for n in [0, 15, 17, 144] {
-            assert_eq!(
-                unhide(&vec![1; n], SECRET, &auth),
-                Err(PapError::BadLength(n))
-            );
+            assert_eq!(unhide(&vec![1; n], SECRET, &auth), Err(PapError::BadLength(n)));
         }
-        assert_eq!(
-            Packet::new(crate::Code::AccessRequest, 0).user_password(SECRET),
-            Err(PapError::Missing)
-        );
+        assert_eq!(Packet::new(crate::Code::AccessRequest, 0).user_password(SECRET), Err(PapError::Missing));
     }
 }

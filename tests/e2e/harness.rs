@@ -50,11 +50,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = std::env::temp_dir().join(format!("isp-e2e-{}", unique()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.clone();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.database_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
-    cfg.db_max_connections = 4;
+    let mut cfg = Config {
+        data_dir: dir.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: std::env::var("TEST_DATABASE_URL").unwrap_or_default(),
+        db_max_connections: 4,
+        ..Config::default()
+    };
     cfg.auth.argon2_memory_kib = 64;
     cfg.auth.argon2_iterations = 1;
     cfg.auth.max_failures_per_ip = 100_000;
@@ -98,7 +100,8 @@ pub const PASSWORD: &str = "correct-horse-9";
 impl TestApp {
     /// POSTs a GraphQL operation and returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.client.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": variables}));
+        let mut req =
+            self.client.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -10,11 +10,11 @@ use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::staff::{self, Registration};
+use isp_core::store::audit;
 use isp_core::store::customers::{self, CustomerPatch};
 use isp_core::store::plans::{self, Burst, DataQuota, PlanInput as CorePlanInput};
 use isp_core::store::subscriptions::{self, SubscriptionPatch, SubscriptionStatus};
 use isp_core::store::tenants::{self, NewTenant};
-use isp_core::store::audit;
 use serde_json::json;
 
 /// Changes of the foundation: auth, staff, tenant, customers, plans, subscriptions.
@@ -52,9 +52,18 @@ fn plan_input(i: PlanInput) -> CorePlanInput {
 impl CoreMutation {
     /// Signs up a new ISP: creates the tenant and its owner and logs the owner in.
     /// Fails with FORBIDDEN when the server has registration disabled.
-    async fn register_tenant(&self, ctx: &Context<'_>, input: RegisterTenantInput) -> async_graphql::Result<AuthPayload> {
+    async fn register_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterTenantInput,
+    ) -> async_graphql::Result<AuthPayload> {
         let r = Registration {
-            tenant: NewTenant { slug: input.slug, name: input.name, currency: input.currency, timezone: input.timezone },
+            tenant: NewTenant {
+                slug: input.slug,
+                name: input.name,
+                currency: input.currency,
+                timezone: input.timezone,
+            },
             owner_email: input.owner_email,
             owner_name: input.owner_name,
             owner_password: input.owner_password,
@@ -64,7 +73,13 @@ impl CoreMutation {
 
     /// Logs a staff user in. Unknown accounts and wrong passwords give the same
     /// UNAUTHENTICATED error; too many failures give RATE_LIMITED with `retryAfter` seconds.
-    async fn login(&self, ctx: &Context<'_>, tenant: String, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
         staff::login(core(ctx), &tenant, &email, &password, ip(ctx)).await.gql().map(Into::into)
     }
 
@@ -82,7 +97,12 @@ impl CoreMutation {
     }
 
     /// Changes the caller's password and signs out all their sessions.
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> async_graphql::Result<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
         let a = actor(ctx)?;
         staff::change_password(core(ctx), a, &current_password, &new_password).await.gql()?;
         Ok(true)
@@ -116,19 +136,38 @@ impl CoreMutation {
     }
 
     /// Adds a staff user (owner and admin; only owners add owners).
-    async fn create_staff_user(&self, ctx: &Context<'_>, input: CreateStaffUserInput) -> async_graphql::Result<StaffUser> {
+    async fn create_staff_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStaffUserInput,
+    ) -> async_graphql::Result<StaffUser> {
         let a = actor(ctx)?;
-        staff::create_staff(core(ctx), a, &input.email, &input.name, input.role, &input.password).await.gql().map(StaffUser)
-    }
-
-    /// Changes a staff user's name, role, lock or password (owner and admin).
-    async fn update_staff_user(&self, ctx: &Context<'_>, input: UpdateStaffUserInput) -> async_graphql::Result<StaffUser> {
-        let a = actor(ctx)?;
-        let id = ids::decode(&input.id, "StaffUser", "id")?;
-        staff::update_staff(core(ctx), a, id, input.name.as_deref(), input.role, input.disabled, input.password.as_deref())
+        staff::create_staff(core(ctx), a, &input.email, &input.name, input.role, &input.password)
             .await
             .gql()
             .map(StaffUser)
+    }
+
+    /// Changes a staff user's name, role, lock or password (owner and admin).
+    async fn update_staff_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateStaffUserInput,
+    ) -> async_graphql::Result<StaffUser> {
+        let a = actor(ctx)?;
+        let id = ids::decode(&input.id, "StaffUser", "id")?;
+        staff::update_staff(
+            core(ctx),
+            a,
+            id,
+            input.name.as_deref(),
+            input.role,
+            input.disabled,
+            input.password.as_deref(),
+        )
+        .await
+        .gql()
+        .map(StaffUser)
     }
 
     /// Creates a customer with the next account number.
@@ -190,7 +229,11 @@ impl CoreMutation {
     }
 
     /// Creates a subscription.
-    async fn create_subscription(&self, ctx: &Context<'_>, input: CreateSubscriptionInput) -> async_graphql::Result<Subscription> {
+    async fn create_subscription(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSubscriptionInput,
+    ) -> async_graphql::Result<Subscription> {
         let a = actor(ctx)?;
         let p = SubscriptionPatch {
             customer_id: Some(ids::decode(&input.customer_id, "Customer", "customerId")?),
@@ -209,7 +252,11 @@ impl CoreMutation {
     }
 
     /// Changes a subscription's plan, credentials or access settings.
-    async fn update_subscription(&self, ctx: &Context<'_>, input: UpdateSubscriptionInput) -> async_graphql::Result<Subscription> {
+    async fn update_subscription(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSubscriptionInput,
+    ) -> async_graphql::Result<Subscription> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "Subscription", "id")?;
         let p = SubscriptionPatch {
@@ -242,9 +289,17 @@ impl CoreMutation {
     }
 
     /// Archives a subscription: the same as changing its status to CANCELLED.
-    async fn archive_subscription(&self, ctx: &Context<'_>, id: ID, reason: Option<String>) -> async_graphql::Result<Subscription> {
+    async fn archive_subscription(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Subscription> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
-        subscriptions::change_status(core(ctx), a, id, SubscriptionStatus::Cancelled, reason.as_deref()).await.gql().map(Subscription)
+        subscriptions::change_status(core(ctx), a, id, SubscriptionStatus::Cancelled, reason.as_deref())
+            .await
+            .gql()
+            .map(Subscription)
     }
 }

@@ -160,7 +160,12 @@ impl CoreQuery {
         let a = require(ctx, Action::PlanRead)?;
         let args = page_args(first, after, last, before)?;
         let page = plans::list(&core(ctx).db, a.tenant_id, include_archived, &args).await.gql()?;
-        Ok(connection(page, |p| Pos { key: sort_key_text(&p.name), id: p.id }, Plan, async_graphql::connection::EmptyFields))
+        Ok(connection(
+            page,
+            |p| Pos { key: sort_key_text(&p.name), id: p.id },
+            Plan,
+            async_graphql::connection::EmptyFields,
+        ))
     }
 
     /// One plan; null when not in the caller's tenant.
@@ -225,7 +230,12 @@ impl CoreQuery {
         let a = require(ctx, Action::StaffRead)?;
         let args = page_args(first, after, last, before)?;
         let page = users::list(&core(ctx).db, a.tenant_id, &args).await.gql()?;
-        Ok(connection(page, |u| Pos { key: sort_key_text(&u.email), id: u.id }, StaffUser, async_graphql::connection::EmptyFields))
+        Ok(connection(
+            page,
+            |u| Pos { key: sort_key_text(&u.email), id: u.id },
+            StaffUser,
+            async_graphql::connection::EmptyFields,
+        ))
     }
 
     /// The audit log, newest first (owner and admin).
@@ -256,6 +266,11 @@ impl CoreQuery {
             action_prefix: f.action_prefix,
         };
         let page = audit::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
-        Ok(connection(page, |e| Pos { key: SortKey::I(e.id), id: e.id }, AuditEntry, async_graphql::connection::EmptyFields))
+        Ok(connection(
+            page,
+            |e| Pos { key: SortKey::I(e.id), id: e.id },
+            AuditEntry,
+            async_graphql::connection::EmptyFields,
+        ))
     }
 }

@@ -45,7 +45,11 @@ pub struct SubscriptionRoot;
 #[Subscription]
 impl SubscriptionRoot {
     /// Changes in the caller's tenant, optionally only of some kinds.
-    async fn changes(&self, ctx: &Context<'_>, kinds: Option<Vec<ChangeKind>>) -> async_graphql::Result<impl Stream<Item = Change>> {
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<ChangeKind>>,
+    ) -> async_graphql::Result<impl Stream<Item = Change>> {
         let tenant = actor(ctx)?.tenant_id;
         let rx = core(ctx).events.subscribe();
         Ok(BroadcastStream::new(rx).filter_map(move |e| {

@@ -431,7 +431,13 @@ pub struct AuthPayload {
 
 impl From<isp_core::staff::Session> for AuthPayload {
     fn from(s: isp_core::staff::Session) -> Self {
-        Self { access_token: s.access_token, refresh_token: s.refresh_token, expires_in: s.expires_in, user: StaffUser(s.user), tenant: Tenant(s.tenant) }
+        Self {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            expires_in: s.expires_in,
+            user: StaffUser(s.user),
+            tenant: Tenant(s.tenant),
+        }
     }
 }
 

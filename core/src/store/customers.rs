@@ -79,7 +79,8 @@ pub struct Customer {
     pub updated_at: i64,
 }
 
-const COLS: &str = "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
+const COLS: &str =
+    "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
 
 /// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
 /// `Some(None)` clears it.
@@ -181,7 +182,16 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<C
     .bind(now)
     .fetch_one(tx.x())
     .await?;
-    audit::record(&mut tx, actor, "customer.create", "Customer", Some(c.id), json!({"accountNumber": c.account_number, "name": c.name}), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "customer.create",
+        "Customer",
+        Some(c.id),
+        json!({"accountNumber": c.account_number, "name": c.name}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     publish(ctx, &c);
     Ok(c)
@@ -319,7 +329,13 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
 }
 
 /// A page of the tenant's customers.
-pub async fn list(db: &Db, tenant_id: i64, f: &CustomerFilter, sort: CustomerSort, args: &PageArgs) -> CoreResult<Page<Customer>> {
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    f: &CustomerFilter,
+    sort: CustomerSort,
+    args: &PageArgs,
+) -> CoreResult<Page<Customer>> {
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;

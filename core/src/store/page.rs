@@ -55,7 +55,11 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Maps the items, keeping the page flags.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), has_next: self.has_next, has_previous: self.has_previous }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+        }
     }
 }
 

@@ -224,11 +224,21 @@ impl PlanInput {
                 QuotaAction::Fup => {
                     match q.fup_download_kbps {
                         Some(d) if d > 0 && d < self.download_kbps => {}
-                        _ => return v("dataQuota.fupDownloadKbps", "is required for FUP and must be below the download speed"),
+                        _ => {
+                            return v(
+                                "dataQuota.fupDownloadKbps",
+                                "is required for FUP and must be below the download speed",
+                            )
+                        }
                     }
                     match q.fup_upload_kbps {
                         Some(u) if u > 0 && u <= self.upload_kbps => {}
-                        _ => return v("dataQuota.fupUploadKbps", "is required for FUP and must not exceed the upload speed"),
+                        _ => {
+                            return v(
+                                "dataQuota.fupUploadKbps",
+                                "is required for FUP and must not exceed the upload speed",
+                            )
+                        }
                     }
                 }
                 QuotaAction::HardCap => {
@@ -308,7 +318,16 @@ pub async fn create(ctx: &Ctx, actor: &Actor, i: &PlanInput) -> CoreResult<Plan>
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20) RETURNING {COLS}"
     );
     let p = bind_input(sqlx::query_as::<_, Plan>(&sql), i).bind(actor.tenant_id).bind(now).fetch_one(tx.x()).await?;
-    audit::record(&mut tx, actor, "plan.create", "Plan", Some(p.id), json!({"name": p.name, "priceMinor": p.price_minor}), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "plan.create",
+        "Plan",
+        Some(p.id),
+        json!({"name": p.name, "priceMinor": p.price_minor}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     publish(ctx, &p);
     Ok(p)
@@ -333,7 +352,16 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, i: &PlanInput) -> CoreRes
         .fetch_optional(tx.x())
         .await?
         .ok_or(CoreError::NotFound("plan"))?;
-    audit::record(&mut tx, actor, "plan.update", "Plan", Some(id), json!({"name": p.name, "priceMinor": p.price_minor}), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "plan.update",
+        "Plan",
+        Some(id),
+        json!({"name": p.name, "priceMinor": p.price_minor}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     publish(ctx, &p);
     Ok(p)
@@ -422,13 +450,36 @@ mod tests {
         assert!(base().validate().is_ok());
         assert_eq!(field(&PlanInput { price_minor: -1, ..base() }), "priceMinor");
         assert_eq!(field(&PlanInput { access_types: vec![], ..base() }), "accessTypes");
-        let burst = Burst { download_kbps: 60_000, upload_kbps: 12_000, threshold_download_kbps: 40_000, threshold_upload_kbps: 8_000, time_secs: 16 };
+        let burst = Burst {
+            download_kbps: 60_000,
+            upload_kbps: 12_000,
+            threshold_download_kbps: 40_000,
+            threshold_upload_kbps: 8_000,
+            time_secs: 16,
+        };
         assert!(PlanInput { burst: Some(burst), ..base() }.validate().is_ok());
-        assert_eq!(field(&PlanInput { burst: Some(Burst { download_kbps: 50_000, ..burst }), ..base() }), "burst.downloadKbps");
-        assert_eq!(field(&PlanInput { burst: Some(Burst { threshold_upload_kbps: 20_000, ..burst }), ..base() }), "burst.thresholdUploadKbps");
-        let fup = DataQuota { bytes: 100 << 30, action: QuotaAction::Fup, fup_download_kbps: Some(2_000), fup_upload_kbps: Some(1_000) };
+        assert_eq!(
+            field(&PlanInput { burst: Some(Burst { download_kbps: 50_000, ..burst }), ..base() }),
+            "burst.downloadKbps"
+        );
+        assert_eq!(
+            field(&PlanInput { burst: Some(Burst { threshold_upload_kbps: 20_000, ..burst }), ..base() }),
+            "burst.thresholdUploadKbps"
+        );
+        let fup = DataQuota {
+            bytes: 100 << 30,
+            action: QuotaAction::Fup,
+            fup_download_kbps: Some(2_000),
+            fup_upload_kbps: Some(1_000),
+        };
         assert!(PlanInput { data_quota: Some(fup), ..base() }.validate().is_ok());
-        assert_eq!(field(&PlanInput { data_quota: Some(DataQuota { fup_download_kbps: None, ..fup }), ..base() }), "dataQuota.fupDownloadKbps");
-        assert_eq!(field(&PlanInput { data_quota: Some(DataQuota { action: QuotaAction::HardCap, ..fup }), ..base() }), "dataQuota.action");
+        assert_eq!(
+            field(&PlanInput { data_quota: Some(DataQuota { fup_download_kbps: None, ..fup }), ..base() }),
+            "dataQuota.fupDownloadKbps"
+        );
+        assert_eq!(
+            field(&PlanInput { data_quota: Some(DataQuota { action: QuotaAction::HardCap, ..fup }), ..base() }),
+            "dataQuota.action"
+        );
     }
 }

@@ -45,7 +45,12 @@ impl SubscriptionStatus {
         use SubscriptionStatus::*;
         matches!(
             (self, to),
-            (Pending, Active) | (Pending, Cancelled) | (Active, Suspended) | (Active, Cancelled) | (Suspended, Active) | (Suspended, Cancelled)
+            (Pending, Active)
+                | (Pending, Cancelled)
+                | (Active, Suspended)
+                | (Active, Cancelled)
+                | (Suspended, Active)
+                | (Suspended, Cancelled)
         )
     }
 }
@@ -111,7 +116,8 @@ pub struct Subscription {
     pub updated_at: i64,
 }
 
-const COLS: &str = "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
+const COLS: &str =
+    "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
     onu_serial, olt_port, status, start_date, status_reason, created_at, updated_at";
 
 /// Context string binding encrypted passwords to this column.
@@ -169,9 +175,18 @@ fn pick(new: &Option<Option<String>>, old: Option<String>) -> Option<String> {
     }
 }
 
-async fn resolve(ctx: &Ctx, tx: &mut Tx, tenant_id: i64, p: &SubscriptionPatch, cur: Option<&Subscription>) -> CoreResult<Resolved> {
+async fn resolve(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    tenant_id: i64,
+    p: &SubscriptionPatch,
+    cur: Option<&Subscription>,
+) -> CoreResult<Resolved> {
     let plan_id = p.plan_id.or(cur.map(|c| c.plan_id)).ok_or_else(|| CoreError::validation("planId", "is required"))?;
-    let access_type = p.access_type.or(cur.map(|c| c.access_type)).ok_or_else(|| CoreError::validation("accessType", "is required"))?;
+    let access_type = p
+        .access_type
+        .or(cur.map(|c| c.access_type))
+        .ok_or_else(|| CoreError::validation("accessType", "is required"))?;
     let username = p
         .username
         .clone()
@@ -224,12 +239,14 @@ async fn resolve(ctx: &Ctx, tx: &mut Tx, tenant_id: i64, p: &SubscriptionPatch, 
     }
     // The plan must exist in this tenant, be sellable, and allow the access type.
     if p.plan_id.is_some() || p.access_type.is_some() {
-        let plan = sqlx::query_as::<_, (i64, String)>("SELECT active, access_types FROM plans WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(plan_id)
-            .fetch_optional(tx.x())
-            .await?
-            .ok_or_else(|| CoreError::validation("planId", "no such plan"))?;
+        let plan = sqlx::query_as::<_, (i64, String)>(
+            "SELECT active, access_types FROM plans WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(plan_id)
+        .fetch_optional(tx.x())
+        .await?
+        .ok_or_else(|| CoreError::validation("planId", "no such plan"))?;
         if plan.0 == 0 && p.plan_id.is_some() && cur.map(|c| c.plan_id) != Some(plan_id) {
             return Err(CoreError::validation("planId", "plan is archived"));
         }
@@ -261,12 +278,13 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
         None => ctx.clock.now().date_naive().format("%Y-%m-%d").to_string(),
     };
     let mut tx = ctx.db.begin().await?;
-    let customer = sqlx::query_as::<_, (CustomerStatus,)>("SELECT status FROM customers WHERE tenant_id = $1 AND id = $2")
-        .bind(actor.tenant_id)
-        .bind(customer_id)
-        .fetch_optional(tx.x())
-        .await?
-        .ok_or_else(|| CoreError::validation("customerId", "no such customer"))?;
+    let customer =
+        sqlx::query_as::<_, (CustomerStatus,)>("SELECT status FROM customers WHERE tenant_id = $1 AND id = $2")
+            .bind(actor.tenant_id)
+            .bind(customer_id)
+            .fetch_optional(tx.x())
+            .await?
+            .ok_or_else(|| CoreError::validation("customerId", "no such customer"))?;
     if customer.0 == CustomerStatus::Archived {
         return Err(CoreError::validation("customerId", "customer is archived"));
     }
@@ -360,7 +378,13 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
 
 /// Moves subscription `id` to `to` if the state machine allows it; the same status again is
 /// a no-op that returns the subscription unchanged.
-pub async fn change_status(ctx: &Ctx, actor: &Actor, id: i64, to: SubscriptionStatus, reason: Option<&str>) -> CoreResult<Subscription> {
+pub async fn change_status(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    to: SubscriptionStatus,
+    reason: Option<&str>,
+) -> CoreResult<Subscription> {
     actor.require(Action::SubscriptionStatus)?;
     if let Some(r) = reason {
         validate::text(r, 500).map_err(|m| CoreError::validation("reason", m))?;
@@ -423,11 +447,13 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Subscription> {
 
 /// Subscription with login `username` in `tenant_id`, if any.
 pub async fn by_username(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<Subscription>> {
-    Ok(sqlx::query_as::<_, Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND username = $2"))
-        .bind(tenant_id)
-        .bind(username)
-        .fetch_optional(db.x())
-        .await?)
+    Ok(sqlx::query_as::<_, Subscription>(&format!(
+        "SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND username = $2"
+    ))
+    .bind(tenant_id)
+    .bind(username)
+    .fetch_optional(db.x())
+    .await?)
 }
 
 /// Subscriptions with the given ids in `tenant_id`, one statement.
@@ -496,7 +522,13 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &SubscriptionFilter) {
 }
 
 /// A page of the tenant's subscriptions.
-pub async fn list(db: &Db, tenant_id: i64, f: &SubscriptionFilter, sort: SubscriptionSort, args: &PageArgs) -> CoreResult<Page<Subscription>> {
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    f: &SubscriptionFilter,
+    sort: SubscriptionSort,
+    args: &PageArgs,
+) -> CoreResult<Page<Subscription>> {
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
@@ -511,14 +543,20 @@ pub async fn count(db: &Db, tenant_id: i64, f: &SubscriptionFilter) -> CoreResul
     Ok(n)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::SubscriptionStatus::*;
 
     #[test]
     fn state_machine() {
-        let allowed = [(Pending, Active), (Pending, Cancelled), (Active, Suspended), (Active, Cancelled), (Suspended, Active), (Suspended, Cancelled)];
+        let allowed = [
+            (Pending, Active),
+            (Pending, Cancelled),
+            (Active, Suspended),
+            (Active, Cancelled),
+            (Suspended, Active),
+            (Suspended, Cancelled),
+        ];
         for from in [Pending, Active, Suspended, Cancelled] {
             for to in [Pending, Active, Suspended, Cancelled] {
                 assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");

@@ -125,7 +125,14 @@ pub async fn by_slug(db: &Db, slug: &str) -> CoreResult<Option<Tenant>> {
 }
 
 /// Changes name, currency, timezone and settings of tenant `id` inside `tx`.
-pub async fn update(tx: &mut Tx, id: i64, name: &str, currency: &str, timezone: &str, settings: &TenantSettings) -> CoreResult<Tenant> {
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    name: &str,
+    currency: &str,
+    timezone: &str,
+    settings: &TenantSettings,
+) -> CoreResult<Tenant> {
     validate::text(name, 120).map_err(|m| CoreError::validation("name", m))?;
     validate::currency(currency).map_err(|m| CoreError::validation("currency", m))?;
     validate::timezone(timezone).map_err(|m| CoreError::validation("timezone", m))?;

@@ -46,7 +46,15 @@ impl User {
 const COLS: &str = "id, tenant_id, email, name, role, password_hash, disabled, created_at, updated_at, last_login_at";
 
 /// Inserts a staff user inside `tx`; the email must already be validated and lower-cased.
-pub async fn insert(tx: &mut Tx, tenant_id: i64, email: &str, name: &str, role: Role, hash: &str, now: i64) -> CoreResult<User> {
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: i64,
+    email: &str,
+    name: &str,
+    role: Role,
+    hash: &str,
+    now: i64,
+) -> CoreResult<User> {
     Ok(sqlx::query_as::<_, User>(&format!(
         "INSERT INTO users (tenant_id, email, name, role, password_hash, disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING {COLS}"
     ))
@@ -81,10 +89,11 @@ pub async fn by_email(db: &Db, tenant_id: i64, email: &str) -> CoreResult<Option
 
 /// Number of enabled owners of the tenant (there must always be one).
 pub async fn active_owners(tx: &mut Tx, tenant_id: i64) -> CoreResult<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND disabled = 0")
-        .bind(tenant_id)
-        .fetch_one(tx.x())
-        .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND disabled = 0")
+            .bind(tenant_id)
+            .fetch_one(tx.x())
+            .await?;
     Ok(n)
 }
 
@@ -97,7 +106,15 @@ pub async fn list(db: &Db, tenant_id: i64, args: &PageArgs) -> CoreResult<Page<U
 }
 
 /// Sets name, role and disabled flag of user `id` inside `tx`.
-pub async fn update(tx: &mut Tx, tenant_id: i64, id: i64, name: &str, role: Role, disabled: bool, now: i64) -> CoreResult<User> {
+pub async fn update(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    name: &str,
+    role: Role,
+    disabled: bool,
+    now: i64,
+) -> CoreResult<User> {
     sqlx::query_as::<_, User>(&format!(
         "UPDATE users SET name = $1, role = $2, disabled = $3, updated_at = $4 WHERE tenant_id = $5 AND id = $6 RETURNING {COLS}"
     ))
