@@ -3,7 +3,8 @@
 //! Packets and attributes ([`Packet`], RFC 2865 §3 and §5), the dictionary of attribute
 //! codes ([`dictionary`]), authenticators and Message-Authenticator for both directions
 //! ([`auth`]), and the authentication methods a PPPoE/Hotspot NAS uses: PAP ([`pap`]),
-//! CHAP ([`chap`]) and MS-CHAPv2 ([`mschap`]) with MPPE keys ([`mppe`]).
+//! CHAP ([`chap`]) and MS-CHAPv2 ([`mschap`]) with MPPE keys ([`mppe`]); and the AAA
+//! server itself ([`server`]): UDP listeners, authorization decisions and accounting.
 //!
 //! A server decodes a datagram, verifies it, and answers:
 //!
@@ -36,6 +37,7 @@ pub mod mppe;
 pub mod mschap;
 pub mod packet;
 pub mod pap;
+pub mod server;
 
 pub use attributes::VendorAttribute;
 pub use auth::AuthError;

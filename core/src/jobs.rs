@@ -1,0 +1,192 @@
+//! The device-job outbox: changes a network device must receive (disconnect a session,
+//! change its rate), written in the same transaction as the state change that causes them
+//! and delivered later by the worker with retries, backoff and a dead letter.
+//!
+//! Several workers may share one database: a job is claimed by moving its
+//! `next_attempt_at` forward with a guarded UPDATE, so only one of them wins.
+
+use crate::db::{Db, Tx};
+use crate::error::CoreResult;
+use crate::text_enum;
+use serde::{Deserialize, Serialize};
+
+text_enum!(
+    /// What a job asks a device to do.
+    JobKind, "kind" {
+        /// RADIUS Disconnect-Request to the NAS (RFC 5176 §3).
+        RadiusDisconnect = "RADIUS_DISCONNECT",
+        /// RADIUS CoA-Request with new attributes (RFC 5176 §3).
+        RadiusCoa = "RADIUS_COA",
+    }
+);
+
+text_enum!(
+    /// Where a job is in its life.
+    JobStatus, "status" {
+        /// Waiting for (another) delivery attempt.
+        Pending = "PENDING",
+        /// Delivered and acknowledged.
+        Done = "DONE",
+        /// Gave up after the last attempt (dead letter).
+        Dead = "DEAD",
+    }
+);
+
+/// What a RADIUS CoA/Disconnect job carries: enough to identify the session on the NAS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RadiusJobPayload {
+    /// Acct-Session-Id of the session.
+    pub acct_session_id: String,
+    /// User-Name of the session.
+    pub username: String,
+    /// Framed-IP-Address of the session, if known.
+    pub framed_ip: Option<String>,
+    /// New Mikrotik-Rate-Limit (CoA only).
+    pub rate_limit: Option<String>,
+    /// Why the job exists (`quota exhausted`, `staff disconnect`).
+    pub reason: String,
+}
+
+/// A job row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceJob {
+    /// Row id.
+    pub id: i64,
+    /// Tenant.
+    pub tenant_id: i64,
+    /// NAS to talk to.
+    pub nas_id: Option<i64>,
+    /// What to do.
+    pub kind: JobKind,
+    /// JSON payload (see [`RadiusJobPayload`]).
+    pub payload: String,
+    /// Status.
+    pub status: JobStatus,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due, Unix ms.
+    pub next_attempt_at: i64,
+    /// Error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Changed, Unix ms.
+    pub updated_at: i64,
+}
+
+const COLS: &str =
+    "id, tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
+
+/// Adds a job inside `tx`; it becomes visible to the worker when `tx` commits. Call
+/// `ctx.jobs_wakeup.notify_one()` after the commit to deliver it at once.
+pub async fn enqueue(
+    tx: &mut Tx,
+    tenant_id: i64,
+    nas_id: Option<i64>,
+    kind: JobKind,
+    payload: &RadiusJobPayload,
+    now: i64,
+) -> CoreResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5) RETURNING id",
+    )
+    .bind(tenant_id)
+    .bind(nas_id)
+    .bind(kind)
+    .bind(serde_json::to_string(payload).expect("payload serializes"))
+    .bind(now)
+    .fetch_one(tx.x())
+    .await?;
+    Ok(id)
+}
+
+/// Claims up to `limit` due jobs for `lease_ms`: each claimed job's attempt counter goes up
+/// and it is hidden from other workers until the lease ends (so a crashed worker's job
+/// comes back by itself).
+pub async fn claim_due(db: &Db, now: i64, lease_ms: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
+    let due: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, next_attempt_at FROM device_jobs WHERE status = 'PENDING' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.x())
+    .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for (id, at) in due {
+        let job = sqlx::query_as::<_, DeviceJob>(&format!(
+            "UPDATE device_jobs SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id = $3 AND status = 'PENDING' AND next_attempt_at = $4 RETURNING {COLS}"
+        ))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(id)
+        .bind(at)
+        .fetch_optional(db.x())
+        .await?;
+        claimed.extend(job);
+    }
+    Ok(claimed)
+}
+
+/// Marks a claimed job delivered.
+pub async fn complete(db: &Db, id: i64, now: i64) -> CoreResult<()> {
+    sqlx::query("UPDATE device_jobs SET status = 'DONE', last_error = NULL, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(db.x())
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or dead-lettered when `dead`.
+pub async fn fail(db: &Db, id: i64, error: &str, retry_at: i64, dead: bool, now: i64) -> CoreResult<()> {
+    sqlx::query(
+        "UPDATE device_jobs SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(if dead { JobStatus::Dead } else { JobStatus::Pending })
+    .bind(error)
+    .bind(retry_at)
+    .bind(now)
+    .bind(id)
+    .execute(db.x())
+    .await?;
+    Ok(())
+}
+
+/// The delay before attempt `attempts + 1`: 2, 4, 8 ... seconds, at most five minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) as u32;
+    (1000i64 << exp).min(300_000)
+}
+
+/// Job `id` of `tenant_id`.
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Option<DeviceJob>> {
+    Ok(sqlx::query_as::<_, DeviceJob>(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(db.x())
+        .await?)
+}
+
+/// The tenant's jobs, newest first (at most `limit`).
+pub async fn recent(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
+    Ok(sqlx::query_as::<_, DeviceJob>(&format!(
+        "SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(db.x())
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(super::backoff_ms(1), 2_000);
+        assert_eq!(super::backoff_ms(3), 8_000);
+        assert_eq!(super::backoff_ms(50), 300_000);
+    }
+}

@@ -1,0 +1,116 @@
+//! The RADIUS auth log: every Access-Request with its decision and the reason, so support
+//! staff can answer "why can't this customer connect?".
+
+use super::page::{self, Order, Page, PageArgs};
+use super::{Arg, Sql};
+use crate::db::Db;
+use crate::error::CoreResult;
+
+/// One authentication attempt.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthLogEntry {
+    /// Row id (increasing).
+    pub id: i64,
+    /// Tenant (from the NAS).
+    pub tenant_id: i64,
+    /// NAS that asked.
+    pub nas_id: i64,
+    /// User-Name as sent.
+    pub username: String,
+    /// Matching subscription, if the user exists.
+    pub subscription_id: Option<i64>,
+    /// PAP, CHAP, MSCHAPV2 or NONE.
+    pub method: String,
+    /// ACCEPT or REJECT.
+    pub result: String,
+    /// Why (a short, stable phrase such as `bad password`).
+    pub reason: String,
+    /// Calling-Station-Id (MAC) as sent.
+    pub calling_station_id: Option<String>,
+    /// When, Unix ms.
+    pub at: i64,
+}
+
+/// An entry to write (no id yet).
+#[derive(Debug, Clone)]
+pub struct NewAuthLog {
+    /// Tenant.
+    pub tenant_id: i64,
+    /// NAS.
+    pub nas_id: i64,
+    /// User-Name.
+    pub username: String,
+    /// Subscription, if found.
+    pub subscription_id: Option<i64>,
+    /// Method.
+    pub method: &'static str,
+    /// ACCEPT or REJECT.
+    pub result: &'static str,
+    /// Reason.
+    pub reason: String,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
+    /// When, Unix ms.
+    pub at: i64,
+}
+
+/// Writes entries with one multi-row statement (the RADIUS server batches them off the
+/// hot path).
+pub async fn insert_batch(db: &Db, rows: &[NewAuthLog]) -> CoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "INSERT INTO auth_log (tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at) VALUES ",
+    );
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(").arg(Arg::I(r.tenant_id)).push(", ").arg(Arg::I(r.nas_id)).push(", ");
+        sql.arg(Arg::T(r.username.clone())).push(", ");
+        match r.subscription_id {
+            Some(s) => sql.arg(Arg::I(s)),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ").arg(Arg::T(r.method.into())).push(", ").arg(Arg::T(r.result.into())).push(", ");
+        sql.arg(Arg::T(r.reason.clone())).push(", ");
+        match &r.calling_station_id {
+            Some(c) => sql.arg(Arg::T(c.clone())),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ").arg(Arg::I(r.at)).push(")");
+    }
+    sql.query().execute(db.x()).await?;
+    Ok(())
+}
+
+/// Filters for reading the log.
+#[derive(Debug, Clone, Default)]
+pub struct AuthLogFilter {
+    /// Only this User-Name.
+    pub username: Option<String>,
+    /// Only this subscription.
+    pub subscription_id: Option<i64>,
+    /// Only ACCEPT or only REJECT.
+    pub result: Option<String>,
+}
+
+/// A page of the tenant's auth log, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -> CoreResult<Page<AuthLogEntry>> {
+    let mut sql = Sql::new(
+        "SELECT id, tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at FROM auth_log WHERE tenant_id = ",
+    );
+    sql.arg(Arg::I(tenant_id));
+    if let Some(u) = &f.username {
+        sql.push(" AND username = ").arg(Arg::T(u.clone()));
+    }
+    if let Some(s) = f.subscription_id {
+        sql.push(" AND subscription_id = ").arg(Arg::I(s));
+    }
+    if let Some(r) = &f.result {
+        sql.push(" AND result = ").arg(Arg::T(r.clone()));
+    }
+    let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
+    Ok(page::finish(sql.query_as::<AuthLogEntry>().fetch_all(db.x()).await?, plan, args))
+}

@@ -1,0 +1,487 @@
+//! RADIUS sessions: what the authorizer needs in one query, and accounting (Start, Interim,
+//! Stop, Accounting-On/Off, stale sweep) that keeps sessions, per-period usage and quota
+//! enforcement jobs consistent in one transaction per request.
+
+use super::page::{self, Order, Page, PageArgs};
+use super::plans::{Plan, QuotaAction};
+use super::subscriptions::SubscriptionStatus;
+use super::usage::{self, parse_date};
+use super::{audit, Arg, Sql};
+use crate::auth::{Action, Actor};
+use crate::db::{Db, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::jobs::{self, JobKind, RadiusJobPayload};
+use crate::Ctx;
+use chrono::NaiveDate;
+use serde_json::json;
+
+/// Everything an Access-Request decision needs, read with one indexed query.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthProfile {
+    /// Subscription id.
+    pub s_id: i64,
+    /// Status.
+    pub s_status: SubscriptionStatus,
+    /// Encrypted password.
+    pub s_password_enc: Option<String>,
+    /// Fixed IPv4.
+    pub s_static_ipv4: Option<String>,
+    /// Bound MAC.
+    pub s_mac_address: Option<String>,
+    /// Service start date.
+    pub s_start_date: String,
+    /// Allowed concurrent sessions.
+    pub s_simultaneous_use: i64,
+    /// Open sessions now.
+    pub open_sessions: i64,
+    /// Start of the newest usage period, if any.
+    pub u_period_start: Option<String>,
+    /// Octets in that period.
+    pub u_octets: Option<i64>,
+    /// Seconds in that period.
+    pub u_seconds: Option<i64>,
+    /// The plan.
+    #[sqlx(flatten)]
+    pub plan: Plan,
+}
+
+impl AuthProfile {
+    /// The billing period containing `today`.
+    pub fn period(&self, today: NaiveDate) -> CoreResult<(NaiveDate, NaiveDate)> {
+        Ok(usage::period_containing(parse_date(&self.s_start_date)?, self.plan.billing_period, today))
+    }
+
+    /// Octets and seconds used in the period starting on `start`.
+    pub fn used_in(&self, start: NaiveDate) -> (i64, i64) {
+        if self.u_period_start.as_deref() == Some(usage::fmt_date(start).as_str()) {
+            (self.u_octets.unwrap_or(0), self.u_seconds.unwrap_or(0))
+        } else {
+            (0, 0)
+        }
+    }
+}
+
+const PLAN_COLS: &str = "p.id, p.tenant_id, p.name, p.description, p.price_minor, p.billing_period, p.download_kbps, p.upload_kbps, \
+    p.burst_download_kbps, p.burst_upload_kbps, p.burst_threshold_download_kbps, p.burst_threshold_upload_kbps, p.burst_time_secs, \
+    p.data_quota_bytes, p.quota_action, p.fup_download_kbps, p.fup_upload_kbps, p.time_quota_secs, p.access_types, p.ip_pool, p.active, \
+    p.created_at, p.updated_at";
+
+/// The subscription with login `username` in `tenant_id`, its plan, open sessions and the
+/// newest usage period.
+pub async fn auth_profile(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<AuthProfile>> {
+    Ok(sqlx::query_as::<_, AuthProfile>(&format!(
+        "SELECT s.id AS s_id, s.status AS s_status, s.password_enc AS s_password_enc, s.static_ipv4 AS s_static_ipv4, \
+         s.mac_address AS s_mac_address, s.start_date AS s_start_date, s.simultaneous_use AS s_simultaneous_use, \
+         (SELECT COUNT(*) FROM radius_sessions r WHERE r.subscription_id = s.id AND r.tenant_id = s.tenant_id AND r.open = 1) AS open_sessions, \
+         (SELECT u.period_start FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_period_start, \
+         (SELECT u.input_octets + u.output_octets FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_octets, \
+         (SELECT u.session_time FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_seconds, \
+         {PLAN_COLS} FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
+         WHERE s.tenant_id = $1 AND s.username = $2"
+    ))
+    .bind(tenant_id)
+    .bind(username)
+    .fetch_optional(db.x())
+    .await?)
+}
+
+/// A session row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RadiusSession {
+    /// Row id.
+    pub id: i64,
+    /// Tenant.
+    pub tenant_id: i64,
+    /// NAS.
+    pub nas_id: i64,
+    /// Subscription, when the user is known.
+    pub subscription_id: Option<i64>,
+    /// User-Name.
+    pub username: String,
+    /// Acct-Session-Id (unique per NAS).
+    pub acct_session_id: String,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<String>,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
+    /// NAS-Port-Id.
+    pub nas_port_id: Option<String>,
+    /// Started, Unix ms.
+    pub started_at: i64,
+    /// Last update, Unix ms.
+    pub updated_at: i64,
+    /// Stopped, Unix ms.
+    pub stopped_at: Option<i64>,
+    /// Octets from the subscriber (cumulative, as last reported).
+    pub input_octets: i64,
+    /// Octets to the subscriber (cumulative, as last reported).
+    pub output_octets: i64,
+    /// Seconds online (as last reported).
+    pub session_time: i64,
+    /// Acct-Terminate-Cause name, or `Stale` / `NAS-Reboot` when we closed it.
+    pub terminate_cause: Option<String>,
+    /// 1 while live.
+    pub open: i64,
+}
+
+const COLS: &str =
+    "id, tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, calling_station_id, nas_port_id, \
+    started_at, updated_at, stopped_at, input_octets, output_octets, session_time, terminate_cause, open";
+
+/// Acct-Status-Type values that touch one session (RFC 2866 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcctStatus {
+    /// Start.
+    Start,
+    /// Interim-Update.
+    Interim,
+    /// Stop.
+    Stop,
+}
+
+/// One Accounting-Request about one session, decoded by the RADIUS server.
+#[derive(Debug, Clone)]
+pub struct AcctRecord {
+    /// Start, Interim or Stop.
+    pub status: AcctStatus,
+    /// Acct-Session-Id.
+    pub acct_session_id: String,
+    /// User-Name.
+    pub username: String,
+    /// Subscription from our Class attribute, if the NAS echoed it.
+    pub class_subscription_id: Option<i64>,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<String>,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
+    /// NAS-Port-Id.
+    pub nas_port_id: Option<String>,
+    /// 64-bit Acct-Input-Octets (+ gigawords).
+    pub input_octets: i64,
+    /// 64-bit Acct-Output-Octets (+ gigawords).
+    pub output_octets: i64,
+    /// Acct-Session-Time.
+    pub session_time: i64,
+    /// Acct-Terminate-Cause name (Stop).
+    pub terminate_cause: Option<String>,
+}
+
+/// What accounting did besides recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcctOutcome {
+    /// Device jobs enqueued (quota crossed); wake the worker.
+    pub jobs: usize,
+    /// Whether the usage of a period crossed the plan's data or time quota.
+    pub quota_crossed: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct QuotaRow {
+    start_date: String,
+    billing_period: super::plans::BillingPeriod,
+    data_quota_bytes: Option<i64>,
+    quota_action: Option<QuotaAction>,
+    fup_upload_kbps: Option<i64>,
+    fup_download_kbps: Option<i64>,
+    time_quota_secs: Option<i64>,
+}
+
+/// Records one Accounting-Request of `nas_id` in `tenant_id` in one transaction: the
+/// session's counters are overwritten with the reported cumulative values (a retransmission
+/// or reordering never counts twice), their growth is added to the current period's usage,
+/// and a crossed quota enqueues Disconnect (hard cap) or CoA (FUP) jobs for every open
+/// session of the subscription.
+///
+/// Two updates of one session racing each other (on PostgreSQL) cannot both add the same
+/// growth: the counter update is guarded by the values read, and the loser starts over.
+pub async fn account(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> CoreResult<AcctOutcome> {
+    for _ in 0..5 {
+        if let Some(outcome) = account_once(ctx, tenant_id, nas_id, r).await? {
+            return Ok(outcome);
+        }
+    }
+    Err(CoreError::internal(format!("accounting for session {:?} kept racing; giving up", r.acct_session_id)))
+}
+
+/// One attempt of [`account`]; `None` when a concurrent update of the session won.
+async fn account_once(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> CoreResult<Option<AcctOutcome>> {
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let cur: Option<(i64, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, subscription_id, input_octets, output_octets, session_time, open FROM radius_sessions \
+         WHERE tenant_id = $1 AND nas_id = $2 AND acct_session_id = $3",
+    )
+    .bind(tenant_id)
+    .bind(nas_id)
+    .bind(&r.acct_session_id)
+    .fetch_optional(tx.x())
+    .await?;
+    let stop = r.status == AcctStatus::Stop;
+    let (subscription_id, d_in, d_out, d_time) = match cur {
+        None => {
+            // The Class we sent names the subscription; trust it only inside this tenant.
+            let sub = match r.class_subscription_id {
+                Some(id) => {
+                    sqlx::query_as::<_, (i64,)>("SELECT id FROM subscriptions WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant_id)
+                        .bind(id)
+                        .fetch_optional(tx.x())
+                        .await?
+                        .map(|(id,)| id)
+                }
+                None => None,
+            };
+            let sub = match sub {
+                Some(id) => Some(id),
+                None => {
+                    sqlx::query_as::<_, (i64,)>("SELECT id FROM subscriptions WHERE tenant_id = $1 AND username = $2")
+                        .bind(tenant_id)
+                        .bind(&r.username)
+                        .fetch_optional(tx.x())
+                        .await?
+                        .map(|(id,)| id)
+                }
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO radius_sessions (tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, calling_station_id, \
+                 nas_port_id, started_at, updated_at, stopped_at, input_octets, output_octets, session_time, terminate_cause, open) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(tenant_id)
+            .bind(nas_id)
+            .bind(sub)
+            .bind(&r.username)
+            .bind(&r.acct_session_id)
+            .bind(&r.framed_ip)
+            .bind(&r.calling_station_id)
+            .bind(&r.nas_port_id)
+            .bind(now - r.session_time * 1000)
+            .bind(now)
+            .bind(stop.then_some(now))
+            .bind(r.input_octets)
+            .bind(r.output_octets)
+            .bind(r.session_time)
+            .bind(&r.terminate_cause)
+            .bind(i64::from(!stop))
+            .execute(tx.x())
+            .await;
+            match inserted {
+                Ok(_) => {}
+                // The same session was created concurrently: start over and update it.
+                Err(e) => {
+                    return match CoreError::from(e) {
+                        CoreError::Conflict { .. } => Ok(None),
+                        other => Err(other),
+                    }
+                }
+            }
+            (sub, r.input_octets, r.output_octets, r.session_time)
+        }
+        Some((id, sub, old_in, old_out, old_time, open)) => {
+            // Cumulative counters only grow; an older update arriving late changes nothing.
+            let (new_in, new_out, new_time) =
+                (r.input_octets.max(old_in), r.output_octets.max(old_out), r.session_time.max(old_time));
+            let still_open = open != 0 && !stop;
+            let updated = sqlx::query(
+                "UPDATE radius_sessions SET input_octets = $1, output_octets = $2, session_time = $3, updated_at = $4, \
+                 framed_ip = COALESCE($5, framed_ip), open = $6, stopped_at = COALESCE(stopped_at, $7), \
+                 terminate_cause = COALESCE(terminate_cause, $8) WHERE tenant_id = $9 AND id = $10 \
+                 AND input_octets = $11 AND output_octets = $12 AND session_time = $13",
+            )
+            .bind(new_in)
+            .bind(new_out)
+            .bind(new_time)
+            .bind(now)
+            .bind(&r.framed_ip)
+            .bind(i64::from(still_open))
+            .bind(stop.then_some(now))
+            .bind(if stop { r.terminate_cause.clone() } else { None })
+            .bind(tenant_id)
+            .bind(id)
+            .bind(old_in)
+            .bind(old_out)
+            .bind(old_time)
+            .execute(tx.x())
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(None);
+            }
+            (sub, new_in - old_in, new_out - old_out, new_time - old_time)
+        }
+    };
+    let mut outcome = AcctOutcome::default();
+    if let Some(sub) = subscription_id.filter(|_| d_in > 0 || d_out > 0 || d_time > 0) {
+        outcome = add_usage(ctx, &mut tx, tenant_id, sub, (d_in, d_out, d_time), now).await?;
+    }
+    tx.commit().await?;
+    if outcome.jobs > 0 {
+        ctx.jobs_wakeup.notify_one();
+    }
+    Ok(Some(outcome))
+}
+
+async fn add_usage(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    tenant_id: i64,
+    sub: i64,
+    (d_in, d_out, d_time): (i64, i64, i64),
+    now: i64,
+) -> CoreResult<AcctOutcome> {
+    let q: Option<QuotaRow> = sqlx::query_as(
+        "SELECT s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, p.fup_download_kbps, \
+         p.time_quota_secs FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
+         WHERE s.tenant_id = $1 AND s.id = $2",
+    )
+    .bind(tenant_id)
+    .bind(sub)
+    .fetch_optional(tx.x())
+    .await?;
+    let Some(q) = q else {
+        return Ok(AcctOutcome::default());
+    };
+    let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, ctx.clock.now().date_naive());
+    let (octets, secs) = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
+    let crossed = |limit: Option<i64>, total: i64, delta: i64| limit.is_some_and(|l| total >= l && total - delta < l);
+    let data_crossed = crossed(q.data_quota_bytes, octets, d_in + d_out);
+    let time_crossed = crossed(q.time_quota_secs, secs, d_time);
+    if !data_crossed && !time_crossed {
+        return Ok(AcctOutcome::default());
+    }
+    // A time quota is always a hard cap; a data quota follows the plan's action.
+    let (kind, rate_limit) = match (data_crossed, q.quota_action, q.fup_upload_kbps, q.fup_download_kbps) {
+        (true, Some(QuotaAction::Fup), Some(u), Some(d)) if !time_crossed => {
+            (JobKind::RadiusCoa, Some(format!("{u}k/{d}k")))
+        }
+        _ => (JobKind::RadiusDisconnect, None),
+    };
+    let open: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
+    )
+    .bind(tenant_id)
+    .bind(sub)
+    .fetch_all(tx.x())
+    .await?;
+    let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
+    for (nas_id, acct_session_id, username, framed_ip) in &open {
+        let payload = RadiusJobPayload {
+            acct_session_id: acct_session_id.clone(),
+            username: username.clone(),
+            framed_ip: framed_ip.clone(),
+            rate_limit: rate_limit.clone(),
+            reason: reason.into(),
+        };
+        jobs::enqueue(tx, tenant_id, Some(*nas_id), kind, &payload, now).await?;
+    }
+    tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
+    Ok(AcctOutcome { jobs: open.len(), quota_crossed: true })
+}
+
+/// Accounting-On / Accounting-Off from a NAS: every session it had open is over
+/// (RFC 2866 §5.1). Returns how many were closed.
+pub async fn close_nas_sessions(db: &Db, tenant_id: i64, nas_id: i64, now: i64) -> CoreResult<u64> {
+    let r = sqlx::query(
+        "UPDATE radius_sessions SET open = 0, stopped_at = $1, terminate_cause = 'NAS-Reboot', updated_at = $1 \
+         WHERE tenant_id = $2 AND nas_id = $3 AND open = 1",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .bind(nas_id)
+    .execute(db.x())
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Closes open sessions of every tenant that had no update since `cutoff` (a lost Stop).
+/// A system sweep, hence not filtered by tenant. Returns how many were closed.
+pub async fn close_stale(db: &Db, cutoff: i64) -> CoreResult<u64> {
+    let r = sqlx::query(
+        "UPDATE radius_sessions SET open = 0, stopped_at = updated_at, terminate_cause = 'Stale' WHERE open = 1 AND updated_at < $1",
+    )
+    .bind(cutoff)
+    .execute(db.x())
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Filters for session lists.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only live (true) or only finished (false) sessions.
+    pub open: Option<bool>,
+    /// Only this subscription.
+    pub subscription_id: Option<i64>,
+    /// Only this NAS.
+    pub nas_id: Option<i64>,
+    /// Only this User-Name.
+    pub username: Option<String>,
+}
+
+/// A page of the tenant's sessions, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -> CoreResult<Page<RadiusSession>> {
+    let mut sql = Sql::new(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = "));
+    sql.arg(Arg::I(tenant_id));
+    if let Some(o) = f.open {
+        sql.push(" AND open = ").arg(Arg::I(i64::from(o)));
+    }
+    if let Some(s) = f.subscription_id {
+        sql.push(" AND subscription_id = ").arg(Arg::I(s));
+    }
+    if let Some(n) = f.nas_id {
+        sql.push(" AND nas_id = ").arg(Arg::I(n));
+    }
+    if let Some(u) = &f.username {
+        sql.push(" AND username = ").arg(Arg::T(u.clone()));
+    }
+    let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
+    Ok(page::finish(sql.query_as::<RadiusSession>().fetch_all(db.x()).await?, plan, args))
+}
+
+/// Session `id` of `tenant_id`.
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<RadiusSession> {
+    sqlx::query_as::<_, RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(db.x())
+        .await?
+        .ok_or(CoreError::NotFound("session"))
+}
+
+/// Asks the NAS to end live session `id` (a Disconnect-Request job), audited.
+pub async fn disconnect(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<RadiusSession> {
+    actor.require(Action::SessionDisconnect)?;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let s = sqlx::query_as::<_, RadiusSession>(&format!(
+        "SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(actor.tenant_id)
+    .bind(id)
+    .fetch_optional(tx.x())
+    .await?
+    .ok_or(CoreError::NotFound("session"))?;
+    if s.open == 0 {
+        return Err(CoreError::conflict("id", "the session has already ended"));
+    }
+    let payload = RadiusJobPayload {
+        acct_session_id: s.acct_session_id.clone(),
+        username: s.username.clone(),
+        framed_ip: s.framed_ip.clone(),
+        rate_limit: None,
+        reason: "staff disconnect".into(),
+    };
+    let job = jobs::enqueue(&mut tx, actor.tenant_id, Some(s.nas_id), JobKind::RadiusDisconnect, &payload, now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "session.disconnect",
+        "RadiusSession",
+        Some(id),
+        json!({"username": s.username, "acctSessionId": s.acct_session_id, "jobId": job}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.jobs_wakeup.notify_one();
+    Ok(s)
+}

@@ -1,0 +1,367 @@
+//! RADIUS accounting over real UDP: 64-bit counters, overwrite semantics, retransmissions,
+//! billing-period boundaries, Accounting-On, stale sessions, simultaneous use, and quota
+//! enforcement through the device-job outbox and the worker (a fake NAS answers CoA/DM).
+
+use crate::radius::*;
+use crate::*;
+use chrono::Duration as ChronoDuration;
+use isp_core::jobs::{self, JobStatus};
+use isp_core::store::nas::{self, NasPatch};
+use isp_core::store::page::PageArgs;
+use isp_core::store::plans::PlanInput;
+use isp_core::store::radius_sessions::{self, RadiusSession, SessionFilter};
+use isp_core::store::usage;
+use isp_radiusd::dictionary::{acct_status_type, attr, mikrotik};
+use isp_radiusd::{Code, Packet};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+/// An Accounting-Request for one session.
+pub fn acct(status: u32, user: &str, session: &str, input: u64, output: u64, secs: u32) -> Packet {
+    let mut p = Packet::new_request(Code::AccountingRequest, (input as u8) ^ (status as u8) ^ 0x5a);
+    p.add_str(attr::USER_NAME, user);
+    p.add_u32(attr::ACCT_STATUS_TYPE, status);
+    p.add_str(attr::ACCT_SESSION_ID, session);
+    p.add_ipv4(attr::FRAMED_IP_ADDRESS, Ipv4Addr::new(100, 64, 0, 9));
+    p.add_u64_split(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS, input);
+    p.add_u64_split(attr::ACCT_OUTPUT_OCTETS, attr::ACCT_OUTPUT_GIGAWORDS, output);
+    p.add_u32(attr::ACCT_SESSION_TIME, secs);
+    p
+}
+
+impl Radius {
+    /// Sends an Accounting-Request and expects the Accounting-Response.
+    pub async fn account(&self, p: Packet) {
+        let reply = self.send(self.acct, p).await.expect("an Accounting-Response");
+        assert_eq!(reply.code, Code::AccountingResponse);
+    }
+
+    /// The tenant's sessions of `user`, newest first.
+    pub async fn sessions(&self, user: &str) -> Vec<RadiusSession> {
+        let f = SessionFilter { username: Some(user.into()), ..Default::default() };
+        let args = PageArgs { first: Some(100), ..Default::default() };
+        radius_sessions::list(&self.app.ctx.db, self.tenant_id, &f, &args).await.unwrap().items
+    }
+
+    /// Usage rows (period start, total octets, seconds) of a subscription, newest first.
+    pub async fn usage(&self, sub: i64) -> Vec<(String, i64, i64)> {
+        let args = PageArgs { first: Some(100), ..Default::default() };
+        usage::list(&self.app.ctx.db, self.tenant_id, sub, &args)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|u| (u.period_start.clone(), u.total_octets(), u.session_time))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn accounting_keeps_64_bit_cumulative_counters_per_period() {
+    let r = spawn_radius().await;
+    let plan = r.plan(base_plan("Counted")).await;
+    let u = format!("dave{}", unique());
+    let sub = r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    let class = r.pap(&u, "pw-123456").await.attr(attr::CLASS).unwrap().to_vec();
+    let sid = format!("sess-{}", unique());
+    let with_class = |mut p: Packet| {
+        p.add(attr::CLASS, class.clone());
+        p
+    };
+    r.account(with_class(acct(acct_status_type::START, &u, &sid, 0, 0, 0))).await;
+    let s = &r.sessions(&u).await[0];
+    assert_eq!((s.open, s.subscription_id, s.framed_ip.as_deref()), (1, Some(sub.id), Some("100.64.0.9")));
+
+    let g = 1u64 << 32;
+    let interim = with_class(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, g + 1000, 500, 300));
+    let mut retransmitted = interim.clone();
+    let bytes = retransmitted.encode_request(SECRET.as_bytes()).unwrap();
+    let nas_sock = UdpSocket::bind((r.nas_ip, 0)).await.unwrap();
+    let first = raw_from(&nas_sock, r.acct, &bytes, Duration::from_secs(3)).await.unwrap();
+    let total = (g + 1500) as i64;
+    assert_eq!(r.usage(sub.id).await[0].1, total);
+    // The same datagram again: answered from the duplicate cache, not counted twice.
+    assert_eq!(raw_from(&nas_sock, r.acct, &bytes, Duration::from_secs(3)).await.unwrap(), first);
+    assert_eq!(r.usage(sub.id).await[0].1, total);
+    assert_eq!(r.app.ctx.metrics.get("isp_radius_duplicates_total", "port=\"acct\""), 1);
+    // A new interim overwrites the session's counters; only the growth is added to usage.
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, g + 2000, 700, 600)).await;
+    assert_eq!(r.usage(sub.id).await[0].1, (g + 2700) as i64);
+    // A late, older interim changes nothing.
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, g + 1500, 600, 450)).await;
+    let s = &r.sessions(&u).await[0];
+    assert_eq!((s.input_octets, s.output_octets, s.session_time), ((g + 2000) as i64, 700, 600));
+    assert_eq!(r.usage(sub.id).await, vec![(r.usage(sub.id).await[0].0.clone(), (g + 2700) as i64, 600)]);
+
+    // Past the period boundary the growth lands in the new period.
+    r.app.clock.advance(ChronoDuration::days(32));
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, g + 3000, 900, 900)).await;
+    let mut stop = acct(acct_status_type::STOP, &u, &sid, g + 3500, 1000, 1000);
+    stop.add_u32(attr::ACCT_TERMINATE_CAUSE, 1);
+    r.account(stop).await;
+    let rows = r.usage(sub.id).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0].1, rows[0].2), (1800, 400), "new period: growth after the boundary");
+    assert_eq!((rows[1].1, rows[1].2), ((g + 2700) as i64, 600), "old period unchanged");
+    assert!(rows[0].0 > rows[1].0);
+    let s = &r.sessions(&u).await[0];
+    assert_eq!((s.open, s.terminate_cause.as_deref()), (0, Some("User-Request")));
+    assert!(s.stopped_at.is_some());
+}
+
+#[tokio::test]
+async fn simultaneous_use_accounting_on_and_stale_sessions() {
+    let r = spawn_radius_with(|c| c.radius.stale_check_secs = 1).await;
+    let plan = r.plan(base_plan("Single")).await;
+    let u = format!("erin{}", unique());
+    r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessAccept);
+    r.account(acct(acct_status_type::START, &u, "s1", 0, 0, 0)).await;
+    let rej = r.pap(&u, "pw-123456").await;
+    assert_eq!(rej.code, Code::AccessReject);
+    r.expect_reason(&u, "PAP REJECT simultaneous-use limit reached (1 of 1)").await;
+    r.account(acct(acct_status_type::START, &u, "s2", 0, 0, 0)).await;
+
+    // Accounting-On: the NAS rebooted, none of its sessions survive.
+    let mut on = Packet::new_request(Code::AccountingRequest, 1);
+    on.add_u32(attr::ACCT_STATUS_TYPE, acct_status_type::ACCOUNTING_ON);
+    r.account(on).await;
+    let all = r.sessions(&u).await;
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|s| s.open == 0 && s.terminate_cause.as_deref() == Some("NAS-Reboot")), "{all:?}");
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessAccept);
+
+    // No update for three interim intervals: the sweep closes it.
+    r.account(acct(acct_status_type::START, &u, "s3", 0, 0, 0)).await;
+    r.app.clock.advance(ChronoDuration::minutes(16));
+    let mut closed = false;
+    for _ in 0..60 {
+        if r.sessions(&u).await[0].open == 0 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "stale session not closed");
+    assert_eq!(r.sessions(&u).await[0].terminate_cause.as_deref(), Some("Stale"));
+}
+
+/// A fake NAS: receives CoA/Disconnect requests and answers each with `answer`.
+pub struct FakeNas {
+    /// Requests received, verified with the NAS secret.
+    pub got: Arc<Mutex<Vec<Packet>>>,
+    /// Its CoA port.
+    pub port: u16,
+    stop: CancellationToken,
+}
+
+impl Drop for FakeNas {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Starts a fake NAS on `ip`; `answer` picks the reply code (None: stay silent).
+pub async fn fake_nas(ip: Ipv4Addr, answer: fn(Code) -> Option<Code>) -> FakeNas {
+    let sock = UdpSocket::bind((ip, 0)).await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let stop = CancellationToken::new();
+    let (g, s) = (got.clone(), stop.clone());
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, from) = tokio::select! {
+                _ = s.cancelled() => break,
+                r = sock.recv_from(&mut buf) => r.unwrap(),
+            };
+            let req = Packet::decode(&buf[..n]).unwrap();
+            req.verify_request(SECRET.as_bytes()).unwrap();
+            g.lock().unwrap().push(req.clone());
+            if let Some(code) = answer(req.code) {
+                let mut reply = Packet::response_to(&req, code);
+                let bytes = reply.encode_response(&req.authenticator, SECRET.as_bytes()).unwrap();
+                sock.send_to(&bytes, from).await.unwrap();
+            }
+        }
+    });
+    FakeNas { got, port, stop }
+}
+
+/// ACKs everything.
+pub fn ack(c: Code) -> Option<Code> {
+    Some(if c == Code::DisconnectRequest { Code::DisconnectAck } else { Code::CoaAck })
+}
+
+impl Radius {
+    /// Points the NAS's CoA port at `port`.
+    pub async fn coa_port(&self, port: u16) {
+        let p = NasPatch { coa_port: Some(i64::from(port)), ..Default::default() };
+        nas::update(&self.app.ctx, &self.owner(), self.nas_id, &p).await.unwrap();
+    }
+
+    /// Starts the device-job worker; it stops when the token is cancelled.
+    pub fn worker(&self) -> CancellationToken {
+        let stop = CancellationToken::new();
+        tokio::spawn(isp_netctl::worker::run(self.app.ctx.clone(), stop.clone().cancelled_owned()));
+        stop
+    }
+
+    /// The tenant's device jobs, newest first.
+    pub async fn jobs(&self) -> Vec<jobs::DeviceJob> {
+        jobs::recent(&self.app.ctx.db, self.tenant_id, 100).await.unwrap()
+    }
+
+    /// Waits until `n` jobs are in `status`.
+    pub async fn wait_jobs(&self, n: usize, status: JobStatus) -> Vec<jobs::DeviceJob> {
+        for _ in 0..100 {
+            let j = self.jobs().await;
+            if j.iter().filter(|j| j.status == status).count() == n {
+                return j;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} jobs {status}: {:?}", self.jobs().await);
+    }
+}
+
+#[tokio::test]
+async fn crossing_a_quota_disconnects_hard_cap_and_slows_fup_sessions() {
+    let r = spawn_radius().await;
+    let nas = fake_nas(r.nas_ip, ack).await;
+    r.coa_port(nas.port).await;
+    let _worker = r.worker().drop_guard();
+    let hard = r.plan(PlanInput { data_quota: quota(1_000_000, false), ..base_plan("Cap 1MB") }).await;
+    let fup = r.plan(PlanInput { data_quota: quota(1_000_000, true), ..base_plan("FUP 1MB") }).await;
+    let capped = format!("frank{}", unique());
+    r.subscriber(hard.id, &capped, "pw-123456", |_| {}).await;
+    let slowed = format!("grace{}", unique());
+    r.subscriber(fup.id, &slowed, "pw-123456", |_| {}).await;
+
+    r.account(acct(acct_status_type::START, &capped, "cap-1", 0, 0, 0)).await;
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &capped, "cap-1", 300_000, 300_000, 60)).await;
+    assert!(r.jobs().await.is_empty(), "below the quota");
+    let mut crossing = acct(acct_status_type::INTERIM_UPDATE, &capped, "cap-1", 500_000, 600_000, 120);
+    let again = crossing.encode_request(SECRET.as_bytes()).unwrap();
+    let nas_sock = UdpSocket::bind((r.nas_ip, 0)).await.unwrap();
+    assert!(raw_from(&nas_sock, r.acct, &again, Duration::from_secs(3)).await.is_some());
+    let jobs = r.wait_jobs(1, JobStatus::Done).await;
+    assert_eq!(jobs.len(), 1);
+    {
+        let got = nas.got.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].code, Code::DisconnectRequest);
+        assert_eq!(got[0].attr_str(attr::USER_NAME), Some(capped.as_str()));
+        assert_eq!(got[0].attr_str(attr::ACCT_SESSION_ID), Some("cap-1"));
+        assert_eq!(got[0].attr_ipv4(attr::FRAMED_IP_ADDRESS), Some(Ipv4Addr::new(100, 64, 0, 9)));
+    }
+    // Retransmitted and later interims do not enqueue it again.
+    assert!(raw_from(&nas_sock, r.acct, &again, Duration::from_secs(3)).await.is_some());
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &capped, "cap-1", 600_000, 700_000, 180)).await;
+    assert_eq!(r.jobs().await.len(), 1);
+    assert_eq!(r.pap(&capped, "pw-123456").await.code, Code::AccessReject);
+
+    r.account(acct(acct_status_type::START, &slowed, "fup-1", 0, 0, 0)).await;
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &slowed, "fup-1", 400_000, 700_000, 60)).await;
+    r.wait_jobs(2, JobStatus::Done).await;
+    let got = nas.got.lock().unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].code, Code::CoaRequest);
+    assert_eq!(got[1].attr_str(attr::ACCT_SESSION_ID), Some("fup-1"));
+    assert_eq!(got[1].vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT), Some(&b"512k/1000k"[..]));
+}
+
+#[tokio::test]
+async fn device_jobs_retry_with_backoff_dead_letter_and_survive_restarts() {
+    let r = spawn_radius_with(|c| {
+        c.radius.coa_timeout_ms = 150;
+        c.radius.job_max_attempts = 3;
+        c.radius.job_poll_ms = 50;
+    })
+    .await;
+    let silent = fake_nas(r.nas_ip, |_| None).await;
+    r.coa_port(silent.port).await;
+    let plan = r.plan(base_plan("Plain")).await;
+    let u = format!("heidi{}", unique());
+    r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    r.account(acct(acct_status_type::START, &u, "h-1", 0, 0, 0)).await;
+    let session = r.sessions(&u).await[0].id;
+    radius_sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
+
+    let worker = r.worker();
+    // Attempt 1 fails and is scheduled 2 s later (by the injected clock).
+    for (wait_attempts, advance) in [(1, 3), (2, 5)] {
+        for _ in 0..100 {
+            if silent.got.lock().unwrap().len() == wait_attempts as usize {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        // The attempt times out after 150 ms and is then recorded.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let j = &r.jobs().await[0];
+        assert_eq!((j.status, j.attempts), (JobStatus::Pending, wait_attempts), "{j:?}");
+        assert!(j.last_error.as_deref().unwrap_or("").contains("no answer"), "{j:?}");
+        r.app.clock.advance(ChronoDuration::seconds(advance));
+        r.app.ctx.jobs_wakeup.notify_one();
+    }
+    let j = r.wait_jobs(1, JobStatus::Dead).await;
+    assert_eq!(j[0].attempts, 3);
+    assert_eq!(silent.got.lock().unwrap().len(), 3);
+    worker.cancel();
+
+    // A job written while no worker runs is delivered by the next one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answering = fake_nas(r.nas_ip, ack).await;
+    r.coa_port(answering.port).await;
+    // A fresh session: on a shared PostgreSQL another test's stale sweep may have closed h-1.
+    r.account(acct(acct_status_type::START, &u, "h-2", 0, 0, 0)).await;
+    let session = r.sessions(&u).await[0].id;
+    radius_sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(r.jobs().await[0].status, JobStatus::Pending);
+    let _again = r.worker().drop_guard();
+    r.wait_jobs(1, JobStatus::Done).await;
+    assert_eq!(answering.got.lock().unwrap()[0].code, Code::DisconnectRequest);
+}
+
+#[tokio::test]
+async fn racing_updates_of_one_session_never_count_growth_twice() {
+    let r = spawn_radius().await;
+    let plan = r.plan(base_plan("Racing")).await;
+    let u = format!("judy{}", unique());
+    let sub = r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    let record = |status, n: i64| radius_sessions::AcctRecord {
+        status,
+        acct_session_id: "race-1".into(),
+        username: u.clone(),
+        class_subscription_id: None,
+        framed_ip: None,
+        calling_station_id: None,
+        nas_port_id: None,
+        input_octets: n * 1000,
+        output_octets: n * 10,
+        session_time: n,
+        terminate_cause: None,
+    };
+    let ctx = &r.app.ctx;
+    // Like a NAS, retry what was not acknowledged (SQLite may refuse a racing writer).
+    let send = |rec: radius_sessions::AcctRecord| async move {
+        for _ in 0..50 {
+            if radius_sessions::account(ctx, r.tenant_id, r.nas_id, &rec).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("never recorded");
+    };
+    use radius_sessions::AcctStatus::*;
+    let updates = (1..=20).map(|n| send(record(if n % 7 == 0 { Start } else { Interim }, n)));
+    futures::future::join_all(updates).await;
+    assert_eq!(r.usage(sub.id).await[0].1, 20 * 1010, "usage is the largest cumulative value, counted once");
+    let s = &r.sessions(&u).await[0];
+    assert_eq!((s.input_octets, s.session_time), (20_000, 20));
+}
