@@ -1,0 +1,160 @@
+//! First reports: MRR, revenue by plan, invoiced vs collected per month, and receivables
+//! ageing. Amounts are net of nothing: what invoices and payments say, in minor units.
+
+use super::proration::round_div;
+use crate::auth::{Action, Actor};
+use crate::db::Db;
+use crate::error::CoreResult;
+use crate::store::plans::BillingPeriod;
+use chrono::NaiveDate;
+
+/// Monthly recurring revenue of the ACTIVE subscriptions, each plan price scaled to a month
+/// (weekly x 52/12, daily x 365/12), rounded once at the end.
+pub async fn mrr(db: &Db, actor: &Actor) -> CoreResult<i64> {
+    actor.require(Action::ReportRead)?;
+    let rows: Vec<(i64, BillingPeriod, i64)> = sqlx::query_as(
+        "SELECT p.price_minor, p.billing_period, COUNT(*) FROM subscriptions s JOIN plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id \
+         WHERE s.tenant_id = $1 AND s.status = 'ACTIVE' GROUP BY p.id, p.price_minor, p.billing_period",
+    )
+    .bind(actor.tenant_id)
+    .fetch_all(db.x())
+    .await?;
+    // Sum in 1/12 minor units: monthly x12, quarterly x4, semi-annual x2, yearly x1.
+    let twelfths: i128 = rows
+        .iter()
+        .map(|(price, period, n)| {
+            let per_year = match period {
+                BillingPeriod::Monthly => 12,
+                BillingPeriod::Quarterly => 4,
+                BillingPeriod::SemiAnnual => 2,
+                BillingPeriod::Yearly => 1,
+                BillingPeriod::Weekly => 52,
+                BillingPeriod::Daily => 365,
+            };
+            i128::from(*price) * per_year * i128::from(*n)
+        })
+        .sum();
+    Ok(round_div(twelfths, 12))
+}
+
+/// Subscription revenue (net of tax) of one plan over a date range.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlanRevenue {
+    /// Plan id.
+    pub plan_id: i64,
+    /// Plan name.
+    pub plan_name: String,
+    /// Net revenue invoiced.
+    pub net_minor: i64,
+    /// Invoice lines counted.
+    pub lines: i64,
+}
+
+/// Subscription revenue by plan on invoices issued from `from` to `to` (inclusive).
+pub async fn revenue_by_plan(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveDate) -> CoreResult<Vec<PlanRevenue>> {
+    actor.require(Action::ReportRead)?;
+    Ok(sqlx::query_as::<_, PlanRevenue>(
+        "SELECT l.plan_id, p.name AS plan_name, CAST(SUM(l.net_minor) AS BIGINT) AS net_minor, COUNT(*) AS lines \
+         FROM invoice_lines l JOIN invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id \
+         JOIN plans p ON p.tenant_id = l.tenant_id AND p.id = l.plan_id \
+         WHERE l.tenant_id = $1 AND l.kind = 'SUBSCRIPTION' AND i.kind = 'INVOICE' AND i.status NOT IN ('VOID', 'DRAFT') \
+         AND i.issue_date >= $2 AND i.issue_date <= $3 GROUP BY l.plan_id, p.name ORDER BY net_minor DESC, l.plan_id",
+    )
+    .bind(actor.tenant_id)
+    .bind(super::fmt_date(from))
+    .bind(super::fmt_date(to))
+    .fetch_all(db.x())
+    .await?)
+}
+
+/// Invoiced and collected money in one month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthCollection {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Invoices issued in the month (not void).
+    pub invoiced_minor: i64,
+    /// Payments received in the month, less their refunds.
+    pub collected_minor: i64,
+    /// collected / invoiced in basis points (None when nothing was invoiced).
+    pub collection_rate_bp: Option<i64>,
+}
+
+/// Invoiced vs collected per month from `from` to `to` (inclusive, by date).
+pub async fn collections(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveDate) -> CoreResult<Vec<MonthCollection>> {
+    actor.require(Action::ReportRead)?;
+    let (f, t) = (super::fmt_date(from), super::fmt_date(to));
+    let invoiced: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT SUBSTR(issue_date, 1, 7) AS m, CAST(SUM(total_minor) AS BIGINT) FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' \
+         AND status NOT IN ('VOID', 'DRAFT') AND issue_date >= $2 AND issue_date <= $3 GROUP BY SUBSTR(issue_date, 1, 7)",
+    )
+    .bind(actor.tenant_id)
+    .bind(&f)
+    .bind(&t)
+    .fetch_all(db.x())
+    .await?;
+    let collected: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT SUBSTR(received_on, 1, 7) AS m, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM payments WHERE tenant_id = $1 \
+         AND received_on >= $2 AND received_on <= $3 GROUP BY SUBSTR(received_on, 1, 7)",
+    )
+    .bind(actor.tenant_id)
+    .bind(&f)
+    .bind(&t)
+    .fetch_all(db.x())
+    .await?;
+    let mut months: Vec<String> = invoiced.iter().chain(collected.iter()).map(|(m, _)| m.clone()).collect();
+    months.sort();
+    months.dedup();
+    Ok(months
+        .into_iter()
+        .map(|m| {
+            let inv = invoiced.iter().find(|(x, _)| *x == m).map_or(0, |r| r.1);
+            let col = collected.iter().find(|(x, _)| *x == m).map_or(0, |r| r.1);
+            let rate = (inv > 0).then(|| round_div(i128::from(col) * 10_000, i128::from(inv)));
+            MonthCollection { month: m, invoiced_minor: inv, collected_minor: col, collection_rate_bp: rate }
+        })
+        .collect())
+}
+
+/// Receivables by days past due.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ageing {
+    /// Not yet due.
+    pub current_minor: i64,
+    /// 1-30 days past due.
+    pub days_1_30_minor: i64,
+    /// 31-60 days past due.
+    pub days_31_60_minor: i64,
+    /// 61-90 days past due.
+    pub days_61_90_minor: i64,
+    /// More than 90 days past due.
+    pub over_90_minor: i64,
+    /// Everything open.
+    pub total_minor: i64,
+}
+
+/// Open receivables as of `as_of`, bucketed by days past due.
+pub async fn ageing(db: &Db, actor: &Actor, as_of: NaiveDate) -> CoreResult<Ageing> {
+    actor.require(Action::ReportRead)?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT due_date, total_minor - paid_minor FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' \
+         AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE')",
+    )
+    .bind(actor.tenant_id)
+    .fetch_all(db.x())
+    .await?;
+    let mut a = Ageing::default();
+    for (due, owed) in rows {
+        let late = (as_of - super::parse_date("dueDate", &due)?).num_days();
+        let bucket = match late {
+            i64::MIN..=0 => &mut a.current_minor,
+            1..=30 => &mut a.days_1_30_minor,
+            31..=60 => &mut a.days_31_60_minor,
+            61..=90 => &mut a.days_61_90_minor,
+            _ => &mut a.over_90_minor,
+        };
+        *bucket += owed;
+        a.total_minor += owed;
+    }
+    Ok(a)
+}
