@@ -1,0 +1,97 @@
+//! `isp-bench`: load generators that print figures (they are not timed tests).
+//!
+//! `isp-bench graphql` seeds a tenant with many customers, starts the release `isp` binary
+//! in its own process, drives the customers page query over HTTP/1.1 keep-alive connections
+//! and, in the same run, a raw-SQL loop reading the same rows, then prints both.
+
+mod cpu;
+mod fixture;
+mod graphql;
+mod http;
+mod load;
+mod rawsql;
+mod report;
+mod server;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Benchmarks of the ISP system.
+#[derive(Parser)]
+#[command(name = "isp-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// `customers(first:50){... subscriptions {plan {...}}}` over HTTP against a raw-SQL loop.
+    Graphql(GraphqlArgs),
+}
+
+/// Options of `isp-bench graphql`.
+#[derive(Args, Debug, Clone)]
+pub struct GraphqlArgs {
+    /// Customers to seed (one subscription each).
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
+    /// Concurrent connections (GraphQL) and concurrent loops (raw SQL).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Measured seconds per phase, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Unmeasured warm-up seconds per phase.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// The `isp` binary to serve with [default: `isp` next to this executable].
+    #[arg(long)]
+    pub isp_bin: Option<PathBuf>,
+    /// Run against PostgreSQL: a scratch database is created on this server and dropped after.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Database pool size of the server and of the raw-SQL loop.
+    #[arg(long, default_value_t = 8)]
+    pub db_connections: u32,
+    /// Gather planner statistics after seeding (SQLite `ANALYZE`; PostgreSQL always does).
+    #[arg(long)]
+    pub analyze: bool,
+    /// Skip the baselines (store calls and raw SQL).
+    #[arg(long)]
+    pub no_raw: bool,
+    /// Keep the scratch data directory (and PostgreSQL database) for inspection.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl GraphqlArgs {
+    /// Measured duration.
+    pub fn measure(&self) -> Duration {
+        Duration::from_secs_f64(self.duration)
+    }
+
+    /// Warm-up duration.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Graphql(a) => {
+            anyhow::ensure!(a.customers >= 50, "--customers must be at least 50 (one page)");
+            anyhow::ensure!(a.concurrency >= 1, "--concurrency must be at least 1");
+            anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0, "--duration must be positive");
+            let ok = rt.block_on(graphql::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
