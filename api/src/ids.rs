@@ -89,7 +89,7 @@ mod tests {
         assert_eq!(decode(&id, "Customer", "id").unwrap(), 42);
         assert!(decode(&id, "Plan", "id").is_err());
         assert!(decode(&ID("garbage!".into()), "Plan", "id").is_err());
-        let c = Cursor(page::Cursor { key: page::SortKey::T("Ana".into()), id: 3 });
+        let c = Cursor(page::Cursor { key: page::SortKey::T("Ana".into()), id: 3, order: None });
         let back = Cursor::decode_cursor(&c.encode_cursor()).unwrap();
         assert_eq!(back.0, c.0);
     }

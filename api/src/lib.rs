@@ -7,8 +7,10 @@
 pub mod error;
 pub mod ids;
 pub mod loaders;
+pub mod pdf;
 pub mod request;
 pub mod schema;
+pub mod webhooks;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
@@ -26,6 +28,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// Largest number of operations in one batched request.
 pub const MAX_BATCH: usize = 10;
@@ -56,7 +59,13 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/webhooks/payments/{provider}", axum::routing::post(webhooks::payment_webhook))
+        .route("/invoices/{id}/pdf", get(pdf::invoice_pdf))
+        .route("/payments/{id}/receipt", get(pdf::payment_receipt))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        // The GraphQL extractor streams the raw body, which DefaultBodyLimit does not cover:
+        // this layer answers 413 for a Content-Length over the limit and cuts longer streams.
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
         .layer(cors)
         .with_state(state)
 }
@@ -136,7 +145,8 @@ async fn graphql(
             async_graphql::BatchRequest::Batch(out)
         }
     };
-    let resp = st.schema.execute_batch(batch).await;
+    let mut resp = st.schema.execute_batch(batch).await;
+    tag_uncoded_errors(&mut resp);
     let m = &st.ctx.metrics;
     m.add("isp_graphql_requests_total", "", n as u64);
     m.add("isp_graphql_duration_microseconds_total", "", started.elapsed().as_micros() as u64);
@@ -144,6 +154,23 @@ async fn graphql(
         m.inc("isp_graphql_errors_total", "");
     }
     GraphQLResponse::from(resp).into_response()
+}
+
+/// Errors raised by the GraphQL engine itself (syntax, unknown fields, depth or complexity
+/// limits) carry no code; they are all the client's to fix, so they are VALIDATION.
+fn tag_uncoded_errors(resp: &mut async_graphql::BatchResponse) {
+    let responses: Vec<&mut async_graphql::Response> = match resp {
+        async_graphql::BatchResponse::Single(r) => vec![r],
+        async_graphql::BatchResponse::Batch(rs) => rs.iter_mut().collect(),
+    };
+    for r in responses {
+        for e in r.errors.iter_mut() {
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", "VALIDATION");
+            }
+        }
+    }
 }
 
 async fn graphiql(State(st): State<AppState>) -> Response {

@@ -89,6 +89,26 @@ pub enum Action {
     SubscriptionStatus,
     /// Read the audit log.
     AuditRead,
+    /// Read NAS devices (never their secrets).
+    NasRead,
+    /// Create, change and delete NAS devices.
+    NasWrite,
+    /// Read RADIUS sessions and usage.
+    SessionRead,
+    /// Disconnect a live RADIUS session.
+    SessionDisconnect,
+    /// Read the RADIUS auth log ("why can't this customer connect?").
+    AuthLogRead,
+    /// Read invoices, payments, balances, statements and billing settings.
+    InvoiceRead,
+    /// Preview and run billing and dunning, add charges, void invoices.
+    BillingRun,
+    /// Change billing settings, tax rates, plans' tax classes and the webhook secret.
+    BillingSettingsWrite,
+    /// Record and refund payments.
+    PaymentWrite,
+    /// Read billing reports (MRR, revenue, collections, ageing).
+    ReportRead,
 }
 
 use Action::*;
@@ -109,6 +129,16 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (SubscriptionWrite, &[Owner, Admin, Manager, Engineer]),
     (SubscriptionStatus, &[Owner, Admin, Manager, Engineer]),
     (AuditRead, &[Owner, Admin]),
+    (NasRead, &[Owner, Admin, Engineer, Support]),
+    (NasWrite, &[Owner, Admin, Engineer]),
+    (SessionRead, &[Owner, Admin, Manager, Support, Engineer]),
+    (SessionDisconnect, &[Owner, Admin, Engineer, Support]),
+    (AuthLogRead, &[Owner, Admin, Manager, Support, Engineer]),
+    (InvoiceRead, &[Owner, Admin, Manager, Support, Cashier]),
+    (BillingRun, &[Owner, Admin, Manager]),
+    (BillingSettingsWrite, &[Owner, Admin]),
+    (PaymentWrite, &[Owner, Admin, Manager, Cashier]),
+    (ReportRead, &[Owner, Admin, Manager]),
 ];
 
 impl Role {
@@ -169,6 +199,16 @@ mod tests {
             SubscriptionWrite,
             SubscriptionStatus,
             AuditRead,
+            NasRead,
+            NasWrite,
+            SessionRead,
+            SessionDisconnect,
+            AuthLogRead,
+            InvoiceRead,
+            BillingRun,
+            BillingSettingsWrite,
+            PaymentWrite,
+            ReportRead,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

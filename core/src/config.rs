@@ -31,6 +31,54 @@ pub struct Config {
     pub auth: AuthConfig,
     /// GraphQL limits.
     pub graphql: GraphqlConfig,
+    /// RADIUS listeners, accounting and the device-job worker.
+    pub radius: RadiusConfig,
+}
+
+/// RADIUS server and device-job worker settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RadiusConfig {
+    /// UDP address of the authentication listener (`ISP_RADIUS_AUTH`).
+    pub auth_listen: SocketAddr,
+    /// UDP address of the accounting listener (`ISP_RADIUS_ACCT`).
+    pub acct_listen: SocketAddr,
+    /// Acct-Interim-Interval sent in every Access-Accept, in seconds.
+    pub acct_interim_interval_secs: u32,
+    /// A session with no update for this many interim intervals is closed as stale.
+    pub stale_after_intervals: u32,
+    /// How often the stale-session sweep runs, in seconds.
+    pub stale_check_secs: u64,
+    /// Largest number of remembered replies for retransmitted requests.
+    pub duplicate_cache_size: usize,
+    /// How long a reply is remembered for retransmissions, in seconds.
+    pub duplicate_ttl_secs: u64,
+    /// How long a NAS lookup (source IP to tenant and secret) is cached, in seconds.
+    pub nas_cache_ttl_secs: u64,
+    /// How long the worker waits for a CoA/Disconnect answer, in milliseconds.
+    pub coa_timeout_ms: u64,
+    /// Delivery attempts before a device job is dead-lettered.
+    pub job_max_attempts: i64,
+    /// How often the worker looks for due jobs when nobody wakes it, in milliseconds.
+    pub job_poll_ms: u64,
+}
+
+impl Default for RadiusConfig {
+    fn default() -> Self {
+        Self {
+            auth_listen: "0.0.0.0:1812".parse().expect("static address"),
+            acct_listen: "0.0.0.0:1813".parse().expect("static address"),
+            acct_interim_interval_secs: 300,
+            stale_after_intervals: 3,
+            stale_check_secs: 60,
+            duplicate_cache_size: 65_536,
+            duplicate_ttl_secs: 30,
+            nas_cache_ttl_secs: 10,
+            coa_timeout_ms: 2_000,
+            job_max_attempts: 8,
+            job_poll_ms: 1_000,
+        }
+    }
 }
 
 /// Staff authentication settings.
@@ -87,6 +135,7 @@ impl Default for Config {
             log_level: "info".into(),
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
+            radius: RadiusConfig::default(),
         }
     }
 }
@@ -110,7 +159,7 @@ impl Default for AuthConfig {
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        Self { max_depth: 12, max_complexity: 20_000, max_body_bytes: 256 * 1024, graphiql: true }
+        Self { max_depth: 15, max_complexity: 20_000, max_body_bytes: 256 * 1024, graphiql: true }
     }
 }
 
@@ -208,6 +257,12 @@ impl Config {
         if let Some(v) = env("ISP_ARGON2_MEMORY_KIB") {
             self.auth.argon2_memory_kib = parse("ISP_ARGON2_MEMORY_KIB", v)?;
         }
+        if let Some(v) = env("ISP_RADIUS_AUTH") {
+            self.radius.auth_listen = parse("ISP_RADIUS_AUTH", v)?;
+        }
+        if let Some(v) = env("ISP_RADIUS_ACCT") {
+            self.radius.acct_listen = parse("ISP_RADIUS_ACCT", v)?;
+        }
         if let Some(v) = env("ISP_GRAPHIQL") {
             self.graphql.graphiql = parse_bool("ISP_GRAPHIQL", v)?;
         }
@@ -238,6 +293,12 @@ impl Config {
         if self.auth.argon2_memory_kib < 64 || self.auth.argon2_iterations == 0 {
             return Err("auth.argon2_memory_kib must be at least 64 and argon2_iterations at least 1".into());
         }
+        if self.radius.acct_interim_interval_secs < 60 {
+            return Err("radius.acct_interim_interval_secs must be at least 60".into());
+        }
+        if self.radius.job_max_attempts < 1 || self.radius.stale_after_intervals < 1 {
+            return Err("radius.job_max_attempts and radius.stale_after_intervals must be at least 1".into());
+        }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
         }
@@ -254,6 +315,8 @@ mod tests {
     fn defaults_need_no_file() {
         let c = Config::load(None, |_| None).unwrap();
         assert_eq!(c.listen.port(), 3000);
+        assert_eq!((c.radius.auth_listen.port(), c.radius.acct_listen.port()), (1812, 1813));
+        assert_eq!(c.radius.acct_interim_interval_secs, 300);
         assert!(c.effective_database_url().starts_with("sqlite://./data/isp.db"));
         c.validate().unwrap();
     }
@@ -264,11 +327,17 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("isp.toml");
         std::fs::write(&f, "listen = \"127.0.0.1:4000\"\n[auth]\nallow_registration = false\n").unwrap();
-        let env: HashMap<&str, &str> = [("ISP_LISTEN", "127.0.0.1:5000"), ("DATABASE_URL", "postgres://x/y")].into();
+        let env: HashMap<&str, &str> = [
+            ("ISP_LISTEN", "127.0.0.1:5000"),
+            ("DATABASE_URL", "postgres://x/y"),
+            ("ISP_RADIUS_AUTH", "127.0.0.1:11812"),
+        ]
+        .into();
         let c = Config::load(Some(&f), |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.listen.port(), 5000);
         assert!(!c.auth.allow_registration);
         assert_eq!(c.effective_database_url(), "postgres://x/y");
+        assert_eq!(c.radius.auth_listen.port(), 11812);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Ctx {
     pub config: Arc<Config>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// Wakes the in-process device-job worker after a job is committed.
+    pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// Bumped on every NAS change, so RADIUS caches in this process reload at once.
+    pub nas_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Ctx {
@@ -48,6 +52,8 @@ impl Ctx {
             events: EventBus::default(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+            nas_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 

@@ -33,9 +33,16 @@ pub struct Db {
 /// Migrations of one backend: (version, name, SQL).
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))];
-const POSTGRES_MIGRATIONS: Migrations =
-    &[(1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql"))];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
+    (2, "radius", include_str!("../../migrations/sqlite/0002_radius.sql")),
+    (3, "billing", include_str!("../../migrations/sqlite/0003_billing.sql")),
+];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
+    (2, "radius", include_str!("../../migrations/postgres/0002_radius.sql")),
+    (3, "billing", include_str!("../../migrations/postgres/0003_billing.sql")),
+];
 
 impl Db {
     /// Opens a pool for `url` (`sqlite://...` or `postgres://...`).
@@ -53,7 +60,8 @@ impl Db {
         };
         let mut opts = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
-            opts = opts.after_connect(|conn, _meta| {
+            // A local file cannot drop the connection; pinging before every statement only costs CPU.
+            opts = opts.test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
@@ -91,8 +99,15 @@ impl Db {
     }
 
     /// Starts a transaction; statements inside are counted too.
+    ///
+    /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front, so a transaction
+    /// that reads and then writes waits its turn (busy timeout) instead of failing with
+    /// SQLITE_BUSY when another writer committed after its read.
     pub async fn begin(&self) -> CoreResult<Tx> {
-        let tx = self.pool.begin().await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(Tx { tx, statements: self.statements.clone() })
     }
 

@@ -16,6 +16,9 @@ pub struct Claims {
     pub tid: i64,
     /// Role name at issue time.
     pub role: String,
+    /// Email at issue time, so audit entries name the person without a lookup.
+    #[serde(default)]
+    pub email: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds.
@@ -103,7 +106,7 @@ mod tests {
     #[test]
     fn round_trip_expiry_and_tampering() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let c = Claims { sub: 1, tid: 2, role: "admin".into(), iat: 100, exp: 1000 };
+        let c = Claims { sub: 1, tid: 2, role: "admin".into(), email: "a@b.c".into(), iat: 100, exp: 1000 };
         let t = encode(key, &c);
         assert_eq!(decode(key, &t, 999), Ok(c.clone()));
         assert_eq!(decode(key, &t, 1000), Err(TokenError::Expired));

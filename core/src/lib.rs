@@ -6,12 +6,14 @@
 //! under [`store`].
 
 pub mod auth;
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod jobs;
 pub mod jwt;
 pub mod metrics;
 pub mod password;

@@ -5,9 +5,11 @@ use crate::auth::{Actor, Role};
 use crate::error::CoreResult;
 use crate::staff::{self, Registration};
 use crate::store::customers::{self, CustomerPatch};
+use crate::store::nas::{self, NasPatch};
 use crate::store::plans::{self, BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
 use crate::store::subscriptions::{self, AccessType, SubscriptionPatch, SubscriptionStatus, PASSWORD_CONTEXT};
 use crate::store::tenants::{self, NewTenant};
+use crate::store::usage;
 use crate::store::{Arg, Sql};
 use crate::Ctx;
 
@@ -15,6 +17,10 @@ use crate::Ctx;
 pub const DEMO_TENANT: &str = "demo-isp";
 /// Password of every demo staff user.
 pub const DEMO_PASSWORD: &str = "admin123";
+/// Source address of the demo NAS.
+pub const DEMO_NAS_IP: &str = "127.0.0.1";
+/// Shared secret of the demo NAS.
+pub const DEMO_NAS_SECRET: &str = "testing123";
 
 const FIRST: &[&str] = &[
     "Ana", "Bruno", "Carla", "Diego", "Elena", "Felipe", "Gabriela", "Hugo", "Irene", "Jorge", "Karin", "Luis",
@@ -202,6 +208,8 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
         }
     }
 
+    radius_demo(ctx, &owner, &fiber).await?;
+
     let other =
         staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)
             .await?;
@@ -237,6 +245,52 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
         .await?;
     }
     Ok(true)
+}
+
+/// RADIUS demo: the NAS `127.0.0.1` (secret `testing123`), a suspended subscriber
+/// `demo-suspended` and a subscriber `demo-capped` whose hard-cap quota is used up,
+/// both with password `demo123`.
+async fn radius_demo(ctx: &Ctx, owner: &Actor, capped_plan: &plans::Plan) -> CoreResult<()> {
+    nas::create(
+        ctx,
+        owner,
+        &NasPatch {
+            name: Some("Demo router (localhost)".into()),
+            ip_address: Some(DEMO_NAS_IP.into()),
+            secret: Some(DEMO_NAS_SECRET.into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut subs = Vec::new();
+    for (login, name) in [("demo-suspended", "Sam Suspended"), ("demo-capped", "Cora Capped")] {
+        let c = customers::create(ctx, owner, &CustomerPatch { name: Some(name.into()), ..Default::default() }).await?;
+        let sub = subscriptions::create(
+            ctx,
+            owner,
+            &SubscriptionPatch {
+                customer_id: Some(c.id),
+                plan_id: Some(capped_plan.id),
+                access_type: Some(AccessType::Pppoe),
+                username: Some(login.into()),
+                password: Some(Some("demo123".into())),
+                status: Some(SubscriptionStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await?;
+        subs.push(sub);
+    }
+    subscriptions::change_status(ctx, owner, subs[0].id, SubscriptionStatus::Suspended, Some("unpaid invoice (demo)"))
+        .await?;
+    let capped = &subs[1];
+    let quota = capped_plan.data_quota_bytes.unwrap_or(0);
+    let start = usage::parse_date(&capped.start_date)?;
+    let period = usage::period_containing(start, capped_plan.billing_period, ctx.clock.now().date_naive());
+    let mut tx = ctx.db.begin().await?;
+    usage::add(&mut tx, owner.tenant_id, capped.id, period, quota / 10, quota - quota / 10, 3_600, ctx.now_ms())
+        .await?;
+    tx.commit().await
 }
 
 /// Inserts `n` customers with one active PPPoE subscription each on `plan_id`, in batched

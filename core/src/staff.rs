@@ -69,8 +69,14 @@ async fn session(
 ) -> CoreResult<Session> {
     let now = ctx.now_ms();
     let ttl = ctx.config.auth.access_token_ttl_secs;
-    let claims =
-        Claims { sub: user.id, tid: tenant.id, role: user.role.clone(), iat: now / 1000, exp: now / 1000 + ttl };
+    let claims = Claims {
+        sub: user.id,
+        tid: tenant.id,
+        role: user.role.clone(),
+        email: user.email.clone(),
+        iat: now / 1000,
+        exp: now / 1000 + ttl,
+    };
     let access_token = jwt::encode(&ctx.secrets.jwt_key, &claims);
     let refresh_ttl = ctx.config.auth.refresh_token_ttl_days * 86_400_000;
     let refresh_token = tokens::issue(tx, tenant.id, user.id, family, ip, now, refresh_ttl).await?;
@@ -207,7 +213,8 @@ pub async fn logout(ctx: &Ctx, actor: &Actor, refresh_token: &str) -> CoreResult
 pub fn authenticate(ctx: &Ctx, bearer: &str, ip: Option<String>) -> CoreResult<Actor> {
     let c = jwt::decode(&ctx.secrets.jwt_key, bearer, ctx.now_ms() / 1000).map_err(|_| CoreError::Unauthenticated)?;
     let role: Role = c.role.parse().map_err(|_| CoreError::Unauthenticated)?;
-    Ok(Actor { tenant_id: c.tid, user_id: c.sub, role, name: format!("user:{}", c.sub), ip })
+    let name = if c.email.is_empty() { format!("user:{}", c.sub) } else { c.email };
+    Ok(Actor { tenant_id: c.tid, user_id: c.sub, role, name, ip })
 }
 
 /// Changes the caller's own password and signs out every other session.

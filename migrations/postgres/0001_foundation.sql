@@ -118,7 +118,7 @@ CREATE TABLE subscriptions (
     CONSTRAINT subscriptions_tenant_username_key UNIQUE (tenant_id, username),
     CONSTRAINT subscriptions_tenant_ip_key UNIQUE (tenant_id, static_ipv4)
 );
-CREATE INDEX subscriptions_customer_idx ON subscriptions (customer_id, id);
+CREATE INDEX subscriptions_customer_idx ON subscriptions (tenant_id, customer_id, id);
 CREATE INDEX subscriptions_tenant_status_idx ON subscriptions (tenant_id, status, id);
 
 CREATE TABLE audit_log (

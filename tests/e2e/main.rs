@@ -5,7 +5,32 @@
 //! parallel on one database. With `TEST_DATABASE_URL=postgres://...` the same suite runs on
 //! PostgreSQL; otherwise each app gets its own SQLite file.
 
+mod audit;
+mod auth;
+mod batching;
+mod billing;
+mod billing_dunning;
+mod billing_payments;
+mod billing_pdf;
+mod cli;
+mod docs;
+mod fixtures;
 mod harness;
+mod interop_graphql_js;
+mod isolation;
+mod limits;
+mod ops;
+mod pagination;
+mod radius;
+mod radius_acct;
+mod radius_api;
+mod radius_interop;
+mod radius_isolation;
+mod roles;
+mod schema;
 mod smoke;
+mod validation;
+mod ws;
 
+pub use fixtures::*;
 pub use harness::*;

@@ -1,8 +1,10 @@
 //! The GraphQL schema: roots, the Node interface, connections and per-request helpers.
 
+pub mod billing;
 mod inputs;
 mod mutation;
 mod query;
+pub mod radius;
 mod subscription;
 pub mod types;
 
@@ -18,11 +20,11 @@ pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery);
+pub struct Query(query::CoreQuery, radius::RadiusQuery, billing::BillingQuery);
 
 /// Entry points for changing the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation);
+pub struct Mutation(mutation::CoreMutation, radius::RadiusMutation, billing::BillingMutation);
 use tokio::sync::OnceCell;
 use types::*;
 
@@ -33,6 +35,7 @@ pub type IspSchema = Schema<Query, Mutation, SubscriptionRoot>;
 pub fn build(ctx: Ctx, limits: &GraphqlConfig) -> IspSchema {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(ctx)
+        .data(CurrencyCache::default())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
@@ -93,10 +96,49 @@ pub async fn tenant_currency(ctx: &Context<'_>) -> async_graphql::Result<String>
     let state = ctx.data::<RequestState>()?;
     let c = state
         .currency
-        .get_or_try_init(|| async { tenants::get(&core(ctx).db, a.tenant_id).await.map(|t| t.currency) })
+        .get_or_try_init(|| async {
+            let cache = ctx.data_opt::<CurrencyCache>();
+            if let Some(c) = cache.and_then(|c| c.get(a.tenant_id)) {
+                return Ok(c);
+            }
+            let c = tenants::get(&core(ctx).db, a.tenant_id).await.map(|t| t.currency)?;
+            if let Some(cache) = cache {
+                cache.put(a.tenant_id, &c);
+            }
+            Ok::<_, isp_core::CoreError>(c)
+        })
         .await
         .map_err(crate::error::to_gql)?;
     Ok(c.clone())
+}
+
+/// How long a tenant's currency is trusted without reading it again. A change made through
+/// this process is seen at once; one made through another process within this time.
+const CURRENCY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Tenant currencies, read by every priced page and changed almost never: a cache that is
+/// safe to lose.
+#[derive(Default)]
+pub struct CurrencyCache(std::sync::RwLock<std::collections::HashMap<i64, (String, std::time::Instant)>>);
+
+impl CurrencyCache {
+    fn get(&self, tenant_id: i64) -> Option<String> {
+        let map = self.0.read().ok()?;
+        map.get(&tenant_id).filter(|(_, at)| at.elapsed() < CURRENCY_TTL).map(|(c, _)| c.clone())
+    }
+
+    fn put(&self, tenant_id: i64, currency: &str) {
+        if let Ok(mut map) = self.0.write() {
+            map.insert(tenant_id, (currency.to_string(), std::time::Instant::now()));
+        }
+    }
+
+    /// Drops a tenant's entry after its currency changed.
+    pub fn forget(&self, tenant_id: i64) {
+        if let Ok(mut map) = self.0.write() {
+            map.remove(&tenant_id);
+        }
+    }
 }
 
 /// Builds a Relay connection from a keyset page.

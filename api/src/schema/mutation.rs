@@ -132,6 +132,9 @@ impl CoreMutation {
         let details = json!({"name": t.name, "currency": t.currency, "timezone": t.timezone, "settings": settings});
         audit::record(&mut tx, a, "tenant.update", "Tenant", Some(t.id), details, now).await.gql()?;
         tx.commit().await.gql()?;
+        if let Some(cache) = ctx.data_opt::<super::CurrencyCache>() {
+            cache.forget(a.tenant_id);
+        }
         Ok(Tenant(t))
     }
 

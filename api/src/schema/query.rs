@@ -135,6 +135,7 @@ impl CoreQuery {
                 CustomerSort::AccountNumberAsc => sort_key_text(&c.account_number),
             },
             id: c.id,
+            order: Some(sort.order().tag()),
         };
         Ok(connection(page, key, Customer, CustomerConnectionFields { tenant_id: a.tenant_id, filter }))
     }
@@ -162,7 +163,7 @@ impl CoreQuery {
         let page = plans::list(&core(ctx).db, a.tenant_id, include_archived, &args).await.gql()?;
         Ok(connection(
             page,
-            |p| Pos { key: sort_key_text(&p.name), id: p.id },
+            |p| Pos { key: sort_key_text(&p.name), id: p.id, order: None },
             Plan,
             async_graphql::connection::EmptyFields,
         ))
@@ -206,6 +207,7 @@ impl CoreQuery {
                 _ => SortKey::I(s.created_at),
             },
             id: s.id,
+            order: Some(sort.order().tag()),
         };
         Ok(connection(page, key, Subscription, SubscriptionConnectionFields { tenant_id: a.tenant_id, filter }))
     }
@@ -232,7 +234,7 @@ impl CoreQuery {
         let page = users::list(&core(ctx).db, a.tenant_id, &args).await.gql()?;
         Ok(connection(
             page,
-            |u| Pos { key: sort_key_text(&u.email), id: u.id },
+            |u| Pos { key: sort_key_text(&u.email), id: u.id, order: None },
             StaffUser,
             async_graphql::connection::EmptyFields,
         ))
@@ -268,7 +270,7 @@ impl CoreQuery {
         let page = audit::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
         Ok(connection(
             page,
-            |e| Pos { key: SortKey::I(e.id), id: e.id },
+            |e| Pos { key: SortKey::I(e.id), id: e.id, order: None },
             AuditEntry,
             async_graphql::connection::EmptyFields,
         ))

@@ -130,6 +130,11 @@ impl StaffUser {
     }
 }
 
+/// Subscriptions per customer assumed when pricing a query: `Customer.subscriptions` is an
+/// unpaged list, so nesting it (customer -> subscriptions -> customer -> subscriptions ...)
+/// multiplies the work the way a connection's `first` does.
+pub const SUBSCRIPTIONS_PER_CUSTOMER: usize = 10;
+
 /// A customer of the ISP.
 pub struct Customer(pub CustomerRow);
 
@@ -180,6 +185,7 @@ impl Customer {
         from_ms(self.0.updated_at)
     }
     /// The customer's subscriptions, oldest first (batched across a page).
+    #[graphql(complexity = "SUBSCRIPTIONS_PER_CUSTOMER * child_complexity")]
     async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Subscription>> {
         require(ctx, Action::SubscriptionRead)?;
         let l = request_loaders(ctx)?;

@@ -2,12 +2,16 @@
 //! tenant id (from the caller's credentials) and filtering by it.
 
 pub mod audit;
+pub mod auth_log;
 pub mod customers;
+pub mod nas;
 pub mod page;
 pub mod plans;
+pub mod radius_sessions;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use sqlx::any::AnyArguments;

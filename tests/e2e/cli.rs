@@ -1,0 +1,138 @@
+//! The `isp` binary as an operator uses it: migrate, seed, bootstrap a user, serve.
+
+use crate::unique;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn isp(dir: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_isp"));
+    c.args(args).arg("--data-dir").arg(dir).env_remove("DATABASE_URL").env_remove("ISP_DATABASE_URL");
+    c.env("ISP_ARGON2_MEMORY_KIB", "64");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run isp")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("isp-cli-{}", unique()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn migrate_seed_and_bootstrap_a_user() {
+    let dir = temp_dir();
+    let o = isp(&dir, &["migrate"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.join("isp.db").exists() && dir.join("master.key").exists() && dir.join("jwt.key").exists());
+
+    let o = isp(&dir, &["seed", "--demo"], &[]);
+    assert!(o.status.success() && text(&o).contains("seeded tenant demo-isp"), "{}", text(&o));
+    let o = isp(&dir, &["seed", "--demo"], &[]);
+    assert!(o.status.success() && text(&o).contains("already present"), "{}", text(&o));
+
+    let args = ["user", "create", "--tenant", "newco", "--email", "boss@newco.test"];
+    let o = isp(&dir, &args, &[("ISP_USER_PASSWORD", "long-enough-1")]);
+    assert!(o.status.success() && text(&o).contains("created tenant newco"), "{}", text(&o));
+    let o = isp(&dir, &args, &[("ISP_USER_PASSWORD", "long-enough-1")]);
+    assert!(
+        !o.status.success() && text(&o).contains("email"),
+        "a second user with the same email must fail: {}",
+        text(&o)
+    );
+    let o = isp(
+        &dir,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "newco",
+            "--email",
+            "x@newco.test",
+            "--role",
+            "wizard",
+            "--password",
+            "long-enough-1",
+        ],
+        &[],
+    );
+    assert!(!o.status.success() && text(&o).contains("role"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_configuration_is_named() {
+    let dir = temp_dir();
+    let o = isp(&dir, &["migrate"], &[("ISP_LISTEN", "not-an-address")]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("ISP_LISTEN"), "{}", text(&o));
+    let cfg = dir.join("isp.toml");
+    std::fs::write(&cfg, "listne = \"x\"\n").unwrap();
+    let o = isp(&dir, &["migrate", "--config", cfg.to_str().unwrap()], &[]);
+    assert!(!o.status.success() && text(&o).contains("listne"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn schema_command_prints_the_sdl() {
+    let o = isp(&temp_dir(), &["schema"], &[]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), isp_api::schema::sdl());
+}
+
+/// The README's first command: `isp serve --demo` on an empty data dir, then a demo login.
+#[tokio::test]
+async fn serve_demo_answers_a_demo_login() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"))
+        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ISP_DATABASE_URL")
+        .env("ISP_RADIUS_AUTH", "127.0.0.1:0")
+        .env("ISP_RADIUS_ACCT", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "isp serve --demo did not become ready");
+    let q = "mutation { login(tenant: \"demo-isp\", email: \"admin@demo-isp.com\", password: \"admin123\") { accessToken user { role } } }";
+    let r: serde_json::Value =
+        client.post(format!("{base}/graphql")).json(&json!({"query": q})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["data"]["login"]["user"]["role"], "OWNER", "{r}");
+    let token = r["data"]["login"]["accessToken"].as_str().unwrap();
+    let q = "{ customers(first: 100) { totalCount } acme: customers(filter: {search: \"acme\"}) { totalCount } }";
+    let r: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": q}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r["data"]["customers"]["totalCount"].as_i64().unwrap() >= 50, "the demo has 50+ customers: {r}");
+    assert_eq!(r["data"]["acme"]["totalCount"], 0, "the second tenant's customers stay invisible: {r}");
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

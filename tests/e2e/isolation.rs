@@ -1,0 +1,307 @@
+//! Tenant isolation: tenant B's owner runs every root query and mutation of the schema against
+//! tenant A's objects (real and guessed IDs), sees nothing of A's, and changes nothing of A's.
+
+use crate::*;
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Root fields that take no access token, so there is no tenant to cross.
+const TOKENLESS: &[&str] = &["login", "registerTenant", "refreshToken"];
+
+/// Everything of tenant A that tenant A itself can see, for a before/after comparison.
+const SNAPSHOT: &str = r#"{
+  me { id email role }
+  tenant { id name slug currency timezone settings { suspendedAccess walledGardenAddressList walledGardenRateLimit } }
+  customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { totalCount nodes {
+    id accountNumber name email phone status updatedAt
+    subscriptions { id username status staticIpv4 hasPassword updatedAt plan { id name active price { amountMinor } } } } }
+  plans(first: 100, includeArchived: true) { nodes { id name active priceMinor: price { amountMinor } downloadKbps accessTypes } }
+  subscriptions(first: 100) { totalCount nodes { id username status statusReason staticIpv4 updatedAt customer { id } } }
+  staffUsers(first: 100) { nodes { id email name role disabled } }
+  auditLog(first: 100) { nodes { id action objectId } }
+  billingSettings { billingDay mode paymentTermsDays invoiceTemplate hasWebhookSecret taxRates { taxClass rateBasisPoints } }
+  invoices(first: 100) { edges { node { id number status paid { amountMinor } lines { description total { amountMinor } } } } }
+  payments(first: 100) { edges { node { id receiptNumber refunded { amountMinor } allocations { invoiceId amount { amountMinor } } } } }
+  dunningEvents(first: 100) { edges { node { id kind } } }
+}"#;
+
+/// What a case must answer.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// No errors (the operation acted on B's own data).
+    Ok,
+    /// The first error has this code.
+    Code(&'static str),
+}
+
+struct Case {
+    root: &'static str,
+    query: String,
+    vars: Value,
+    expect: Expect,
+}
+
+fn case(root: &'static str, query: &str, vars: Value, expect: Expect) -> Case {
+    Case { root, query: query.to_string(), vars, expect }
+}
+
+async fn root_fields(app: &TestApp, token: &str) -> BTreeSet<String> {
+    let d = app
+        .ok(token, "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }", json!({}))
+        .await;
+    let mut names = BTreeSet::new();
+    for root in ["queryType", "mutationType"] {
+        for f in d["__schema"][root]["fields"].as_array().unwrap() {
+            names.insert(f["name"].as_str().unwrap().to_string());
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn another_tenant_can_neither_see_nor_change_anything() {
+    let app = spawn_app().await;
+    // Tenant A with one of everything.
+    let a = app.tenant().await;
+    let a_owner = app.me_id(&a.token).await;
+    let a_support = app.staff(&a, "SUPPORT").await;
+    let a_plan = app.plan(&a.token, &format!("A plan {}", unique()), &["PPPOE", "STATIC_IP"]).await;
+    let a_name = format!("A customer {}", unique());
+    let a_customer = app.customer(&a.token, &a_name).await;
+    let a_username = format!("a-user-{}", unique());
+    let a_sub = app.subscription(&a.token, &a_customer, &a_plan, &a_username, "ACTIVE").await;
+    let a_tenant = app.ok(&a.token, "{ tenant { id } }", json!({})).await["tenant"]["id"].as_str().unwrap().to_string();
+    let d = app.ok(&a.token, "mutation { runBilling { invoices { id } } }", json!({})).await;
+    let a_invoice = d["runBilling"]["invoices"][0]["id"].as_str().unwrap().to_string();
+    let d = app
+        .ok(
+            &a.token,
+            "mutation($c: ID!) { recordPayment(input: {customerId: $c, amountMinor: 5000, method: CASH}) { id } }",
+            json!({"c": a_customer}),
+        )
+        .await;
+    let a_payment = d["recordPayment"]["id"].as_str().unwrap().to_string();
+    let a_radius = crate::radius_isolation::seed(&app, &a.slug, &a_sub, &a_username).await;
+    let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
+
+    // Tenant B with its own data.
+    let b = app.tenant().await;
+    let b_plan = app.plan(&b.token, "B plan", &["PPPOE"]).await;
+    let b_customer = app.customer(&b.token, "B customer").await;
+    let b_sub = app.subscription(&b.token, &b_customer, &b_plan, &format!("b-user-{}", unique()), "ACTIVE").await;
+    let b_user = app.staff(&b, "CASHIER").await;
+    app.clock.advance(Duration::minutes(1)); // any write to A would now change an updatedAt
+
+    let a_ids = [&a_owner, &a_support.id, &a_plan, &a_customer, &a_sub, &a_tenant, &a_invoice, &a_payment];
+    // A's IDs, their neighbours, and raw row ids wrapped as every type.
+    let mut guessed: Vec<String> = Vec::new();
+    for id in a_ids {
+        let (ty, n) = parse_global_id(id);
+        for m in [n - 1, n, n + 1] {
+            guessed.push(global_id(&ty, m));
+            for other in ["Customer", "Plan", "Subscription", "StaffUser", "Tenant"] {
+                guessed.push(global_id(other, m));
+            }
+        }
+    }
+    guessed.sort();
+    guessed.dedup();
+    let markers: Vec<String> = a_ids
+        .iter()
+        .map(|s| s.to_string())
+        .chain([a_name.clone(), a_username.clone(), a.slug.clone(), a.email.clone(), a_support.email.clone()])
+        .chain(a_radius.markers())
+        .collect();
+    let radius_before = app.ok(&a.token, crate::radius_isolation::SNAPSHOT, json!({})).await;
+
+    use Expect::*;
+    let upd_sub = "mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) { id } }";
+    let create_sub = "mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { id } }";
+    let mut cases = vec![
+        case("me", "{ me { id email } }", json!({}), Ok),
+        case("tenant", "{ tenant { id slug name } }", json!({}), Ok),
+        case("customers", "{ customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { totalCount nodes { id name } } }", json!({}), Ok),
+        case("customers", "query($s: String!) { customers(filter: {search: $s}) { totalCount nodes { id } } }", json!({"s": a_name}), Ok),
+        case("customers", "query($s: String!) { customers(filter: {search: $s}) { totalCount nodes { id } } }", json!({"s": a_username}), Ok),
+        case("plans", "{ plans(first: 100, includeArchived: true) { nodes { id name } } }", json!({}), Ok),
+        case("subscriptions", "{ subscriptions(first: 100) { totalCount nodes { id username } } }", json!({}), Ok),
+        case("subscriptions", "query($c: ID, $p: ID) { subscriptions(filter: {customerId: $c, planId: $p}) { totalCount nodes { id } } }", json!({"c": a_customer, "p": a_plan}), Ok),
+        case("subscriptions", "query($s: String!) { subscriptions(filter: {search: $s}) { totalCount nodes { id } } }", json!({"s": a_username}), Ok),
+        case("staffUsers", "{ staffUsers(first: 100) { nodes { id email } } }", json!({}), Ok),
+        case("auditLog", "{ auditLog(first: 100) { nodes { id objectId actorId } } }", json!({}), Ok),
+        case("auditLog", "query($o: ID) { auditLog(filter: {objectId: $o}) { nodes { id } } }", json!({"o": a_customer}), Ok),
+        case("auditLog", "query($u: ID) { auditLog(filter: {actorId: $u}) { nodes { id } } }", json!({"u": a_owner}), Ok),
+        // Mutations without an object ID act on B only.
+        case("logout", "mutation($r: String!) { logout(refreshToken: $r) }", json!({"r": a.refresh}), Ok),
+        case("updateTenant", "mutation { updateTenant(input: {name: \"B renamed\", currency: \"EUR\"}) { id name } }", json!({}), Ok),
+        case("createStaffUser", "mutation($i: CreateStaffUserInput!) { createStaffUser(input: $i) { id } }",
+             json!({"i": {"email": a_support.email, "name": "Same email, other tenant", "role": "ADMIN", "password": PASSWORD}}), Ok),
+        case("createCustomer", "mutation { createCustomer(input: {name: \"B second\"}) { id accountNumber } }", json!({}), Ok),
+        case("createPlan", "mutation($i: PlanInput!) { createPlan(input: $i) { id } }", json!({"i": plan_input("B second plan", &["PPPOE"])}), Ok),
+        case("createSubscription", create_sub,
+             json!({"i": {"customerId": a_customer, "planId": b_plan, "accessType": "PPPOE", "username": "x1", "password": "p"}}), Code("VALIDATION")),
+        case("createSubscription", create_sub,
+             json!({"i": {"customerId": b_customer, "planId": a_plan, "accessType": "PPPOE", "username": "x2", "password": "p"}}), Code("VALIDATION")),
+        case("updateSubscription", upd_sub, json!({"i": {"id": b_sub, "planId": a_plan}}), Code("VALIDATION")),
+        case("changePassword", "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"b-new-password-1\") }", json!({"p": PASSWORD}), Ok),
+        // Billing: reads see only B's money; writes on A's objects are refused.
+        case("billingSettings", "{ billingSettings { mode hasWebhookSecret taxRates { taxClass } } }", json!({}), Ok),
+        case("billingPreview", "{ billingPreview { invoices { customer { id name } lines { description } total { amountMinor } } } }", json!({}), Ok),
+        case("invoices", "{ invoices(first: 100) { edges { node { id customer { id name } } } } }", json!({}), Ok),
+        case("invoices", "query($c: ID) { invoices(customerId: $c) { edges { node { id } } } }", json!({"c": a_customer}), Ok),
+        case("invoice", "query($id: ID!) { invoice(id: $id) { id number } }", json!({"id": a_invoice}), Ok),
+        case("payments", "{ payments(first: 100) { edges { node { id customer { id } } } } }", json!({}), Ok),
+        case("payments", "query($c: ID) { payments(customerId: $c) { edges { node { id } } } }", json!({"c": a_customer}), Ok),
+        case("payment", "query($id: ID!) { payment(id: $id) { id } }", json!({"id": a_payment}), Ok),
+        case("customerBalance", "query($c: ID!) { customerBalance(customerId: $c) { balance { amountMinor } pendingCharges { id } } }", json!({"c": a_customer}), Ok),
+        case("customerStatement", "query($c: ID!) { customerStatement(customerId: $c) { objectId number } }", json!({"c": a_customer}), Ok),
+        case("dunningEvents", "query($c: ID) { dunningEvents(customerId: $c) { edges { node { id } } } }", json!({"c": a_customer}), Ok),
+        case("billingReport", "{ billingReport(from: \"2000-01-01\", to: \"2100-01-01\") { mrr { amountMinor } revenueByPlan { planId } } }", json!({}), Ok),
+        case("updateBillingSettings", "mutation { updateBillingSettings(input: {paymentTermsDays: 3, webhookSecret: \"b-secret-b-secret-b\"}) { mode } }", json!({}), Ok),
+        case("setTaxRate", "mutation { setTaxRate(input: {taxClass: \"standard\", name: \"B VAT\", rateBasisPoints: 500, inclusive: true}) { name } }", json!({}), Ok),
+        case("setPlanTaxClass", "mutation($p: ID!) { setPlanTaxClass(planId: $p, taxClass: \"reduced\") }", json!({"p": a_plan}), Code("NOT_FOUND")),
+        case("addCharge", "mutation($c: ID!) { addCharge(input: {customerId: $c, description: \"x\", amountMinor: 100}) { id } }", json!({"c": a_customer}), Code("VALIDATION")),
+        case("addCharge", "mutation($c: ID!, $s: ID) { addCharge(input: {customerId: $c, subscriptionId: $s, description: \"x\", amountMinor: 100}) { id } }", json!({"c": b_customer, "s": a_sub}), Code("VALIDATION")),
+        case("changeSubscriptionPlan", "mutation($s: ID!, $p: ID!) { changeSubscriptionPlan(id: $s, planId: $p) { id } }", json!({"s": a_sub, "p": b_plan}), Code("NOT_FOUND")),
+        case("changeSubscriptionPlan", "mutation($s: ID!, $p: ID!) { changeSubscriptionPlan(id: $s, planId: $p) { id } }", json!({"s": b_sub, "p": a_plan}), Code("VALIDATION")),
+        case("cancelSubscription", "mutation($s: ID!) { cancelSubscription(id: $s) { id } }", json!({"s": a_sub}), Code("NOT_FOUND")),
+        case("runBilling", "mutation { runBilling { invoices { id customer { id name } } } }", json!({}), Ok),
+        case("voidInvoice", "mutation($id: ID!) { voidInvoice(id: $id, reason: \"hijack\") { id } }", json!({"id": a_invoice}), Code("NOT_FOUND")),
+        case("recordPayment", "mutation($c: ID!) { recordPayment(input: {customerId: $c, amountMinor: 100, method: CASH}) { id } }", json!({"c": a_customer}), Code("VALIDATION")),
+        case("recordPayment", "mutation($c: ID!, $i: [ID!]) { recordPayment(input: {customerId: $c, amountMinor: 100, method: CASH, invoiceIds: $i}) { id } }", json!({"c": b_customer, "i": [a_invoice]}), Code("VALIDATION")),
+        case("refundPayment", "mutation($id: ID!) { refundPayment(id: $id, amountMinor: 1, reason: \"hijack\") { id } }", json!({"id": a_payment}), Code("NOT_FOUND")),
+        case("runDunning", "mutation { runDunning { suspended } }", json!({}), Ok),
+    ];
+    // Every ID-taking operation with A's real IDs.
+    let by_id: &[(&'static str, &str, &str)] = &[
+        (
+            "updateCustomer",
+            "mutation($id: ID!) { updateCustomer(input: {id: $id, name: \"Hijacked\"}) { id } }",
+            &a_customer,
+        ),
+        ("archiveCustomer", "mutation($id: ID!) { archiveCustomer(id: $id) { id } }", &a_customer),
+        ("updatePlan", "mutation($id: ID!, $i: PlanInput!) { updatePlan(id: $id, input: $i) { id } }", &a_plan),
+        ("archivePlan", "mutation($id: ID!) { archivePlan(id: $id) { id } }", &a_plan),
+        (
+            "updateSubscription",
+            "mutation($id: ID!) { updateSubscription(input: {id: $id, username: \"hijacked\"}) { id } }",
+            &a_sub,
+        ),
+        (
+            "changeSubscriptionStatus",
+            "mutation($id: ID!) { changeSubscriptionStatus(id: $id, status: SUSPENDED) { id } }",
+            &a_sub,
+        ),
+        ("archiveSubscription", "mutation($id: ID!) { archiveSubscription(id: $id) { id } }", &a_sub),
+        (
+            "updateStaffUser",
+            "mutation($id: ID!) { updateStaffUser(input: {id: $id, disabled: true}) { id } }",
+            &a_support.id,
+        ),
+        (
+            "updateStaffUser",
+            "mutation($id: ID!) { updateStaffUser(input: {id: $id, password: \"taken-over-1\"}) { id } }",
+            &a_owner,
+        ),
+    ];
+    for (root, q, id) in by_id {
+        cases.push(case(root, q, json!({"id": id, "i": plan_input("Hijacked", &["PPPOE"])}), Code("NOT_FOUND")));
+    }
+    // RADIUS: A's NAS, session, usage and auth log.
+    for (root, q, vars, expect) in a_radius.cases(&a_sub, &a_username) {
+        cases.push(case(root, &q, vars, expect.map_or(Ok, Code)));
+    }
+    // Lookups with real and guessed IDs: null, or (for a guessed ID) one of B's own objects.
+    let lookups: &[(&'static str, &str)] = &[
+        ("node", "query($id: ID!) { node(id: $id) { id } }"),
+        ("customer", "query($id: ID!) { customer(id: $id) { id } }"),
+        ("plan", "query($id: ID!) { plan(id: $id) { id } }"),
+        ("subscription", "query($id: ID!) { subscription(id: $id) { id } }"),
+    ];
+
+    // The schema's root fields must all be covered here.
+    let covered: BTreeSet<String> =
+        cases.iter().map(|c| c.root).chain(lookups.iter().map(|l| l.0)).map(str::to_string).collect();
+    let mut expected = root_fields(&app, &b.token).await;
+    expected.retain(|f| !TOKENLESS.contains(&f.as_str()));
+    let missing: Vec<_> = expected.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "isolation test out of date: add cases for {missing:?}, remove {stale:?}"
+    );
+
+    let leaks = |r: &Value| -> Vec<String> {
+        let text = r.to_string();
+        // Quoted, so that A's `Customer:1` is not found inside B's `Customer:12`.
+        markers.iter().filter(|m| text.contains(&format!("\"{m}\""))).cloned().collect()
+    };
+    for c in &cases {
+        let r = app.gql(Some(&b.token), &c.query, c.vars.clone()).await;
+        match c.expect {
+            Ok => assert!(r["errors"].is_null(), "{}: {r:#}", c.root),
+            Code(want) => assert_eq!(code(&r), Some(want), "{}: {r:#}", c.root),
+        }
+        assert_eq!(leaks(&r), Vec::<String>::new(), "{} leaked A's data: {r:#}", c.root);
+    }
+    // B's own objects, including those the cases above created.
+    let own = app
+        .ok(
+            &b.token,
+            "{ tenant { id } customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { nodes { id } } \
+             plans(first: 100, includeArchived: true) { nodes { id } } subscriptions(first: 100) { nodes { id } } \
+             staffUsers(first: 100) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let mut b_own: BTreeSet<String> = [own["tenant"]["id"].as_str().unwrap().to_string()].into();
+    for list in ["customers", "plans", "subscriptions", "staffUsers"] {
+        b_own.extend(own[list]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
+    }
+    assert!(
+        b_own.contains(&b_plan) && b_own.contains(&b_customer) && b_own.contains(&b_sub) && b_own.contains(&b_user.id)
+    );
+    assert!(a_ids.iter().all(|id| !b_own.contains(*id)), "B lists A's objects: {b_own:?}");
+    let mut lookups_run = 0;
+    for (root, q) in lookups {
+        for id in &guessed {
+            let r = app.gql(Some(&b.token), q, json!({"id": id})).await;
+            let (ty, _) = parse_global_id(id);
+            let typed = *root != "node" && !root.eq_ignore_ascii_case(&ty);
+            if typed {
+                assert_eq!((code(&r), field(&r)), (Some("VALIDATION"), Some("id")), "{root}({ty}): {r:#}");
+                continue;
+            }
+            assert!(r["errors"].is_null(), "{root}({ty}): {r:#}");
+            let got = &r["data"][root];
+            assert!(got.is_null() || b_own.contains(got["id"].as_str().unwrap()), "{root}({id}) returned {got}");
+            assert_eq!(leaks(&r), Vec::<String>::new(), "{root} leaked A's data: {r:#}");
+            lookups_run += 1;
+        }
+    }
+    let typed =
+        guessed.iter().filter(|g| ["Customer", "Plan", "Subscription"].contains(&parse_global_id(g).0.as_str()));
+    assert_eq!(lookups_run, guessed.len() + typed.count(), "every guessed ID was looked up");
+    // Raw row ids and garbage are not IDs at all.
+    let (_, raw) = parse_global_id(&a_customer);
+    for bad in [raw.to_string(), "Customer:1".to_string(), "%%%".to_string()] {
+        let r = app.gql(Some(&b.token), "query($id: ID!) { customer(id: $id) { id } }", json!({"id": bad})).await;
+        assert_eq!(code(&r), Some("VALIDATION"), "{bad}: {r:#}");
+    }
+
+    // A is exactly as it was, its sessions and numbering untouched.
+    let after = app.ok(&a.token, SNAPSHOT, json!({})).await;
+    assert_eq!(after, before, "tenant A changed");
+    let radius_after = app.ok(&a.token, crate::radius_isolation::SNAPSHOT, json!({})).await;
+    assert_eq!(radius_after, radius_before, "tenant A's RADIUS data changed");
+    let r = app
+        .gql(None, "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }", json!({"r": a.refresh}))
+        .await;
+    assert!(r["errors"].is_null(), "B's logout revoked A's session: {r:#}");
+    app.login(&a.slug, &a.email, PASSWORD).await;
+    app.login(&a.slug, &a_support.email, PASSWORD).await;
+    let d =
+        app.ok(&a.token, "mutation { createCustomer(input: {name: \"A second\"}) { accountNumber } }", json!({})).await;
+    assert_eq!(d["createCustomer"]["accountNumber"], "C000002");
+}

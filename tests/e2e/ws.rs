@@ -1,0 +1,165 @@
+//! GraphQL subscriptions over WebSocket (graphql-transport-ws): live changes of the caller's
+//! tenant only, and only for a valid token.
+
+use crate::*;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What the server sent next: a JSON message, a close frame (code), or nothing in time.
+#[derive(Debug)]
+enum Got {
+    Json(Value),
+    Closed(Option<u16>),
+    Nothing,
+}
+
+async fn connect(app: &TestApp) -> Ws {
+    let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (ws, resp) = tokio_tungstenite::connect_async(req).await.expect("websocket upgrade");
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+    ws
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+async fn next(ws: &mut Ws, wait: Duration) -> Got {
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return Got::Nothing,
+            Ok(None) | Ok(Some(Err(_))) => return Got::Closed(None),
+            Ok(Some(Ok(Message::Text(t)))) => return Got::Json(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Close(f)))) => return Got::Closed(f.map(|f| f.code.into())),
+            Ok(Some(Ok(_))) => continue, // ping/pong frames
+        }
+    }
+}
+
+/// Connects and completes `connection_init` with `payload`; the server's first answer.
+async fn init(app: &TestApp, payload: Value) -> (Ws, Got) {
+    let mut ws = connect(app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": payload})).await;
+    let got = next(&mut ws, Duration::from_secs(5)).await;
+    (ws, got)
+}
+
+/// The next `changes` event, skipping kinds in `skip`; None when none comes in time.
+async fn next_change(ws: &mut Ws, skip: &[&str], wait: Duration) -> Option<Value> {
+    loop {
+        match next(ws, wait).await {
+            Got::Json(m) if m["type"] == "next" => {
+                let change = m["payload"]["data"]["changes"].clone();
+                assert!(m["payload"]["errors"].is_null(), "{m:#}");
+                if !skip.contains(&change["kind"].as_str().unwrap()) {
+                    return Some(change);
+                }
+            }
+            Got::Json(m) => panic!("unexpected message {m:#}"),
+            Got::Closed(code) => panic!("connection closed ({code:?})"),
+            Got::Nothing => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn changes_are_pushed_to_subscribers_of_the_same_tenant_only() {
+    let app = spawn_app().await;
+    let a = app.tenant().await;
+    let b = app.tenant().await;
+    let (mut ws, got) = init(&app, json!({"authorization": format!("Bearer {}", a.token)})).await;
+    assert!(matches!(&got, Got::Json(m) if m["type"] == "connection_ack"), "{got:?}");
+    send(
+        &mut ws,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { changes { kind id } }"}}),
+    )
+    .await;
+
+    // The subscription starts asynchronously: poke with plan changes until one arrives.
+    let mut live = false;
+    for i in 0..50 {
+        app.plan(&a.token, &format!("Probe {i}"), &["PPPOE"]).await;
+        if next_change(&mut ws, &[], Duration::from_millis(200)).await.is_some() {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "no change arrived for the subscriber");
+
+    app.customer(&b.token, "Not for A").await;
+    let mine = app.customer(&a.token, "For A").await;
+    let change = next_change(&mut ws, &["PLAN"], Duration::from_secs(5)).await.expect("A's customer change");
+    assert_eq!(change, json!({"kind": "CUSTOMER", "id": mine}), "B's change must not come first");
+
+    // Subscriptions and status changes arrive too; B's activity never does.
+    let b_plan = app.plan(&b.token, "B plan", &["PPPOE"]).await;
+    let b_customer = app.customer(&b.token, "B again").await;
+    app.subscription(&b.token, &b_customer, &b_plan, "b-ws", "ACTIVE").await;
+    let plan = app.plan(&a.token, "A plan", &["PPPOE"]).await;
+    let sub = app.subscription(&a.token, &mine, &plan, "a-ws", "PENDING").await;
+    app.ok(
+        &a.token,
+        "mutation($id: ID!) { changeSubscriptionStatus(id: $id, status: ACTIVE) { id } }",
+        json!({"id": sub}),
+    )
+    .await;
+    let mut got = Vec::new();
+    while let Some(c) = next_change(&mut ws, &[], Duration::from_millis(500)).await {
+        got.push(c);
+    }
+    assert_eq!(
+        got,
+        [
+            json!({"kind": "PLAN", "id": plan}),
+            json!({"kind": "SUBSCRIPTION", "id": sub}),
+            json!({"kind": "SUBSCRIPTION", "id": sub})
+        ]
+    );
+
+    // `complete` ends the subscription.
+    send(&mut ws, json!({"id": "1", "type": "complete"})).await;
+    app.customer(&a.token, "After complete").await;
+    match next(&mut ws, Duration::from_millis(300)).await {
+        Got::Nothing => {}
+        Got::Json(m) => assert_eq!(m["type"], "complete", "{m:#}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connection_init_without_a_valid_token_is_refused() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    let mut tampered = t.token.clone();
+    tampered.pop();
+    let cases = [
+        ("no payload", Value::Null),
+        ("no token", json!({})),
+        ("garbage token", json!({"authorization": "Bearer garbage"})),
+        ("tampered token", json!({"authorization": format!("Bearer {tampered}")})),
+    ];
+    for (case, payload) in cases {
+        let (mut ws, got) = init(&app, payload).await;
+        assert!(matches!(got, Got::Closed(_)), "{case}: expected the connection to close, got {got:?}");
+        // Nothing can be subscribed on it.
+        let _ = ws
+            .send(Message::Text(
+                json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { changes { id } }"}})
+                    .to_string()
+                    .into(),
+            ))
+            .await;
+        app.customer(&t.token, "Unseen").await;
+        assert!(!matches!(next(&mut ws, Duration::from_millis(200)).await, Got::Json(_)), "{case}");
+    }
+    // The same connection with the real token is accepted.
+    let (_ws, got) = init(&app, json!({"authorization": format!("Bearer {}", t.token)})).await;
+    assert!(matches!(&got, Got::Json(m) if m["type"] == "connection_ack"), "{got:?}");
+}
