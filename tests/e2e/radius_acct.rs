@@ -365,3 +365,23 @@ async fn racing_updates_of_one_session_never_count_growth_twice() {
     let s = &r.sessions(&u).await[0];
     assert_eq!((s.input_octets, s.session_time), (20_000, 20));
 }
+
+/// `simultaneousUse` set through the API is what RADIUS enforces.
+#[tokio::test]
+async fn simultaneous_use_is_set_through_the_api() {
+    let r = spawn_radius().await;
+    let plan = r.plan(base_plan("Family")).await;
+    let u = format!("fam{}", unique());
+    let s = r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    let id = crate::global_id("Subscription", s.id);
+    let q = "mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) { simultaneousUse } }";
+    let bad = r.app.gql(Some(&r.t.token), q, serde_json::json!({"i": {"id": id, "simultaneousUse": 0}})).await;
+    assert_eq!((crate::code(&bad), crate::field(&bad)), (Some("VALIDATION"), Some("simultaneousUse")), "{bad}");
+    let d = r.app.ok(&r.t.token, q, serde_json::json!({"i": {"id": id, "simultaneousUse": 2}})).await;
+    assert_eq!(d["updateSubscription"]["simultaneousUse"], 2);
+    r.account(acct(acct_status_type::START, &u, "f1", 0, 0, 0)).await;
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessAccept, "second session allowed");
+    r.account(acct(acct_status_type::START, &u, "f2", 0, 0, 0)).await;
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessReject, "third session refused");
+    r.expect_reason(&u, "PAP REJECT simultaneous-use limit reached (2 of 2)").await;
+}

@@ -200,6 +200,8 @@ pub struct CreateSubscriptionInput {
     pub start_date: Option<String>,
     /// PENDING (default) or ACTIVE.
     pub status: Option<SubscriptionStatus>,
+    /// Sessions RADIUS allows at once for this login, 1-100 (default 1).
+    pub simultaneous_use: Option<i64>,
 }
 
 /// Changes to a subscription. Absent fields stay as they are; null clears a field.
@@ -223,6 +225,8 @@ pub struct UpdateSubscriptionInput {
     pub onu_serial: MaybeUndefined<String>,
     /// OLT port.
     pub olt_port: MaybeUndefined<String>,
+    /// Sessions RADIUS allows at once for this login, 1-100.
+    pub simultaneous_use: Option<i64>,
 }
 
 /// Filters for `customers`.

@@ -250,6 +250,7 @@ impl CoreMutation {
             olt_port: Some(input.olt_port),
             start_date: input.start_date,
             status: input.status,
+            simultaneous_use: input.simultaneous_use,
         };
         subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
     }
@@ -271,6 +272,7 @@ impl CoreMutation {
             mac_address: patch(&input.mac_address),
             onu_serial: patch(&input.onu_serial),
             olt_port: patch(&input.olt_port),
+            simultaneous_use: input.simultaneous_use,
             ..Default::default()
         };
         subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)

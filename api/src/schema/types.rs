@@ -362,6 +362,10 @@ impl Subscription {
     async fn status_reason(&self) -> Option<&str> {
         self.0.status_reason.as_deref()
     }
+    /// Sessions RADIUS allows at once for this login.
+    async fn simultaneous_use(&self) -> i64 {
+        self.0.simultaneous_use
+    }
     /// Service start date, YYYY-MM-DD.
     async fn start_date(&self) -> &str {
         &self.0.start_date

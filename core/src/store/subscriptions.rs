@@ -110,6 +110,8 @@ pub struct Subscription {
     pub start_date: String,
     /// Why the status last changed.
     pub status_reason: Option<String>,
+    /// Sessions RADIUS allows at once for this login.
+    pub simultaneous_use: i64,
     /// Created, Unix ms.
     pub created_at: i64,
     /// Last changed, Unix ms.
@@ -118,7 +120,7 @@ pub struct Subscription {
 
 const COLS: &str =
     "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
-    onu_serial, olt_port, status, start_date, status_reason, created_at, updated_at";
+    onu_serial, olt_port, status, start_date, status_reason, simultaneous_use, created_at, updated_at";
 
 /// Context string binding encrypted passwords to this column.
 pub const PASSWORD_CONTEXT: &str = "subscription.password";
@@ -150,6 +152,8 @@ pub struct SubscriptionPatch {
     pub start_date: Option<String>,
     /// Initial status (create only): PENDING (default) or ACTIVE.
     pub status: Option<SubscriptionStatus>,
+    /// Sessions RADIUS allows at once (default 1).
+    pub simultaneous_use: Option<i64>,
 }
 
 /// The subscription after applying a patch, checked as a whole.
@@ -162,6 +166,7 @@ struct Resolved {
     mac_address: Option<String>,
     onu_serial: Option<String>,
     olt_port: Option<String>,
+    simultaneous_use: i64,
 }
 
 fn trimmed(v: Option<String>) -> Option<String> {
@@ -216,6 +221,10 @@ async fn resolve(
             return Err(CoreError::validation("onuSerial", "must be 8-16 letters and digits (e.g. HWTC1A2B3C4D)"));
         }
     }
+    let simultaneous_use = p.simultaneous_use.or(cur.map(|c| c.simultaneous_use)).unwrap_or(1);
+    if !(1..=100).contains(&simultaneous_use) {
+        return Err(CoreError::validation("simultaneousUse", "must be between 1 and 100"));
+    }
     let olt_port = pick(&p.olt_port, cur.and_then(|c| c.olt_port.clone()));
     if let Some(port) = &olt_port {
         let parts: Vec<&str> = port.split('/').collect();
@@ -254,7 +263,17 @@ async fn resolve(
             return Err(CoreError::validation("accessType", format!("plan does not allow {access_type}")));
         }
     }
-    Ok(Resolved { plan_id, access_type, username, password_enc, static_ipv4, mac_address, onu_serial, olt_port })
+    Ok(Resolved {
+        plan_id,
+        access_type,
+        username,
+        password_enc,
+        static_ipv4,
+        mac_address,
+        onu_serial,
+        olt_port,
+        simultaneous_use,
+    })
 }
 
 fn publish(ctx: &Ctx, s: &Subscription) {
@@ -291,8 +310,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, None).await?;
     let s = sqlx::query_as::<_, Subscription>(&format!(
         "INSERT INTO subscriptions (tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
-         onu_serial, olt_port, status, start_date, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {COLS}"
+         onu_serial, olt_port, status, start_date, simultaneous_use, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING {COLS}"
     ))
     .bind(actor.tenant_id)
     .bind(customer_id)
@@ -306,6 +325,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     .bind(r.olt_port)
     .bind(status)
     .bind(start_date)
+    .bind(r.simultaneous_use)
     .bind(now)
     .fetch_one(tx.x())
     .await?;
@@ -339,7 +359,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, Some(&cur)).await?;
     let s = sqlx::query_as::<_, Subscription>(&format!(
         "UPDATE subscriptions SET plan_id = $1, access_type = $2, username = $3, password_enc = $4, static_ipv4 = $5, mac_address = $6, \
-         onu_serial = $7, olt_port = $8, updated_at = $9 WHERE tenant_id = $10 AND id = $11 RETURNING {COLS}"
+         onu_serial = $7, olt_port = $8, simultaneous_use = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12 RETURNING {COLS}"
     ))
     .bind(r.plan_id)
     .bind(r.access_type)
@@ -349,6 +369,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     .bind(r.mac_address)
     .bind(r.onu_serial)
     .bind(r.olt_port)
+    .bind(r.simultaneous_use)
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
@@ -364,6 +385,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("macAddress", p.mac_address.is_some()),
         ("onuSerial", p.onu_serial.is_some()),
         ("oltPort", p.olt_port.is_some()),
+        ("simultaneousUse", p.simultaneous_use.is_some()),
     ] {
         if set {
             fields.push(name);

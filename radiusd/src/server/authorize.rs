@@ -183,9 +183,10 @@ fn check(
         let got = calling.and_then(|c| validate::normalize_mac(c).ok());
         if got.as_deref() != Some(bound.as_str()) {
             let got = calling.unwrap_or("none");
+            // The log names both MACs; the subscriber is not told which MAC is bound.
             return Err(reject(
                 format!("MAC binding mismatch (bound {bound}, got {got})"),
-                true,
+                false,
                 mschap::ERROR_NO_DIALIN_PERMISSION,
             ));
         }
