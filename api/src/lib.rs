@@ -4,6 +4,8 @@
 //! [`serve`] runs it on a listener until a shutdown future resolves; [`router`] gives the
 //! axum router for embedding.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod ids;
 pub mod loaders;

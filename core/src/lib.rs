@@ -5,6 +5,8 @@
 //! staff authentication primitives, roles and permissions, and one module per aggregate
 //! under [`store`].
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod billing;
 pub mod clock;

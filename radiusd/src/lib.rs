@@ -29,6 +29,8 @@
 //! # reply.verify_response(&request.authenticator, secret).unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod attributes;
 pub mod auth;
 pub mod chap;
