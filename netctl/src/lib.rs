@@ -4,6 +4,10 @@
 //! ([`coa`]), driven by the device-job outbox ([`worker`]): jobs are written by the RADIUS
 //! server (quota crossed) and the API (staff disconnect) in the same transaction as the
 //! change that caused them, and delivered here with retries, backoff and a dead letter.
+//! [`routeros`] is the MikroTik RouterOS API client.
+
+#![warn(missing_docs)]
 
 pub mod coa;
+pub mod routeros;
 pub mod worker;
