@@ -181,6 +181,57 @@ pub async fn recent(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<Devic
     .await?)
 }
 
+/// The tenant's dead-lettered jobs, newest first (at most `limit`).
+pub async fn dead(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
+    Ok(sqlx::query_as::<_, DeviceJob>(&format!(
+        "SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND status = 'DEAD' ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(db.x())
+    .await?)
+}
+
+/// Puts dead job `id` of the actor's tenant back to pending with its attempts reset, due at
+/// once, audited; NOT_FOUND for an unknown job, CONFLICT for one that is not dead.
+pub async fn retry(ctx: &crate::Ctx, actor: &crate::auth::Actor, id: i64) -> CoreResult<DeviceJob> {
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let job = sqlx::query_as::<_, DeviceJob>(&format!(
+        "UPDATE device_jobs SET status = 'PENDING', attempts = 0, next_attempt_at = $1, updated_at = $1 \
+         WHERE tenant_id = $2 AND id = $3 AND status = 'DEAD' RETURNING {COLS}"
+    ))
+    .bind(now)
+    .bind(actor.tenant_id)
+    .bind(id)
+    .fetch_optional(tx.x())
+    .await?;
+    let Some(job) = job else {
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM device_jobs WHERE tenant_id = $1 AND id = $2")
+            .bind(actor.tenant_id)
+            .bind(id)
+            .fetch_optional(tx.x())
+            .await?;
+        return Err(match exists {
+            Some(_) => crate::CoreError::conflict("id", "only a dead job can be retried"),
+            None => crate::CoreError::NotFound("job"),
+        });
+    };
+    crate::store::audit::record(
+        &mut tx,
+        actor,
+        "job.retry",
+        "DeviceJob",
+        Some(id),
+        serde_json::json!({"kind": job.kind.as_str(), "lastError": job.last_error}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.jobs_wakeup.notify_one();
+    Ok(job)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

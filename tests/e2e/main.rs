@@ -19,6 +19,7 @@ mod harness;
 mod interop_graphql_js;
 mod isolation;
 mod limits;
+mod netctl_cli;
 mod ops;
 mod pagination;
 mod radius;
