@@ -6,9 +6,12 @@
 
 mod cpu;
 mod fixture;
+mod freeradius;
 mod graphql;
 mod http;
 mod load;
+mod radius;
+mod radload;
 mod rawsql;
 mod report;
 mod server;
@@ -30,6 +33,46 @@ struct Cli {
 enum Command {
     /// `customers(first:50){... subscriptions {plan {...}}}` over HTTP against a raw-SQL loop.
     Graphql(GraphqlArgs),
+    /// PAP Access-Requests and accounting over UDP against `isp radiusd` and FreeRADIUS.
+    Radius(RadiusArgs),
+}
+
+/// Options of `isp-bench radius`.
+#[derive(Args, Debug, Clone)]
+pub struct RadiusArgs {
+    /// Subscribers to seed (PPPoE logins `b{i}`, password `pw{i}`).
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
+    /// Outstanding requests in total (at most 256 per socket).
+    #[arg(long, default_value_t = 64)]
+    pub outstanding: usize,
+    /// UDP sockets of the load generator (one thread each).
+    #[arg(long, default_value_t = 1)]
+    pub sockets: usize,
+    /// Accounting sessions (Start, then Interim-Updates round-robin).
+    #[arg(long, default_value_t = 20_000)]
+    pub sessions: usize,
+    /// Measured seconds per phase, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Unmeasured warm-up seconds per phase.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Seconds after which an unanswered request counts as lost.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout: f64,
+    /// The `isp` binary to serve with [default: `isp` next to this executable].
+    #[arg(long)]
+    pub isp_bin: Option<PathBuf>,
+    /// Database pool size of `isp radiusd` [default: the server's].
+    #[arg(long)]
+    pub db_connections: Option<u32>,
+    /// Measure only `isp radiusd`.
+    #[arg(long)]
+    pub no_freeradius: bool,
+    /// Keep the scratch data directory (FreeRADIUS config and logs included).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench graphql`.
@@ -88,6 +131,18 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.concurrency >= 1, "--concurrency must be at least 1");
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0, "--duration must be positive");
             let ok = rt.block_on(graphql::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Radius(a) => {
+            anyhow::ensure!(a.users >= 1, "--users must be at least 1");
+            anyhow::ensure!(a.sockets >= 1 && a.outstanding >= a.sockets, "--outstanding must be at least --sockets");
+            anyhow::ensure!(a.outstanding <= 256 * a.sockets, "at most 256 outstanding per socket: raise --sockets");
+            anyhow::ensure!(a.sessions >= a.outstanding, "--sessions must be at least --outstanding");
+            anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.timeout > 0.0, "durations must be positive");
+            let ok = rt.block_on(radius::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

@@ -60,29 +60,36 @@ pub async fn insert_batch(db: &Db, rows: &[NewAuthLog]) -> CoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new(
-        "INSERT INTO auth_log (tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at) VALUES ",
-    );
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
+    // SQLite looks bound parameters up by name with a linear scan, so one statement of 500
+    // rows x 9 parameters costs quadratic time (it showed as ~20% of radiusd's CPU under
+    // load). Chunks of a fixed size keep that small and let the prepared statement be reused.
+    const ROWS_PER_STATEMENT: usize = 32;
+    let mut tx = db.begin().await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = Sql::new(
+            "INSERT INTO auth_log (tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").arg(Arg::I(r.tenant_id)).push(", ").arg(Arg::I(r.nas_id)).push(", ");
+            sql.arg(Arg::T(r.username.clone())).push(", ");
+            match r.subscription_id {
+                Some(s) => sql.arg(Arg::I(s)),
+                None => sql.push("NULL"),
+            };
+            sql.push(", ").arg(Arg::T(r.method.into())).push(", ").arg(Arg::T(r.result.into())).push(", ");
+            sql.arg(Arg::T(r.reason.clone())).push(", ");
+            match &r.calling_station_id {
+                Some(c) => sql.arg(Arg::T(c.clone())),
+                None => sql.push("NULL"),
+            };
+            sql.push(", ").arg(Arg::I(r.at)).push(")");
         }
-        sql.push("(").arg(Arg::I(r.tenant_id)).push(", ").arg(Arg::I(r.nas_id)).push(", ");
-        sql.arg(Arg::T(r.username.clone())).push(", ");
-        match r.subscription_id {
-            Some(s) => sql.arg(Arg::I(s)),
-            None => sql.push("NULL"),
-        };
-        sql.push(", ").arg(Arg::T(r.method.into())).push(", ").arg(Arg::T(r.result.into())).push(", ");
-        sql.arg(Arg::T(r.reason.clone())).push(", ");
-        match &r.calling_station_id {
-            Some(c) => sql.arg(Arg::T(c.clone())),
-            None => sql.push("NULL"),
-        };
-        sql.push(", ").arg(Arg::I(r.at)).push(")");
+        sql.query().execute(tx.x()).await?;
     }
-    sql.query().execute(db.x()).await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Filters for reading the log.
