@@ -3,7 +3,10 @@
 //! `isp-bench graphql` seeds a tenant with many customers, starts the release `isp` binary
 //! in its own process, drives the customers page query over HTTP/1.1 keep-alive connections
 //! and, in the same run, a raw-SQL loop reading the same rows, then prints both.
+//! `isp-bench radius` drives `isp radiusd` (and FreeRADIUS) over UDP; `isp-bench billing`
+//! times a billing run and its idempotent re-run in-process.
 
+mod billing;
 mod cpu;
 mod fixture;
 mod freeradius;
@@ -35,6 +38,25 @@ enum Command {
     Graphql(GraphqlArgs),
     /// PAP Access-Requests and accounting over UDP against `isp radiusd` and FreeRADIUS.
     Radius(RadiusArgs),
+    /// A billing run over every subscription, then a re-run that must create nothing (in-process, SQLite).
+    Billing(BillingArgs),
+}
+
+/// Options of `isp-bench billing`.
+#[derive(Args, Debug, Clone)]
+pub struct BillingArgs {
+    /// Customers to seed, one ACTIVE monthly subscription each (starting 2026-01-01).
+    #[arg(long, default_value_t = 100_000)]
+    pub subscriptions: usize,
+    /// As-of date of both runs (`YYYY-MM-DD`); each month from 2026-01 to it is one cycle billed.
+    #[arg(long, default_value = "2026-01-01")]
+    pub as_of: String,
+    /// Gather SQLite planner statistics after seeding (`ANALYZE`).
+    #[arg(long)]
+    pub analyze: bool,
+    /// Keep the scratch data directory for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench radius`.
@@ -143,6 +165,14 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.sessions >= a.outstanding, "--sessions must be at least --outstanding");
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.timeout > 0.0, "durations must be positive");
             let ok = rt.block_on(radius::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Billing(a) => {
+            anyhow::ensure!(a.subscriptions >= 1, "--subscriptions must be at least 1");
+            let ok = rt.block_on(billing::run(a))?;
             if !ok {
                 std::process::exit(1);
             }
