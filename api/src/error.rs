@@ -40,3 +40,12 @@ impl<T> Gql<T> for Result<T, CoreError> {
 pub fn invalid(field: &str, message: &str) -> Error {
     to_gql(CoreError::validation(field, message))
 }
+
+/// A lookup's result as GraphQL clients expect it: not found in the caller's tenant is null.
+pub fn found<T>(r: Result<T, CoreError>) -> async_graphql::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(CoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(to_gql(e)),
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::types::{Customer, Money};
 use super::{connection, core, tenant_currency};
-use crate::error::{invalid, Gql};
+use crate::error::{found, invalid, Gql};
 use crate::ids::{self, page_args};
 use crate::loaders::load_err;
 use crate::request::require;
@@ -29,14 +29,6 @@ fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_graphql:
     match v {
         Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| invalid(field, "must be a date YYYY-MM-DD")),
         None => Ok(core(ctx).clock.now().date_naive()),
-    }
-}
-
-fn found<T>(r: isp_core::CoreResult<T>) -> async_graphql::Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(CoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(crate::error::to_gql(e)),
     }
 }
 

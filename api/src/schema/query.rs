@@ -3,7 +3,7 @@
 use super::inputs::*;
 use super::types::*;
 use super::{connection, core, Node};
-use crate::error::{invalid, Gql};
+use crate::error::{found, invalid, Gql};
 use crate::ids::{self, page_args};
 use crate::request::{actor, require};
 use async_graphql::connection::Connection;
@@ -14,7 +14,6 @@ use isp_core::store::customers::{self, CustomerFilter, CustomerSort};
 use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::store::subscriptions::{self, SubscriptionFilter, SubscriptionSort};
 use isp_core::store::{plans, tenants, users};
-use isp_core::CoreError;
 
 type Conn<N, F> = Connection<ids::Cursor, N, F>;
 
@@ -53,15 +52,6 @@ fn sort_key_text(s: &str) -> SortKey {
 /// Reads of the foundation: staff, tenant, customers, plans, subscriptions, audit.
 #[derive(Default)]
 pub struct CoreQuery;
-
-/// Not found in the caller's tenant becomes null, as GraphQL clients expect for lookups.
-fn found<T>(r: isp_core::CoreResult<T>) -> async_graphql::Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(CoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(crate::error::to_gql(e)),
-    }
-}
 
 #[Object]
 impl CoreQuery {

@@ -3,7 +3,7 @@
 
 use super::types::Subscription;
 use super::{connection, core};
-use crate::error::Gql;
+use crate::error::{found, Gql};
 use crate::ids::{self, page_args};
 use crate::request::require;
 use async_graphql::connection::{Connection, EmptyFields};
@@ -17,20 +17,11 @@ use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::store::radius_sessions::{self, RadiusSession as SessionRow, SessionFilter};
 use isp_core::store::subscriptions;
 use isp_core::store::usage::{self, Usage as UsageRow};
-use isp_core::CoreError;
 
 type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
 fn by_id(id: i64) -> Pos {
     Pos { key: SortKey::I(id), id, order: None }
-}
-
-fn found<T>(r: isp_core::CoreResult<T>) -> async_graphql::Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(CoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(crate::error::to_gql(e)),
-    }
 }
 
 /// A router that authenticates subscribers against us over RADIUS.

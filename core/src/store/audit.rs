@@ -59,6 +59,11 @@ pub async fn record(
     Ok(())
 }
 
+/// The names of the fields a patch sets, for an audit entry's details.
+pub fn set_fields(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect()
+}
+
 /// Filters for reading the log.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

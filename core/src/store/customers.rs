@@ -135,8 +135,7 @@ impl CustomerPatch {
 
     /// The fields this patch sets, for the audit log.
     fn changed(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let set = [
+        audit::set_fields(&[
             ("name", self.name.is_some()),
             ("email", self.email.is_some()),
             ("phone", self.phone.is_some()),
@@ -144,13 +143,7 @@ impl CustomerPatch {
             ("taxId", self.tax_id.is_some()),
             ("notes", self.notes.is_some()),
             ("status", self.status.is_some()),
-        ];
-        for (name, is) in set {
-            if is {
-                v.push(name);
-            }
-        }
-        v
+        ])
     }
 }
 

@@ -186,8 +186,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
     .bind(id)
     .fetch_one(tx.x())
     .await?;
-    let mut fields = Vec::new();
-    for (f, set) in [
+    let fields = audit::set_fields(&[
         ("name", p.name.is_some()),
         ("ipAddress", p.ip_address.is_some()),
         ("secret", p.secret.is_some()),
@@ -195,11 +194,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
         ("coaPort", p.coa_port.is_some()),
         ("requireMessageAuthenticator", p.require_message_authenticator.is_some()),
         ("description", p.description.is_some()),
-    ] {
-        if set {
-            fields.push(f);
-        }
-    }
+    ]);
     audit::record(&mut tx, actor, "nas.update", "Nas", Some(id), json!({"fields": fields}), now).await?;
     tx.commit().await?;
     changed(ctx);

@@ -375,8 +375,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     .bind(id)
     .fetch_one(tx.x())
     .await?;
-    let mut fields = Vec::new();
-    for (name, set) in [
+    let fields = audit::set_fields(&[
         ("planId", p.plan_id.is_some()),
         ("accessType", p.access_type.is_some()),
         ("username", p.username.is_some()),
@@ -386,11 +385,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("onuSerial", p.onu_serial.is_some()),
         ("oltPort", p.olt_port.is_some()),
         ("simultaneousUse", p.simultaneous_use.is_some()),
-    ] {
-        if set {
-            fields.push(name);
-        }
-    }
+    ]);
     let details = json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}});
     audit::record(&mut tx, actor, "subscription.update", "Subscription", Some(id), details, now).await?;
     tx.commit().await?;
