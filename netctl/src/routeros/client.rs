@@ -77,6 +77,73 @@ enum Closed {
     Eof,
 }
 
+/// What a failure means for whoever retries it: the device-job worker retries
+/// [`ErrorKind::Unreachable`] with backoff, reports [`ErrorKind::Credentials`] plainly, and
+/// does not expect a retry to fix [`ErrorKind::Rejected`] or [`ErrorKind::NotFound`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The device could not be reached, did not answer in time, dropped the connection or is
+    /// busy: retry later.
+    Unreachable,
+    /// The device refused the API user or password, or did not prove the pinned identity
+    /// (API-SSL certificate), or needs the unsupported pre-6.43 login: fix the device's
+    /// settings; retrying alone will not help.
+    Credentials,
+    /// The router refused the command itself (`!trap`): a bad command, argument or value.
+    Rejected,
+    /// The item to change does not exist on the router.
+    NotFound,
+    /// The router accepted a change but reading it back shows otherwise (someone or
+    /// something changed it at the same time); a retry reads again.
+    Unverified,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same operation later can succeed without anyone fixing anything.
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorKind::Unreachable | ErrorKind::Unverified)
+    }
+}
+
+impl ClientError {
+    /// What this failure means for a retry.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Trap { .. } => ErrorKind::Rejected,
+            ClientError::LoginRefused(_) | ClientError::LegacyLogin | ClientError::Tls(_) => ErrorKind::Credentials,
+            ClientError::Fatal(_)
+            | ClientError::Timeout(_)
+            | ClientError::Disconnected
+            | ClientError::Protocol(_)
+            | ClientError::Connect(_) => ErrorKind::Unreachable,
+        }
+    }
+
+    /// Whether the connection this came from is gone (`!fatal`, end of stream, a reset or
+    /// unframeable bytes): the command may or may not have run, and the client must be
+    /// replaced. A [`ClientError::Timeout`] is not counted: the connection may still work.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ClientError::Fatal(_) | ClientError::Disconnected | ClientError::Protocol(_))
+    }
+}
+
+/// Something that runs RouterOS API commands: a [`Client`] over any stream, or a pooled
+/// connection. The operations in [`super::ops`] take this, so they work over plain TCP and
+/// API-SSL alike.
+pub trait RouterApi: Send + Sync {
+    /// Sends `cmd` and collects the replies up to its `!done` (see [`Client::run`]).
+    fn run(&self, cmd: Command) -> impl std::future::Future<Output = Result<Response, ClientError>> + Send;
+}
+
+impl<S> RouterApi for Client<S>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    fn run(&self, cmd: Command) -> impl std::future::Future<Output = Result<Response, ClientError>> + Send {
+        Client::run(self, cmd)
+    }
+}
+
 impl From<Closed> for ClientError {
     fn from(c: Closed) -> Self {
         match c {
@@ -140,6 +207,8 @@ where
             let reason = loop {
                 let words = match stream.next().await {
                     Some(Ok(words)) => words,
+                    // A reset or a stream cut inside a sentence is a lost line, not a protocol error.
+                    Some(Err(CodecError::Io(_) | CodecError::Truncated)) => break Closed::Eof,
                     Some(Err(e)) => break Closed::Protocol(e.to_string()),
                     None => break Closed::Eof,
                 };
@@ -195,8 +264,16 @@ where
         }
     }
 
-    /// Sends `cmd` (its own tag is replaced) and collects the replies up to its `!done`.
-    pub async fn run(&self, mut cmd: Command) -> Result<Response, ClientError> {
+    /// Sends `cmd` (its own tag is replaced) and collects the replies up to its `!done`, within
+    /// the client's per-command timeout. A lost connection (`!fatal`, end of stream) fails with
+    /// [`ClientError::Fatal`] or [`ClientError::Disconnected`] (see
+    /// [`ClientError::is_connection_lost`]).
+    pub async fn run(&self, cmd: Command) -> Result<Response, ClientError> {
+        self.run_with_timeout(cmd, self.timeout).await
+    }
+
+    /// [`Client::run`] with its own timeout, e.g. for a print known to be long.
+    pub async fn run_with_timeout(&self, mut cmd: Command, timeout: Duration) -> Result<Response, ClientError> {
         let tag = self.next_tag.fetch_add(1, Ordering::Relaxed).to_string();
         cmd.tag = Some(tag.clone());
         // Unbounded so the reader never waits on one slow caller while others starve; a
@@ -240,7 +317,7 @@ where
             Err(ClientError::Disconnected)
         };
 
-        match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => {
                 if result.is_err() {
                     self.forget(&tag);
@@ -254,7 +331,7 @@ where
                 let cancel = Command::new("/cancel").attr("tag", &tag).with_tag(format!("cancel-{tag}"));
                 let send = async { self.writer.lock().await.send(cancel.to_words()).await };
                 let _ = tokio::time::timeout(CANCEL_TIMEOUT, send).await;
-                Err(ClientError::Timeout(self.timeout))
+                Err(ClientError::Timeout(timeout))
             }
         }
     }

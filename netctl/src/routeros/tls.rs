@@ -19,7 +19,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 /// SHA-256 fingerprint of a DER certificate, the identity pinned for one router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub [u8; 32]);
 
 impl Fingerprint {
@@ -142,6 +142,9 @@ impl Client<TlsStream<TcpStream>> {
                     Some(seen) if seen != pin => ClientError::Tls(format!(
                         "router certificate fingerprint {seen} does not match the pinned {pin}"
                     )),
+                    // rustls reports its own failures as InvalidData; anything else is the
+                    // line (reset, closed) and says nothing about the router's identity.
+                    _ if e.kind() != std::io::ErrorKind::InvalidData => ClientError::Connect(e),
                     _ => ClientError::Tls(e.to_string()),
                 }
             })
