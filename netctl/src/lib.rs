@@ -10,5 +10,6 @@
 
 pub mod cli;
 pub mod coa;
+pub mod olt;
 pub mod routeros;
 pub mod worker;
