@@ -226,6 +226,8 @@ enum Next {
 enum Question {
     Scroll,
     Logout,
+    /// Huawei `display version` asks which board first.
+    Version,
 }
 
 struct Conn {
@@ -401,6 +403,7 @@ impl Conn {
                             return None;
                         }
                         Question::Logout => {}
+                        Question::Version => self.output(HUAWEI_VERSION).await?,
                     }
                 }
             }
@@ -456,6 +459,9 @@ impl Conn {
             (Mode::User, ["enable"]) => {
                 self.mode = Mode::Privileged;
                 ok(String::new())
+            }
+            (Mode::Privileged | Mode::Config, ["display", "version"]) => {
+                (String::new(), Next::Ask("{ <cr>|backplane<K>|frameid/slotid<S><Length 1-15> }:", Question::Version))
             }
             (_, ["scroll"]) => (String::new(), Next::Ask("{ <cr>|number<U><10,512> }:", Question::Scroll)),
             (Mode::Privileged, ["config"]) => {
@@ -598,6 +604,7 @@ impl Conn {
                 self.mode = Mode::Privileged;
                 ok(String::new())
             }
+            (_, ["show", "version"]) => ok(ZTE_VERSION.into()),
             (_, ["show", "gpon", "onu", "by", "sn", sn]) => {
                 let found =
                     normalize_serial(sn).ok().and_then(|s| self.st().onus.iter().find(|o| o.serial == s).cloned());
@@ -644,6 +651,18 @@ impl Conn {
         out.join("\n")
     }
 }
+
+const HUAWEI_VERSION: &str = "
+  Command:
+          display version
+  VERSION : MA5600V800R013C10
+  PATCH   : SPC100
+  PRODUCT : MA5600T
+  Uptime is 12 day(s), 3 hour(s), 10 minute(s), 5 second(s)";
+
+const ZTE_VERSION: &str = "ZTE ZXA10 Software, Version: V2.1.0, Release software
+Copyright (c) 2001-2016 by ZTE Corporation
+System uptime is 12 days 3 hours 10 minutes";
 
 /// `0/1/3` -> `0/ 1/3`, as Huawei prints F/S/P in tables.
 fn huawei_port(port: &str) -> String {

@@ -264,6 +264,12 @@ async fn bad_commands_are_rejected_with_the_device_text() {
             OltVendor::Zte => s.exec("configure terminal").await,
         };
         entered.unwrap();
+        // Huawei asks `{ <cr>|backplane<K>|... }:` first; Enter is sent for it.
+        let version = match vendor {
+            OltVendor::Huawei => s.exec("display version").await.unwrap(),
+            OltVendor::Zte => s.exec("show version").await.unwrap(),
+        };
+        assert!(version.contains("MA5600T") || version.contains("ZXA10"), "{version}");
         assert!(s.find_onu("HWTC1A2B3C4D").await.unwrap().is_some());
     }
 }
