@@ -155,7 +155,7 @@ async fn measure(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> Result<Phase> {
     let out = run::run(ctx, actor, as_of).await.context("billing run")?;
     let wall = started.elapsed();
     let (statements, cpu) = (ctx.db.statements() - statements, cpu_time() - cpu);
-    let reported = out.invoices.len();
+    let reported = out.invoices;
     let customers_checked = out.customers_checked;
     drop(out);
     let after = Memory::now();

@@ -52,10 +52,19 @@ pub const INVOICE: &str = "id number status kind issueDate dueDate subtotal { am
     total { amountMinor } paid { amountMinor } balance { amountMinor } \
     lines { kind description periodStart periodEnd net { amountMinor } tax { amountMinor } total { amountMinor } }";
 
-/// `runBilling(asOf)`; the created invoices.
+/// `runBilling(asOf)`; the created invoices in creation order (at most 100), checked against
+/// the run's count and total.
 pub async fn run_billing(app: &TestApp, token: &str, as_of: &str) -> Vec<Value> {
-    let q = format!("mutation($d: String) {{ runBilling(asOf: $d) {{ invoices {{ {INVOICE} }} }} }}");
-    app.ok(token, &q, json!({"d": as_of})).await["runBilling"]["invoices"].as_array().unwrap().clone()
+    let q = format!(
+        "mutation($d: String) {{ runBilling(asOf: $d) {{ invoiceCount total {{ amountMinor }} \
+         invoices(first: 100) {{ edges {{ node {{ {INVOICE} }} }} }} }} }}"
+    );
+    let r = app.ok(token, &q, json!({"d": as_of})).await["runBilling"].clone();
+    let mut list: Vec<Value> = r["invoices"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    list.reverse();
+    assert_eq!(r["invoiceCount"].as_u64(), Some(list.len() as u64), "{r:#}");
+    assert_eq!(minor(&r["total"]), list.iter().map(|i| minor(&i["total"])).sum::<i64>(), "{r:#}");
+    list
 }
 
 /// `billingPreview(asOf)`; the invoices it would create.
@@ -310,9 +319,12 @@ async fn a_run_killed_half_way_leaves_whole_invoices_and_the_rerun_completes_it(
     let tenant_id = isp_core::store::tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
     let actor = Actor::system(tenant_id, "test");
     let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
-    let err = run::run_with(&app.ctx, &actor, day, RunOptions { dry_run: false, crash_after: Some(2) }).await;
+    // Two customers per transaction; the run dies in the second chunk, after writing all of it.
+    let opts = RunOptions { crash_after: Some(2), chunk: 2, ..Default::default() };
+    let err = run::run_with(&app.ctx, &actor, day, opts).await;
     assert!(err.is_err(), "the run should have died");
-    // Two whole invoices survive; the third's lines and billed cycle were rolled back with it.
+    // The first chunk's two invoices survive; the second's invoices, lines and billed cycles
+    // were rolled back with it, and so were its invoice numbers.
     assert_eq!(invoice_count(&app, &t.token).await, 2);
     let d = app.ok(&t.token, "{ invoices(first: 10) { edges { node { lines { kind } } } } }", json!({})).await;
     let lines: usize =
@@ -344,4 +356,193 @@ async fn settings_are_validated() {
         d["billingSettings"],
         json!({"billingDay": 0, "mode": "PREPAID", "invoiceTemplate": "INV-{YYYY}-{SEQ:5}", "hasWebhookSecret": false})
     );
+}
+
+#[tokio::test]
+async fn a_run_bills_in_chunks_with_few_statements_and_pages_its_invoices() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    set_day(&app, "2024-03-01");
+    let plan = plan_priced(&app, &t.token, 1000).await;
+    for i in 0..7 {
+        let c = app.customer(&t.token, &format!("Chunked {i}")).await;
+        sub_from(&app, &t.token, &c, &plan, "2024-03-01").await;
+    }
+    let tenant_id = isp_core::store::tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
+    let actor = Actor::system(tenant_id, "test");
+    let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+
+    // The preview plans all seven (listing the first two) and writes nothing.
+    let p = run::preview(&app.ctx, &actor, day, 2).await.unwrap();
+    assert_eq!((p.invoices, p.planned.len(), p.total, p.run_id), (7, 2, 7000, None));
+
+    // Three customers per transaction: three chunks, each a fixed handful of statements
+    // (settings, two candidate queries, tax rates, subscriptions, charges, the run row, the
+    // number block, invoices, lines, billed periods, the credit lookup, audit, and on PostgreSQL
+    // the customers' row locks), not per customer; then one empty look for a fourth chunk.
+    let before = app.ctx.db.statements();
+    let out = run::run_with(&app.ctx, &actor, day, RunOptions { chunk: 3, ..Default::default() }).await.unwrap();
+    let used = app.ctx.db.statements() - before;
+    assert_eq!((out.invoices, out.customers_checked, out.total, out.drafts), (7, 7, 7000, false));
+    assert!(used <= 3 * 14 + 3, "{used} statements for 3 chunks");
+
+    // A re-run with nothing due is one empty walk: three statements, no write, no run row.
+    let before = app.ctx.db.statements();
+    let again = run::run(&app.ctx, &actor, day).await.unwrap();
+    assert_eq!((again.invoices, again.customers_checked, again.run_id), (0, 0, None));
+    assert!(app.ctx.db.statements() - before <= 3, "re-run used {}", app.ctx.db.statements() - before);
+
+    // The run's invoices, page by page, through the graph: numbered gaplessly across chunks.
+    let run_id = global_id("BillingRun", out.run_id.unwrap());
+    let q = "query($r: ID!, $a: String) { invoices(first: 4, after: $a, billingRunId: $r) { edges { node { number } } \
+             pageInfo { hasNextPage endCursor } } }";
+    let mut numbers = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let d = app.ok(&t.token, q, json!({"r": run_id, "a": after})).await;
+        let page = &d["invoices"];
+        numbers.extend(
+            page["edges"].as_array().unwrap().iter().map(|e| e["node"]["number"].as_str().unwrap().to_string()),
+        );
+        if page["pageInfo"]["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=7).map(|n| format!("INV-2024-{n:05}")).collect::<Vec<_>>());
+
+    // runBilling answers with counts and totals; a run that created nothing lists nothing.
+    let d = app
+        .ok(
+            &t.token,
+            "mutation { runBilling(asOf: \"2024-03-01\") { invoiceCount customersChecked drafts total { amountMinor } \
+             invoices(first: 5) { edges { node { id } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["runBilling"],
+        json!({"invoiceCount": 0, "customersChecked": 0, "drafts": false, "total": {"amountMinor": 0}, "invoices": {"edges": []}})
+    );
+}
+
+/// Pending charges of a customer: (amount, description) in order.
+async fn pending(app: &TestApp, token: &str, customer: &str) -> Vec<(i64, String)> {
+    let d = app
+        .ok(
+            token,
+            "query($c: ID!) { customerBalance(customerId: $c) { pendingCharges { amount { amountMinor } description } } }",
+            json!({"c": customer}),
+        )
+        .await;
+    d["customerBalance"]["pendingCharges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (minor(&c["amount"]), c["description"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn update_plan(app: &TestApp, token: &str, sub: &str, plan: &str) -> Value {
+    app.gql(
+        Some(token),
+        "mutation($s: ID!, $p: ID!) { updateSubscription(input: {id: $s, planId: $p}) { id } }",
+        json!({"s": sub, "p": plan}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn update_subscription_prorates_a_plan_change_on_the_last_day_of_a_month_and_in_a_leap_february() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    settings(&app, &t.token, json!({"billingDay": 1, "mode": "PREPAID"})).await;
+    set_day(&app, "2024-01-01");
+    let p3100 = plan_priced(&app, &t.token, 3100).await;
+    let p6200 = plan_priced(&app, &t.token, 6200).await;
+    let p2900 = plan_priced(&app, &t.token, 2900).await;
+    let p5800 = plan_priced(&app, &t.token, 5800).await;
+    let jan = app.customer(&t.token, "Last day of January").await;
+    let s_jan = sub_from(&app, &t.token, &jan, &p3100, "2024-01-01").await;
+    assert_eq!(run_billing(&app, &t.token, "2024-01-01").await.len(), 1);
+
+    // January 31st, the last of 31 days: one day of each plan, each rounded once.
+    set_day(&app, "2024-01-31");
+    let r = update_plan(&app, &t.token, &s_jan, &p6200).await;
+    assert!(r.get("errors").is_none(), "{r:#}");
+    let (old, new) = (plan_name(&app, &t.token, &p3100).await, plan_name(&app, &t.token, &p6200).await);
+    assert_eq!(
+        pending(&app, &t.token, &jan).await,
+        vec![
+            (-100, format!("Credit: {old} unused 2024-01-31 to 2024-01-31")),
+            (200, format!("Plan change: {new} 2024-01-31 to 2024-01-31")),
+        ]
+    );
+
+    // A leap February: billed Feb 1st for its 29 days, changed on the 10th (20 days left) and
+    // on the 29th (1 day left) for two customers.
+    set_day(&app, "2024-02-01");
+    let mid = app.customer(&t.token, "Mid February").await;
+    let s_mid = sub_from(&app, &t.token, &mid, &p2900, "2024-02-01").await;
+    let leap = app.customer(&t.token, "Leap day").await;
+    let s_leap = sub_from(&app, &t.token, &leap, &p2900, "2024-02-01").await;
+    let feb = run_billing(&app, &t.token, "2024-02-01").await;
+    assert_eq!(feb.len(), 3, "January's customer gets February plus its adjustments");
+    let jan_feb = feb.iter().find(|i| i["lines"].as_array().unwrap().len() == 3).expect("the plan-change invoice");
+    let totals: Vec<i64> = jan_feb["lines"].as_array().unwrap().iter().map(|l| minor(&l["total"])).collect();
+    assert_eq!(totals, vec![6200, 200, -100]);
+
+    set_day(&app, "2024-02-10");
+    assert!(update_plan(&app, &t.token, &s_mid, &p5800).await.get("errors").is_none());
+    // 2900 * 20 / 29 = 2000 credited, 5800 * 20 / 29 = 4000 charged.
+    let amounts: Vec<i64> = pending(&app, &t.token, &mid).await.into_iter().map(|c| c.0).collect();
+    assert_eq!(amounts, vec![-2000, 4000]);
+    set_day(&app, "2024-02-29");
+    assert!(update_plan(&app, &t.token, &s_leap, &p5800).await.get("errors").is_none());
+    let leap_pending = pending(&app, &t.token, &leap).await;
+    assert_eq!(leap_pending.iter().map(|c| c.0).collect::<Vec<_>>(), vec![-100, 200]);
+    assert!(leap_pending[0].1.ends_with("unused 2024-02-29 to 2024-02-29"), "{leap_pending:?}");
+
+    // March's invoices carry the adjustments after the new plan's full cycle.
+    let mar = run_billing(&app, &t.token, "2024-03-01").await;
+    let mut totals: Vec<i64> = mar.iter().map(|i| minor(&i["total"])).collect();
+    totals.sort();
+    assert_eq!(totals, vec![5800 + 200 - 100, 6200, 5800 + 4000 - 2000]);
+
+    // The audit entry of the update records the adjustments.
+    let d = app
+        .ok(
+            &t.token,
+            "query($id: ID!) { auditLog(first: 1, filter: {objectId: $id, actionPrefix: \"subscription.update\"}) { nodes { details } } }",
+            json!({"id": s_leap}),
+        )
+        .await;
+    assert_eq!(d["auditLog"]["nodes"][0]["details"]["adjustments"], json!([-100, 200]));
+
+    // Same plan again, or a subscription that has not started (nothing billed or used): no adjustment.
+    assert!(update_plan(&app, &t.token, &s_leap, &p5800).await.get("errors").is_none());
+    let later = app.customer(&t.token, "Not started").await;
+    let s_later = sub_from(&app, &t.token, &later, &p2900, "2024-04-01").await;
+    assert!(update_plan(&app, &t.token, &s_later, &p5800).await.get("errors").is_none());
+    assert!(pending(&app, &t.token, &later).await.is_empty());
+
+    // A plan with another billing period cannot be prorated mid-cycle: refused, nothing changed.
+    let mut yearly = plan_input(&format!("Yearly {}", unique()), &["PPPOE"]);
+    yearly["billingPeriod"] = json!("YEARLY");
+    let yearly = app
+        .ok(&t.token, "mutation($i: PlanInput!) { createPlan(input: $i) { id } }", json!({"i": yearly}))
+        .await["createPlan"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set_day(&app, "2024-03-15");
+    let r = update_plan(&app, &t.token, &s_mid, &yearly).await;
+    assert_eq!((code(&r), field(&r)), (Some("VALIDATION"), Some("planId")), "{r:#}");
+    assert!(pending(&app, &t.token, &mid).await.is_empty());
+}
+
+async fn plan_name(app: &TestApp, token: &str, plan: &str) -> String {
+    let d = app.ok(token, "query($id: ID!) { node(id: $id) { ... on Plan { name } } }", json!({"id": plan})).await;
+    d["node"]["name"].as_str().unwrap().to_string()
 }

@@ -241,3 +241,134 @@ async fn gateway_webhooks_are_verified_and_idempotent() {
     assert_eq!(got, vec![("stripe:pi_1".to_string(), 600), ("acme:ch_1".to_string(), 400)]);
     assert_eq!(invoice(&app, &t.token, &inv).await["status"], "PAID");
 }
+
+#[tokio::test]
+async fn drafts_stay_out_of_balances_dunning_and_reports_until_issued() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    set_day(&app, "2024-01-01");
+    settings(&app, &t.token, json!({"draftInvoices": true, "paymentTermsDays": 10})).await;
+    let d = app.ok(&t.token, "{ billingSettings { draftInvoices } }", json!({})).await;
+    assert_eq!(d["billingSettings"]["draftInvoices"], true);
+    let plan = plan_priced(&app, &t.token, 1000).await;
+    let mut cs = Vec::new();
+    for name in ["Draft A", "Draft B", "Draft C"] {
+        let c = app.customer(&t.token, name).await;
+        sub_from(&app, &t.token, &c, &plan, "2024-01-01").await;
+        cs.push(c);
+    }
+    let (a, b, c) = (&cs[0], &cs[1], &cs[2]);
+    pay(&app, &t.token, a, 1500, json!({})).await; // nothing open yet: all of it is credit
+
+    let q = format!(
+        "mutation {{ runBilling(asOf: \"2024-01-01\") {{ drafts invoiceCount invoices(first: 10) {{ edges {{ node {{ {INVOICE} customer {{ id }} }} }} }} }} }}"
+    );
+    let r = app.ok(&t.token, &q, json!({})).await["runBilling"].clone();
+    assert_eq!((r["drafts"].as_bool(), r["invoiceCount"].as_i64()), (Some(true), Some(3)));
+    let draft_of = |customer: &str| {
+        let e = r["invoices"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["customer"]["id"] == customer);
+        e.unwrap()["node"].clone()
+    };
+    let (da, db, dc) = (draft_of(a), draft_of(b), draft_of(c));
+    for d in [&da, &db, &dc] {
+        assert_eq!((d["status"].as_str(), d["number"].as_str(), minor(&d["total"])), (Some("DRAFT"), None, 1000));
+        assert_eq!(minor(&d["paid"]), 0, "credit waits for the invoice to be issued");
+    }
+    // A draft claims its cycle: running again makes no second draft.
+    assert!(run_billing(&app, &t.token, "2024-01-01").await.is_empty());
+
+    // Outside balances, statements, allocation, dunning and reports.
+    let bal = balance(&app, &t.token, b).await;
+    assert_eq!((consistent(&bal), minor(&bal["customerBalance"]["outstanding"])), (0, 0));
+    assert!(bal["customerStatement"].as_array().unwrap().is_empty());
+    let bal = balance(&app, &t.token, a).await;
+    assert_eq!((consistent(&bal), minor(&bal["customerBalance"]["credit"])), (-1500, 1500));
+    let r = app
+        .gql(
+            Some(&t.token),
+            RECORD,
+            json!({"i": {"customerId": b, "amountMinor": 10, "method": "CASH", "invoiceIds": [db["id"]]}}),
+        )
+        .await;
+    assert_eq!((code(&r), field(&r)), (Some("VALIDATION"), Some("invoiceIds")), "a draft is not open: {r:#}");
+    let dun = app
+        .ok(&t.token, "mutation { runDunning(asOf: \"2024-03-01\") { reminders overdue suspended } }", json!({}))
+        .await;
+    assert_eq!(dun["runDunning"], json!({"reminders": 0, "overdue": 0, "suspended": 0}));
+    let rep = app
+        .ok(
+            &t.token,
+            "{ billingReport(from: \"2024-01-01\", to: \"2024-01-31\", asOf: \"2024-03-01\") { collections { invoiced { amountMinor } } ageing { total { amountMinor } } revenueByPlan { lines } } }",
+            json!({}),
+        )
+        .await;
+    let invoiced: i64 =
+        rep["billingReport"]["collections"].as_array().unwrap().iter().map(|m| minor(&m["invoiced"])).sum();
+    assert_eq!((invoiced, minor(&rep["billingReport"]["ageing"]["total"])), (0, 0));
+    assert!(rep["billingReport"]["revenueByPlan"].as_array().unwrap().is_empty());
+
+    // Issuing is role-checked like runBilling.
+    let support = app.staff(&t, "SUPPORT").await;
+    let issue = format!("mutation($ids: [ID!]!) {{ issueInvoices(ids: $ids) {{ {INVOICE} }} }}");
+    let r = app.gql(Some(&support.token), &issue, json!({"ids": [da["id"]]})).await;
+    assert_eq!(code(&r), Some("FORBIDDEN"), "{r:#}");
+
+    // Issued two days later, in the order given: numbered then, dated then, credit applied.
+    set_day(&app, "2024-01-03");
+    let issued = app.ok(&t.token, &issue, json!({"ids": [db["id"], da["id"]]})).await["issueInvoices"].clone();
+    let got: Vec<(String, String, String, String, i64)> = issued
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let s = |f: &str| i[f].as_str().unwrap().to_string();
+            (s("number"), s("status"), s("issueDate"), s("dueDate"), minor(&i["paid"]))
+        })
+        .collect();
+    let row = |n: &str, s: &str, paid| {
+        (n.to_string(), s.to_string(), "2024-01-03".to_string(), "2024-01-13".to_string(), paid)
+    };
+    assert_eq!(got, vec![row("INV-2024-00001", "ISSUED", 0), row("INV-2024-00002", "PAID", 1000)]);
+    assert_eq!(consistent(&balance(&app, &t.token, b).await), 1000);
+    let bal = balance(&app, &t.token, a).await;
+    assert_eq!((consistent(&bal), minor(&bal["customerBalance"]["credit"])), (-500, 500));
+    let r = app.gql(Some(&t.token), &issue, json!({"ids": [da["id"]]})).await;
+    assert_eq!((code(&r), field(&r)), (Some("CONFLICT"), Some("ids")), "issued twice: {r:#}");
+    let log = app
+        .ok(
+            &t.token,
+            "{ auditLog(first: 10, filter: {actionPrefix: \"invoice.issue\"}) { nodes { details } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(log["auditLog"]["nodes"].as_array().unwrap().len(), 2);
+
+    // A draft can be deleted (its cycle is billed again by the next run) or voided without a
+    // credit note; an issued invoice can only be voided.
+    let del = "mutation($id: ID!) { deleteInvoice(id: $id) }";
+    assert_eq!(app.ok(&t.token, del, json!({"id": dc["id"]})).await["deleteInvoice"], dc["id"]);
+    assert_eq!(
+        app.ok(&t.token, "query($id: ID!) { invoice(id: $id) { id } }", json!({"id": dc["id"]})).await["invoice"],
+        Value::Null
+    );
+    let again = run_billing(&app, &t.token, "2024-01-03").await;
+    assert_eq!((again.len(), again[0]["status"].as_str(), minor(&again[0]["total"])), (1, Some("DRAFT"), 1000));
+    let void = "mutation($id: ID!) { voidInvoice(id: $id, reason: \"not needed\") { kind status number } }";
+    let v = app.ok(&t.token, void, json!({"id": again[0]["id"]})).await;
+    assert_eq!(v["voidInvoice"], json!({"kind": "INVOICE", "status": "VOID", "number": null}));
+    let notes = app.ok(&t.token, "{ invoices(kind: CREDIT_NOTE) { edges { node { id } } } }", json!({})).await;
+    assert!(notes["invoices"]["edges"].as_array().unwrap().is_empty());
+    let r = app.gql(Some(&t.token), del, json!({"id": da["id"]})).await;
+    assert_eq!((code(&r), field(&r)), (Some("CONFLICT"), Some("id")), "{r:#}");
+
+    // Drafts off: the next run issues at once and the numbering carries on without a gap.
+    settings(&app, &t.token, json!({"draftInvoices": false})).await;
+    set_day(&app, "2024-02-01");
+    let mut numbers: Vec<String> = run_billing(&app, &t.token, "2024-02-01")
+        .await
+        .iter()
+        .map(|i| i["number"].as_str().unwrap().to_string())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec!["INV-2024-00003", "INV-2024-00004", "INV-2024-00005"]);
+}

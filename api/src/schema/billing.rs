@@ -6,7 +6,7 @@ use super::{connection, core, tenant_currency};
 use crate::error::{found, invalid, Gql};
 use crate::ids::{self, page_args};
 use crate::loaders::load_err;
-use crate::request::require;
+use crate::request::{actor, require};
 use crate::schema::request_loaders;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
@@ -17,7 +17,9 @@ use isp_core::billing::invoices::{self, InvoiceFilter};
 use isp_core::billing::ledger::{self, LedgerKind};
 use isp_core::billing::payments::{self, NewPayment};
 use isp_core::billing::run::{self, PlannedInvoice};
-use isp_core::billing::settings::{self as bsettings, BillingSettings as CoreSettings, TaxRate as CoreTaxRate};
+use isp_core::billing::settings::{
+    self as bsettings, BillingSettings as CoreSettings, LogoChange, TaxRate as CoreTaxRate,
+};
 use isp_core::billing::{charges, reports, BillingMode, InvoiceKind, InvoiceStatus, LineKind, PaymentMethod};
 use isp_core::clock::from_ms;
 use isp_core::store::page::{Cursor as Pos, SortKey};
@@ -25,10 +27,11 @@ use isp_core::CoreError;
 
 type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
-fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
+/// A date argument; absent means today in the tenant's time zone.
+async fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
     match v {
         Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| invalid(field, "must be a date YYYY-MM-DD")),
-        None => Ok(core(ctx).clock.now().date_naive()),
+        None => isp_core::billing::tenant_today(core(ctx), actor(ctx)?.tenant_id).await.gql(),
     }
 }
 
@@ -106,6 +109,15 @@ impl BillingSettings {
     async fn brand_color(&self) -> &str {
         &self.0.brand_color
     }
+    /// Second colour of the PDFs (table headings), `#RRGGBB`; null: a tint of `brandColor`.
+    async fn accent_color(&self) -> Option<&str> {
+        self.0.accent_color.as_deref()
+    }
+    /// Content type of the logo printed on PDFs (`image/png`, `image/svg+xml`); null when none.
+    async fn logo_content_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let a = require(ctx, Action::InvoiceRead)?;
+        Ok(bsettings::logo_info(&core(ctx).db, a.tenant_id).await.gql()?.map(|(t, _)| t))
+    }
     /// Address printed on invoices.
     async fn legal_address(&self) -> Option<&str> {
         self.0.legal_address.as_deref()
@@ -117,6 +129,11 @@ impl BillingSettings {
     /// Payment instructions printed on invoices.
     async fn payment_instructions(&self) -> Option<&str> {
         self.0.payment_instructions.as_deref()
+    }
+    /// Whether billing runs create DRAFT invoices (numbered and sent by `issueInvoices`)
+    /// instead of issuing them at once.
+    async fn draft_invoices(&self) -> bool {
+        self.0.draft_invoices != 0
     }
     /// Whether a payment webhook secret is set (the secret itself is write-only).
     async fn has_webhook_secret(&self) -> bool {
@@ -438,21 +455,68 @@ impl PreviewInvoice {
 pub struct BillingPreview {
     /// The date billed up to.
     pub as_of: String,
-    /// Invoices it would create.
+    /// How many invoices it would create.
+    pub invoice_count: i64,
+    /// The first of them (`first`, default 100).
     pub invoices: Vec<PreviewInvoice>,
-    /// Their sum.
+    /// The sum of all of them.
     pub total: Money,
 }
 
-/// What a billing run created.
-#[derive(SimpleObject)]
+/// What a billing run created: counts and totals, and its invoices page by page.
 pub struct BillingRunResult {
+    as_of: NaiveDate,
+    out: run::RunOutcome,
+    currency: String,
+}
+
+#[Object]
+impl BillingRunResult {
     /// The date billed up to.
-    pub as_of: String,
-    /// Customers looked at.
-    pub customers_checked: i64,
-    /// Invoices created.
-    pub invoices: Vec<Invoice>,
+    async fn as_of(&self) -> String {
+        self.as_of.to_string()
+    }
+    /// Customers with something due that were looked at.
+    async fn customers_checked(&self) -> i64 {
+        self.out.customers_checked as i64
+    }
+    /// How many invoices the run created.
+    async fn invoice_count(&self) -> i64 {
+        self.out.invoices as i64
+    }
+    /// Whether they are drafts (the `draftInvoices` setting): no number until issued.
+    async fn drafts(&self) -> bool {
+        self.out.drafts
+    }
+    /// Sum of their nets.
+    async fn subtotal(&self) -> Money {
+        Money::new(self.out.subtotal, &self.currency)
+    }
+    /// Sum of their taxes.
+    async fn tax(&self) -> Money {
+        Money::new(self.out.tax, &self.currency)
+    }
+    /// Sum of their totals.
+    async fn total(&self) -> Money {
+        Money::new(self.out.total, &self.currency)
+    }
+    /// The invoices the run created, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Invoice>> {
+        let a = require(ctx, Action::InvoiceRead)?;
+        let args = page_args(first, after, last, before)?;
+        // A run that created nothing has no row: an id no invoice carries lists nothing.
+        let f = InvoiceFilter { billing_run_id: Some(self.out.run_id.unwrap_or(0)), ..Default::default() };
+        let page = invoices::list(&core(ctx).db, a.tenant_id, &f, &args).await.gql()?;
+        Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, EmptyFields))
+    }
 }
 
 /// What a dunning run did.
@@ -652,18 +716,29 @@ impl BillingQuery {
         bsettings::get(&core(ctx).db, a.tenant_id).await.gql().map(BillingSettings)
     }
 
-    /// Exactly what `runBilling(asOf)` would create now (same code path, nothing written).
-    /// `asOf` defaults to today (UTC).
-    async fn billing_preview(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<BillingPreview> {
+    /// Exactly what `runBilling(asOf)` would create now (same code path, nothing written):
+    /// the count and total of every invoice, and the first `first` (default 100, at most 1000)
+    /// in full. `asOf` defaults to today in the tenant's time zone.
+    #[graphql(complexity = "first.unwrap_or(100).clamp(1, 1000) as usize * child_complexity")]
+    async fn billing_preview(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<BillingPreview> {
         let a = require(ctx, Action::BillingRun)?;
-        let day = date_arg("asOf", as_of, ctx)?;
-        let out = run::preview(core(ctx), a, day).await.gql()?;
+        let day = date_arg("asOf", as_of, ctx).await?;
+        let keep = match first.unwrap_or(100) {
+            n @ 0..=1000 => n as usize,
+            _ => return Err(invalid("first", "must be 0-1000")),
+        };
+        let out = run::preview(core(ctx), a, day, keep).await.gql()?;
         let cur = tenant_currency(ctx).await?;
-        let total = out.invoices.iter().map(|i| i.total).sum();
         Ok(BillingPreview {
             as_of: day.to_string(),
-            total: Money::new(total, &cur),
-            invoices: out.invoices.into_iter().map(|i| PreviewInvoice(i, cur.clone())).collect(),
+            invoice_count: out.invoices as i64,
+            total: Money::new(out.total, &cur),
+            invoices: out.planned.into_iter().map(|i| PreviewInvoice(i, cur.clone())).collect(),
         })
     }
 
@@ -680,10 +755,16 @@ impl BillingQuery {
         customer_id: Option<ID>,
         status: Option<Vec<InvoiceStatus>>,
         kind: Option<InvoiceKind>,
+        billing_run_id: Option<ID>,
     ) -> async_graphql::Result<Conn<Invoice>> {
         let a = require(ctx, Action::InvoiceRead)?;
         let args = page_args(first, after, last, before)?;
-        let f = InvoiceFilter { customer_id: ids::decode_opt(&customer_id, "Customer", "customerId")?, status, kind };
+        let f = InvoiceFilter {
+            customer_id: ids::decode_opt(&customer_id, "Customer", "customerId")?,
+            status,
+            kind,
+            billing_run_id: ids::decode_opt(&billing_run_id, "BillingRun", "billingRunId")?,
+        };
         let page = invoices::list(&core(ctx).db, a.tenant_id, &f, &args).await.gql()?;
         Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, EmptyFields))
     }
@@ -786,8 +867,8 @@ impl BillingQuery {
         as_of: Option<String>,
     ) -> async_graphql::Result<BillingReport> {
         let a = require(ctx, Action::ReportRead)?;
-        let (from, to) = (date_arg("from", Some(from), ctx)?, date_arg("to", Some(to), ctx)?);
-        let as_of = date_arg("asOf", as_of, ctx)?;
+        let (from, to) = (date_arg("from", Some(from), ctx).await?, date_arg("to", Some(to), ctx).await?);
+        let as_of = date_arg("asOf", as_of, ctx).await?;
         let db = &core(ctx).db;
         let cur = tenant_currency(ctx).await?;
         let m = |x| Money::new(x, &cur);
@@ -853,12 +934,19 @@ pub struct BillingSettingsInput {
     pub webhook_secret: Option<String>,
     /// Brand color of PDFs, `#RRGGBB`.
     pub brand_color: Option<String>,
+    /// Second colour of PDFs (table headings), `#RRGGBB` (null: a tint of the brand color).
+    pub accent_color: MaybeUndefined<String>,
+    /// Logo printed on PDFs: a PNG (at most 4096 px each way) or SVG image of at most 128 KiB,
+    /// base64-encoded; the type is sniffed from the bytes (null removes the logo).
+    pub logo: MaybeUndefined<String>,
     /// Address printed on invoices (null clears).
     pub legal_address: MaybeUndefined<String>,
     /// Tax id printed on invoices (null clears).
     pub tax_id: MaybeUndefined<String>,
     /// Payment instructions printed on invoices (null clears).
     pub payment_instructions: MaybeUndefined<String>,
+    /// Billing runs create DRAFT invoices, numbered when issued (`issueInvoices`).
+    pub draft_invoices: Option<bool>,
 }
 
 /// A tax rate for a tax class.
@@ -932,10 +1020,12 @@ impl BillingMutation {
         s.overdue_after_days = i.overdue_after_days.unwrap_or(s.overdue_after_days);
         s.suspend_after_days = i.suspend_after_days.unwrap_or(s.suspend_after_days);
         s.brand_color = i.brand_color.unwrap_or(s.brand_color);
+        s.draft_invoices = i.draft_invoices.map_or(s.draft_invoices, i64::from);
         for (field, v) in [
             (&mut s.legal_address, i.legal_address),
             (&mut s.tax_id, i.tax_id),
             (&mut s.payment_instructions, i.payment_instructions),
+            (&mut s.accent_color, i.accent_color),
         ] {
             match v {
                 MaybeUndefined::Undefined => {}
@@ -943,7 +1033,20 @@ impl BillingMutation {
                 MaybeUndefined::Value(x) => *field = Some(x),
             }
         }
-        bsettings::update(c, a, &s, i.webhook_secret.as_deref()).await.gql().map(BillingSettings)
+        let logo = match i.logo {
+            MaybeUndefined::Undefined => LogoChange::Keep,
+            MaybeUndefined::Null => LogoChange::Remove,
+            MaybeUndefined::Value(b64) => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| invalid("logo", "must be base64"))?;
+                let content_type = bsettings::sniff_logo(&data).gql()?;
+                crate::pdf::check_logo(content_type, data.clone()).await.map_err(|m| invalid("logo", &m))?;
+                LogoChange::Set(data)
+            }
+        };
+        bsettings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo).await.gql().map(BillingSettings)
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
@@ -1017,26 +1120,44 @@ impl BillingMutation {
     }
 
     /// Bills every due cycle and pending charge as of `asOf` (default today). Safe to repeat:
-    /// nothing is ever billed twice.
+    /// nothing is ever billed twice. Returns counts and totals, and the invoices page by page.
     async fn run_billing(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<BillingRunResult> {
         let a = require(ctx, Action::BillingRun)?;
-        let day = date_arg("asOf", as_of, ctx)?;
+        let day = date_arg("asOf", as_of, ctx).await?;
         let out = run::run(core(ctx), a, day).await.gql()?;
-        let mut list = Vec::new();
-        for i in &out.invoices {
-            if let Some(id) = i.invoice_id {
-                list.push(Invoice(invoices::get(&core(ctx).db, a.tenant_id, id).await.gql()?));
-            }
-        }
-        Ok(BillingRunResult { as_of: day.to_string(), customers_checked: out.customers_checked as i64, invoices: list })
+        Ok(BillingRunResult { as_of: day, out, currency: tenant_currency(ctx).await? })
+    }
+
+    /// Issues a draft invoice: numbers it, dates it today and pays it from customer credit.
+    async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Invoice> {
+        let a = require(ctx, Action::BillingRun)?;
+        let id = ids::decode(&id, "Invoice", "id")?;
+        let mut issued = invoices::issue(core(ctx), a, &[id]).await.gql()?;
+        Ok(Invoice(issued.remove(0)))
+    }
+
+    /// Issues draft invoices, all or none (at most 1000), numbered in the order given.
+    async fn issue_invoices(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Invoice>> {
+        let a = require(ctx, Action::BillingRun)?;
+        let list = ids.iter().map(|i| ids::decode(i, "Invoice", "ids")).collect::<Result<Vec<_>, _>>()?;
+        Ok(invoices::issue(core(ctx), a, &list).await.gql()?.into_iter().map(Invoice).collect())
+    }
+
+    /// Deletes a draft invoice; its cycles and charges are billed again by the next run.
+    /// Returns the deleted invoice's ID. Issued invoices cannot be deleted: void them.
+    async fn delete_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let a = require(ctx, Action::BillingRun)?;
+        let raw = ids::decode(&id, "Invoice", "id")?;
+        invoices::delete_draft(core(ctx), a, raw).await.gql()?;
+        Ok(id)
     }
 
     /// Voids an invoice: issues a credit note and turns its payments into customer credit.
-    /// Returns the credit note.
+    /// Returns the credit note, or, for a draft (never sent, so no credit note), the voided draft.
     async fn void_invoice(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Invoice> {
         let a = require(ctx, Action::BillingRun)?;
         let id = ids::decode(&id, "Invoice", "id")?;
-        invoices::void(core(ctx), a, id, &reason).await.gql().map(|(_, note)| Invoice(note))
+        invoices::void(core(ctx), a, id, &reason).await.gql().map(|(voided, note)| Invoice(note.unwrap_or(voided)))
     }
 
     /// Records a payment and allocates it (cashiers and up).
@@ -1075,7 +1196,7 @@ impl BillingMutation {
     /// Runs the dunning policy as of `asOf` (default today).
     async fn run_dunning(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<DunningRunResult> {
         let a = require(ctx, Action::BillingRun)?;
-        let day = date_arg("asOf", as_of, ctx)?;
+        let day = date_arg("asOf", as_of, ctx).await?;
         let o = dunning::run(core(ctx), a, day).await.gql()?;
         Ok(DunningRunResult { reminders: o.reminders as i64, overdue: o.overdue as i64, suspended: o.suspended as i64 })
     }

@@ -165,6 +165,74 @@ async fn position(tx: &mut Tx, t: i64, id: i64, sp: &SubPlan, day: NaiveDate) ->
     Ok(Position { cycle_days: days(fs, fe), billed_end, unbilled_from })
 }
 
+/// The plan a subscription moves to, as proration sees it.
+#[derive(sqlx::FromRow)]
+struct NewPlan {
+    name: String,
+    price_minor: i64,
+    billing_period: BillingPeriod,
+    tax_class: String,
+    active: i64,
+    access_types: String,
+}
+
+async fn new_plan(tx: &mut Tx, t: i64, plan_id: i64) -> CoreResult<NewPlan> {
+    sqlx::query_as::<_, NewPlan>(
+        "SELECT name, price_minor, billing_period, tax_class, active, access_types FROM plans WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(t)
+    .bind(plan_id)
+    .fetch_optional(tx.x())
+    .await?
+    .ok_or_else(|| CoreError::validation("planId", "no such plan"))
+}
+
+/// Writes the adjustments of moving subscription `id` (`sp`) to plan `new` on `day` as
+/// charges for the next invoice. Billed already: a credit for the old plan's unused days and
+/// a charge for the new plan's, each rounded once. Not billed yet: the run bills the whole
+/// cycle at the new price, so the used days are moved back to the old price. Nothing billed
+/// and nothing used (a change before the start): no adjustment, whatever the plan.
+async fn adjustments(
+    tx: &mut Tx,
+    t: i64,
+    id: i64,
+    sp: &SubPlan,
+    new: &NewPlan,
+    day: NaiveDate,
+    now: i64,
+) -> CoreResult<Vec<Charge>> {
+    let pos = position(tx, t, id, sp, day).await?;
+    let n = pos.cycle_days;
+    let (span, sign, from, to) = match pos.billed_end {
+        Some(end) => (days(day, end), 1, day, end),
+        None => (days(pos.unbilled_from, day).max(0), -1, pos.unbilled_from, day),
+    };
+    let mut out = Vec::new();
+    if span <= 0 {
+        return Ok(out);
+    }
+    if new.billing_period != sp.billing_period {
+        return Err(CoreError::validation("planId", "a prorated change needs a plan with the same billing period"));
+    }
+    let range = format!("{} to {}", from, to - chrono::Duration::days(1));
+    let lines = [
+        (
+            -sign * prorate(sp.price_minor, span, n),
+            format!("{} {} {range}", sp.plan_name, if sign == 1 { "unused" } else { "used" }),
+            &sp.tax_class,
+        ),
+        (sign * prorate(new.price_minor, span, n), format!("{} {range}", new.name), &new.tax_class),
+    ];
+    for (amount, text, class) in lines {
+        if amount == 0 {
+            continue;
+        }
+        let desc = if amount < 0 { format!("Credit: {text}") } else { format!("Plan change: {text}") };
+        out.push(insert(tx, t, sp.customer_id, Some(id), LineKind::Adjustment, &desc, amount, class, now).await?);
+    }
+    Ok(out)
+}
+
 /// Moves subscription `id` to plan `plan_id` from `effective` (default today), charging
 /// the difference for the rest of the cycle: a credit for the old plan's unused days and a
 /// charge for the new plan's, each rounded once, on the next invoice.
@@ -180,7 +248,7 @@ pub async fn change_plan(
     let now = ctx.now_ms();
     let day = match effective {
         Some(d) => parse_date("effectiveDate", d)?,
-        None => ctx.clock.now().date_naive(),
+        None => super::tenant_today(ctx, t).await?,
     };
     let mut tx = ctx.db.begin().await?;
     let sp = sub_plan(&mut tx, t, id).await?;
@@ -188,53 +256,16 @@ pub async fn change_plan(
     if sp.status == SubscriptionStatus::Cancelled {
         return Err(CoreError::conflict("id", "subscription is cancelled"));
     }
-    let new: Option<(String, i64, BillingPeriod, String, i64, String)> = sqlx::query_as(
-        "SELECT name, price_minor, billing_period, tax_class, active, access_types FROM plans WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(t)
-    .bind(plan_id)
-    .fetch_optional(tx.x())
-    .await?;
-    let (new_name, new_price, new_period, new_class, active, access) =
-        new.ok_or_else(|| CoreError::validation("planId", "no such plan"))?;
-    if active == 0 {
+    let new = new_plan(&mut tx, t, plan_id).await?;
+    if new.active == 0 {
         return Err(CoreError::validation("planId", "plan is archived"));
     }
-    if !access.split(',').any(|a| a == sp.access_type) {
+    if !new.access_types.split(',').any(|a| a == sp.access_type) {
         return Err(CoreError::validation("planId", format!("plan does not allow {}", sp.access_type)));
-    }
-    if new_period != sp.billing_period {
-        return Err(CoreError::validation("planId", "a prorated change needs a plan with the same billing period"));
     }
     let mut out = Vec::new();
     if plan_id != sp.plan_id {
-        let pos = position(&mut tx, t, id, &sp, day).await?;
-        let n = pos.cycle_days;
-        // Billed already: refund the old plan's unused days, charge the new plan's. Not yet
-        // billed: the run bills the whole cycle at the new price, so the used days are
-        // moved back to the old price.
-        let (span, sign, from, to) = match pos.billed_end {
-            Some(end) => (days(day, end), 1, day, end),
-            None => (days(pos.unbilled_from, day).max(0), -1, pos.unbilled_from, day),
-        };
-        if span > 0 {
-            let range = format!("{} to {}", from, to - chrono::Duration::days(1));
-            let lines = [
-                (
-                    -sign * prorate(sp.price_minor, span, n),
-                    format!("{} {} {range}", sp.plan_name, if sign == 1 { "unused" } else { "used" }),
-                    &sp.tax_class,
-                ),
-                (sign * prorate(new_price, span, n), format!("{new_name} {range}"), &new_class),
-            ];
-            for (amount, text, class) in lines {
-                let desc = if amount < 0 { format!("Credit: {text}") } else { format!("Plan change: {text}") };
-                out.push(
-                    insert(&mut tx, t, sp.customer_id, Some(id), LineKind::Adjustment, &desc, amount, class, now)
-                        .await?,
-                );
-            }
-        }
+        out = adjustments(&mut tx, t, id, &sp, &new, day, now).await?;
         sqlx::query("UPDATE subscriptions SET plan_id = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(plan_id)
             .bind(now)
@@ -251,6 +282,21 @@ pub async fn change_plan(
     Ok(out)
 }
 
+/// The proration of `updateSubscription` moving subscription `id` to plan `plan_id` today
+/// (the tenant's local date),
+/// inside the caller's transaction and before it changes the plan: the same adjustments as
+/// [`change_plan`] (which also takes an effective date). The caller has validated the plan.
+pub async fn prorate_plan_change(ctx: &Ctx, tx: &mut Tx, t: i64, id: i64, plan_id: i64) -> CoreResult<Vec<Charge>> {
+    let sp = sub_plan(tx, t, id).await?;
+    if sp.plan_id == plan_id || sp.status == SubscriptionStatus::Cancelled {
+        return Ok(Vec::new());
+    }
+    lock_customer(tx, t, sp.customer_id).await?;
+    let new = new_plan(tx, t, plan_id).await?;
+    let today = super::tenant_today_in(ctx, tx, t).await?;
+    adjustments(tx, t, id, &sp, &new, today, ctx.now_ms()).await
+}
+
 /// Cancels subscription `id` from `effective` (default today): the unused days of a billed
 /// cycle are credited, or the used days of an unbilled one are charged, on the next invoice.
 pub async fn cancel(
@@ -265,7 +311,7 @@ pub async fn cancel(
     let now = ctx.now_ms();
     let day = match effective {
         Some(d) => parse_date("effectiveDate", d)?,
-        None => ctx.clock.now().date_naive(),
+        None => super::tenant_today(ctx, t).await?,
     };
     if let Some(r) = reason {
         crate::validate::text(r, 500).map_err(|m| CoreError::validation("reason", m))?;

@@ -25,7 +25,7 @@ pub async fn run_tenant(ctx: &Ctx, tenant_id: i64, as_of: NaiveDate) -> CoreResu
     let actor = Actor::system(tenant_id, "billing-daily");
     let billed = run::run(ctx, &actor, as_of).await?;
     let dunned = dunning::run(ctx, &actor, as_of).await?;
-    Ok(TenantDay { invoices: billed.invoices.len(), dunning: dunned })
+    Ok(TenantDay { invoices: billed.invoices, dunning: dunned })
 }
 
 /// Runs [`run_tenant`] for every tenant; a failing tenant is logged and the others go on.

@@ -138,6 +138,8 @@ pub struct InvoiceFilter {
     pub status: Option<Vec<InvoiceStatus>>,
     /// Only this kind.
     pub kind: Option<InvoiceKind>,
+    /// Only the invoices this billing run created.
+    pub billing_run_id: Option<i64>,
 }
 
 /// A page of the tenant's invoices, newest first.
@@ -149,6 +151,9 @@ pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -
     }
     if let Some(k) = f.kind {
         sql.push(" AND kind = ").arg(Arg::T(k.as_str().into()));
+    }
+    if let Some(r) = f.billing_run_id {
+        sql.push(" AND billing_run_id = ").arg(Arg::I(r));
     }
     if let Some(list) = f.status.as_ref().filter(|l| !l.is_empty()) {
         sql.push(" AND status IN (");
@@ -207,13 +212,14 @@ pub async fn refresh(tx: &mut Tx, tenant_id: i64, id: i64, today: NaiveDate, now
 
 /// Voids invoice `id`: issues a credit note reversing every line, releases the payments
 /// allocated to it as customer credit, and lifts a dunning suspension when nothing is overdue
-/// any more. The billed cycles stay billed. Returns (voided invoice, credit note).
-pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult<(Invoice, Invoice)> {
+/// any more. A draft was never sent, so it simply becomes VOID, with no number and no credit
+/// note. The billed cycles stay billed either way. Returns (voided invoice, credit note).
+pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult<(Invoice, Option<Invoice>)> {
     actor.require(Action::BillingRun)?;
     crate::validate::text(reason, 500).map_err(|m| CoreError::validation("reason", m))?;
     let t = actor.tenant_id;
     let now = ctx.now_ms();
-    let today = ctx.clock.now().date_naive();
+    let today = super::tenant_today(ctx, t).await?;
     let mut tx = ctx.db.begin().await?;
     let cur = get_in(&mut tx, t, id).await?;
     lock_customer(&mut tx, t, cur.customer_id).await?;
@@ -223,6 +229,14 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
     }
     if cur.status == InvoiceStatus::Void {
         return Err(CoreError::conflict("id", "the invoice is already void"));
+    }
+    if cur.status == InvoiceStatus::Draft {
+        set_void(&mut tx, t, id, reason, now).await?;
+        let details = json!({"number": null, "draft": true, "creditNote": null, "reason": reason.trim()});
+        audit::record(&mut tx, actor, "invoice.void", "Invoice", Some(id), details, now).await?;
+        let voided = get_in(&mut tx, t, id).await?;
+        tx.commit().await?;
+        return Ok((voided, None));
     }
     let s = settings::get_in(&mut tx, t).await?;
     let number = numbering::next(&mut tx, t, "CREDIT_NOTE", &s.credit_note_template, today).await?;
@@ -261,14 +275,7 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
         .execute(tx.x())
         .await?
         .rows_affected();
-    sqlx::query("UPDATE invoices SET status = $1, void_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
-        .bind(InvoiceStatus::Void)
-        .bind(reason.trim())
-        .bind(now)
-        .bind(t)
-        .bind(id)
-        .execute(tx.x())
-        .await?;
+    set_void(&mut tx, t, id, reason, now).await?;
     let details =
         json!({"number": cur.number, "creditNote": number, "reason": reason.trim(), "releasedAllocations": released});
     audit::record(&mut tx, actor, "invoice.void", "Invoice", Some(id), details, now).await?;
@@ -278,7 +285,128 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
     let note = get_in(&mut tx, t, cn).await?;
     tx.commit().await?;
     ctx.jobs_wakeup.notify_one();
-    Ok((voided, note))
+    Ok((voided, Some(note)))
+}
+
+async fn set_void(tx: &mut Tx, t: i64, id: i64, reason: &str, now: i64) -> CoreResult<()> {
+    sqlx::query("UPDATE invoices SET status = $1, void_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
+        .bind(InvoiceStatus::Void)
+        .bind(reason.trim())
+        .bind(now)
+        .bind(t)
+        .bind(id)
+        .execute(tx.x())
+        .await?;
+    Ok(())
+}
+
+/// Most drafts one call issues.
+pub const MAX_ISSUE: usize = 1000;
+
+/// Issues draft invoices `ids`, all or none: numbers them from the gapless sequence in the
+/// order given, dates them today with the tenant's payment terms, pays them from customer
+/// credit like a run's invoices, and records `invoice.issue`. From then on they count in
+/// balances, receivables, dunning and reports. Returns them in the order given.
+pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invoice>> {
+    actor.require(Action::BillingRun)?;
+    if ids.is_empty() || ids.len() > MAX_ISSUE {
+        return Err(CoreError::validation("ids", format!("must name 1-{MAX_ISSUE} invoices")));
+    }
+    let mut unique = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.len() != ids.len() {
+        return Err(CoreError::validation("ids", "must not name an invoice twice"));
+    }
+    let t = actor.tenant_id;
+    let now = ctx.now_ms();
+    let today = super::tenant_today(ctx, t).await?;
+    let mut tx = ctx.db.begin().await?;
+    let drafts = get_many(&mut tx, t, ids).await?;
+    let mut customers: Vec<i64> = drafts.iter().map(|i| i.customer_id).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    super::lock_customers(ctx.db.backend(), &mut tx, t, &customers).await?;
+    let drafts = get_many(&mut tx, t, ids).await?;
+    if let Some(bad) = drafts.iter().find(|i| i.status != InvoiceStatus::Draft) {
+        let what = bad.number.as_deref().unwrap_or("an invoice");
+        return Err(CoreError::conflict("ids", format!("{what} is {}; only drafts can be issued", bad.status)));
+    }
+    let s = settings::get_in(&mut tx, t).await?;
+    let first = numbering::reserve(&mut tx, t, "INVOICE", &s.invoice_template, today, ids.len() as i64).await?;
+    let due = today + Duration::days(s.payment_terms_days);
+    for (i, inv) in drafts.iter().enumerate() {
+        let number = numbering::render(&s.invoice_template, today, first + i as i64);
+        let status = if inv.total_minor <= 0 { InvoiceStatus::Paid } else { InvoiceStatus::Issued };
+        sqlx::query(
+            "UPDATE invoices SET number = $1, status = $2, issue_date = $3, due_date = $4, updated_at = $5 \
+             WHERE tenant_id = $6 AND id = $7 AND status = 'DRAFT'",
+        )
+        .bind(&number)
+        .bind(status)
+        .bind(fmt_date(today))
+        .bind(fmt_date(due))
+        .bind(now)
+        .bind(t)
+        .bind(inv.id)
+        .execute(tx.x())
+        .await?;
+        let details = json!({"number": number, "total": inv.total_minor, "dueDate": fmt_date(due)});
+        audit::record(&mut tx, actor, "invoice.issue", "Invoice", Some(inv.id), details, now).await?;
+    }
+    let owing: Vec<i64> = drafts.iter().filter(|i| i.total_minor > 0).map(|i| i.customer_id).collect();
+    let with_credit = super::customers_with_credit(&mut tx, t, &owing).await?;
+    for inv in drafts.iter().filter(|i| i.total_minor > 0 && with_credit.contains(&i.customer_id)) {
+        super::payments::apply_credit(&mut tx, t, inv.customer_id, inv.id, today, now).await?;
+    }
+    let issued = get_many(&mut tx, t, ids).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Invoices `ids` of the tenant in the order given; NOT_FOUND when one is missing.
+async fn get_many(tx: &mut Tx, t: i64, ids: &[i64]) -> CoreResult<Vec<Invoice>> {
+    let mut sql = Sql::new(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = "));
+    sql.arg(Arg::I(t)).push(" AND id IN ").in_list(ids);
+    let rows = sql.query_as::<Invoice>().fetch_all(tx.x()).await?;
+    ids.iter().map(|id| rows.iter().find(|r| r.id == *id).cloned().ok_or(CoreError::NotFound("invoice"))).collect()
+}
+
+/// Deletes draft invoice `id` with its lines and gives its cycles and charges back to billing,
+/// so the next run bills them again (after a price or plan was corrected, say). Only drafts:
+/// an issued invoice is voided, which leaves a credit note.
+pub async fn delete_draft(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<()> {
+    actor.require(Action::BillingRun)?;
+    let t = actor.tenant_id;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let cur = get_in(&mut tx, t, id).await?;
+    lock_customer(&mut tx, t, cur.customer_id).await?;
+    let cur = get_in(&mut tx, t, id).await?;
+    if cur.status != InvoiceStatus::Draft {
+        return Err(CoreError::conflict("id", format!("the invoice is {}; only a draft can be deleted", cur.status)));
+    }
+    let mut released = [0_u64; 2];
+    for (i, q) in [
+        "DELETE FROM billed_periods WHERE tenant_id = $1 AND invoice_id = $2",
+        "UPDATE charges SET invoice_id = NULL WHERE tenant_id = $1 AND invoice_id = $2",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        released[i] = sqlx::query(q).bind(t).bind(id).execute(tx.x()).await?.rows_affected();
+    }
+    for q in [
+        "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2",
+        "DELETE FROM invoices WHERE tenant_id = $1 AND id = $2 AND status = 'DRAFT'",
+    ] {
+        sqlx::query(q).bind(t).bind(id).execute(tx.x()).await?;
+    }
+    let details = json!({"customerId": cur.customer_id, "total": cur.total_minor, "releasedCycles": released[0],
+        "releasedCharges": released[1]});
+    audit::record(&mut tx, actor, "invoice.delete", "Invoice", Some(id), details, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,10 +20,13 @@ pub mod settings;
 pub mod tax;
 pub mod webhooks;
 
-use crate::db::Tx;
+use crate::db::{Backend, Db, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::store::{Arg, Sql};
 use crate::text_enum;
-use chrono::NaiveDate;
+use crate::Ctx;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashSet;
 
 text_enum!(
     /// Where an invoice stands.
@@ -106,6 +109,46 @@ pub fn fmt_date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// The calendar date in IANA zone `timezone` at instant `now`: a tenant's "today".
+///
+/// Zones are validated when a tenant is created or changed ([`crate::validate::timezone`]), so
+/// the UTC fallback only serves rows written before that check existed; it is logged.
+pub fn local_date(now: DateTime<Utc>, timezone: &str) -> NaiveDate {
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => now.with_timezone(&tz).date_naive(),
+        Err(_) => {
+            tracing::warn!(timezone, "unknown tenant time zone; using UTC dates");
+            now.date_naive()
+        }
+    }
+}
+
+/// Today for tenant `tenant_id`: the injected clock's date in the tenant's time zone. Billing
+/// dates (issue and due dates, payment and refund dates, the daily run) all start here.
+pub async fn tenant_today(ctx: &Ctx, tenant_id: i64) -> CoreResult<NaiveDate> {
+    let zone = tenant_zone(&ctx.db, tenant_id).await?;
+    Ok(local_date(ctx.clock.now(), &zone))
+}
+
+/// [`tenant_today`] inside a transaction.
+pub async fn tenant_today_in(ctx: &Ctx, tx: &mut Tx, tenant_id: i64) -> CoreResult<NaiveDate> {
+    let (zone,): (String,) = sqlx::query_as("SELECT timezone FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(tx.x())
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    Ok(local_date(ctx.clock.now(), &zone))
+}
+
+async fn tenant_zone(db: &Db, tenant_id: i64) -> CoreResult<String> {
+    let (zone,): (String,) = sqlx::query_as("SELECT timezone FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(db.x())
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    Ok(zone)
+}
+
 /// Takes the customer's row lock for the rest of `tx` (a no-op write: a row lock on
 /// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises writers). NOT_FOUND when the
 /// customer is not in the tenant.
@@ -119,4 +162,50 @@ pub async fn lock_customer(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Cor
         return Err(CoreError::NotFound("customer"));
     }
     Ok(())
+}
+
+/// Locks many customers' rows for the rest of `tx` in one statement, in id order so that two
+/// runs cannot deadlock. A no-op on SQLite, where `BEGIN IMMEDIATE` already serialises writers.
+pub async fn lock_customers(backend: Backend, tx: &mut Tx, tenant_id: i64, customer_ids: &[i64]) -> CoreResult<()> {
+    if backend != Backend::Postgres || customer_ids.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("SELECT id FROM customers WHERE tenant_id = ");
+    sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(customer_ids).push(" ORDER BY id FOR UPDATE");
+    sql.query_as::<(i64,)>().fetch_all(tx.x()).await?;
+    Ok(())
+}
+
+/// Which of `customer_ids` have payment money not yet allocated or refunded (credit that new
+/// invoices consume), in one statement.
+pub async fn customers_with_credit(tx: &mut Tx, tenant_id: i64, customer_ids: &[i64]) -> CoreResult<HashSet<i64>> {
+    if customer_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT DISTINCT p.customer_id FROM payments p WHERE p.amount_minor - p.refunded_minor > COALESCE((SELECT \
+         SUM(a.amount_minor) FROM payment_allocations a WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0) \
+         AND p.tenant_id = ",
+    );
+    sql.arg(Arg::I(tenant_id)).push(" AND p.customer_id IN ").in_list(customer_ids);
+    Ok(sql.query_as::<(i64,)>().fetch_all(tx.x()).await?.into_iter().map(|r| r.0).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn local_dates_follow_the_zone() {
+        // 2024-01-31 11:30 UTC: already Feb 1 in Auckland (UTC+13 in summer), still Jan 31 in LA.
+        let now = Utc.with_ymd_and_hms(2024, 1, 31, 11, 30, 0).unwrap();
+        assert_eq!(local_date(now, "Pacific/Auckland"), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
+        assert_eq!(local_date(now, "America/Los_Angeles"), NaiveDate::from_ymd_opt(2024, 1, 31).unwrap());
+        assert_eq!(local_date(now, "UTC"), NaiveDate::from_ymd_opt(2024, 1, 31).unwrap());
+        // 23:30 in LA on Jan 31 is 07:30 UTC on Feb 1.
+        let late = Utc.with_ymd_and_hms(2024, 2, 1, 7, 30, 0).unwrap();
+        assert_eq!(local_date(late, "America/Los_Angeles"), NaiveDate::from_ymd_opt(2024, 1, 31).unwrap());
+        assert_eq!(local_date(late, "Not/AZone"), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
+    }
 }

@@ -72,29 +72,39 @@ pub fn render(template: &str, date: NaiveDate, seq: i64) -> String {
 
 /// Draws the next number of `kind` (`INVOICE`, `RECEIPT`, `CREDIT_NOTE`) inside `tx`.
 pub async fn next(tx: &mut Tx, tenant_id: i64, kind: &str, template: &str, date: NaiveDate) -> CoreResult<String> {
-    let scope = scope(template, date);
-    sqlx::query(
-        "INSERT INTO number_sequences (tenant_id, kind, scope, next_value) VALUES ($1, $2, $3, 1) \
-         ON CONFLICT (tenant_id, kind, scope) DO NOTHING",
+    let seq = reserve(tx, tenant_id, kind, template, date, 1).await?;
+    Ok(render(template, date, seq))
+}
+
+/// Reserves `count` consecutive sequence values of `kind` for documents dated `date` inside
+/// `tx`, in one statement, and returns the first. Still gapless: the caller uses every value
+/// in the same transaction, and a rollback gives the whole block back.
+pub async fn reserve(
+    tx: &mut Tx,
+    tenant_id: i64,
+    kind: &str,
+    template: &str,
+    date: NaiveDate,
+    count: i64,
+) -> CoreResult<i64> {
+    if count < 1 {
+        return Err(CoreError::internal("a number block must hold at least one number"));
+    }
+    let (first,): (i64,) = sqlx::query_as(
+        "INSERT INTO number_sequences (tenant_id, kind, scope, next_value) VALUES ($1, $2, $3, $4 + 1) \
+         ON CONFLICT (tenant_id, kind, scope) DO UPDATE SET next_value = number_sequences.next_value + $4 \
+         RETURNING next_value - $4",
     )
     .bind(tenant_id)
     .bind(kind)
-    .bind(&scope)
-    .execute(tx.x())
-    .await?;
-    let (seq,): (i64,) = sqlx::query_as(
-        "UPDATE number_sequences SET next_value = next_value + 1 WHERE tenant_id = $1 AND kind = $2 AND scope = $3 \
-         RETURNING next_value - 1",
-    )
-    .bind(tenant_id)
-    .bind(kind)
-    .bind(&scope)
+    .bind(scope(template, date))
+    .bind(count)
     .fetch_one(tx.x())
     .await?;
-    if seq < 1 {
+    if first < 1 {
         return Err(CoreError::internal("number sequence went below 1"));
     }
-    Ok(render(template, date, seq))
+    Ok(first)
 }
 
 #[cfg(test)]

@@ -1,24 +1,44 @@
 //! Billing runs: what each customer owes as of a date, turned into invoices.
 //!
-//! [`preview`] and [`run`] share one code path: for each customer, a short transaction plans
-//! the invoice from committed data and writes it; a preview rolls that transaction back.
+//! [`preview`] and [`run`] share one code path. A run walks the customers that have something
+//! due in id order, [`CHUNK`] customers per transaction: one query finds the next chunk
+//! (subscriptions with nothing billed beyond the as-of date, an anti-join on the
+//! `billed_periods` key, and customers with charges waiting), two read their subscriptions and
+//! charges, and a few multi-row INSERTs write the chunk's invoices, lines, billed periods and
+//! audit entries, numbered from one block reserved in the gapless sequence. A preview rolls
+//! every chunk back. A re-run with nothing due is one empty index walk.
+//!
 //! Each billed cycle is a `billed_periods` row whose primary key is (tenant, subscription,
 //! period start), so a second run, or two runs at once, cannot bill a cycle twice; a run that
-//! dies mid-way leaves only whole invoices behind and the next run carries on.
+//! dies mid-way leaves only whole chunks of whole invoices behind and the next run carries on.
+//! SQLite serialises the chunks (`BEGIN IMMEDIATE`); on PostgreSQL a chunk locks its
+//! customers in id order ([`super::lock_customers`]), so payments and voids of those
+//! customers, and other runs, wait for it.
+//!
+//! With the tenant's `draft_invoices` setting a run creates DRAFT invoices: no number, no
+//! credit applied, outside balances, dunning and reports until [`super::invoices::issue`].
 
 use super::proration::{days, prorate, Cycle};
 use super::settings::{self, BillingSettings};
 use super::tax::{self, Rate};
-use super::{fmt_date, lock_customer, numbering, payments, BillingMode, InvoiceKind, InvoiceStatus, LineKind};
+use super::{fmt_date, lock_customers, numbering, payments, BillingMode, InvoiceKind, InvoiceStatus, LineKind};
 use crate::auth::{Action, Actor};
 use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
-use crate::store::audit;
 use crate::store::plans::BillingPeriod;
+use crate::store::{Arg, Sql};
 use crate::Ctx;
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// Customers billed per transaction.
+pub const CHUNK: usize = 500;
+
+/// Rows per multi-row INSERT: 14 placeholders a row stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_INSERT: usize = 1000;
 
 /// Most cycles one subscription is billed for in one run (catching up after downtime).
 const MAX_CYCLES: usize = 400;
@@ -26,6 +46,8 @@ const MAX_CYCLES: usize = 400;
 /// A subscription as billing sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BillableSubscription {
+    /// Customer billed.
+    pub customer_id: i64,
     /// Subscription id.
     pub id: i64,
     /// Login, for line descriptions.
@@ -49,6 +71,8 @@ pub struct BillableSubscription {
 /// A one-off charge or adjustment waiting for the next invoice.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingCharge {
+    /// Customer billed.
+    pub customer_id: i64,
     /// Charge id.
     pub id: i64,
     /// Subscription it concerns.
@@ -196,26 +220,43 @@ pub fn plan_lines(
 /// Test hooks and switches of a run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
-    /// Roll every invoice back instead of committing (a preview).
+    /// Roll every chunk back instead of committing (a preview).
     pub dry_run: bool,
-    /// Fail while writing invoice number `n + 1` (after its lines, before its commit), to
-    /// prove that a run killed half way leaves no partial invoice.
+    /// Fail in the chunk that writes the run's invoice number `n + 1` (after all its rows,
+    /// before its commit), to prove that a run killed half way leaves no partial invoice.
     pub crash_after: Option<usize>,
+    /// Customers per transaction (0: [`CHUNK`]).
+    pub chunk: usize,
+    /// How many planned invoices [`RunOutcome::planned`] keeps (previews list them).
+    pub keep: usize,
 }
 
-/// What a run did.
+/// What a run did (or, for a preview, would do).
 #[derive(Debug, Clone, Default)]
 pub struct RunOutcome {
-    /// Invoices created (or that would be).
-    pub invoices: Vec<PlannedInvoice>,
-    /// Customers looked at.
+    /// The `billing_runs` row its invoices point at (None when it created nothing, or in a preview).
+    pub run_id: Option<i64>,
+    /// Customers with something due that were looked at.
     pub customers_checked: usize,
+    /// Invoices created (or that would be).
+    pub invoices: usize,
+    /// Whether they are drafts (the tenant's `draft_invoices` setting).
+    pub drafts: bool,
+    /// Sum of their nets.
+    pub subtotal: i64,
+    /// Sum of their taxes.
+    pub tax: i64,
+    /// Sum of their totals.
+    pub total: i64,
+    /// The first [`RunOptions::keep`] invoices, in the order they were planned.
+    pub planned: Vec<PlannedInvoice>,
 }
 
-/// Shows exactly what [`run`] would create as of `as_of`, writing nothing.
-pub async fn preview(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<RunOutcome> {
+/// Shows exactly what [`run`] would create as of `as_of`, writing nothing; lists the first
+/// `keep` invoices and counts all of them.
+pub async fn preview(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, keep: usize) -> CoreResult<RunOutcome> {
     actor.require(Action::BillingRun)?;
-    run_with(ctx, actor, as_of, RunOptions { dry_run: true, crash_after: None }).await
+    run_with(ctx, actor, as_of, RunOptions { dry_run: true, keep, ..Default::default() }).await
 }
 
 /// Bills every due cycle and pending charge as of `as_of`; safe to repeat.
@@ -224,191 +265,399 @@ pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<RunOu
     run_with(ctx, actor, as_of, RunOptions::default()).await
 }
 
+/// What one committed (or previewed) chunk did.
+struct Chunk {
+    last_customer: i64,
+    checked: usize,
+    run_id: Option<i64>,
+    drafts: bool,
+    invoices: Vec<PlannedInvoice>,
+}
+
 /// [`run`] with options (previews and tests).
 pub async fn run_with(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, opts: RunOptions) -> CoreResult<RunOutcome> {
     actor.require(Action::BillingRun)?;
-    let t = actor.tenant_id;
-    let customers: Vec<(i64,)> = sqlx::query_as(
-        "SELECT customer_id FROM subscriptions WHERE tenant_id = $1 AND status IN ('ACTIVE', 'SUSPENDED') \
-         UNION SELECT customer_id FROM charges WHERE tenant_id = $1 AND invoice_id IS NULL ORDER BY 1",
-    )
-    .bind(t)
-    .fetch_all(ctx.db.x())
-    .await?;
-    let mut out = RunOutcome { customers_checked: customers.len(), ..Default::default() };
-    for (customer_id,) in customers {
-        if let Some(inv) = bill_customer(ctx, actor, customer_id, as_of, opts, out.invoices.len()).await? {
-            out.invoices.push(inv);
+    let size = if opts.chunk == 0 { CHUNK } else { opts.chunk };
+    let mut out = RunOutcome::default();
+    let mut after = 0;
+    loop {
+        let mut tries = 0;
+        let chunk = loop {
+            match bill_chunk(ctx, actor, as_of, opts, size, after, &out).await {
+                // A concurrent writer billed a cycle or charge of this chunk first: plan it again.
+                Err(CoreError::Conflict { field, .. }) if field == "period" && tries < 3 => tries += 1,
+                other => break other?,
+            }
+        };
+        let Some(c) = chunk else { break };
+        after = c.last_customer;
+        out.customers_checked += c.checked;
+        out.run_id = out.run_id.or(c.run_id);
+        out.drafts = c.drafts;
+        for inv in c.invoices {
+            out.invoices += 1;
+            out.subtotal += inv.subtotal;
+            out.tax += inv.tax;
+            out.total += inv.total;
+            if out.planned.len() < opts.keep {
+                out.planned.push(inv);
+            }
         }
     }
-    if !opts.dry_run && !out.invoices.is_empty() {
-        tracing::info!(tenant = t, as_of = %as_of, invoices = out.invoices.len(), "billing run");
+    if !opts.dry_run && out.invoices > 0 {
+        tracing::info!(tenant = actor.tenant_id, as_of = %as_of, invoices = out.invoices, total = out.total,
+            drafts = out.drafts, run = ?out.run_id, "billing run");
     }
     Ok(out)
 }
 
-/// Bills one customer in one transaction; retried when a concurrent run got there first.
-async fn bill_customer(
+/// Bills the next `size` customers after customer id `after` in one transaction; None when
+/// no customer is left.
+async fn bill_chunk(
     ctx: &Ctx,
     actor: &Actor,
-    customer_id: i64,
     as_of: NaiveDate,
     opts: RunOptions,
-    written: usize,
-) -> CoreResult<Option<PlannedInvoice>> {
-    for _ in 0..3 {
-        let mut tx = ctx.db.begin().await?;
-        match write_invoice(ctx, &mut tx, actor, customer_id, as_of, opts, written).await {
-            Ok(Some(inv)) if !opts.dry_run => {
-                tx.commit().await?;
-                return Ok(Some(inv));
-            }
-            Ok(other) => return Ok(other), // dropped: rolled back
-            Err(CoreError::Conflict { field, .. }) if field == "period" => continue,
-            Err(e) => return Err(e),
+    size: usize,
+    after: i64,
+    so_far: &RunOutcome,
+) -> CoreResult<Option<Chunk>> {
+    let t = actor.tenant_id;
+    let mut tx = ctx.db.begin().await?;
+    let s = settings::get_in(&mut tx, t).await?;
+    let ids = due_customers(&mut tx, t, &s, as_of, after, size).await?;
+    let Some(&last_customer) = ids.last() else { return Ok(None) };
+    lock_customers(ctx.db.backend(), &mut tx, t, &ids).await?;
+    let rates = settings::rate_map(&mut tx, t).await?;
+    let (subs, charges) = load(&mut tx, t, &ids).await?;
+    let (mut si, mut ci) = (0, 0);
+    let mut invoices = Vec::new();
+    for &customer_id in &ids {
+        let s_end = si + subs[si..].iter().take_while(|x| x.customer_id == customer_id).count();
+        let c_end = ci + charges[ci..].iter().take_while(|x| x.customer_id == customer_id).count();
+        let lines = plan_lines(&s, &rates, &subs[si..s_end], &charges[ci..c_end], as_of)?;
+        (si, ci) = (s_end, c_end);
+        if !lines.is_empty() {
+            invoices.push(PlannedInvoice::new(customer_id, as_of, as_of + Duration::days(s.payment_terms_days), lines));
         }
     }
-    Err(CoreError::conflict("period", "another billing run keeps changing this customer; retry"))
+    let mut run_id = so_far.run_id;
+    if !invoices.is_empty() {
+        run_id = Some(write(ctx, &mut tx, actor, &s, as_of, run_id, &mut invoices).await?);
+        if opts.crash_after.is_some_and(|n| so_far.invoices + invoices.len() > n) {
+            return Err(CoreError::internal("billing run stopped by a test after writing a chunk"));
+        }
+    }
+    if opts.dry_run {
+        drop(tx); // rolled back
+        for inv in &mut invoices {
+            (inv.invoice_id, inv.number) = (None, None);
+        }
+        run_id = None;
+    } else {
+        tx.commit().await?;
+    }
+    let drafts = s.draft_invoices != 0;
+    Ok(Some(Chunk { last_customer, checked: ids.len(), run_id, drafts, invoices }))
 }
 
-async fn load(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<(Vec<BillableSubscription>, Vec<PendingCharge>)> {
-    let subs = sqlx::query_as::<_, BillableSubscription>(
-        "SELECT s.id, s.username, s.start_date, s.plan_id, p.name AS plan_name, p.price_minor, p.billing_period, p.tax_class, \
-         (SELECT MAX(b.period_end) FROM billed_periods b WHERE b.tenant_id = s.tenant_id AND b.subscription_id = s.id) AS billed_until \
-         FROM subscriptions s JOIN plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id \
-         WHERE s.tenant_id = $1 AND s.customer_id = $2 AND s.status IN ('ACTIVE', 'SUSPENDED') ORDER BY s.id",
+/// The next `limit` customers after id `after` with a subscription that may be due or a
+/// charge waiting, in id order. A subscription is a candidate when nothing is billed beyond
+/// the horizon (the as-of date for prepaid, the day before for postpaid, which bills a cycle
+/// only once it has ended); [`plan_lines`] then decides exactly.
+async fn due_customers(
+    tx: &mut Tx,
+    t: i64,
+    s: &BillingSettings,
+    as_of: NaiveDate,
+    after: i64,
+    limit: usize,
+) -> CoreResult<Vec<i64>> {
+    let horizon = match s.mode {
+        BillingMode::Prepaid => as_of,
+        BillingMode::Postpaid => as_of - Duration::days(1),
+    };
+    let limit = limit as i64;
+    let subs: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT s.customer_id FROM subscriptions s WHERE s.tenant_id = $1 AND s.customer_id > $2 \
+         AND s.status IN ('ACTIVE', 'SUSPENDED') AND s.start_date <= $3 AND NOT EXISTS (SELECT 1 FROM billed_periods b \
+         WHERE b.tenant_id = s.tenant_id AND b.subscription_id = s.id AND b.period_end > $3) ORDER BY s.customer_id LIMIT $4",
     )
     .bind(t)
-    .bind(customer_id)
+    .bind(after)
+    .bind(fmt_date(horizon))
+    .bind(limit)
     .fetch_all(tx.x())
     .await?;
-    let charges = sqlx::query_as::<_, PendingCharge>(
-        "SELECT id, subscription_id, kind, description, amount_minor, tax_class FROM charges \
-         WHERE tenant_id = $1 AND customer_id = $2 AND invoice_id IS NULL ORDER BY id",
+    let charged: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT customer_id FROM charges WHERE tenant_id = $1 AND customer_id > $2 AND invoice_id IS NULL \
+         ORDER BY customer_id LIMIT $3",
     )
     .bind(t)
-    .bind(customer_id)
+    .bind(after)
+    .bind(limit)
     .fetch_all(tx.x())
     .await?;
+    Ok(merge_ids(subs.into_iter().map(|r| r.0), charged.into_iter().map(|r| r.0), limit as usize))
+}
+
+/// The first `limit` distinct ids of two ascending lists. Each list holds at most `limit`
+/// ids, so every id below the result's last one is in one of them.
+fn merge_ids(a: impl Iterator<Item = i64>, b: impl Iterator<Item = i64>, limit: usize) -> Vec<i64> {
+    let mut all: Vec<i64> = a.chain(b).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.truncate(limit);
+    all
+}
+
+/// The billable subscriptions and waiting charges of `customers`, by customer then id.
+async fn load(tx: &mut Tx, t: i64, customers: &[i64]) -> CoreResult<(Vec<BillableSubscription>, Vec<PendingCharge>)> {
+    let mut sql = Sql::new(
+        "SELECT s.customer_id, s.id, s.username, s.start_date, s.plan_id, p.name AS plan_name, p.price_minor, p.billing_period, \
+         p.tax_class, (SELECT MAX(b.period_end) FROM billed_periods b WHERE b.tenant_id = s.tenant_id AND b.subscription_id = s.id) \
+         AS billed_until FROM subscriptions s JOIN plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id \
+         WHERE s.status IN ('ACTIVE', 'SUSPENDED') AND s.tenant_id = ",
+    );
+    sql.arg(Arg::I(t)).push(" AND s.customer_id IN ").in_list(customers).push(" ORDER BY s.customer_id, s.id");
+    let subs = sql.query_as::<BillableSubscription>().fetch_all(tx.x()).await?;
+    let mut sql = Sql::new(
+        "SELECT customer_id, id, subscription_id, kind, description, amount_minor, tax_class FROM charges \
+         WHERE invoice_id IS NULL AND tenant_id = ",
+    );
+    sql.arg(Arg::I(t)).push(" AND customer_id IN ").in_list(customers).push(" ORDER BY customer_id, id");
+    let charges = sql.query_as::<PendingCharge>().fetch_all(tx.x()).await?;
     Ok((subs, charges))
 }
 
-async fn write_invoice(
+/// A multi-row statement: `head`, then `rows` copies of the `row` template joined by commas,
+/// then `tail`. In `row`, `$1`..`$shared` are bound once for all rows (tenant, dates, the
+/// actor) and each `?` becomes the row's next own placeholder, numbered after the shared ones:
+/// fewer values to bind, which is most of what a statement costs through sqlx.
+fn values_sql(head: &str, row: &str, shared: usize, rows: usize, tail: &str) -> String {
+    let mut s = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 32));
+    s.push_str(head);
+    let mut n = shared;
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        for c in row.chars() {
+            if c == '?' {
+                n += 1;
+                let _ = write!(s, "${n}");
+            } else {
+                s.push(c);
+            }
+        }
+    }
+    s.push_str(tail);
+    s
+}
+
+/// Writes a chunk's invoices (issued, or drafts) with their lines, billed periods, charges,
+/// credit and audit entries; fills in their ids and numbers. Returns the run's id, creating
+/// its `billing_runs` row with the first chunk that writes anything.
+async fn write(
     ctx: &Ctx,
     tx: &mut Tx,
     actor: &Actor,
-    customer_id: i64,
+    s: &BillingSettings,
     as_of: NaiveDate,
-    opts: RunOptions,
-    written: usize,
-) -> CoreResult<Option<PlannedInvoice>> {
+    run_id: Option<i64>,
+    invs: &mut [PlannedInvoice],
+) -> CoreResult<i64> {
     let t = actor.tenant_id;
-    lock_customer(tx, t, customer_id).await?;
-    let s = settings::get_in(tx, t).await?;
-    let rates = settings::rate_map(tx, t).await?;
-    let (subs, charges) = load(tx, t, customer_id).await?;
-    let lines = plan_lines(&s, &rates, &subs, &charges, as_of)?;
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    let due = as_of + Duration::days(s.payment_terms_days);
-    let mut inv = PlannedInvoice {
-        customer_id,
-        issue_date: as_of,
-        due_date: due,
-        subtotal: lines.iter().map(|l| l.net).sum(),
-        tax: lines.iter().map(|l| l.tax).sum(),
-        total: lines.iter().map(|l| l.total).sum(),
-        lines,
-        invoice_id: None,
-        number: None,
-    };
     let now = ctx.now_ms();
-    let number = numbering::next(tx, t, "INVOICE", &s.invoice_template, as_of).await?;
-    let status = if inv.total <= 0 { InvoiceStatus::Paid } else { InvoiceStatus::Issued };
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO invoices (tenant_id, customer_id, kind, number, status, issue_date, due_date, subtotal_minor, tax_minor, \
-         total_minor, paid_minor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11) RETURNING id",
-    )
-    .bind(t)
-    .bind(customer_id)
-    .bind(InvoiceKind::Invoice)
-    .bind(&number)
-    .bind(status)
-    .bind(fmt_date(as_of))
-    .bind(fmt_date(due))
-    .bind(inv.subtotal)
-    .bind(inv.tax)
-    .bind(inv.total)
-    .bind(now)
-    .fetch_one(tx.x())
-    .await?;
-    for l in &inv.lines {
-        sqlx::query(
-            "INSERT INTO invoice_lines (tenant_id, invoice_id, kind, subscription_id, plan_id, description, period_start, period_end, \
-             net_minor, tax_minor, total_minor, tax_rate_bp, tax_inclusive) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(t)
-        .bind(id)
-        .bind(l.kind)
-        .bind(l.subscription_id)
-        .bind(l.plan_id)
-        .bind(&l.description)
-        .bind(l.period_start.map(fmt_date))
-        .bind(l.period_end.map(|e| fmt_date(e - Duration::days(1))))
-        .bind(l.net)
-        .bind(l.tax)
-        .bind(l.total)
-        .bind(l.rate.bp)
-        .bind(i64::from(l.rate.inclusive))
-        .execute(tx.x())
-        .await?;
-        if let (Some(sub), Some(start), Some(end), Some(plan)) =
-            (l.subscription_id, l.period_start, l.period_end, l.plan_id)
-        {
-            let r = sqlx::query(
-                "INSERT INTO billed_periods (tenant_id, subscription_id, period_start, period_end, plan_id, invoice_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, subscription_id, period_start) DO NOTHING",
+    let drafts = s.draft_invoices != 0;
+    let count = invs.len() as i64;
+    let total: i64 = invs.iter().map(|i| i.total).sum();
+    let run_id = match run_id {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE billing_runs SET invoices = invoices + $1, total_minor = total_minor + $2, finished_at = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
             )
+            .bind(count)
+            .bind(total)
+            .bind(now)
             .bind(t)
-            .bind(sub)
-            .bind(fmt_date(start))
-            .bind(fmt_date(end))
-            .bind(plan)
             .bind(id)
             .execute(tx.x())
             .await?;
-            if r.rows_affected() != 1 {
-                return Err(CoreError::conflict("period", "this cycle was billed meanwhile"));
-            }
+            id
         }
-        if let Some(charge) = l.charge_id {
-            let r = sqlx::query(
-                "UPDATE charges SET invoice_id = $1 WHERE tenant_id = $2 AND id = $3 AND invoice_id IS NULL",
+        None => {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO billing_runs (tenant_id, as_of, actor, drafts, invoices, total_minor, started_at, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
             )
-            .bind(id)
             .bind(t)
-            .bind(charge)
-            .execute(tx.x())
+            .bind(fmt_date(as_of))
+            .bind(&actor.name)
+            .bind(i64::from(drafts))
+            .bind(count)
+            .bind(total)
+            .bind(now)
+            .fetch_one(tx.x())
             .await?;
-            if r.rows_affected() != 1 {
-                return Err(CoreError::conflict("period", "this charge was billed meanwhile"));
-            }
+            id
+        }
+    };
+    if !drafts {
+        let first = numbering::reserve(tx, t, "INVOICE", &s.invoice_template, as_of, count).await?;
+        for (i, inv) in invs.iter_mut().enumerate() {
+            inv.number = Some(numbering::render(&s.invoice_template, as_of, first + i as i64));
         }
     }
-    if opts.crash_after == Some(written) {
-        return Err(CoreError::internal("billing run stopped by a test after writing the lines"));
+    for batch in invs.chunks_mut(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO invoices (tenant_id, customer_id, kind, number, status, issue_date, due_date, subtotal_minor, tax_minor, \
+             total_minor, paid_minor, billing_run_id, created_at, updated_at) VALUES ",
+            "($1, ?, $2, ?, ?, $3, $4, ?, ?, ?, 0, $5, $6, $6)",
+            6,
+            batch.len(),
+            " RETURNING id, customer_id",
+        );
+        let due = batch.first().map(|i| fmt_date(i.due_date));
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql)
+            .bind(t)
+            .bind(InvoiceKind::Invoice)
+            .bind(fmt_date(as_of))
+            .bind(due)
+            .bind(run_id)
+            .bind(now);
+        for inv in batch.iter() {
+            let status = match (drafts, inv.total <= 0) {
+                (true, _) => InvoiceStatus::Draft,
+                (false, true) => InvoiceStatus::Paid,
+                (false, false) => InvoiceStatus::Issued,
+            };
+            q = q
+                .bind(inv.customer_id)
+                .bind(inv.number.as_deref())
+                .bind(status)
+                .bind(inv.subtotal)
+                .bind(inv.tax)
+                .bind(inv.total);
+        }
+        // One invoice per customer and chunk, so the customer names the row.
+        let ids: HashMap<i64, i64> = q.fetch_all(tx.x()).await?.into_iter().map(|(id, c)| (c, id)).collect();
+        for inv in batch.iter_mut() {
+            inv.invoice_id = Some(
+                *ids.get(&inv.customer_id).ok_or_else(|| CoreError::internal("an inserted invoice went missing"))?,
+            );
+        }
     }
-    if inv.total > 0 {
-        payments::apply_credit(tx, t, customer_id, id, as_of, now).await?;
+    let lines: Vec<(i64, &PlannedLine)> =
+        invs.iter().flat_map(|i| i.lines.iter().map(move |l| (i.invoice_id.unwrap_or_default(), l))).collect();
+    for batch in lines.chunks(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO invoice_lines (tenant_id, invoice_id, kind, subscription_id, plan_id, description, period_start, \
+             period_end, net_minor, tax_minor, total_minor, tax_rate_bp, tax_inclusive) VALUES ",
+            "($1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            1,
+            batch.len(),
+            "",
+        );
+        let mut q = sqlx::query(&sql).bind(t);
+        for (id, l) in batch {
+            q = q
+                .bind(*id)
+                .bind(l.kind)
+                .bind(l.subscription_id)
+                .bind(l.plan_id)
+                .bind(l.description.as_str())
+                .bind(l.period_start.map(fmt_date))
+                .bind(l.period_end.map(|e| fmt_date(e - Duration::days(1))))
+                .bind(l.net)
+                .bind(l.tax)
+                .bind(l.total)
+                .bind(l.rate.bp)
+                .bind(i64::from(l.rate.inclusive));
+        }
+        q.execute(tx.x()).await?;
     }
-    let details = json!({"number": number, "total": inv.total, "lines": inv.lines.len(), "asOf": fmt_date(as_of)});
-    audit::record(tx, actor, "invoice.create", "Invoice", Some(id), details, now).await?;
-    if !opts.dry_run {
-        inv.invoice_id = Some(id);
-        inv.number = Some(number);
+    let periods: Vec<(i64, i64, NaiveDate, NaiveDate, i64)> = lines
+        .iter()
+        .filter_map(|(id, l)| Some((*id, l.subscription_id?, l.period_start?, l.period_end?, l.plan_id?)))
+        .collect();
+    for batch in periods.chunks(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO billed_periods (tenant_id, subscription_id, period_start, period_end, plan_id, invoice_id) VALUES ",
+            "($1, ?, ?, ?, ?, ?)",
+            1,
+            batch.len(),
+            " ON CONFLICT (tenant_id, subscription_id, period_start) DO NOTHING",
+        );
+        let mut q = sqlx::query(&sql).bind(t);
+        for (id, sub, start, end, plan) in batch {
+            q = q.bind(*sub).bind(fmt_date(*start)).bind(fmt_date(*end)).bind(*plan).bind(*id);
+        }
+        // The primary key, not this process, decides: a cycle billed meanwhile fails the chunk.
+        if q.execute(tx.x()).await?.rows_affected() != batch.len() as u64 {
+            return Err(CoreError::conflict("period", "a cycle of this chunk was billed meanwhile"));
+        }
     }
-    Ok(Some(inv))
+    for inv in invs.iter() {
+        let charged: Vec<i64> = inv.lines.iter().filter_map(|l| l.charge_id).collect();
+        if charged.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::new("UPDATE charges SET invoice_id = ");
+        sql.arg(Arg::I(inv.invoice_id.unwrap_or_default())).push(" WHERE invoice_id IS NULL AND tenant_id = ");
+        sql.arg(Arg::I(t)).push(" AND id IN ").in_list(&charged);
+        if sql.query().execute(tx.x()).await?.rows_affected() != charged.len() as u64 {
+            return Err(CoreError::conflict("period", "a charge of this chunk was billed meanwhile"));
+        }
+    }
+    if !drafts {
+        let owing: Vec<i64> = invs.iter().filter(|i| i.total > 0).map(|i| i.customer_id).collect();
+        let with_credit = super::customers_with_credit(tx, t, &owing).await?;
+        for inv in invs.iter().filter(|i| i.total > 0 && with_credit.contains(&i.customer_id)) {
+            let id = inv.invoice_id.unwrap_or_default();
+            payments::apply_credit(tx, t, inv.customer_id, id, as_of, now).await?;
+        }
+    }
+    for batch in invs.chunks(ROWS_PER_INSERT) {
+        let sql = values_sql(
+            "INSERT INTO audit_log (tenant_id, user_id, actor, action, object_type, object_id, details, ip, at) VALUES ",
+            "($1, $2, $3, 'invoice.create', 'Invoice', ?, ?, $4, $5)",
+            5,
+            batch.len(),
+            "",
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(t)
+            .bind((actor.user_id != 0).then_some(actor.user_id))
+            .bind(actor.name.as_str())
+            .bind(actor.ip.as_deref())
+            .bind(now);
+        for inv in batch {
+            let details = json!({"number": inv.number, "total": inv.total, "lines": inv.lines.len(),
+                "asOf": fmt_date(as_of), "draft": drafts, "billingRun": run_id});
+            q = q.bind(inv.invoice_id).bind(details.to_string());
+        }
+        q.execute(tx.x()).await?;
+    }
+    Ok(run_id)
+}
+
+impl PlannedInvoice {
+    /// An invoice of `lines` for `customer_id`, issued `issue_date`, due `due_date`.
+    pub fn new(customer_id: i64, issue_date: NaiveDate, due_date: NaiveDate, lines: Vec<PlannedLine>) -> Self {
+        Self {
+            customer_id,
+            issue_date,
+            due_date,
+            subtotal: lines.iter().map(|l| l.net).sum(),
+            tax: lines.iter().map(|l| l.tax).sum(),
+            total: lines.iter().map(|l| l.total).sum(),
+            lines,
+            invoice_id: None,
+            number: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -421,6 +670,7 @@ mod tests {
 
     fn sub(start: &str, until: Option<&str>, price: i64) -> BillableSubscription {
         BillableSubscription {
+            customer_id: 1,
             id: 1,
             username: "u".into(),
             start_date: start.into(),
@@ -456,9 +706,27 @@ mod tests {
     }
 
     #[test]
+    fn chunk_candidates_merge_two_limited_lists() {
+        // Subscriptions found 1, 4, 9 (the limit), charges 2, 4, 5: the first three of the union.
+        assert_eq!(merge_ids([1, 4, 9].into_iter(), [2, 4, 5].into_iter(), 3), vec![1, 2, 4]);
+        assert_eq!(merge_ids([7].into_iter(), std::iter::empty(), 3), vec![7]);
+        assert!(merge_ids(std::iter::empty(), std::iter::empty(), 3).is_empty());
+    }
+
+    #[test]
+    fn multi_row_values_are_numbered_row_by_row() {
+        assert_eq!(
+            values_sql("INSERT INTO t (a, b, c) VALUES ", "($1, ?, ?)", 1, 2, " RETURNING a"),
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($1, $4, $5) RETURNING a"
+        );
+        assert_eq!(values_sql("V ", "(?, 'x', ?)", 0, 1, ""), "V ($1, 'x', $2)");
+    }
+
+    #[test]
     fn credits_never_make_an_invoice_negative() {
         let s = BillingSettings::default();
         let c = |id, amount| PendingCharge {
+            customer_id: 1,
             id,
             subscription_id: None,
             kind: LineKind::Adjustment,

@@ -46,6 +46,8 @@ pub struct BillingSettings {
     pub tax_id: Option<String>,
     /// How to pay (bank account, payment link), printed on invoices.
     pub payment_instructions: Option<String>,
+    /// 1 when billing runs create DRAFT invoices (numbered when issued), 0 to issue at once.
+    pub draft_invoices: i64,
 }
 
 impl Default for BillingSettings {
@@ -65,6 +67,7 @@ impl Default for BillingSettings {
             legal_address: None,
             tax_id: None,
             payment_instructions: None,
+            draft_invoices: 0,
         }
     }
 }
@@ -122,7 +125,7 @@ impl BillingSettings {
 
 const COLS: &str = "billing_day, mode, payment_terms_days, invoice_template, receipt_template, credit_note_template, \
     reminder_days_before, overdue_after_days, suspend_after_days, webhook_secret_enc, brand_color, legal_address, tax_id, \
-    payment_instructions";
+    payment_instructions, draft_invoices";
 
 /// The tenant's settings (defaults until changed).
 pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
@@ -163,11 +166,11 @@ pub async fn update(
         None => cur.webhook_secret_enc,
     };
     sqlx::query(&format!(
-        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16) \
          ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
          receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
          suspend_after_days = $10, webhook_secret_enc = $11, brand_color = $12, legal_address = $13, tax_id = $14, \
-         payment_instructions = $15, updated_at = $16"
+         payment_instructions = $15, updated_at = $16, draft_invoices = $17"
     ))
     .bind(actor.tenant_id)
     .bind(s.billing_day)
@@ -185,10 +188,11 @@ pub async fn update(
     .bind(s.tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty()))
     .bind(s.payment_instructions.as_deref().map(str::trim).filter(|t| !t.is_empty()))
     .bind(now)
+    .bind(s.draft_invoices.signum())
     .execute(tx.x())
     .await?;
     let details = json!({"billingDay": s.billing_day, "mode": s.mode, "paymentTermsDays": s.payment_terms_days,
-        "invoiceTemplate": s.invoice_template, "webhookSecretChanged": new_secret.is_some()});
+        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "webhookSecretChanged": new_secret.is_some()});
     audit::record(&mut tx, actor, "billing.settings", "Tenant", Some(actor.tenant_id), details, now).await?;
     tx.commit().await?;
     Ok(s)

@@ -357,6 +357,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         return Err(CoreError::conflict("id", "subscription is cancelled"));
     }
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, Some(&cur)).await?;
+    // A plan change mid-cycle is prorated by day onto the next invoice (billing::charges).
+    let adjustments = if r.plan_id != cur.plan_id {
+        crate::billing::charges::prorate_plan_change(ctx, &mut tx, actor.tenant_id, id, r.plan_id).await?
+    } else {
+        Vec::new()
+    };
     let s = sqlx::query_as::<_, Subscription>(&format!(
         "UPDATE subscriptions SET plan_id = $1, access_type = $2, username = $3, password_enc = $4, static_ipv4 = $5, mac_address = $6, \
          onu_serial = $7, olt_port = $8, simultaneous_use = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12 RETURNING {COLS}"
@@ -386,7 +392,8 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("oltPort", p.olt_port.is_some()),
         ("simultaneousUse", p.simultaneous_use.is_some()),
     ]);
-    let details = json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}});
+    let adjustments: Vec<i64> = adjustments.iter().map(|c| c.amount_minor).collect();
+    let details = json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}, "adjustments": adjustments});
     audit::record(&mut tx, actor, "subscription.update", "Subscription", Some(id), details, now).await?;
     tx.commit().await?;
     publish(ctx, &s);
