@@ -556,6 +556,47 @@ mod tests {
         assert!(matches!(err, ClientError::Disconnected), "{err}");
     }
 
+    /// A reset (the router rebooted) is a lost connection, not a protocol error.
+    #[tokio::test]
+    async fn reset_by_peer_is_a_lost_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let mut framed = Framed::new(sock, ApiCodec::new());
+            let _ = framed.next().await;
+            // Linger 0: closing sends RST instead of FIN.
+            framed.get_ref().set_zero_linger().unwrap();
+        });
+        let c = Client::new(TcpStream::connect(addr).await.unwrap(), T);
+        let err = c.run(Command::new("/ppp/secret/print")).await.unwrap_err();
+        assert!(matches!(err, ClientError::Disconnected), "{err}");
+        assert!(err.is_connection_lost());
+        assert_eq!(err.kind(), ErrorKind::Unreachable);
+    }
+
+    #[test]
+    fn errors_are_classified_for_retries() {
+        let trap = ClientError::Trap { category: Some(0), message: "no such command".into() };
+        assert_eq!(trap.kind(), ErrorKind::Rejected);
+        assert!(!trap.is_connection_lost());
+        assert_eq!(
+            ClientError::LoginRefused("invalid user name or password (6)".into()).kind(),
+            ErrorKind::Credentials
+        );
+        assert_eq!(ClientError::LegacyLogin.kind(), ErrorKind::Credentials);
+        assert_eq!(ClientError::Tls("fingerprint mismatch".into()).kind(), ErrorKind::Credentials);
+        let refused = ClientError::Connect(std::io::ErrorKind::ConnectionRefused.into());
+        assert_eq!(refused.kind(), ErrorKind::Unreachable);
+        assert!(!refused.is_connection_lost());
+        let timeout = ClientError::Timeout(T);
+        assert_eq!(timeout.kind(), ErrorKind::Unreachable);
+        assert!(!timeout.is_connection_lost());
+        assert!(ClientError::Fatal("session terminated on request".into()).is_connection_lost());
+        assert!(ErrorKind::Unreachable.is_transient() && ErrorKind::Unverified.is_transient());
+        assert!(!ErrorKind::Credentials.is_transient() && !ErrorKind::Rejected.is_transient());
+    }
+
     #[tokio::test]
     async fn garbage_from_peer_is_a_clear_error() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,6 +6,19 @@
 //! [`RouterPool::run`] runs an operation on a pooled connection and, when that connection
 //! turns out to be dead (the router rebooted, a NAT dropped the flow), once more on a fresh
 //! one: the operations in [`super::ops`] are idempotent, so running one twice is safe.
+//!
+//! ```no_run
+//! # async fn suspend() -> Result<(), isp_netctl::routeros::OpError> {
+//! use isp_netctl::routeros::{ops, Device, PoolConfig, RouterPool};
+//! let pool = RouterPool::new(PoolConfig::default());
+//! let router = Device::plain("10.0.0.1", 8728, "billing", "api-password");
+//! let change = pool.run(&router, |c| async move { ops::ppp_secret_set_disabled(&*c, "alice", true).await }).await?;
+//! pool.run(&router, |c| async move { ops::ppp_active_remove(&*c, "alice").await }).await?;
+//! # let _ = change; Ok(()) }
+//! ```
+//!
+//! A failed operation's [`OpError::kind`] says what to do next: retry later
+//! ([`super::ErrorKind::Unreachable`]), report the device's credentials, or give up.
 
 use super::client::{Client, ClientError, Response, RouterApi};
 use super::ops::OpError;

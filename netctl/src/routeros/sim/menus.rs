@@ -143,6 +143,18 @@ impl SimState {
 
     /// Runs one command (other than `/login` and `/cancel`).
     pub(crate) fn handle(&mut self, cmd: &Command) -> Result<Answer, ReplyBody> {
+        // Read-only system menus, as `netctl devices test` reads them.
+        let system: Option<&[(&str, &str)]> = match cmd.path.as_str() {
+            "/system/identity/print" => Some(&[("name", "sim-router")]),
+            "/system/resource/print" => {
+                Some(&[("version", "7.16.2 (stable)"), ("board-name", "CHR"), ("uptime", "3d4h5m6s")])
+            }
+            _ => None,
+        };
+        if let Some(row) = system {
+            let row: Attributes = row.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            return Ok((vec![ReplyBody::Re(row)], None));
+        }
         let (menu_path, verb) = cmd.path.rsplit_once('/').unwrap_or(("", ""));
         let Some(menu) = Menu::from_path(menu_path) else {
             return Err(trap(None, "no such command prefix"));
