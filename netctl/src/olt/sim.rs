@@ -4,8 +4,8 @@
 //! output, and the ONUs (port, id, serial, admin state) in memory. Handles for tests:
 //! change an ONU by hand, count mutating commands, keep paging on, go down and come back.
 
-use super::{normalize_serial, serial_hex, OltConfig, OltVendor};
-use std::collections::{BTreeMap, VecDeque};
+use super::{normalize_serial, OltConfig, OltVendor};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+mod huawei;
+mod zte;
 
 const IAC: u8 = 255;
 const SB: u8 = 250;
@@ -403,7 +406,7 @@ impl Conn {
                             return None;
                         }
                         Question::Logout => {}
-                        Question::Version => self.output(HUAWEI_VERSION).await?,
+                        Question::Version => self.output(huawei::HUAWEI_VERSION).await?,
                     }
                 }
             }
@@ -421,25 +424,19 @@ impl Conn {
         let page = self.st().page_lines;
         let lines: Vec<&str> = text.lines().collect();
         for (i, chunk) in lines.chunks(page).enumerate() {
-            if i > 0 {
-                if !self.paging {
-                    // fall through: no pager
-                } else {
-                    let (marker, erase) = match self.vendor {
-                        OltVendor::Huawei => {
-                            let m = "  ---- More ( Press 'Q' to break ) ----";
-                            (m.to_owned(), format!("\x1b[37D{}\x1b[37D", " ".repeat(37)))
-                        }
-                        OltVendor::Zte => {
-                            ("--More--".to_owned(), format!("{0}{1}{0}", "\x08".repeat(8), " ".repeat(8)))
-                        }
-                    };
-                    self.write(&marker).await?;
-                    let key = self.byte().await?;
-                    self.write(&erase).await?;
-                    if key == b'q' || key == b'Q' {
-                        return self.write("\r\n").await;
+            if i > 0 && self.paging {
+                let (marker, erase) = match self.vendor {
+                    OltVendor::Huawei => {
+                        let m = "  ---- More ( Press 'Q' to break ) ----";
+                        (m.to_owned(), format!("\x1b[37D{}\x1b[37D", " ".repeat(37)))
                     }
+                    OltVendor::Zte => ("--More--".to_owned(), format!("{0}{1}{0}", "\x08".repeat(8), " ".repeat(8))),
+                };
+                self.write(&marker).await?;
+                let key = self.byte().await?;
+                self.write(&erase).await?;
+                if key == b'q' || key == b'Q' {
+                    return self.write("\r\n").await;
                 }
             }
             let mut s = chunk.join("\r\n");
@@ -449,266 +446,7 @@ impl Conn {
         Some(())
     }
 
-    fn huawei(&mut self, line: &str) -> (String, Next) {
-        const UNKNOWN: &str = "                 ^\r\n  % Unknown command, the error locates at '^'";
-        const NO_ONT: &str = "  Failure: The ONT does not exist";
-        let t: Vec<&str> = line.split_whitespace().collect();
-        let ok = |s: String| (s, Next::Prompt);
-        match (&self.mode, t.as_slice()) {
-            (_, []) => ok(String::new()),
-            (Mode::User, ["enable"]) => {
-                self.mode = Mode::Privileged;
-                ok(String::new())
-            }
-            (Mode::Privileged | Mode::Config, ["display", "version"]) => {
-                (String::new(), Next::Ask("{ <cr>|backplane<K>|frameid/slotid<S><Length 1-15> }:", Question::Version))
-            }
-            (_, ["scroll"]) => (String::new(), Next::Ask("{ <cr>|number<U><10,512> }:", Question::Scroll)),
-            (Mode::Privileged, ["config"]) => {
-                self.mode = Mode::Config;
-                ok(String::new())
-            }
-            (Mode::User | Mode::Privileged, ["quit"]) => {
-                (String::new(), Next::Ask("  Are you sure to log out? (y/n)[n]:", Question::Logout))
-            }
-            (Mode::Config, ["quit"]) => {
-                self.mode = Mode::Privileged;
-                ok(String::new())
-            }
-            (Mode::IfGpon(_), ["quit"]) => {
-                self.mode = Mode::Config;
-                ok(String::new())
-            }
-            (Mode::Config, ["interface", "gpon", fs]) if fs.split('/').count() == 2 => {
-                self.mode = Mode::IfGpon((*fs).to_owned());
-                ok(String::new())
-            }
-            (Mode::IfGpon(fs), ["ont", verb @ ("activate" | "deactivate"), p, id]) => {
-                let port = format!("{fs}/{p}");
-                let active = *verb == "activate";
-                let mut st = self.st();
-                st.mutations += 1;
-                let apply = !st.ignore_changes;
-                match st.onus.iter_mut().find(|o| o.port == port && id.parse() == Ok(o.onu_id)) {
-                    Some(o) => {
-                        if apply {
-                            o.active = active;
-                            o.online = active;
-                        }
-                        ok(String::new())
-                    }
-                    None => ok(NO_ONT.into()),
-                }
-            }
-            (Mode::Privileged | Mode::Config | Mode::IfGpon(_), ["display", "ont", "info", "by-sn", sn]) => {
-                let found =
-                    normalize_serial(sn).ok().and_then(|s| self.st().onus.iter().find(|o| o.serial == s).cloned());
-                ok(found.map_or(NO_ONT.into(), |o| huawei_detail(&o)))
-            }
-            (Mode::IfGpon(fs), ["display", "ont", "info", p, id]) => {
-                let port = format!("{fs}/{p}");
-                ok(self.find(&port, id).map_or(NO_ONT.into(), |o| huawei_detail(&o)))
-            }
-            (Mode::Privileged | Mode::Config, ["display", "ont", "info", f, s, p, id]) => {
-                let port = format!("{f}/{s}/{p}");
-                ok(self.find(&port, id).map_or(NO_ONT.into(), |o| huawei_detail(&o)))
-            }
-            (Mode::Privileged | Mode::Config, ["display", "ont", "info", f, "all"]) => ok(self.huawei_table(f)),
-            _ => ok(UNKNOWN.into()),
-        }
-    }
-
     fn find(&self, port: &str, id: &str) -> Option<SimOnu> {
         self.st().onus.iter().find(|o| o.port == port && id.parse() == Ok(o.onu_id)).cloned()
     }
-
-    fn huawei_table(&self, frame: &str) -> String {
-        let st = self.st();
-        let mut by_port: BTreeMap<&str, Vec<&SimOnu>> = BTreeMap::new();
-        for o in st.onus.iter().filter(|o| o.port.split('/').next() == Some(frame)) {
-            by_port.entry(&o.port).or_default().push(o);
-        }
-        let rule = format!("  {}", "-".repeat(77));
-        let mut out = vec![
-            rule.clone(),
-            "  F/S/P   ONT         SN         Control     Run      Config   Match    Protect".into(),
-            "          ID                     flag        state    state    state    side".into(),
-            rule.clone(),
-        ];
-        for (port, onus) in &by_port {
-            let wide = huawei_port(port);
-            for o in onus {
-                out.push(format!(
-                    "  {wide}  {:>3}  {}  {:<11} {:<8} normal   match    no",
-                    o.onu_id,
-                    serial_hex(&o.serial),
-                    if o.active { "active" } else { "deactivated" },
-                    if o.online { "online" } else { "offline" },
-                ));
-            }
-            out.push(rule.clone());
-            let online = onus.iter().filter(|o| o.online).count();
-            out.push(format!("  In port {wide} , the total of ONTs are: {}, online: {online}", onus.len()));
-            out.push(rule.clone());
-        }
-        out.join("\n")
-    }
-
-    fn zte(&mut self, line: &str) -> (String, Next) {
-        const INVALID: &str = "%Error 20200: Invalid command.";
-        const NO_ONU: &str = "%Error 20105: The ONU does not exist.";
-        const NOTHING: &str = "%Code 32310-GPONSRV : No related information to show.";
-        let t: Vec<&str> = line.split_whitespace().collect();
-        let ok = |s: String| (s, Next::Prompt);
-        match (&self.mode, t.as_slice()) {
-            (_, []) => ok(String::new()),
-            (_, ["terminal", "length", "0"]) => {
-                if !self.st().keep_paging {
-                    self.paging = false;
-                }
-                ok(String::new())
-            }
-            (Mode::Privileged, ["configure", "terminal"]) => {
-                self.mode = Mode::Config;
-                ok("Enter configuration commands, one per line.  End with CNTL/Z.".into())
-            }
-            (Mode::Config | Mode::IfOnu(..), ["interface", name]) => match zte_index(name) {
-                Some((port, id)) if self.find(&port, &id.to_string()).is_some() => {
-                    self.mode = Mode::IfOnu(port, id);
-                    ok(String::new())
-                }
-                Some(_) => ok(NO_ONU.into()),
-                None => ok(INVALID.into()),
-            },
-            (Mode::IfOnu(port, id), cmd @ (["shutdown"] | ["no", "shutdown"])) => {
-                let (port, id, active) = (port.clone(), *id, cmd.len() == 2);
-                let mut st = self.st();
-                st.mutations += 1;
-                let apply = !st.ignore_changes;
-                if let Some(o) = st.onus.iter_mut().find(|o| apply && o.port == port && o.onu_id == id) {
-                    o.active = active;
-                    o.online = active;
-                }
-                ok(String::new())
-            }
-            (Mode::IfOnu(..), ["exit"]) => {
-                self.mode = Mode::Config;
-                ok(String::new())
-            }
-            (Mode::Config, ["exit"]) => {
-                self.mode = Mode::Privileged;
-                ok(String::new())
-            }
-            (Mode::Privileged | Mode::User, ["exit"]) => (String::new(), Next::Close),
-            (_, ["end"]) => {
-                self.mode = Mode::Privileged;
-                ok(String::new())
-            }
-            (_, ["show", "version"]) => ok(ZTE_VERSION.into()),
-            (_, ["show", "gpon", "onu", "by", "sn", sn]) => {
-                let found =
-                    normalize_serial(sn).ok().and_then(|s| self.st().onus.iter().find(|o| o.serial == s).cloned());
-                ok(found.map_or(NOTHING.into(), |o| {
-                    format!("Search result\n-----------------------------------\ngpon-onu_{}:{}", o.port, o.onu_id)
-                }))
-            }
-            (_, ["show", "gpon", "onu", "detail-info", name]) => {
-                let found = zte_index(name).and_then(|(p, id)| self.find(&p, &id.to_string()));
-                ok(found.map_or(NO_ONU.into(), |o| zte_detail(&o)))
-            }
-            (_, ["show", "gpon", "onu", "state", rest @ ..]) if rest.len() <= 1 => {
-                let port = rest.first().map(|r| r.trim_start_matches("gpon-olt_"));
-                ok(self.zte_table(port, true))
-            }
-            (_, ["show", "gpon", "onu", "baseinfo", olt]) => {
-                ok(self.zte_table(Some(olt.trim_start_matches("gpon-olt_")), false))
-            }
-            _ => ok(format!("{}^\n{INVALID}", " ".repeat(line.len() + 5))),
-        }
-    }
-
-    fn zte_table(&self, port: Option<&str>, state: bool) -> String {
-        let st = self.st();
-        let rows: Vec<&SimOnu> = st.onus.iter().filter(|o| port.is_none_or(|p| p == o.port)).collect();
-        if rows.is_empty() {
-            return "%Code 32310-GPONSRV : No related information to show.".into();
-        }
-        let mut out = if state {
-            vec!["OnuIndex               Admin State  OMCC State   O7 State     Phase State".to_owned(), "-".repeat(76)]
-        } else {
-            vec!["OnuIndex                 Type          Mode    AuthInfo             State".to_owned(), "-".repeat(79)]
-        };
-        for o in rows {
-            let index = format!("gpon-onu_{}:{}", o.port, o.onu_id);
-            out.push(if state {
-                let (omcc, o7, phase) =
-                    if o.online { ("enable", "operation", "working") } else { ("disable", "unknown", "OffLine") };
-                format!("{index:<22} {:<12} {omcc:<12} {o7:<12} {phase}", if o.active { "enable" } else { "disable" })
-            } else {
-                format!("{index:<24} F660          sn      SN:{:<17} ready", o.serial)
-            });
-        }
-        out.join("\n")
-    }
-}
-
-const HUAWEI_VERSION: &str = "
-  Command:
-          display version
-  VERSION : MA5600V800R013C10
-  PATCH   : SPC100
-  PRODUCT : MA5600T
-  Uptime is 12 day(s), 3 hour(s), 10 minute(s), 5 second(s)";
-
-const ZTE_VERSION: &str = "ZTE ZXA10 Software, Version: V2.1.0, Release software
-Copyright (c) 2001-2016 by ZTE Corporation
-System uptime is 12 days 3 hours 10 minutes";
-
-/// `0/1/3` -> `0/ 1/3`, as Huawei prints F/S/P in tables.
-fn huawei_port(port: &str) -> String {
-    let parts: Vec<&str> = port.split('/').collect();
-    match parts.as_slice() {
-        [f, s, p] => format!("{f}/{s:>2}/{p}"),
-        _ => port.to_owned(),
-    }
-}
-
-fn huawei_detail(o: &SimOnu) -> String {
-    let rule = format!("  {}", "-".repeat(77));
-    let (vendor, rest) = o.serial.split_at(4);
-    [
-        rule.clone(),
-        format!("  F/S/P                   : {}", o.port),
-        format!("  ONT-ID                  : {}", o.onu_id),
-        format!("  Control flag            : {}", if o.active { "active" } else { "deactivated" }),
-        format!("  Run state               : {}", if o.online { "online" } else { "offline" }),
-        "  Config state            : normal".into(),
-        "  Match state             : match".into(),
-        "  Authentic type          : SN-auth".into(),
-        format!("  SN                      : {} ({vendor}-{rest})", serial_hex(&o.serial)),
-        "  Management mode         : OMCI".into(),
-        "  Description             : ONT_NO_DESCRIPTION".into(),
-        rule,
-    ]
-    .join("\n")
-}
-
-fn zte_index(name: &str) -> Option<(String, u32)> {
-    let (port, id) = name.strip_prefix("gpon-onu_")?.split_once(':')?;
-    Some((port.to_owned(), id.parse().ok()?))
-}
-
-fn zte_detail(o: &SimOnu) -> String {
-    [
-        format!("ONU interface:         gpon-onu_{}:{}", o.port, o.onu_id),
-        "  Name:                ONU".into(),
-        "  Type:                F660".into(),
-        "  State:               ready".into(),
-        format!("  Admin state:         {}", if o.active { "enable" } else { "disable" }),
-        format!("  Phase state:         {}", if o.online { "working" } else { "OffLine" }),
-        "  Authentication mode: sn".into(),
-        format!("  Serial number:       {}", o.serial),
-        "  ONU Distance:        1203m".into(),
-    ]
-    .join("\n")
 }
