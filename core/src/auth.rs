@@ -109,6 +109,14 @@ pub enum Action {
     PaymentWrite,
     /// Read billing reports (MRR, revenue, collections, ageing).
     ReportRead,
+    /// Read network devices (routers, OLTs; never their passwords).
+    DeviceRead,
+    /// Create, change and delete network devices.
+    DeviceWrite,
+    /// Read the device-job outbox, including dead letters.
+    JobRead,
+    /// Retry a dead-lettered device job.
+    JobRetry,
 }
 
 use Action::*;
@@ -139,6 +147,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (BillingSettingsWrite, &[Owner, Admin]),
     (PaymentWrite, &[Owner, Admin, Manager, Cashier]),
     (ReportRead, &[Owner, Admin, Manager]),
+    (DeviceRead, &[Owner, Admin, Manager, Support, Engineer]),
+    (DeviceWrite, &[Owner, Admin, Engineer]),
+    (JobRead, &[Owner, Admin, Manager, Support, Engineer]),
+    (JobRetry, &[Owner, Admin, Engineer]),
 ];
 
 impl Role {
@@ -209,6 +221,10 @@ mod tests {
             BillingSettingsWrite,
             PaymentWrite,
             ReportRead,
+            DeviceRead,
+            DeviceWrite,
+            JobRead,
+            JobRetry,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

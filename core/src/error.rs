@@ -88,6 +88,7 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("subscriptions_tenant_ip_key", "subscriptions.tenant_id, subscriptions.static_ipv4", "staticIpv4"),
     ("plans_tenant_name_key", "plans.tenant_id, plans.name", "name"),
     ("nas_ip_key", "nas.ip_address", "ipAddress"),
+    ("devices_tenant_name_key", "devices.tenant_id, devices.name", "name"),
     ("customers_tenant_number_key", "customers.tenant_id, customers.account_number", "accountNumber"),
 ];
 

@@ -1,5 +1,5 @@
 //! The device-job outbox: changes a network device must receive (disconnect a session,
-//! change its rate), written in the same transaction as the state change that causes them
+//! change its rate, block or unblock a subscriber on a router or OLT), written in the same transaction as the state change that causes them
 //! and delivered later by the worker with retries, backoff and a dead letter.
 //!
 //! Several workers may share one database: a job is claimed by moving its
@@ -7,6 +7,8 @@
 
 use crate::db::{Db, Tx};
 use crate::error::CoreResult;
+use crate::store::page::{self, Order, Page, PageArgs};
+use crate::store::{Arg, Sql};
 use crate::text_enum;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,10 @@ text_enum!(
         RadiusDisconnect = "RADIUS_DISCONNECT",
         /// RADIUS CoA-Request with new attributes (RFC 5176 §3).
         RadiusCoa = "RADIUS_COA",
+        /// Block a subscriber on a router or OLT ([`DeviceJobPayload`], `device_id` set).
+        DeviceSuspend = "DEVICE_SUSPEND",
+        /// Unblock a subscriber on a router or OLT ([`DeviceJobPayload`], `device_id` set).
+        DeviceResume = "DEVICE_RESUME",
     }
 );
 
@@ -48,6 +54,63 @@ pub struct RadiusJobPayload {
     pub reason: String,
 }
 
+text_enum!(
+    /// What a device job changes on its device.
+    DeviceOp, "op" {
+        /// RouterOS `/ip/firewall/address-list`: the entry (`list`, `address`, `comment`)
+        /// exists while blocked and is removed when active.
+        AddressList = "ADDRESS_LIST",
+        /// RouterOS `/ppp/secret` named `username`: disabled while blocked (and its
+        /// `/ppp/active` session removed), enabled when active.
+        PppSecret = "PPP_SECRET",
+        /// RouterOS `/ip/hotspot/user` named `username`: disabled while blocked (and its
+        /// `/ip/hotspot/active` session removed), enabled when active.
+        HotspotUser = "HOTSPOT_USER",
+        /// OLT ONU `onu_serial` on `olt_port` (frame/slot/port): deactivated while blocked,
+        /// activated when active.
+        Onu = "ONU",
+    }
+);
+
+/// What a [`JobKind::DeviceSuspend`] / [`JobKind::DeviceResume`] job carries; the job row's
+/// `device_id` names the router or OLT. JSON with camelCase keys, `op` as its upper-case name:
+/// `{"subscriptionId":7,"username":"ana","op":"ADDRESS_LIST","address":"10.0.0.7",
+/// "list":"suspended","onuSerial":null,"oltPort":null,"comment":"isp sub:7 ana","reason":"..."}`.
+///
+/// Delivery converges, it does not replay: the worker reads subscription `subscription_id`
+/// when it delivers and makes the device match its *current* status (blocked unless it is
+/// ACTIVE; a deleted subscription counts as blocked), whatever the job kind says. The kind
+/// records why the job was written. So out-of-order, repeated or late delivery is harmless:
+/// a resume that overtakes a newer suspension still leaves the subscriber blocked. Each op
+/// is idempotent and verified by reading the device back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceJobPayload {
+    /// The subscription the job is about.
+    pub subscription_id: i64,
+    /// Its login (PPP secret / hotspot user name) when the job was written.
+    pub username: String,
+    /// What to change on the device.
+    pub op: DeviceOp,
+    /// IPv4 address for [`DeviceOp::AddressList`].
+    pub address: Option<String>,
+    /// Address-list name for [`DeviceOp::AddressList`] (the tenant's walled-garden list).
+    pub list: Option<String>,
+    /// ONU serial for [`DeviceOp::Onu`].
+    pub onu_serial: Option<String>,
+    /// OLT port, frame/slot/port, for [`DeviceOp::Onu`].
+    pub olt_port: Option<String>,
+    /// Comment that marks what we own on the device: `isp sub:<id> <username>`.
+    pub comment: String,
+    /// Why the job exists (`dunning suspension`, the staff's reason ...).
+    pub reason: String,
+}
+
+/// The comment naming subscription `id` on a device (address-list entries, secrets).
+pub fn device_comment(subscription_id: i64, username: &str) -> String {
+    format!("isp sub:{subscription_id} {username}")
+}
+
 /// A job row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceJob {
@@ -55,11 +118,13 @@ pub struct DeviceJob {
     pub id: i64,
     /// Tenant.
     pub tenant_id: i64,
-    /// NAS to talk to.
+    /// NAS to talk to (RADIUS jobs).
     pub nas_id: Option<i64>,
+    /// Device to talk to (device jobs).
+    pub device_id: Option<i64>,
     /// What to do.
     pub kind: JobKind,
-    /// JSON payload (see [`RadiusJobPayload`]).
+    /// JSON payload ([`RadiusJobPayload`] or [`DeviceJobPayload`], by kind).
     pub payload: String,
     /// Status.
     pub status: JobStatus,
@@ -76,7 +141,7 @@ pub struct DeviceJob {
 }
 
 const COLS: &str =
-    "id, tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
+    "id, tenant_id, nas_id, device_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
 
 /// Adds a job inside `tx`; it becomes visible to the worker when `tx` commits. Call
 /// `ctx.jobs_wakeup.notify_one()` after the commit to deliver it at once.
@@ -94,6 +159,31 @@ pub async fn enqueue(
     )
     .bind(tenant_id)
     .bind(nas_id)
+    .bind(kind)
+    .bind(serde_json::to_string(payload).expect("payload serializes"))
+    .bind(now)
+    .fetch_one(tx.x())
+    .await?;
+    Ok(id)
+}
+
+/// Adds a device job for `device_id` inside `tx` (see [`DeviceJobPayload`] for what
+/// delivery means); `kind` is [`JobKind::DeviceSuspend`] or [`JobKind::DeviceResume`].
+pub async fn enqueue_device(
+    tx: &mut Tx,
+    tenant_id: i64,
+    device_id: i64,
+    kind: JobKind,
+    payload: &DeviceJobPayload,
+    now: i64,
+) -> CoreResult<i64> {
+    debug_assert!(matches!(kind, JobKind::DeviceSuspend | JobKind::DeviceResume));
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO device_jobs (tenant_id, device_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5) RETURNING id",
+    )
+    .bind(tenant_id)
+    .bind(device_id)
     .bind(kind)
     .bind(serde_json::to_string(payload).expect("payload serializes"))
     .bind(now)
@@ -192,9 +282,21 @@ pub async fn dead(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJ
     .await?)
 }
 
+/// A page of the tenant's jobs, newest first, optionally only those in `status`.
+pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &PageArgs) -> CoreResult<Page<DeviceJob>> {
+    let mut sql = Sql::new(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = "));
+    sql.arg(Arg::I(tenant_id));
+    if let Some(s) = status {
+        sql.push(" AND status = ").arg(Arg::T(s.as_str().into()));
+    }
+    let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
+    Ok(page::finish(sql.query_as::<DeviceJob>().fetch_all(db.x()).await?, plan, args))
+}
+
 /// Puts dead job `id` of the actor's tenant back to pending with its attempts reset, due at
 /// once, audited; NOT_FOUND for an unknown job, CONFLICT for one that is not dead.
 pub async fn retry(ctx: &crate::Ctx, actor: &crate::auth::Actor, id: i64) -> CoreResult<DeviceJob> {
+    actor.require(crate::auth::Action::JobRetry)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let job = sqlx::query_as::<_, DeviceJob>(&format!(

@@ -18,6 +18,7 @@ pub mod events;
 pub mod jobs;
 pub mod jwt;
 pub mod metrics;
+pub mod netjobs;
 pub mod password;
 pub mod secrets;
 pub mod seed;

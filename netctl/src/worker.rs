@@ -50,6 +50,7 @@ pub async fn deliver<S: CoaSender>(ctx: &Ctx, sender: &S, job: &DeviceJob) -> At
     let request = match job.kind {
         JobKind::RadiusDisconnect => coa::disconnect_request(&payload),
         JobKind::RadiusCoa => coa::coa_request(&payload),
+        JobKind::DeviceSuspend | JobKind::DeviceResume => return Attempt::Fatal("not a RADIUS job".into()),
     };
     let timeout = Duration::from_millis(ctx.config.radius.coa_timeout_ms);
     match sender.send(to, secret.as_bytes(), request, timeout).await {

@@ -1,9 +1,11 @@
 //! Dunning: reminders before the due date, overdue after it, suspension after the grace
 //! days, and reactivation once a payment clears everything overdue.
 //!
-//! A suspension moves the subscription to SUSPENDED and enqueues a RADIUS Disconnect job
-//! for each live session in the same transaction (the next login is then refused or put in
-//! the walled garden, per the tenant's settings). Every step is a `dunning_events` row
+//! A suspension moves the subscription to SUSPENDED and, in the same transaction, enqueues
+//! what the network needs ([`crate::netjobs`]): a RADIUS Disconnect for each live session
+//! (the next login is then refused or put in the walled garden, per the tenant's settings)
+//! and the router / OLT jobs of the tenant's suspension strategy; a reactivation enqueues
+//! the jobs that undo them. Every step is a `dunning_events` row
 //! (unique per kind, invoice and subscription) for a notifications feature to send.
 
 use super::invoices::{self, Invoice};
@@ -12,9 +14,10 @@ use crate::auth::{Action, Actor};
 use crate::db::{Db, Tx};
 use crate::error::CoreResult;
 use crate::events::{Event, EventKind};
-use crate::jobs::{self, JobKind, RadiusJobPayload};
+use crate::netjobs;
 use crate::store::page::{self, Order, Page, PageArgs};
-use crate::store::tenants::{SuspendedAccess, TenantSettings};
+use crate::store::subscriptions::{self, Subscription};
+use crate::store::tenants;
 use crate::store::{audit, Arg, Sql};
 use crate::text_enum;
 use crate::Ctx;
@@ -93,33 +96,12 @@ async fn event(
     Ok(r.rows_affected() == 1)
 }
 
-/// Disconnect jobs for the live sessions of subscription `sub`.
-async fn disconnect_sessions(tx: &mut Tx, t: i64, sub: i64, reason: &str, now: i64) -> CoreResult<usize> {
-    let sessions: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-    )
-    .bind(t)
-    .bind(sub)
-    .fetch_all(tx.x())
-    .await?;
-    for (nas, acct, username, ip) in &sessions {
-        let payload = RadiusJobPayload {
-            acct_session_id: acct.clone(),
-            username: username.clone(),
-            framed_ip: ip.clone(),
-            rate_limit: None,
-            reason: reason.into(),
-        };
-        jobs::enqueue(tx, t, Some(*nas), JobKind::RadiusDisconnect, &payload, now).await?;
-    }
-    Ok(sessions.len())
-}
-
 /// Runs the tenant's dunning policy as of `as_of`.
 pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<DunningOutcome> {
     actor.require(Action::BillingRun)?;
     let t = actor.tenant_id;
     let s = settings::get(&ctx.db, t).await?;
+    let network = tenants::get(&ctx.db, t).await?.settings();
     let now = ctx.now_ms();
     let mut out = DunningOutcome::default();
     let open: Vec<Invoice> = sqlx::query_as::<_, Invoice>(&format!(
@@ -155,17 +137,21 @@ pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<Dunni
             .await?;
             for (sub,) in subs {
                 let reason = format!("{REASON_PREFIX} invoice {} overdue", inv.number.as_deref().unwrap_or("?"));
-                sqlx::query(
+                let row = sqlx::query_as::<_, Subscription>(&format!(
                     "UPDATE subscriptions SET status = 'SUSPENDED', status_reason = $1, updated_at = $2 \
-                     WHERE tenant_id = $3 AND id = $4 AND status = 'ACTIVE'",
-                )
+                     WHERE tenant_id = $3 AND id = $4 AND status = 'ACTIVE' RETURNING {}",
+                    subscriptions::COLS
+                ))
                 .bind(&reason)
                 .bind(now)
                 .bind(t)
                 .bind(sub)
-                .execute(tx.x())
+                .fetch_optional(tx.x())
                 .await?;
-                let jobs = disconnect_sessions(&mut tx, t, sub, "dunning suspension", now).await?;
+                // Changed by someone else since the SELECT: not ours to suspend any more.
+                let Some(row) = row else { continue };
+                let jobs =
+                    netjobs::enqueue_for_status(&mut tx, t, &network, &row, true, "dunning suspension", now).await?;
                 event(&mut tx, t, inv.customer_id, inv.id, sub, DunningKind::Suspended, now).await?;
                 let details =
                     json!({"from": "ACTIVE", "to": "SUSPENDED", "reason": reason, "invoiceId": inv.id, "jobs": jobs});
@@ -212,21 +198,20 @@ pub async fn reactivate_if_clear(
     if subs.is_empty() {
         return Ok(0);
     }
-    let (raw,): (String,) =
-        sqlx::query_as("SELECT settings FROM tenants WHERE id = $1").bind(t).fetch_one(tx.x()).await?;
-    let walled = serde_json::from_str::<TenantSettings>(&raw).unwrap_or_default().suspended_access
-        == SuspendedAccess::WalledGarden;
+    let network = tenants::settings_in(tx, t).await?;
     for (sub,) in &subs {
-        sqlx::query(
-            "UPDATE subscriptions SET status = 'ACTIVE', status_reason = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
-        )
+        let row = sqlx::query_as::<_, Subscription>(&format!(
+            "UPDATE subscriptions SET status = 'ACTIVE', status_reason = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 \
+             RETURNING {}",
+            subscriptions::COLS
+        ))
         .bind(format!("{REASON_PREFIX} paid {today}"))
         .bind(now)
         .bind(t)
         .bind(sub)
-        .execute(tx.x())
+        .fetch_one(tx.x())
         .await?;
-        let jobs = if walled { disconnect_sessions(tx, t, *sub, "dunning reactivation", now).await? } else { 0 };
+        let jobs = netjobs::enqueue_for_status(tx, t, &network, &row, false, "dunning reactivation", now).await?;
         let (invoice,): (i64,) = sqlx::query_as(
             "SELECT COALESCE(MAX(invoice_id), 0) FROM dunning_events WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'SUSPENDED'",
         )

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth_log;
 pub mod customers;
+pub mod devices;
 pub mod nas;
 pub mod page;
 pub mod plans;

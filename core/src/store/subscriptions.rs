@@ -112,15 +112,19 @@ pub struct Subscription {
     pub status_reason: Option<String>,
     /// Sessions RADIUS allows at once for this login.
     pub simultaneous_use: i64,
+    /// The OLT serving it (GPON) or the router keeping its secret / user / static IP;
+    /// `None` means every enabled MikroTik of the tenant.
+    pub device_id: Option<i64>,
     /// Created, Unix ms.
     pub created_at: i64,
     /// Last changed, Unix ms.
     pub updated_at: i64,
 }
 
-const COLS: &str =
+/// Columns of [`Subscription`], for queries in other modules.
+pub const COLS: &str =
     "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
-    onu_serial, olt_port, status, start_date, status_reason, simultaneous_use, created_at, updated_at";
+    onu_serial, olt_port, status, start_date, status_reason, simultaneous_use, device_id, created_at, updated_at";
 
 /// Context string binding encrypted passwords to this column.
 pub const PASSWORD_CONTEXT: &str = "subscription.password";
@@ -154,6 +158,8 @@ pub struct SubscriptionPatch {
     pub status: Option<SubscriptionStatus>,
     /// Sessions RADIUS allows at once (default 1).
     pub simultaneous_use: Option<i64>,
+    /// Serving device: an OLT for GPON, a MikroTik otherwise (`Some(None)` clears).
+    pub device_id: Option<Option<i64>>,
 }
 
 /// The subscription after applying a patch, checked as a whole.
@@ -167,6 +173,7 @@ struct Resolved {
     onu_serial: Option<String>,
     olt_port: Option<String>,
     simultaneous_use: i64,
+    device_id: Option<i64>,
 }
 
 fn trimmed(v: Option<String>) -> Option<String> {
@@ -246,6 +253,13 @@ async fn resolve(
         }
         _ => {}
     }
+    let device_id = match p.device_id {
+        Some(d) => d,
+        None => cur.and_then(|c| c.device_id),
+    };
+    if let Some(d) = device_id {
+        check_device(tx, tenant_id, d, access_type).await?;
+    }
     // The plan must exist in this tenant, be sellable, and allow the access type.
     if p.plan_id.is_some() || p.access_type.is_some() {
         let plan = sqlx::query_as::<_, (i64, String)>(
@@ -273,7 +287,22 @@ async fn resolve(
         onu_serial,
         olt_port,
         simultaneous_use,
+        device_id,
     })
+}
+
+/// The serving device must be in the tenant and fit the access type: an OLT for GPON, a
+/// MikroTik router otherwise.
+async fn check_device(tx: &mut Tx, tenant_id: i64, id: i64, access_type: AccessType) -> CoreResult<()> {
+    let device = super::devices::find_in(tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| CoreError::validation("deviceId", "no such device"))?;
+    let want_olt = access_type == AccessType::Gpon;
+    if device.kind.is_olt() != want_olt {
+        let want = if want_olt { "an OLT" } else { "a MikroTik router" };
+        return Err(CoreError::validation("deviceId", format!("{access_type} needs {want}, not a {}", device.kind)));
+    }
+    Ok(())
 }
 
 fn publish(ctx: &Ctx, s: &Subscription) {
@@ -310,8 +339,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, None).await?;
     let s = sqlx::query_as::<_, Subscription>(&format!(
         "INSERT INTO subscriptions (tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
-         onu_serial, olt_port, status, start_date, simultaneous_use, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING {COLS}"
+         onu_serial, olt_port, status, start_date, simultaneous_use, device_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14) RETURNING {COLS}"
     ))
     .bind(actor.tenant_id)
     .bind(customer_id)
@@ -327,6 +356,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     .bind(start_date)
     .bind(r.simultaneous_use)
     .bind(now)
+    .bind(r.device_id)
     .fetch_one(tx.x())
     .await?;
     audit::record(
@@ -365,7 +395,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     };
     let s = sqlx::query_as::<_, Subscription>(&format!(
         "UPDATE subscriptions SET plan_id = $1, access_type = $2, username = $3, password_enc = $4, static_ipv4 = $5, mac_address = $6, \
-         onu_serial = $7, olt_port = $8, simultaneous_use = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12 RETURNING {COLS}"
+         onu_serial = $7, olt_port = $8, simultaneous_use = $9, updated_at = $10, device_id = $13 WHERE tenant_id = $11 AND id = $12 RETURNING {COLS}"
     ))
     .bind(r.plan_id)
     .bind(r.access_type)
@@ -379,6 +409,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
+    .bind(r.device_id)
     .fetch_one(tx.x())
     .await?;
     let fields = audit::set_fields(&[
@@ -391,6 +422,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("onuSerial", p.onu_serial.is_some()),
         ("oltPort", p.olt_port.is_some()),
         ("simultaneousUse", p.simultaneous_use.is_some()),
+        ("deviceId", p.device_id.is_some()),
     ]);
     let adjustments: Vec<i64> = adjustments.iter().map(|c| c.amount_minor).collect();
     let details = json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}, "adjustments": adjustments});
@@ -401,7 +433,9 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
 }
 
 /// Moves subscription `id` to `to` if the state machine allows it; the same status again is
-/// a no-op that returns the subscription unchanged.
+/// a no-op that returns the subscription unchanged. Suspending or cancelling an active or
+/// suspended subscription enqueues the jobs that block it on the network, resuming a
+/// suspended one the jobs that unblock it ([`crate::netjobs`]), in the same transaction.
 pub async fn change_status(
     ctx: &Ctx,
     actor: &Actor,
@@ -435,17 +469,33 @@ pub async fn change_status(
     .fetch_optional(tx.x())
     .await?
     .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
+    use SubscriptionStatus::{Active, Cancelled, Suspended};
+    let network = match (cur.status, to) {
+        (_, Suspended) => Some((true, "suspended by staff")),
+        (Suspended, Active) => Some((false, "resumed by staff")),
+        (Active | Suspended, Cancelled) => Some((true, "cancelled")),
+        _ => None,
+    };
+    let mut jobs = 0;
+    if let Some((suspend, default_reason)) = network {
+        let settings = super::tenants::settings_in(&mut tx, actor.tenant_id).await?;
+        let why = reason.map(str::trim).unwrap_or(default_reason);
+        jobs = crate::netjobs::enqueue_for_status(&mut tx, actor.tenant_id, &settings, &s, suspend, why, now).await?;
+    }
     audit::record(
         &mut tx,
         actor,
         "subscription.status",
         "Subscription",
         Some(id),
-        json!({"from": cur.status, "to": to, "reason": reason}),
+        json!({"from": cur.status, "to": to, "reason": reason, "jobs": jobs}),
         now,
     )
     .await?;
     tx.commit().await?;
+    if jobs > 0 {
+        ctx.jobs_wakeup.notify_one();
+    }
     publish(ctx, &s);
     Ok(s)
 }

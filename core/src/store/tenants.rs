@@ -35,6 +35,19 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How suspensions reach the tenant's MikroTik routers, beyond the RADIUS Disconnect
+    /// that every strategy sends (see the README, "Devices and suspension strategies").
+    RouterSuspension, "routerSuspension" {
+        /// Put the subscriber's static IPv4 on the walled-garden address list.
+        AddressList = "ADDRESS_LIST",
+        /// The routers keep local PPP secrets / hotspot users: disable them.
+        LocalSecrets = "LOCAL_SECRETS",
+        /// Nothing on the routers: RADIUS Disconnect, then reject or walled garden on re-auth.
+        RadiusOnly = "RADIUS_ONLY",
+    }
+);
+
 /// Per-tenant behaviour switches, stored as JSON so later features can add fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -45,6 +58,9 @@ pub struct TenantSettings {
     pub walled_garden_address_list: String,
     /// MikroTik rate limit for walled-garden sessions.
     pub walled_garden_rate_limit: String,
+    /// How suspensions are pushed to MikroTik routers (the address list used is
+    /// `walled_garden_address_list`).
+    pub router_suspension: RouterSuspension,
 }
 
 impl Default for TenantSettings {
@@ -53,6 +69,7 @@ impl Default for TenantSettings {
             suspended_access: SuspendedAccess::Reject,
             walled_garden_address_list: "suspended".into(),
             walled_garden_rate_limit: "64k/64k".into(),
+            router_suspension: RouterSuspension::AddressList,
         }
     }
 }
@@ -116,6 +133,16 @@ pub async fn get(db: &Db, id: i64) -> CoreResult<Tenant> {
         .ok_or(CoreError::NotFound("tenant"))
 }
 
+/// The settings of tenant `id`, read inside `tx` (defaults for anything missing).
+pub async fn settings_in(tx: &mut Tx, id: i64) -> CoreResult<TenantSettings> {
+    let (raw,): (String,) = sqlx::query_as("SELECT settings FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx.x())
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    Ok(serde_json::from_str(&raw).unwrap_or_default())
+}
+
 /// The tenant with `slug`, if any.
 pub async fn by_slug(db: &Db, slug: &str) -> CoreResult<Option<Tenant>> {
     Ok(sqlx::query_as::<_, Tenant>(&format!("SELECT {COLS} FROM tenants WHERE slug = $1"))
@@ -136,6 +163,12 @@ pub async fn update(
     validate::text(name, 120).map_err(|m| CoreError::validation("name", m))?;
     validate::currency(currency).map_err(|m| CoreError::validation("currency", m))?;
     validate::timezone(timezone).map_err(|m| CoreError::validation("timezone", m))?;
+    // RouterOS address-list names: the list is written to routers by suspension jobs.
+    let list = &settings.walled_garden_address_list;
+    validate::text(list, 63).map_err(|m| CoreError::validation("walledGardenAddressList", m))?;
+    if list.trim() != list {
+        return Err(CoreError::validation("walledGardenAddressList", "must not start or end with spaces"));
+    }
     let json = serde_json::to_string(settings).expect("settings serialize");
     Ok(sqlx::query_as::<_, Tenant>(&format!(
         "UPDATE tenants SET name = $1, currency = $2, timezone = $3, settings = $4 WHERE id = $5 RETURNING {COLS}"
