@@ -4,6 +4,7 @@
 use async_graphql::dataloader::{DataLoader, Loader};
 use isp_core::db::Db;
 use isp_core::store::customers::{self, Customer};
+use isp_core::store::devices::{self, Device};
 use isp_core::store::plans::{self, Plan};
 use isp_core::store::subscriptions::{self, Subscription};
 use isp_core::CoreError;
@@ -21,6 +22,8 @@ pub struct Loaders {
     pub customers: DataLoader<CustomersById>,
     /// Subscriptions of each customer.
     pub subscriptions_by_customer: DataLoader<SubscriptionsByCustomer>,
+    /// Devices by id.
+    pub devices: DataLoader<DevicesById>,
 }
 
 impl Loaders {
@@ -33,6 +36,7 @@ impl Loaders {
                 SubscriptionsByCustomer { db: db.clone(), tenant_id },
                 tokio::spawn,
             ),
+            devices: DataLoader::new(DevicesById { db: db.clone(), tenant_id }, tokio::spawn),
         }
     }
 }
@@ -66,6 +70,22 @@ impl Loader<i64> for CustomersById {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Customer>, LoadError> {
         let rows = customers::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// Loads devices of one tenant by id.
+pub struct DevicesById {
+    db: Db,
+    tenant_id: i64,
+}
+
+impl Loader<i64> for DevicesById {
+    type Value = Device;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Device>, LoadError> {
+        let rows = devices::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|d| (d.id, d)).collect())
     }
 }
 

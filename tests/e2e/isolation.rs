@@ -12,12 +12,14 @@ const TOKENLESS: &[&str] = &["login", "registerTenant", "refreshToken"];
 /// Everything of tenant A that tenant A itself can see, for a before/after comparison.
 const SNAPSHOT: &str = r#"{
   me { id email role }
-  tenant { id name slug currency timezone settings { suspendedAccess walledGardenAddressList walledGardenRateLimit } }
+  tenant { id name slug currency timezone settings { suspendedAccess walledGardenAddressList walledGardenRateLimit routerSuspension } }
   customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { totalCount nodes {
     id accountNumber name email phone status updatedAt
     subscriptions { id username status staticIpv4 hasPassword updatedAt plan { id name active price { amountMinor } } } } }
   plans(first: 100, includeArchived: true) { nodes { id name active priceMinor: price { amountMinor } downloadKbps accessTypes } }
-  subscriptions(first: 100) { totalCount nodes { id username status statusReason staticIpv4 updatedAt customer { id } } }
+  subscriptions(first: 100) { totalCount nodes { id username status statusReason staticIpv4 updatedAt customer { id } device { id } } }
+  devices(first: 100) { nodes { id name host port transport username hasPassword enabled updatedAt } }
+  deviceJobs(first: 100) { nodes { id kind status attempts lastError updatedAt device { id } } }
   staffUsers(first: 100) { nodes { id email name role disabled } }
   auditLog(first: 100) { nodes { id action objectId } }
   billingSettings { billingDay mode paymentTermsDays invoiceTemplate hasWebhookSecret taxRates { taxClass rateBasisPoints } }
@@ -83,6 +85,18 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         .await;
     let a_payment = d["recordPayment"]["id"].as_str().unwrap().to_string();
     let a_radius = crate::radius_isolation::seed(&app, &a.slug, &a_sub, &a_username).await;
+    let a_device_name = format!("A edge {}", unique());
+    let d = app
+        .ok(
+            &a.token,
+            "mutation($n: String!) { createDevice(input: {name: $n, kind: MIKROTIK, host: \"10.1.1.1\", username: \"a\", password: \"a-device-pw\"}) { id } }",
+            json!({"n": a_device_name}),
+        )
+        .await;
+    let a_device = d["createDevice"]["id"].as_str().unwrap().to_string();
+    let upd = "mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) { id } }";
+    app.ok(&a.token, upd, json!({"i": {"id": a_sub, "deviceId": a_device}})).await;
+    let a_job = crate::roles::dead_job(&app, &a).await;
     let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
 
     // Tenant B with its own data.
@@ -93,14 +107,15 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     let b_user = app.staff(&b, "CASHIER").await;
     app.clock.advance(Duration::minutes(1)); // any write to A would now change an updatedAt
 
-    let a_ids = [&a_owner, &a_support.id, &a_plan, &a_customer, &a_sub, &a_tenant, &a_invoice, &a_payment];
+    let a_ids =
+        [&a_owner, &a_support.id, &a_plan, &a_customer, &a_sub, &a_tenant, &a_invoice, &a_payment, &a_device, &a_job];
     // A's IDs, their neighbours, and raw row ids wrapped as every type.
     let mut guessed: Vec<String> = Vec::new();
     for id in a_ids {
         let (ty, n) = parse_global_id(id);
         for m in [n - 1, n, n + 1] {
             guessed.push(global_id(&ty, m));
-            for other in ["Customer", "Plan", "Subscription", "StaffUser", "Tenant"] {
+            for other in ["Customer", "Plan", "Subscription", "StaffUser", "Tenant", "Device"] {
                 guessed.push(global_id(other, m));
             }
         }
@@ -111,6 +126,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         .iter()
         .map(|s| s.to_string())
         .chain([a_name.clone(), a_username.clone(), a.slug.clone(), a.email.clone(), a_support.email.clone()])
+        .chain([a_device_name.clone()])
         .chain(a_radius.markers())
         .collect();
     let radius_before = app.ok(&a.token, crate::radius_isolation::SNAPSHOT, json!({})).await;
@@ -172,6 +188,16 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("recordPayment", "mutation($c: ID!, $i: [ID!]) { recordPayment(input: {customerId: $c, amountMinor: 100, method: CASH, invoiceIds: $i}) { id } }", json!({"c": b_customer, "i": [a_invoice]}), Code("VALIDATION")),
         case("refundPayment", "mutation($id: ID!) { refundPayment(id: $id, amountMinor: 1, reason: \"hijack\") { id } }", json!({"id": a_payment}), Code("NOT_FOUND")),
         case("runDunning", "mutation { runDunning { suspended } }", json!({}), Ok),
+        // Devices and the job outbox: B sees and touches only its own.
+        case("devices", "{ devices(first: 100) { nodes { id name host } } }", json!({}), Ok),
+        case("devices", "{ devices(kind: MIKROTIK) { nodes { id name } } }", json!({}), Ok),
+        case("deviceJobs", "{ deviceJobs(first: 100) { nodes { id payload device { id } nas { id } } } }", json!({}), Ok),
+        case("deviceJobs", "{ deviceJobs(status: DEAD) { nodes { id } } }", json!({}), Ok),
+        case("createDevice", "mutation($n: String!) { createDevice(input: {name: $n, kind: MIKROTIK, host: \"10.2.2.2\", username: \"b\", password: \"b-pw\"}) { id name } }",
+             json!({"n": "B edge"}), Ok),
+        case("createSubscription", create_sub,
+             json!({"i": {"customerId": b_customer, "planId": b_plan, "accessType": "PPPOE", "username": "x3", "password": "p", "deviceId": a_device}}), Code("VALIDATION")),
+        case("updateSubscription", upd_sub, json!({"i": {"id": b_sub, "deviceId": a_device}}), Code("VALIDATION")),
     ];
     // Every ID-taking operation with A's real IDs.
     let by_id: &[(&'static str, &str, &str)] = &[
@@ -194,6 +220,13 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
             &a_sub,
         ),
         ("archiveSubscription", "mutation($id: ID!) { archiveSubscription(id: $id) { id } }", &a_sub),
+        (
+            "updateDevice",
+            "mutation($id: ID!) { updateDevice(id: $id, input: {password: \"stolen-1\", enabled: false}) { id } }",
+            &a_device,
+        ),
+        ("deleteDevice", "mutation($id: ID!) { deleteDevice(id: $id) { id } }", &a_device),
+        ("retryDeviceJob", "mutation($id: ID!) { retryDeviceJob(id: $id) { id } }", &a_job),
         (
             "updateStaffUser",
             "mutation($id: ID!) { updateStaffUser(input: {id: $id, disabled: true}) { id } }",
@@ -218,6 +251,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ("customer", "query($id: ID!) { customer(id: $id) { id } }"),
         ("plan", "query($id: ID!) { plan(id: $id) { id } }"),
         ("subscription", "query($id: ID!) { subscription(id: $id) { id } }"),
+        ("device", "query($id: ID!) { device(id: $id) { id } }"),
     ];
 
     // The schema's root fields must all be covered here.
@@ -251,12 +285,12 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
             &b.token,
             "{ tenant { id } customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { nodes { id } } \
              plans(first: 100, includeArchived: true) { nodes { id } } subscriptions(first: 100) { nodes { id } } \
-             staffUsers(first: 100) { nodes { id } } }",
+             staffUsers(first: 100) { nodes { id } } devices(first: 100) { nodes { id } } }",
             json!({}),
         )
         .await;
     let mut b_own: BTreeSet<String> = [own["tenant"]["id"].as_str().unwrap().to_string()].into();
-    for list in ["customers", "plans", "subscriptions", "staffUsers"] {
+    for list in ["customers", "plans", "subscriptions", "staffUsers", "devices"] {
         b_own.extend(own[list]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
     }
     assert!(
@@ -280,8 +314,9 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
             lookups_run += 1;
         }
     }
-    let typed =
-        guessed.iter().filter(|g| ["Customer", "Plan", "Subscription"].contains(&parse_global_id(g).0.as_str()));
+    let typed = guessed
+        .iter()
+        .filter(|g| ["Customer", "Plan", "Subscription", "Device"].contains(&parse_global_id(g).0.as_str()));
     assert_eq!(lookups_run, guessed.len() + typed.count(), "every guessed ID was looked up");
     // Raw row ids and garbage are not IDs at all.
     let (_, raw) = parse_global_id(&a_customer);

@@ -13,6 +13,7 @@ mod billing_dunning;
 mod billing_payments;
 mod billing_pdf;
 mod cli;
+mod devices;
 mod docs;
 mod fixtures;
 mod harness;

@@ -18,6 +18,8 @@ struct Targets {
     archivable: String,
     /// A PENDING subscription, for `changeSubscriptionStatus`.
     pending: String,
+    /// A dead device job, for `retryDeviceJob`.
+    dead_job: String,
 }
 
 /// The actions of the foundation, each of which must have an operation below.
@@ -36,6 +38,9 @@ const FOUNDATION: &[Action] = &[
     Action::SubscriptionStatus,
     Action::AuditRead,
 ];
+
+/// The actions of network devices and the job outbox, each with an operation below.
+const NETWORK: &[Action] = &[Action::DeviceRead, Action::DeviceWrite, Action::JobRead, Action::JobRetry];
 
 /// A representative operation for `action`, run as someone with `role`.
 fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, Value)> {
@@ -87,6 +92,15 @@ fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, V
         Action::ReportRead => {
             ("{ billingReport(from: \"2024-01-01\", to: \"2024-12-31\") { mrr { amountMinor } } }", json!({}))
         }
+        Action::DeviceRead => ("{ devices { nodes { name kind hasPassword } } }", json!({})),
+        Action::DeviceWrite => (
+            "mutation($i: CreateDeviceInput!) { createDevice(input: $i) { id } }",
+            json!({"i": {"name": format!("R {tag}"), "kind": "MIKROTIK", "host": "10.0.0.1", "username": "u", "password": "p"}}),
+        ),
+        Action::JobRead => ("{ deviceJobs(status: DEAD) { nodes { id kind status } } }", json!({})),
+        Action::JobRetry => {
+            ("mutation($id: ID!) { retryDeviceJob(id: $id) { status } }", json!({"id": t.dead_job}))
+        }
         #[allow(unreachable_patterns)] // actions of later features get their operation here
         _ => return None,
     })
@@ -104,11 +118,16 @@ async fn every_role_can_do_exactly_what_the_matrix_allows() {
     }
     // Every foundation action has its operation; actions of later features join by adding an
     // arm to `operation` (until then they are listed here, not silently passed).
-    let dummy =
-        Targets { customer: String::new(), plan: String::new(), archivable: String::new(), pending: String::new() };
+    let dummy = Targets {
+        customer: String::new(),
+        plan: String::new(),
+        archivable: String::new(),
+        pending: String::new(),
+        dead_job: String::new(),
+    };
     let covered: Vec<Action> =
         MATRIX.iter().map(|(a, _)| *a).filter(|a| operation(*a, Role::Owner, &dummy).is_some()).collect();
-    for a in FOUNDATION {
+    for a in FOUNDATION.iter().chain(NETWORK) {
         assert!(covered.contains(a), "{a:?} is not in the matrix or has no operation");
     }
     let uncovered: Vec<_> = MATRIX.iter().map(|(a, _)| *a).filter(|a| !covered.contains(a)).collect();
@@ -121,7 +140,8 @@ async fn every_role_can_do_exactly_what_the_matrix_allows() {
         let n = unique();
         let archivable = app.customer(&t.token, &format!("Archivable {n}")).await;
         let pending = app.subscription(&t.token, &customer, &plan, &format!("pending-{n}"), "PENDING").await;
-        let targets = Targets { customer: customer.clone(), plan: plan.clone(), archivable, pending };
+        let dead_job = dead_job(&app, &t).await;
+        let targets = Targets { customer: customer.clone(), plan: plan.clone(), archivable, pending, dead_job };
         for (action, allowed) in MATRIX.iter().filter(|(a, _)| covered.contains(a)) {
             let (query, vars) = operation(*action, *role, &targets).unwrap();
             let r = app.gql(Some(token), query, vars).await;
@@ -139,6 +159,21 @@ async fn every_role_can_do_exactly_what_the_matrix_allows() {
     for (role, token) in &callers {
         assert_eq!(app.ok(token, "{ me { role } }", json!({})).await["me"]["role"], gql_role(*role));
     }
+}
+
+/// A dead-lettered job of the tenant; its global ID.
+pub async fn dead_job(app: &TestApp, t: &Tenant) -> String {
+    let tenant_id = isp_core::store::tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
+    let now = app.ctx.now_ms();
+    let payload = isp_core::jobs::RadiusJobPayload { username: "gone".into(), ..Default::default() };
+    let mut tx = app.ctx.db.begin().await.unwrap();
+    let id =
+        isp_core::jobs::enqueue(&mut tx, tenant_id, None, isp_core::jobs::JobKind::RadiusDisconnect, &payload, now)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    isp_core::jobs::fail(&app.ctx.db, id, "unreachable", now, true, now).await.unwrap();
+    global_id("DeviceJob", id)
 }
 
 const UPDATE_STAFF: &str = "mutation($i: UpdateStaffUserInput!) { updateStaffUser(input: $i) { role disabled } }";

@@ -5,7 +5,7 @@ use isp_core::auth::Role;
 use isp_core::store::customers::CustomerStatus;
 use isp_core::store::plans::{BillingPeriod, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, SubscriptionStatus};
-use isp_core::store::tenants::SuspendedAccess;
+use isp_core::store::tenants::{RouterSuspension, SuspendedAccess};
 
 /// Converts "absent / null / value" into the core's patch convention.
 pub fn patch<T: Clone>(v: &MaybeUndefined<T>) -> Option<Option<T>> {
@@ -50,6 +50,8 @@ pub struct UpdateTenantInput {
     pub walled_garden_address_list: Option<String>,
     /// MikroTik rate limit for walled-garden sessions.
     pub walled_garden_rate_limit: Option<String>,
+    /// How suspensions reach MikroTik routers beyond RADIUS.
+    pub router_suspension: Option<RouterSuspension>,
 }
 
 /// A new staff user.
@@ -202,6 +204,9 @@ pub struct CreateSubscriptionInput {
     pub status: Option<SubscriptionStatus>,
     /// Sessions RADIUS allows at once for this login, 1-100 (default 1).
     pub simultaneous_use: Option<i64>,
+    /// Serving device: the OLT for GPON, otherwise the MikroTik keeping its secret, user or
+    /// static IP (default: every enabled MikroTik).
+    pub device_id: Option<ID>,
 }
 
 /// Changes to a subscription. Absent fields stay as they are; null clears a field.
@@ -227,6 +232,8 @@ pub struct UpdateSubscriptionInput {
     pub olt_port: MaybeUndefined<String>,
     /// Sessions RADIUS allows at once for this login, 1-100.
     pub simultaneous_use: Option<i64>,
+    /// Serving device (null: every enabled MikroTik).
+    pub device_id: MaybeUndefined<ID>,
 }
 
 /// Filters for `customers`.

@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots, the Node interface, connections and per-request helpers.
 
 pub mod billing;
+pub mod devices;
 mod inputs;
 mod mutation;
 mod query;
@@ -20,11 +21,11 @@ pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, radius::RadiusQuery, billing::BillingQuery);
+pub struct Query(query::CoreQuery, radius::RadiusQuery, billing::BillingQuery, devices::DeviceQuery);
 
 /// Entry points for changing the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation, radius::RadiusMutation, billing::BillingMutation);
+pub struct Mutation(mutation::CoreMutation, radius::RadiusMutation, billing::BillingMutation, devices::DeviceMutation);
 use tokio::sync::OnceCell;
 use types::*;
 
@@ -62,6 +63,8 @@ pub enum Node {
     StaffUser(StaffUser),
     /// The caller's tenant.
     Tenant(Tenant),
+    /// A router or OLT.
+    Device(devices::Device),
 }
 
 /// Per-request state created after authentication.

@@ -123,6 +123,9 @@ impl CoreMutation {
         if let Some(v) = input.walled_garden_rate_limit {
             settings.walled_garden_rate_limit = v;
         }
+        if let Some(v) = input.router_suspension {
+            settings.router_suspension = v;
+        }
         let name = input.name.unwrap_or(cur.name);
         let currency = input.currency.unwrap_or(cur.currency);
         let timezone = input.timezone.unwrap_or(cur.timezone);
@@ -251,6 +254,7 @@ impl CoreMutation {
             start_date: input.start_date,
             status: input.status,
             simultaneous_use: input.simultaneous_use,
+            device_id: Some(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
         };
         subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
     }
@@ -273,6 +277,11 @@ impl CoreMutation {
             onu_serial: patch(&input.onu_serial),
             olt_port: patch(&input.olt_port),
             simultaneous_use: input.simultaneous_use,
+            device_id: match patch(&input.device_id) {
+                Some(Some(d)) => Some(Some(ids::decode(&d, "Device", "deviceId")?)),
+                Some(None) => Some(None),
+                None => None,
+            },
             ..Default::default()
         };
         subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)

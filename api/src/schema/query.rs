@@ -94,6 +94,10 @@ impl CoreQuery {
                 }
                 found(users::get(db, t, n).await)?.map(|u| Node::StaffUser(StaffUser(u)))
             }
+            "Device" => {
+                require(ctx, Action::DeviceRead)?;
+                found(isp_core::store::devices::get(db, t, n).await)?.map(|d| Node::Device(super::devices::Device(d)))
+            }
             "Tenant" if n == t => Some(Node::Tenant(Tenant(tenants::get(db, t).await.gql()?))),
             _ => None,
         })

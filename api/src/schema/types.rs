@@ -13,7 +13,7 @@ use isp_core::store::audit::AuditEntry as AuditRow;
 use isp_core::store::customers::{Customer as CustomerRow, CustomerStatus};
 use isp_core::store::plans::{BillingPeriod, Plan as PlanRow, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, Subscription as SubscriptionRow, SubscriptionStatus};
-use isp_core::store::tenants::{SuspendedAccess, Tenant as TenantRow};
+use isp_core::store::tenants::{RouterSuspension, SuspendedAccess, Tenant as TenantRow};
 use isp_core::store::users::User as UserRow;
 use isp_core::validate::currency_exponent;
 
@@ -76,6 +76,7 @@ impl Tenant {
             suspended_access: s.suspended_access,
             walled_garden_address_list: s.walled_garden_address_list,
             walled_garden_rate_limit: s.walled_garden_rate_limit,
+            router_suspension: s.router_suspension,
         }
     }
     /// When the tenant was created.
@@ -93,6 +94,9 @@ pub struct TenantSettings {
     pub walled_garden_address_list: String,
     /// MikroTik rate limit for walled-garden sessions.
     pub walled_garden_rate_limit: String,
+    /// How suspensions reach MikroTik routers beyond RADIUS (the address list used is
+    /// `walledGardenAddressList`).
+    pub router_suspension: RouterSuspension,
 }
 
 /// A staff user of the tenant.
@@ -365,6 +369,14 @@ impl Subscription {
     /// Sessions RADIUS allows at once for this login.
     async fn simultaneous_use(&self) -> i64 {
         self.0.simultaneous_use
+    }
+    /// The OLT serving it (GPON) or the router keeping its secret / user / static IP; null
+    /// means every enabled MikroTik of the tenant (batched).
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::devices::Device>> {
+        let Some(id) = self.0.device_id else { return Ok(None) };
+        require(ctx, Action::DeviceRead)?;
+        let l = request_loaders(ctx)?;
+        Ok(l.devices.load_one(id).await.map_err(load_err)?.map(super::devices::Device))
     }
     /// Service start date, YYYY-MM-DD.
     async fn start_date(&self) -> &str {

@@ -1,0 +1,304 @@
+//! Network devices in the graph (routers and OLTs the worker pushes suspensions to; the
+//! password is write-only) and the device-job outbox with its dead letters.
+
+use super::radius::Nas;
+use super::{connection, core};
+use crate::error::{found, Gql};
+use crate::ids::{self, page_args};
+use crate::request::require;
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, InputObject, Object, ID};
+use chrono::{DateTime, Utc};
+use isp_core::auth::Action;
+use isp_core::clock::from_ms;
+use isp_core::jobs::{self, DeviceJob as JobRow, JobKind, JobStatus};
+use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, DevicePatch, Transport};
+use isp_core::store::nas;
+use isp_core::store::page::{Cursor as Pos, SortKey};
+
+type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
+
+/// A router or OLT the system pushes suspensions to.
+pub struct Device(pub DeviceRow);
+
+#[Object]
+impl Device {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode("Device", self.0.id)
+    }
+    /// Name, unique in the tenant.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// What it is.
+    async fn kind(&self) -> DeviceKind {
+        self.0.kind
+    }
+    /// Host name or IP address.
+    async fn host(&self) -> &str {
+        &self.0.host
+    }
+    /// TCP port.
+    async fn port(&self) -> i64 {
+        self.0.port
+    }
+    /// How it is reached.
+    async fn transport(&self) -> Transport {
+        self.0.transport
+    }
+    /// Pinned SHA-256 certificate fingerprint (lower-case hex), API_SSL only.
+    async fn tls_fingerprint(&self) -> Option<&str> {
+        self.0.tls_fingerprint.as_deref()
+    }
+    /// Login name.
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    /// Whether a password is stored (the password itself is write-only).
+    async fn has_password(&self) -> bool {
+        !self.0.password_enc.is_empty()
+    }
+    /// The NAS record of the same router, if linked (null if deleted since).
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
+        let Some(id) = self.0.nas_id else { return Ok(None) };
+        require(ctx, Action::NasRead)?;
+        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Nas))
+    }
+    /// Whether jobs are sent to it.
+    async fn enabled(&self) -> bool {
+        self.0.is_enabled()
+    }
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.created_at)
+    }
+    /// Last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.updated_at)
+    }
+}
+
+/// One change a device must receive (RADIUS Disconnect/CoA or a router/OLT suspension),
+/// delivered by the worker with retries; DEAD once it gave up.
+pub struct DeviceJob(pub JobRow);
+
+#[Object]
+impl DeviceJob {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        ids::encode("DeviceJob", self.0.id)
+    }
+    /// What it asks for.
+    async fn kind(&self) -> JobKind {
+        self.0.kind
+    }
+    /// Where it is in its life.
+    async fn status(&self) -> JobStatus {
+        self.0.status
+    }
+    /// Delivery attempts so far.
+    async fn attempts(&self) -> i64 {
+        self.0.attempts
+    }
+    /// Error of the last failed attempt.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    /// When the next attempt is due (PENDING jobs).
+    async fn next_attempt_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.next_attempt_at)
+    }
+    /// What the job carries (JSON: the session or the subscription and device operation;
+    /// never credentials).
+    async fn payload(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
+    }
+    /// The router or OLT (device jobs; null if deleted since).
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
+        let Some(id) = self.0.device_id else { return Ok(None) };
+        require(ctx, Action::DeviceRead)?;
+        Ok(found(devices::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Device))
+    }
+    /// The NAS (RADIUS jobs; null if deleted since).
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
+        let Some(id) = self.0.nas_id else { return Ok(None) };
+        require(ctx, Action::NasRead)?;
+        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Nas))
+    }
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.created_at)
+    }
+    /// Last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.updated_at)
+    }
+}
+
+/// A new device.
+#[derive(InputObject)]
+pub struct CreateDeviceInput {
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// What it is.
+    pub kind: DeviceKind,
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port (default: 8728 API, 8729 API_SSL, 23 TELNET, 22 SSH).
+    pub port: Option<i64>,
+    /// MikroTik: API (default) or API_SSL; OLTs: TELNET (default) or SSH.
+    pub transport: Option<Transport>,
+    /// SHA-256 certificate fingerprint to pin (API_SSL only; 64 hex digits, colons allowed).
+    pub tls_fingerprint: Option<String>,
+    /// Login name.
+    pub username: String,
+    /// Password (write-only).
+    pub password: String,
+    /// The NAS record of the same router.
+    pub nas_id: Option<ID>,
+    /// Whether jobs are sent to it (default true).
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a device; omitted fields stay as they are, null clears.
+#[derive(InputObject, Default)]
+pub struct UpdateDeviceInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Kind (refused while subscriptions rely on it being a router or an OLT).
+    pub kind: Option<DeviceKind>,
+    /// Host name or IP address.
+    pub host: Option<String>,
+    /// TCP port (a port left at the old transport's default follows a transport change).
+    pub port: Option<i64>,
+    /// Transport.
+    pub transport: Option<Transport>,
+    /// Certificate fingerprint to pin (null clears).
+    pub tls_fingerprint: async_graphql::MaybeUndefined<String>,
+    /// Login name.
+    pub username: Option<String>,
+    /// New password (write-only).
+    pub password: Option<String>,
+    /// Linked NAS (null clears).
+    pub nas_id: async_graphql::MaybeUndefined<ID>,
+    /// Whether jobs are sent to it.
+    pub enabled: Option<bool>,
+}
+
+/// Device reads.
+#[derive(Default)]
+pub struct DeviceQuery;
+
+#[Object]
+impl DeviceQuery {
+    /// The tenant's routers and OLTs by name, optionally of one kind.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn devices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        kind: Option<DeviceKind>,
+    ) -> async_graphql::Result<Conn<Device>> {
+        let a = require(ctx, Action::DeviceRead)?;
+        let args = page_args(first, after, last, before)?;
+        let page = devices::list(&core(ctx).db, a.tenant_id, kind, &args).await.gql()?;
+        Ok(connection(page, |d| Pos { key: SortKey::T(d.name.clone()), id: d.id, order: None }, Device, EmptyFields))
+    }
+
+    /// One device; null when not in the caller's tenant.
+    async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Device>> {
+        let a = require(ctx, Action::DeviceRead)?;
+        let id = ids::decode(&id, "Device", "id")?;
+        Ok(found(devices::get(&core(ctx).db, a.tenant_id, id).await)?.map(Device))
+    }
+
+    /// The device-job outbox, newest first; `status: DEAD` lists the dead letters.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn device_jobs(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<JobStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<DeviceJob>> {
+        let a = require(ctx, Action::JobRead)?;
+        let args = page_args(first, after, last, before)?;
+        let page = jobs::list(&core(ctx).db, a.tenant_id, status, &args).await.gql()?;
+        Ok(connection(page, |j| Pos { key: SortKey::I(j.id), id: j.id, order: None }, DeviceJob, EmptyFields))
+    }
+}
+
+/// Device changes.
+#[derive(Default)]
+pub struct DeviceMutation;
+
+#[Object]
+impl DeviceMutation {
+    /// Registers a router or OLT.
+    async fn create_device(&self, ctx: &Context<'_>, input: CreateDeviceInput) -> async_graphql::Result<Device> {
+        let a = require(ctx, Action::DeviceWrite)?;
+        let p = DevicePatch {
+            name: Some(input.name),
+            kind: Some(input.kind),
+            host: Some(input.host),
+            port: input.port,
+            transport: input.transport,
+            tls_fingerprint: Some(input.tls_fingerprint),
+            username: Some(input.username),
+            password: Some(input.password),
+            nas_id: Some(ids::decode_opt(&input.nas_id, "Nas", "nasId")?),
+            enabled: input.enabled,
+        };
+        devices::create(core(ctx), a, &p).await.gql().map(Device)
+    }
+
+    /// Changes a device.
+    async fn update_device(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateDeviceInput,
+    ) -> async_graphql::Result<Device> {
+        let a = require(ctx, Action::DeviceWrite)?;
+        let id = ids::decode(&id, "Device", "id")?;
+        let nas_id = match super::inputs::patch(&input.nas_id) {
+            Some(Some(n)) => Some(Some(ids::decode(&n, "Nas", "nasId")?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let p = DevicePatch {
+            name: input.name,
+            kind: input.kind,
+            host: input.host,
+            port: input.port,
+            transport: input.transport,
+            tls_fingerprint: super::inputs::patch(&input.tls_fingerprint),
+            username: input.username,
+            password: input.password,
+            nas_id,
+            enabled: input.enabled,
+        };
+        devices::update(core(ctx), a, id, &p).await.gql().map(Device)
+    }
+
+    /// Removes a device; CONFLICT while it has pending jobs or serves a subscription that is
+    /// not cancelled (disable it instead). Returns the removed device.
+    async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Device> {
+        let a = require(ctx, Action::DeviceWrite)?;
+        let id = ids::decode(&id, "Device", "id")?;
+        devices::delete(core(ctx), a, id).await.gql().map(Device)
+    }
+
+    /// Puts a dead job back in the queue with its attempts reset; CONFLICT unless it is DEAD.
+    async fn retry_device_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DeviceJob> {
+        let a = require(ctx, Action::JobRetry)?;
+        let id = ids::decode(&id, "DeviceJob", "id")?;
+        jobs::retry(core(ctx), a, id).await.gql().map(DeviceJob)
+    }
+}
