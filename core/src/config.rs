@@ -33,6 +33,28 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     /// RADIUS listeners, accounting and the device-job worker.
     pub radius: RadiusConfig,
+    /// Routers and OLTs the worker and `netctl` talk to.
+    pub devices: DevicesConfig,
+}
+
+/// How the worker and `netctl` talk to routers and OLTs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Time allowed to connect and log in, and for each command, in milliseconds
+    /// (`ISP_DEVICE_TIMEOUT_MS`).
+    pub timeout_ms: u64,
+    /// Jobs delivered to one device at the same time, which is also the number of RouterOS
+    /// API connections kept open to it.
+    pub max_per_device: usize,
+    /// An idle RouterOS API connection is closed after this many seconds.
+    pub idle_secs: u64,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self { timeout_ms: 10_000, max_per_device: 2, idle_secs: 60 }
+    }
 }
 
 /// RADIUS server and device-job worker settings.
@@ -136,6 +158,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
             radius: RadiusConfig::default(),
+            devices: DevicesConfig::default(),
         }
     }
 }
@@ -263,6 +286,9 @@ impl Config {
         if let Some(v) = env("ISP_RADIUS_ACCT") {
             self.radius.acct_listen = parse("ISP_RADIUS_ACCT", v)?;
         }
+        if let Some(v) = env("ISP_DEVICE_TIMEOUT_MS") {
+            self.devices.timeout_ms = parse("ISP_DEVICE_TIMEOUT_MS", v)?;
+        }
         if let Some(v) = env("ISP_GRAPHIQL") {
             self.graphql.graphiql = parse_bool("ISP_GRAPHIQL", v)?;
         }
@@ -295,6 +321,9 @@ impl Config {
         }
         if self.radius.acct_interim_interval_secs < 60 {
             return Err("radius.acct_interim_interval_secs must be at least 60".into());
+        }
+        if self.devices.timeout_ms < 100 || self.devices.max_per_device == 0 {
+            return Err("devices.timeout_ms must be at least 100 and devices.max_per_device at least 1".into());
         }
         if self.radius.job_max_attempts < 1 || self.radius.stale_after_intervals < 1 {
             return Err("radius.job_max_attempts and radius.stale_after_intervals must be at least 1".into());

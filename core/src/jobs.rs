@@ -192,17 +192,26 @@ pub async fn enqueue_device(
     Ok(id)
 }
 
-/// Claims up to `limit` due jobs for `lease_ms`: each claimed job's attempt counter goes up
-/// and it is hidden from other workers until the lease ends (so a crashed worker's job
-/// comes back by itself).
-pub async fn claim_due(db: &Db, now: i64, lease_ms: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
-    let due: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, next_attempt_at FROM device_jobs WHERE status = 'PENDING' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(db.x())
-    .await?;
+/// Claims up to `limit` due jobs (of every tenant, or only of `tenant`) for `lease_ms`: each
+/// claimed job's attempt counter goes up and it is hidden from other workers until the lease
+/// ends (so a crashed worker's job comes back by itself).
+pub async fn claim_due(
+    db: &Db,
+    tenant: Option<i64>,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> CoreResult<Vec<DeviceJob>> {
+    let scope = if tenant.is_some() { " AND tenant_id = $3" } else { "" };
+    let sql = format!(
+        "SELECT id, next_attempt_at FROM device_jobs WHERE status = 'PENDING' AND next_attempt_at <= $1{scope} \
+         ORDER BY next_attempt_at, id LIMIT $2"
+    );
+    let mut q = sqlx::query_as(&sql).bind(now).bind(limit);
+    if let Some(t) = tenant {
+        q = q.bind(t);
+    }
+    let due: Vec<(i64, i64)> = q.fetch_all(db.x()).await?;
     let mut claimed = Vec::with_capacity(due.len());
     for (id, at) in due {
         let job = sqlx::query_as::<_, DeviceJob>(&format!(
@@ -213,6 +222,28 @@ pub async fn claim_due(db: &Db, now: i64, lease_ms: i64, limit: i64) -> CoreResu
         .bind(now)
         .bind(id)
         .bind(at)
+        .fetch_optional(db.x())
+        .await?;
+        claimed.extend(job);
+    }
+    Ok(claimed)
+}
+
+/// Claims those of the jobs `ids` of `tenant_id` that are pending and due, for `lease_ms`, as
+/// [`claim_due`] does; a job another worker holds right now, or one waiting for its retry,
+/// is left alone.
+pub async fn claim_ids(db: &Db, tenant_id: i64, ids: &[i64], now: i64, lease_ms: i64) -> CoreResult<Vec<DeviceJob>> {
+    let mut claimed = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let job = sqlx::query_as::<_, DeviceJob>(&format!(
+            "UPDATE device_jobs SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND status = 'PENDING' AND next_attempt_at <= $5 RETURNING {COLS}"
+        ))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(now)
         .fetch_optional(db.x())
         .await?;
         claimed.extend(job);

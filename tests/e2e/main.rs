@@ -21,6 +21,7 @@ mod interop_graphql_js;
 mod isolation;
 mod limits;
 mod netctl_cli;
+mod network;
 mod ops;
 mod pagination;
 mod radius;

@@ -12,21 +12,26 @@ use isp_netctl::cli;
 use serde_json::Value;
 
 /// What one `netctl` run produced.
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.out))
     }
 }
 
 /// Runs `netctl --data-dir <app> [--tenant slug] args...`, with the test database URL given
 /// through the environment lookup (as `DATABASE_URL` would be).
-async fn netctl(app: &TestApp, tenant: Option<&str>, args: &[&str]) -> Run {
+pub(crate) async fn netctl(app: &TestApp, tenant: Option<&str>, args: &[&str]) -> Run {
+    netctl_env(app, tenant, args, &[]).await
+}
+
+/// [`netctl`] with extra environment variables.
+pub(crate) async fn netctl_env(app: &TestApp, tenant: Option<&str>, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let mut argv: Vec<String> =
         vec!["netctl".into(), "--data-dir".into(), app.ctx.config.data_dir.display().to_string()];
     if let Some(t) = tenant {
@@ -34,7 +39,13 @@ async fn netctl(app: &TestApp, tenant: Option<&str>, args: &[&str]) -> Run {
     }
     argv.extend(args.iter().map(|a| a.to_string()));
     let url = app.ctx.config.database_url.clone();
-    let env = move |k: &str| (k == "DATABASE_URL" && !url.is_empty()).then(|| url.clone());
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env = move |k: &str| {
+        if k == "DATABASE_URL" && !url.is_empty() {
+            return Some(url.clone());
+        }
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = cli::run(argv, env, &mut out, &mut err).await;
     Run { code, out: String::from_utf8(out).unwrap(), err: String::from_utf8(err).unwrap() }
@@ -58,7 +69,7 @@ async fn start_session(r: &Radius, username: &str, sid: &str) {
 }
 
 #[tokio::test]
-async fn devices_and_sessions_are_listed_for_the_tenant_only() {
+async fn nas_and_sessions_are_listed_for_the_tenant_only() {
     let r = spawn_radius().await;
     let slug = r.t.slug.clone();
     let plan = r.plan(base_plan("CLI")).await;
@@ -66,13 +77,13 @@ async fn devices_and_sessions_are_listed_for_the_tenant_only() {
     r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
     start_session(&r, &u, "cli-1").await;
 
-    let d = netctl(&r.app, Some(&slug), &["devices", "list"]).await;
+    let d = netctl(&r.app, Some(&slug), &["nas"]).await;
     assert_eq!(d.code, 0, "{}", d.err);
     let lines: Vec<&str> = d.out.lines().collect();
     assert!(lines[0].starts_with("ID  NAME") && lines[0].contains("COA-PORT"), "{}", d.out);
     assert!(lines[1].contains("test nas") && lines[1].contains(&r.nas_ip.to_string()), "{}", d.out);
     assert!(!d.out.contains(SECRET), "a secret was printed: {}", d.out);
-    let dj = netctl(&r.app, Some(&slug), &["--json", "devices"]).await.json();
+    let dj = netctl(&r.app, Some(&slug), &["--json", "nas"]).await.json();
     assert_eq!(dj[0]["coaPort"], 3799);
     assert!(!dj.to_string().contains(SECRET) && dj[0].get("secret").is_none());
 
@@ -85,7 +96,7 @@ async fn devices_and_sessions_are_listed_for_the_tenant_only() {
 
     // Another tenant sees none of it.
     let other = r.app.tenant().await;
-    let od = netctl(&r.app, Some(&other.slug), &["--json", "devices", "list"]).await;
+    let od = netctl(&r.app, Some(&other.slug), &["--json", "nas"]).await;
     assert_eq!((od.code, od.json()), (0, serde_json::json!([])));
     let os = netctl(&r.app, Some(&other.slug), &["--json", "sessions", "--all"]).await;
     assert_eq!((os.code, os.json()), (0, serde_json::json!([])));

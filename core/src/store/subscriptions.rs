@@ -425,7 +425,8 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("deviceId", p.device_id.is_some()),
     ]);
     let adjustments: Vec<i64> = adjustments.iter().map(|c| c.amount_minor).collect();
-    let details = json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}, "adjustments": adjustments});
+    let details =
+        json!({"fields": fields, "planId": {"from": cur.plan_id, "to": s.plan_id}, "adjustments": adjustments});
     audit::record(&mut tx, actor, "subscription.update", "Subscription", Some(id), details, now).await?;
     tx.commit().await?;
     publish(ctx, &s);
@@ -537,6 +538,21 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Su
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
+    Ok(sql.query_as::<Subscription>().fetch_all(db.x()).await?)
+}
+
+/// Every subscription of `tenant_id` in one of `statuses`, by id: what `netctl sync`
+/// compares the devices with.
+pub async fn with_status(db: &Db, tenant_id: i64, statuses: &[SubscriptionStatus]) -> CoreResult<Vec<Subscription>> {
+    let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
+    sql.arg(Arg::I(tenant_id)).push(" AND status IN (");
+    for (i, st) in statuses.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.arg(Arg::T(st.as_str().to_string()));
+    }
+    sql.push(") ORDER BY id");
     Ok(sql.query_as::<Subscription>().fetch_all(db.x()).await?)
 }
 

@@ -1,9 +1,11 @@
-//! The `netctl` command line for NOC engineers: devices, RADIUS sessions, kicks and the
-//! device-job queue of one tenant, as aligned tables or `--json`.
+//! The `netctl` command line for NOC engineers: routers and OLTs, suspensions, RADIUS and
+//! live sessions, kicks, the device-job queue and device reconciliation of one tenant, as
+//! aligned tables or `--json`.
 //!
 //! [`run`] is the whole program behind a thin `main`, so tests call it directly with their
 //! own arguments, environment lookup and output buffers.
 
+mod network;
 mod table;
 
 pub use table::Table;
@@ -13,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use isp_core::auth::Actor;
 use isp_core::clock::SystemClock;
 use isp_core::config::Config;
-use isp_core::jobs::{self, DeviceJob, RadiusJobPayload};
+use isp_core::jobs::{self, DeviceJob};
 use isp_core::store::nas;
 use isp_core::store::page::{PageArgs, MAX_PAGE};
 use isp_core::store::radius_sessions::{self, SessionFilter};
@@ -33,6 +35,8 @@ pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code: the tenant, job or session asked for does not exist.
 pub const EXIT_NOT_FOUND: i32 = 3;
+/// Exit code: `sync --dry-run` found devices that differ from the database.
+pub const EXIT_DRIFT: i32 = 4;
 
 /// Audit-log actor name of changes made from the command line.
 pub const ACTOR: &str = "netctl";
@@ -68,19 +72,32 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// NAS devices of the tenant.
+    /// Routers and OLTs the worker pushes suspensions to.
     Devices {
         #[command(subcommand)]
         command: Option<DevicesCommand>,
     },
-    /// RADIUS sessions from accounting, newest first (at most 100).
+    /// NAS (RADIUS clients) of the tenant, never their secrets.
+    Nas,
+    /// Suspend a subscription (by login or --subscription ID): RADIUS disconnect and the
+    /// device changes its access type calls for, delivered at once.
+    Suspend(network::StatusArgs),
+    /// Resume a suspended subscription and undo its device changes, delivered at once.
+    Resume(network::StatusArgs),
+    /// Sessions: from accounting (default, newest first, at most 100) or live from routers.
     Sessions {
         /// Only this login.
         #[arg(long)]
         username: Option<String>,
-        /// Include finished sessions.
-        #[arg(long)]
+        /// Include finished sessions (accounting only).
+        #[arg(long, conflicts_with = "live")]
         all: bool,
+        /// Ask the routers (`/ppp/active`, `/ip/hotspot/active`) instead of accounting.
+        #[arg(long)]
+        live: bool,
+        /// With --live: only this router.
+        #[arg(long, requires = "live")]
+        device: Option<String>,
     },
     /// Queue a RADIUS Disconnect for every open session of a login.
     Kick {
@@ -95,12 +112,38 @@ enum Command {
         #[command(subcommand)]
         command: Option<JobsCommand>,
     },
+    /// Compare what the database says should be suspended with every device, show the
+    /// differences and fix them. Exit code 4 when --dry-run finds differences.
+    Sync {
+        /// Only show the differences.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Run a raw command: RouterOS API words (`/ip/address/print ?interface=ether1
+    /// =.proplist=address`) or one OLT CLI line.
+    Exec {
+        /// Device name.
+        device: String,
+        /// The command and its words.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum DevicesCommand {
-    /// List the NAS devices (never their secrets).
+    /// List the routers and OLTs (never their passwords).
     List,
+    /// Register a router or OLT; the password comes from an environment variable.
+    Add(network::AddArgs),
+    /// Log in to a device and show what it is.
+    Test {
+        /// Device name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,6 +161,7 @@ enum Failure {
     Usage(String),
     NotFound(String),
     Runtime(String),
+    Drift(String),
 }
 
 impl Failure {
@@ -126,12 +170,13 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::NotFound(_) => EXIT_NOT_FOUND,
             Failure::Runtime(_) => EXIT_FAILURE,
+            Failure::Drift(_) => EXIT_DRIFT,
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            Failure::Usage(m) | Failure::NotFound(m) | Failure::Runtime(m) => m,
+            Failure::Usage(m) | Failure::NotFound(m) | Failure::Runtime(m) | Failure::Drift(m) => m,
         }
     }
 }
@@ -213,7 +258,15 @@ async fn execute(cli: Cli, env: &impl Fn(&str) -> Option<String>, out: &mut impl
     let c = Cmd { ctx, tenant_id: tenant.id, json: g.json };
     let result = match cli.command {
         Command::Devices { command: None | Some(DevicesCommand::List) } => c.devices(out).await,
-        Command::Sessions { username, all } => c.sessions(username, all, out).await,
+        Command::Devices { command: Some(DevicesCommand::Add(a)) } => c.device_add(a, env, out).await,
+        Command::Devices { command: Some(DevicesCommand::Test { name }) } => c.device_test(&name, out).await,
+        Command::Nas => c.nas(out).await,
+        Command::Suspend(a) => c.set_status(a, true, out).await,
+        Command::Resume(a) => c.set_status(a, false, out).await,
+        Command::Sessions { live: true, username, device, .. } => c.live_sessions(username, device, out).await,
+        Command::Sessions { username, all, .. } => c.sessions(username, all, out).await,
+        Command::Sync { dry_run, device } => c.sync(dry_run, device, out).await,
+        Command::Exec { device, command } => c.exec(&device, command, out).await,
         Command::Kick { username } => c.kick(&username, out).await,
         Command::Jobs { command: Some(JobsCommand::Retry { id }), .. } => c.retry(id, out).await,
         Command::Jobs { failed, command: None } => c.jobs(failed, out).await,
@@ -255,7 +308,7 @@ impl Cmd {
         Ok(())
     }
 
-    async fn devices(&self, out: &mut impl Write) -> Outcome {
+    async fn nas(&self, out: &mut impl Write) -> Outcome {
         let list = nas::list(&self.ctx.db, self.tenant_id, &max_page()).await?.items;
         let mut t = Table::new(&["ID", "NAME", "IP", "TYPE", ">COA-PORT", "MSG-AUTH", "CREATED"]);
         let mut json = Vec::new();
@@ -347,20 +400,13 @@ impl Cmd {
         } else {
             jobs::recent(&self.ctx.db, self.tenant_id, MAX_PAGE as i64).await?
         };
-        let mut t = Table::new(&["ID", "KIND", "STATUS", "USERNAME", ">ATTEMPTS", "NEXT-ATTEMPT", "LAST-ERROR"]);
+        let mut t =
+            Table::new(&["ID", "KIND", "STATUS", "USERNAME", "TARGET", ">ATTEMPTS", "NEXT-ATTEMPT", "LAST-ERROR"]);
         let mut json = Vec::new();
         for j in &list {
-            let payload: RadiusJobPayload = serde_json::from_str(&j.payload).unwrap_or_default();
-            t.row(vec![
-                j.id.to_string(),
-                j.kind.to_string(),
-                j.status.to_string(),
-                or_dash(Some(&payload.username)),
-                j.attempts.to_string(),
-                if j.status == jobs::JobStatus::Pending { time(j.next_attempt_at) } else { "-".into() },
-                or_dash(j.last_error.as_deref()),
-            ]);
-            json.push(job_json(j, &payload));
+            let (row, v) = network::job_row(j);
+            t.row(row);
+            json.push(v);
         }
         self.emit(out, Value::Array(json), t)
     }
@@ -372,8 +418,7 @@ impl Cmd {
             e => e.into(),
         })?;
         if self.json {
-            let payload: RadiusJobPayload = serde_json::from_str(&j.payload).unwrap_or_default();
-            writeln!(out, "{}", job_json(&j, &payload))?;
+            writeln!(out, "{}", network::job_row(&j).1)?;
         } else {
             writeln!(out, "job {id} is pending again")?;
         }
@@ -381,10 +426,12 @@ impl Cmd {
     }
 }
 
-fn job_json(j: &DeviceJob, p: &RadiusJobPayload) -> Value {
+/// A job as JSON; `p` is its payload (RADIUS or device).
+fn job_json(j: &DeviceJob, p: &Value) -> Value {
     json!({
         "id": j.id, "kind": j.kind.as_str(), "status": j.status.as_str(), "nasId": j.nas_id,
-        "username": p.username, "acctSessionId": p.acct_session_id, "reason": p.reason,
+        "deviceId": j.device_id, "username": p["username"], "subscriptionId": p["subscriptionId"],
+        "acctSessionId": p["acctSessionId"], "op": p["op"], "reason": p["reason"],
         "attempts": j.attempts, "nextAttemptAt": time_json(Some(j.next_attempt_at)),
         "lastError": j.last_error, "createdAt": time_json(Some(j.created_at)),
     })
