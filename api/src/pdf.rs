@@ -2,15 +2,18 @@
 //! authorised by the same bearer tokens and roles as the graph (`InvoiceRead`).
 //!
 //! Documents are typst markup filled with escaped string literals and typeset in-process
-//! with fonts embedded from `typst-assets` (nothing is read or downloaded at run time). The
-//! typesetter is behind the `pdf` cargo feature; without it the routes answer 501.
+//! with fonts embedded from `typst-assets` (nothing is read or downloaded at run time); the
+//! tenant's logo is the one file the document can read. Branding comes from the billing
+//! settings: logo, brand and accent colours, address, tax id and payment instructions. The
+//! typesetter is the `pdf` cargo feature, on by default in the `isp` binary; without it the
+//! routes answer 501.
 
 use crate::schema::types::Money;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use isp_core::auth::{Action, Actor};
-use isp_core::billing::settings::{self, BillingSettings};
+use isp_core::billing::settings::{self, BillingSettings, Logo};
 use isp_core::billing::{invoices, payments, InvoiceKind};
 use isp_core::store::{customers, tenants};
 use isp_core::{staff, CoreError, Ctx};
@@ -32,8 +35,35 @@ pub fn lit(s: &str) -> String {
     out
 }
 
-fn header_block(s: &BillingSettings, tenant: &str, title: &str, facts: &[String]) -> String {
-    let mut left = format!("#text(size: 18pt, weight: \"bold\", fill: brand)[{}]", lit(tenant));
+/// A document to typeset: typst markup and the logo it may show.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Typst markup.
+    pub markup: String,
+    /// The tenant's logo, readable by the markup at [`logo_path`].
+    pub logo: Option<Logo>,
+}
+
+/// Where the markup finds the logo (typst picks the decoder from the extension).
+pub fn logo_path(content_type: &str) -> &'static str {
+    if content_type == "image/svg+xml" {
+        "/logo.svg"
+    } else {
+        "/logo.png"
+    }
+}
+
+fn header_block(s: &BillingSettings, logo: Option<&Logo>, tenant: &str, title: &str, facts: &[String]) -> String {
+    let mut left = String::new();
+    if let Some(l) = logo {
+        // 1.6 cm high, or 7 cm wide when that is smaller; left-aligned, aspect kept.
+        left.push_str(&format!(
+            "#context {{ let logo = image(\"{p}\", height: 1.6cm); \
+             if measure(logo).width > 7cm {{ image(\"{p}\", width: 7cm) }} else {{ logo }} }} \\\n",
+            p = logo_path(&l.content_type)
+        ));
+    }
+    left.push_str(&format!("#text(size: 18pt, weight: \"bold\", fill: brand)[{}]", lit(tenant)));
     if let Some(a) = &s.legal_address {
         left.push_str(&format!(" \\\n{}", lit(a)));
     }
@@ -41,8 +71,12 @@ fn header_block(s: &BillingSettings, tenant: &str, title: &str, facts: &[String]
         left.push_str(&format!(" \\\n{}", lit(&format!("Tax ID: {t}"))));
     }
     let right: Vec<String> = facts.iter().map(|f| lit(f)).collect();
+    let accent = match &s.accent_color {
+        Some(c) => format!("rgb(\"{c}\")"),
+        None => "brand.lighten(80%)".into(),
+    };
     format!(
-        "#set page(paper: \"a4\", margin: 2cm)\n#set text(size: 10pt)\n#let brand = rgb(\"{}\")\n\
+        "#set page(paper: \"a4\", margin: 2cm)\n#set text(size: 10pt)\n#let brand = rgb(\"{}\")\n#let accent = {accent}\n\
          #grid(columns: (1fr, auto), gutter: 1em, [{left}], align(right)[#text(size: 16pt, weight: \"bold\")[{}] \\\n{}])\n\
          #line(length: 100%, stroke: 1pt + brand)\n",
         s.brand_color,
@@ -65,9 +99,8 @@ fn customer_block(c: &customers::Customer) -> String {
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let cols =
         std::iter::once("1fr").chain(std::iter::repeat_n("auto", headers.len() - 1)).collect::<Vec<_>>().join(", ");
-    let mut t = format!(
-        "#table(columns: ({cols}), stroke: 0.5pt + luma(200), fill: (x, y) => if y == 0 {{ brand.lighten(80%) }},\n"
-    );
+    let mut t =
+        format!("#table(columns: ({cols}), stroke: 0.5pt + luma(200), fill: (x, y) => if y == 0 {{ accent }},\n");
     for h in headers {
         t.push_str(&format!("  [*{}*],", lit(h)));
     }
@@ -85,8 +118,8 @@ fn totals(rows: &[(&str, String)]) -> String {
     format!("#align(right)[#grid(columns: 2, column-gutter: 2em, row-gutter: 0.6em, {})]\n", cells.join(", "))
 }
 
-/// The typst source of invoice (or credit note) `id`.
-pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String, CoreError> {
+/// The typst source of invoice (or credit note) `id`, with the tenant's logo.
+pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<Document, CoreError> {
     actor.require(Action::InvoiceRead)?;
     let t = actor.tenant_id;
     let inv = invoices::get(&ctx.db, t, id).await?;
@@ -94,6 +127,7 @@ pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String,
     let tenant = tenants::get(&ctx.db, t).await?;
     let customer = customers::get(&ctx.db, t, inv.customer_id).await?;
     let s = settings::get(&ctx.db, t).await?;
+    let logo = settings::logo(&ctx.db, t).await?;
     let m = |a: i64| Money::new(a, &tenant.currency).formatted;
     let title = if inv.kind == InvoiceKind::CreditNote { "CREDIT NOTE" } else { "INVOICE" };
     let number = inv.number.clone().unwrap_or_else(|| "DRAFT".into());
@@ -103,7 +137,7 @@ pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String,
         format!("Due {}", inv.due_date),
         format!("Status {}", inv.status),
     ];
-    let mut src = header_block(&s, &tenant.name, title, &facts);
+    let mut src = header_block(&s, logo.as_ref(), &tenant.name, title, &facts);
     src.push_str(&customer_block(&customer));
     let rows: Vec<Vec<String>> = lines
         .iter()
@@ -128,20 +162,21 @@ pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String,
     if let Some(p) = &s.payment_instructions {
         src.push_str(&format!("\n*Payment instructions* \\\n{}\n", lit(p)));
     }
-    Ok(src)
+    Ok(Document { markup: src, logo })
 }
 
-/// The typst source of the receipt of payment `id`.
-pub async fn receipt_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String, CoreError> {
+/// The typst source of the receipt of payment `id`, with the tenant's logo.
+pub async fn receipt_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<Document, CoreError> {
     actor.require(Action::InvoiceRead)?;
     let t = actor.tenant_id;
     let p = payments::get(&ctx.db, t, id).await?;
     let tenant = tenants::get(&ctx.db, t).await?;
     let customer = customers::get(&ctx.db, t, p.customer_id).await?;
     let s = settings::get(&ctx.db, t).await?;
+    let logo = settings::logo(&ctx.db, t).await?;
     let m = |a: i64| Money::new(a, &tenant.currency).formatted;
     let facts = [p.receipt_number.clone(), format!("Received {}", p.received_on), format!("Method {}", p.method)];
-    let mut src = header_block(&s, &tenant.name, "RECEIPT", &facts);
+    let mut src = header_block(&s, logo.as_ref(), &tenant.name, "RECEIPT", &facts);
     src.push_str(&customer_block(&customer));
     let mut rows = Vec::new();
     for a in payments::allocations(&ctx.db, t, id, false).await? {
@@ -153,12 +188,29 @@ pub async fn receipt_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<String,
     if let Some(r) = &p.reference {
         src.push_str(&format!("\n{}\n", lit(&format!("Reference: {r}"))));
     }
-    Ok(src)
+    Ok(Document { markup: src, logo })
 }
 
-/// Typesets typst markup into a PDF.
+/// Checks that typst can read a logo (sniffed as `content_type`) by typesetting a page that
+/// shows it, so a broken image is refused when uploaded rather than breaking every PDF later.
+/// Without the `pdf` feature there is nothing to check against.
+pub async fn check_logo(content_type: &str, data: Vec<u8>) -> Result<(), String> {
+    if cfg!(not(feature = "pdf")) {
+        return Ok(());
+    }
+    let path = logo_path(content_type);
+    let logo = Logo { content_type: content_type.to_string(), size_bytes: data.len() as i64, data };
+    let doc = Document { markup: format!("#image(\"{path}\", width: 3cm)"), logo: Some(logo) };
+    match tokio::task::spawn_blocking(move || render(doc)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(msg)) => Err(format!("is not an image that can be printed ({msg})")),
+        Err(e) => Err(format!("could not be checked ({e})")),
+    }
+}
+
+/// Typesets a document into a PDF.
 #[cfg(feature = "pdf")]
-pub fn render(markup: String) -> Result<Vec<u8>, String> {
+pub fn render(doc: Document) -> Result<Vec<u8>, String> {
     use std::sync::OnceLock;
     use typst::diag::{FileError, FileResult};
     use typst::foundations::{Bytes, Datetime};
@@ -181,6 +233,7 @@ pub fn render(markup: String) -> Result<Vec<u8>, String> {
     struct Doc<'a> {
         shared: &'a Fonts,
         source: Source,
+        logo: Option<(FileId, Bytes)>,
     }
     impl World for Doc<'_> {
         fn library(&self) -> &LazyHash<Library> {
@@ -200,7 +253,10 @@ pub fn render(markup: String) -> Result<Vec<u8>, String> {
             }
         }
         fn file(&self, id: FileId) -> FileResult<Bytes> {
-            Err(FileError::NotFound(id.vpath().as_rootless_path().into()))
+            match &self.logo {
+                Some((logo, bytes)) if *logo == id => Ok(bytes.clone()),
+                _ => Err(FileError::NotFound(id.vpath().as_rootless_path().into())),
+            }
         }
         fn font(&self, index: usize) -> Option<Font> {
             self.shared.fonts.get(index).cloned()
@@ -209,8 +265,9 @@ pub fn render(markup: String) -> Result<Vec<u8>, String> {
             None
         }
     }
-    let source = Source::new(FileId::new(None, VirtualPath::new("/document.typ")), markup);
-    let doc = Doc { shared, source };
+    let source = Source::new(FileId::new(None, VirtualPath::new("/document.typ")), doc.markup);
+    let logo = doc.logo.map(|l| (FileId::new(None, VirtualPath::new(logo_path(&l.content_type))), Bytes::new(l.data)));
+    let doc = Doc { shared, source, logo };
     let paged: PagedDocument = typst::compile(&doc)
         .output
         .map_err(|errs| errs.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))?;
@@ -220,7 +277,7 @@ pub fn render(markup: String) -> Result<Vec<u8>, String> {
 
 /// Without the `pdf` feature there is no typesetter.
 #[cfg(not(feature = "pdf"))]
-pub fn render(_markup: String) -> Result<Vec<u8>, String> {
+pub fn render(_doc: Document) -> Result<Vec<u8>, String> {
     Err("this server was built without PDF support (cargo feature `pdf`)".into())
 }
 
@@ -249,11 +306,11 @@ async fn serve_pdf(st: &super::AppState, headers: &HeaderMap, id: &str, ty: &str
     } else {
         receipt_source(&st.ctx, &actor, n).await
     };
-    let markup = match source {
+    let doc = match source {
         Ok(m) => m,
         Err(e) => return error(e),
     };
-    match tokio::task::spawn_blocking(move || render(markup)).await {
+    match tokio::task::spawn_blocking(move || render(doc)).await {
         Ok(Ok(pdf)) => (
             [
                 (header::CONTENT_TYPE, "application/pdf".to_string()),
@@ -292,6 +349,34 @@ pub(crate) async fn payment_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_shows_the_logo_and_both_colours() {
+        let s = BillingSettings {
+            brand_color: "#AA3300".into(),
+            accent_color: Some("#FFEEDD".into()),
+            ..Default::default()
+        };
+        let logo = Logo { content_type: "image/svg+xml".into(), size_bytes: 4, data: b"<svg".to_vec() };
+        let h = header_block(&s, Some(&logo), "ISP", "INVOICE", &[]);
+        assert!(h.contains("image(\"/logo.svg\", height: 1.6cm)"), "{h}");
+        assert!(h.contains("#let brand = rgb(\"#AA3300\")") && h.contains("#let accent = rgb(\"#FFEEDD\")"), "{h}");
+        let h = header_block(&BillingSettings::default(), None, "ISP", "INVOICE", &[]);
+        assert!(!h.contains("image(") && h.contains("#let accent = brand.lighten(80%)"), "{h}");
+    }
+
+    #[cfg(feature = "pdf")]
+    #[test]
+    fn logos_typeset_or_are_reported() {
+        let svg = br##"<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><rect width="60" height="20" fill="#A30"/></svg>"##;
+        let logo = Logo { content_type: "image/svg+xml".into(), size_bytes: svg.len() as i64, data: svg.to_vec() };
+        let s = BillingSettings::default();
+        let markup = header_block(&s, Some(&logo), "ISP", "INVOICE", &[]);
+        let pdf = render(Document { markup: markup.clone(), logo: Some(logo) }).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let broken = Logo { content_type: "image/svg+xml".into(), size_bytes: 5, data: b"<svg>".to_vec() };
+        assert!(render(Document { markup, logo: Some(broken) }).is_err());
+    }
 
     #[test]
     fn literals_escape_typst_syntax() {

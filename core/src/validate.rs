@@ -82,15 +82,10 @@ pub fn currency_exponent(code: &str) -> u32 {
     }
 }
 
-/// An IANA time zone name such as `Europe/Berlin` or `UTC` (checked for form).
+/// An IANA time zone name such as `Europe/Berlin` or `UTC`, known to the tz database (billing
+/// dates are the tenant's local dates, so an unknown zone is refused rather than read as UTC).
 pub fn timezone(value: &str) -> Check {
-    let ok = value == "UTC"
-        || (value.len() <= 64
-            && value.contains('/')
-            && value.split('/').all(|p| {
-                !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
-            }));
-    if ok {
+    if value.len() <= 64 && value.parse::<chrono_tz::Tz>().is_ok() {
         Ok(())
     } else {
         Err("must be an IANA time zone such as Europe/Berlin or UTC".into())
@@ -149,6 +144,7 @@ mod tests {
         assert_eq!(currency_exponent("JPY"), 0);
         assert_eq!(currency_exponent("KWD"), 3);
         assert!(timezone("America/Argentina/Buenos_Aires").is_ok() && timezone("Mars").is_err());
+        assert!(timezone("Pacific/Auckland").is_ok() && timezone("Europe/Atlantis").is_err());
         assert!(ipv4("10.0.0.1").is_ok() && ipv4("10.0.0.256").is_err());
         assert_eq!(normalize_mac("aa-bb-cc-dd-ee-0f").unwrap(), "AA:BB:CC:DD:EE:0F");
         assert!(normalize_mac("aa:bb").is_err());

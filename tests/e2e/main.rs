@@ -12,6 +12,7 @@ mod billing;
 mod billing_dunning;
 mod billing_payments;
 mod billing_pdf;
+mod billing_tz;
 mod cli;
 mod devices;
 mod docs;

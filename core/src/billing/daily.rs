@@ -1,13 +1,16 @@
-//! The daily job of `isp serve`: billing, then dunning, for every tenant.
+//! The daily job of `isp serve`: billing, then dunning, for every tenant on its own calendar.
 //!
+//! "Today" is the tenant's local date ([`super::local_date`] in its IANA time zone), so a
+//! tenant in Auckland is billed for the 1st while one in Los Angeles is still on the 31st.
 //! Safe to run in several processes at once and to repeat: billing never bills a cycle
 //! twice and dunning records each step once (database constraints, see [`super`]).
 
-use super::{dunning, run};
+use super::{dunning, local_date, run, tenant_today};
 use crate::auth::Actor;
 use crate::error::CoreResult;
 use crate::Ctx;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -28,38 +31,54 @@ pub async fn run_tenant(ctx: &Ctx, tenant_id: i64, as_of: NaiveDate) -> CoreResu
     Ok(TenantDay { invoices: billed.invoices, dunning: dunned })
 }
 
-/// Runs [`run_tenant`] for every tenant; a failing tenant is logged and the others go on.
-/// Returns how many tenants failed.
-pub async fn run_all(ctx: &Ctx, as_of: NaiveDate) -> CoreResult<usize> {
-    let tenants: Vec<(i64,)> = sqlx::query_as("SELECT id FROM tenants ORDER BY id").fetch_all(ctx.db.x()).await?;
+/// Runs [`run_tenant`] for tenant `tenant_id` as of its local date now; returns that date.
+pub async fn run_tenant_today(ctx: &Ctx, tenant_id: i64) -> CoreResult<(NaiveDate, TenantDay)> {
+    let today = tenant_today(ctx, tenant_id).await?;
+    Ok((today, run_tenant(ctx, tenant_id, today).await?))
+}
+
+/// The tenants whose local date at `now` differs from the date recorded for them in `done`
+/// (every tenant on the first call), each with its local date. `tenants` is (id, time zone).
+pub fn due(now: DateTime<Utc>, tenants: &[(i64, String)], done: &HashMap<i64, NaiveDate>) -> Vec<(i64, NaiveDate)> {
+    tenants
+        .iter()
+        .map(|(id, zone)| (*id, local_date(now, zone)))
+        .filter(|(id, day)| done.get(id) != Some(day))
+        .collect()
+}
+
+/// Runs every [`due`] tenant for its local date and records the date in `done` once the run
+/// succeeded; a failing tenant is logged, left out of `done` (so the next check retries it)
+/// and the others go on. Returns how many tenants failed.
+pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResult<usize> {
+    let tenants: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, timezone FROM tenants ORDER BY id").fetch_all(ctx.db.x()).await?;
     let mut failed = 0;
-    for (id,) in tenants {
+    for (id, as_of) in due(ctx.clock.now(), &tenants, done) {
         match run_tenant(ctx, id, as_of).await {
-            Ok(day) if day.invoices > 0 || day.dunning != Default::default() => {
-                tracing::info!(tenant = id, invoices = day.invoices, summary = %dunning::describe(&day.dunning, as_of), "daily billing");
+            Ok(day) => {
+                if day.invoices > 0 || day.dunning != Default::default() {
+                    tracing::info!(tenant = id, invoices = day.invoices, summary = %dunning::describe(&day.dunning, as_of), "daily billing");
+                }
+                done.insert(id, as_of);
             }
-            Ok(_) => {}
             Err(e) => {
                 failed += 1;
-                tracing::error!(tenant = id, error = %e, "daily billing failed; the next run retries");
+                tracing::error!(tenant = id, as_of = %as_of, error = %e, "daily billing failed; the next check retries");
             }
         }
     }
     Ok(failed)
 }
 
-/// Runs [`run_all`] at start and again whenever the (injected) clock enters a new UTC day,
-/// checking every `check_every`, until `shutdown` resolves.
+/// Runs [`run_due`] at start and every `check_every` after, until `shutdown` resolves: each
+/// tenant is billed once per local day, soon after its midnight.
 pub async fn run_daily(ctx: Ctx, check_every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut last: Option<NaiveDate> = None;
+    let mut done = HashMap::new();
     loop {
-        let today = ctx.clock.now().date_naive();
-        if last != Some(today) {
-            match run_all(&ctx, today).await {
-                Ok(_) => last = Some(today),
-                Err(e) => tracing::error!(error = %e, "daily billing could not list tenants; retrying"),
-            }
+        if let Err(e) = run_due(&ctx, &mut done).await {
+            tracing::error!(error = %e, "daily billing could not list tenants; retrying");
         }
         tokio::select! {
             _ = &mut shutdown => return,
@@ -70,10 +89,34 @@ pub async fn run_daily(ctx: Ctx, check_every: Duration, shutdown: impl Future<Ou
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
     /// `isp serve` spawns the loop on the runtime, so its future must be `Send + 'static`.
     #[allow(dead_code)]
     fn daily_loop_can_be_spawned(ctx: crate::Ctx) {
         fn spawnable<T: std::future::Future + Send + 'static>(_: T) {}
         spawnable(super::run_daily(ctx, std::time::Duration::from_secs(900), async {}));
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn each_tenant_is_due_once_per_local_day() {
+        let tenants = vec![(1, "Pacific/Auckland".to_string()), (2, "America/Los_Angeles".to_string())];
+        // 2024-01-31 11:30 UTC: 00:30 on Feb 1 in Auckland, 03:30 on Jan 31 in Los Angeles.
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 31, 11, 30, 0).unwrap();
+        let mut done = HashMap::new();
+        assert_eq!(due(t0, &tenants, &done), vec![(1, d("2024-02-01")), (2, d("2024-01-31"))]);
+        done.extend(due(t0, &tenants, &done));
+        assert!(due(t0, &tenants, &done).is_empty());
+        // Twenty hours later it is 23:30 on Jan 31 in Los Angeles: nobody is due yet.
+        let t1 = t0 + chrono::Duration::hours(20);
+        assert!(due(t1, &tenants, &done).is_empty());
+        // An hour later Los Angeles enters Feb 1; Auckland (21:30 on Feb 1) has already run it.
+        let t2 = t1 + chrono::Duration::hours(1);
+        assert_eq!(due(t2, &tenants, &done), vec![(2, d("2024-02-01"))]);
     }
 }

@@ -105,7 +105,7 @@ pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) ->
     if let Some(r) = &p.reference {
         crate::validate::text(r, 100).map_err(|m| CoreError::validation("reference", m))?;
     }
-    let today = ctx.clock.now().date_naive();
+    let today = super::tenant_today_in(ctx, tx, t).await?;
     let received = match &p.received_on {
         Some(d) => parse_date("receivedOn", d)?,
         None => today,
@@ -242,7 +242,7 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
     }
     let t = actor.tenant_id;
     let now = ctx.now_ms();
-    let today = ctx.clock.now().date_naive();
+    let today = super::tenant_today(ctx, t).await?;
     let mut tx = ctx.db.begin().await?;
     let p = get_in(&mut tx, t, id).await?;
     lock_customer(&mut tx, t, p.customer_id).await?;

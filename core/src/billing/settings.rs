@@ -1,5 +1,6 @@
-//! Per-tenant billing settings, tax rates per tax class, plans' tax classes and the
-//! gateway webhook secret (encrypted at rest).
+//! Per-tenant billing settings, tax rates per tax class, plans' tax classes, the gateway
+//! webhook secret (encrypted at rest) and the branding of invoice and receipt PDFs (colours,
+//! address, tax id, payment instructions and a logo).
 
 use super::numbering;
 use super::tax::Rate;
@@ -38,8 +39,10 @@ pub struct BillingSettings {
     pub suspend_after_days: i64,
     /// Encrypted HMAC secret for payment webhooks.
     pub webhook_secret_enc: Option<String>,
-    /// Brand color of invoices and receipts, `#RRGGBB`.
+    /// Brand color of invoices and receipts (name, titles, rules), `#RRGGBB`.
     pub brand_color: String,
+    /// Second colour (table headings), `#RRGGBB`; None: a light tint of the brand colour.
+    pub accent_color: Option<String>,
     /// Address printed on invoices.
     pub legal_address: Option<String>,
     /// Tax id printed on invoices.
@@ -64,6 +67,7 @@ impl Default for BillingSettings {
             suspend_after_days: 7,
             webhook_secret_enc: None,
             brand_color: "#1E66F5".into(),
+            accent_color: None,
             legal_address: None,
             tax_id: None,
             payment_instructions: None,
@@ -94,9 +98,15 @@ impl BillingSettings {
                 return v(f, "must be 0-365 days");
             }
         }
-        let c = self.brand_color.as_bytes();
-        if c.len() != 7 || c[0] != b'#' || !c[1..].iter().all(u8::is_ascii_hexdigit) {
+        let is_rgb = |c: &str| {
+            let c = c.as_bytes();
+            c.len() == 7 && c[0] == b'#' && c[1..].iter().all(u8::is_ascii_hexdigit)
+        };
+        if !is_rgb(&self.brand_color) {
             return v("brandColor", "must be #RRGGBB");
+        }
+        if !self.accent_color.as_deref().is_none_or(is_rgb) {
+            return v("accentColor", "must be #RRGGBB");
         }
         for (f, t, max) in [
             ("legalAddress", &self.legal_address, 300),
@@ -125,7 +135,7 @@ impl BillingSettings {
 
 const COLS: &str = "billing_day, mode, payment_terms_days, invoice_template, receipt_template, credit_note_template, \
     reminder_days_before, overdue_after_days, suspend_after_days, webhook_secret_enc, brand_color, legal_address, tax_id, \
-    payment_instructions, draft_invoices";
+    payment_instructions, draft_invoices, accent_color";
 
 /// The tenant's settings (defaults until changed).
 pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
@@ -152,8 +162,24 @@ pub async fn update(
     s: &BillingSettings,
     new_secret: Option<&str>,
 ) -> CoreResult<BillingSettings> {
+    update_with_logo(ctx, actor, s, new_secret, LogoChange::Keep).await
+}
+
+/// [`update`] that also sets or removes the logo, in the same transaction.
+pub async fn update_with_logo(
+    ctx: &Ctx,
+    actor: &Actor,
+    s: &BillingSettings,
+    new_secret: Option<&str>,
+    logo: LogoChange,
+) -> CoreResult<BillingSettings> {
     actor.require(Action::BillingSettingsWrite)?;
     s.validate()?;
+    let logo = match logo {
+        LogoChange::Set(data) => Some(Some((sniff_logo(&data)?, data))),
+        LogoChange::Remove => Some(None),
+        LogoChange::Keep => None,
+    };
     let mut s = s.clone();
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
@@ -166,11 +192,11 @@ pub async fn update(
         None => cur.webhook_secret_enc,
     };
     sqlx::query(&format!(
-        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16) \
+        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18, $16) \
          ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
          receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
          suspend_after_days = $10, webhook_secret_enc = $11, brand_color = $12, legal_address = $13, tax_id = $14, \
-         payment_instructions = $15, updated_at = $16, draft_invoices = $17"
+         payment_instructions = $15, updated_at = $16, draft_invoices = $17, accent_color = $18"
     ))
     .bind(actor.tenant_id)
     .bind(s.billing_day)
@@ -189,13 +215,138 @@ pub async fn update(
     .bind(s.payment_instructions.as_deref().map(str::trim).filter(|t| !t.is_empty()))
     .bind(now)
     .bind(s.draft_invoices.signum())
+    .bind(s.accent_color.as_deref().map(str::to_ascii_uppercase))
     .execute(tx.x())
     .await?;
+    let logo_details = match &logo {
+        Some(Some((content_type, data))) => {
+            sqlx::query(
+                "INSERT INTO billing_logos (tenant_id, content_type, size_bytes, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET content_type = $2, size_bytes = $3, data = $4, updated_at = $5",
+            )
+            .bind(actor.tenant_id)
+            .bind(*content_type)
+            .bind(data.len() as i64)
+            .bind(data.as_slice())
+            .bind(now)
+            .execute(tx.x())
+            .await?;
+            json!({"contentType": content_type, "sizeBytes": data.len()})
+        }
+        Some(None) => {
+            sqlx::query("DELETE FROM billing_logos WHERE tenant_id = $1").bind(actor.tenant_id).execute(tx.x()).await?;
+            json!("removed")
+        }
+        None => json!("unchanged"),
+    };
     let details = json!({"billingDay": s.billing_day, "mode": s.mode, "paymentTermsDays": s.payment_terms_days,
-        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "webhookSecretChanged": new_secret.is_some()});
+        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "webhookSecretChanged": new_secret.is_some(), "logo": logo_details});
     audit::record(&mut tx, actor, "billing.settings", "Tenant", Some(actor.tenant_id), details, now).await?;
     tx.commit().await?;
     Ok(s)
+}
+
+/// Largest logo accepted, in bytes. The image travels base64-encoded inside a GraphQL request,
+/// whose body is capped at 256 KiB (`graphql.max_body_bytes`), so 128 KiB (171 KiB encoded)
+/// always fits; that is ample for a logo printed a few centimetres wide.
+pub const MAX_LOGO_BYTES: usize = 128 * 1024;
+
+/// Largest logo width or height in pixels (bounds the memory a PNG decodes to).
+pub const MAX_LOGO_PIXELS: u32 = 4096;
+
+/// What [`update_with_logo`] does with the logo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoChange {
+    /// Leave it as it is.
+    Keep,
+    /// Remove it.
+    Remove,
+    /// Replace it with this image (PNG or SVG; checked by [`sniff_logo`]).
+    Set(Vec<u8>),
+}
+
+/// A tenant's logo.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Logo {
+    /// `image/png` or `image/svg+xml`, sniffed from the bytes.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// The image.
+    pub data: Vec<u8>,
+}
+
+/// The content type of a logo, sniffed from its bytes (never taken from the client): a PNG
+/// (signature and an IHDR of at most [`MAX_LOGO_PIXELS`] each way) or an SVG document (UTF-8
+/// text whose first element is `<svg`), of at most [`MAX_LOGO_BYTES`]. VALIDATION on `logo`.
+pub fn sniff_logo(data: &[u8]) -> CoreResult<&'static str> {
+    let bad = |m: &str| Err(CoreError::validation("logo", m));
+    if data.is_empty() {
+        return bad("is empty");
+    }
+    if data.len() > MAX_LOGO_BYTES {
+        return Err(CoreError::validation("logo", format!("must be at most {} KiB", MAX_LOGO_BYTES / 1024)));
+    }
+    // PNG: 8-byte signature, then the IHDR chunk (length 13) with width and height (PNG spec §11.2.2).
+    if let Some(rest) = data.strip_prefix(b"\x89PNG\r\n\x1a\n") {
+        if rest.len() < 25 || &rest[..8] != b"\x00\x00\x00\x0dIHDR" {
+            return bad("is not a valid PNG image");
+        }
+        let dim = |at: usize| u32::from_be_bytes([rest[at], rest[at + 1], rest[at + 2], rest[at + 3]]);
+        let (w, h) = (dim(8), dim(12));
+        if w == 0 || h == 0 {
+            return bad("is not a valid PNG image");
+        }
+        if w > MAX_LOGO_PIXELS || h > MAX_LOGO_PIXELS {
+            return Err(CoreError::validation(
+                "logo",
+                format!("must be at most {MAX_LOGO_PIXELS} pixels wide and high"),
+            ));
+        }
+        return Ok("image/png");
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return bad("must be a PNG or SVG image");
+    };
+    if first_element(text) == Some("svg") {
+        Ok("image/svg+xml")
+    } else {
+        bad("must be a PNG or SVG image")
+    }
+}
+
+/// The name of the first element of an XML document, skipping a BOM, the XML declaration,
+/// comments, processing instructions and a doctype.
+fn first_element(mut t: &str) -> Option<&str> {
+    t = t.trim_start_matches('\u{feff}');
+    loop {
+        t = t.trim_start();
+        if let Some(r) = t.strip_prefix("<!--") {
+            t = &r[r.find("-->")? + 3..];
+        } else if t.starts_with("<?") || t.starts_with("<!") {
+            t = &t[t.find('>')? + 1..];
+        } else {
+            let r = t.strip_prefix('<')?;
+            let end = r.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(r.len());
+            return Some(&r[..end]);
+        }
+    }
+}
+
+/// The tenant's logo, if one is set.
+pub async fn logo(db: &Db, tenant_id: i64) -> CoreResult<Option<Logo>> {
+    Ok(sqlx::query_as::<_, Logo>("SELECT content_type, size_bytes, data FROM billing_logos WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_optional(db.x())
+        .await?)
+}
+
+/// The content type and size of the tenant's logo, without the image.
+pub async fn logo_info(db: &Db, tenant_id: i64) -> CoreResult<Option<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT content_type, size_bytes FROM billing_logos WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_optional(db.x())
+        .await?)
 }
 
 /// A tax rate of a tax class.
@@ -306,4 +457,45 @@ pub async fn plan_tax_class(db: &Db, tenant_id: i64, plan_id: i64) -> CoreResult
         .await?
         .ok_or(CoreError::NotFound("plan"))?;
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut p = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        p.extend(w.to_be_bytes());
+        p.extend(h.to_be_bytes());
+        p.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        p
+    }
+
+    #[test]
+    fn logos_are_sniffed_not_trusted() {
+        assert_eq!(sniff_logo(&png(200, 80)).unwrap(), "image/png");
+        let svg = "\u{feff}<?xml version=\"1.0\"?>\n<!-- logo -->\n<!DOCTYPE svg>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+        assert_eq!(sniff_logo(svg.as_bytes()).unwrap(), "image/svg+xml");
+        let field = |r: CoreResult<&str>| match r {
+            Err(CoreError::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(field(sniff_logo(b"")), "logo");
+        assert_eq!(field(sniff_logo(b"GIF89a....")), "logo");
+        assert_eq!(field(sniff_logo(b"<html><svg/></html>")), "logo");
+        assert_eq!(field(sniff_logo(&png(0, 10))), "logo");
+        assert_eq!(field(sniff_logo(&png(5000, 10))), "logo");
+        assert_eq!(field(sniff_logo(&png(10, 10)[..20])), "logo");
+        let mut big = png(10, 10);
+        big.resize(MAX_LOGO_BYTES + 1, 0);
+        assert_eq!(field(sniff_logo(&big)), "logo");
+    }
+
+    #[test]
+    fn accent_color_is_checked_like_the_brand_color() {
+        let s = BillingSettings { accent_color: Some("#12abEF".into()), ..Default::default() };
+        assert!(s.validate().is_ok());
+        let s = BillingSettings { accent_color: Some("red".into()), ..Default::default() };
+        assert!(matches!(s.validate(), Err(CoreError::Validation { field, .. }) if field == "accentColor"));
+    }
 }
