@@ -22,7 +22,8 @@
 //! - find: `show gpon onu by sn ZTEGC0A1B2C3` (ZTE shows and takes the serial as 4 vendor
 //!   letters + 8 hex digits) gives `gpon-onu_1/2/1:5` under "Search result"; then
 //!   `show gpon onu detail-info gpon-onu_1/2/1:5` gives "Admin state: enable | disable",
-//!   "Phase state: working | LOS | DyingGasp | OffLine ..." and "Serial number:".
+//!   "Phase state: working | LOS | DyingGasp | OffLine ..." and "Serial number:" (firmware
+//!   without the two state lines there: `show gpon onu state gpon-olt_1/2/1` for them).
 //! - list: `show gpon onu state` (OnuIndex, Admin State, OMCC State, [O7 State,] Phase
 //!   State for every ONU), then `show gpon onu baseinfo gpon-olt_1/2/1` per PON port for the
 //!   serials (AuthInfo `SN:...`).

@@ -53,6 +53,7 @@ struct Shared {
     commands: Vec<String>,
     keep_paging: bool,
     ignore_changes: bool,
+    terse_detail: bool,
     page_lines: usize,
     negotiation: Vec<u8>,
 }
@@ -79,6 +80,7 @@ impl OltSim {
             commands: Vec::new(),
             keep_paging: false,
             ignore_changes: false,
+            terse_detail: false,
             page_lines: 20,
             negotiation: Vec::new(),
         }));
@@ -173,6 +175,12 @@ impl OltSim {
     /// nothing), so the driver's read-back has something to catch.
     pub fn ignore_changes(&self, on: bool) {
         self.state().ignore_changes = on;
+    }
+
+    /// ZTE: leaves "Admin state" and "Phase state" out of `show gpon onu detail-info`, as
+    /// older firmware does.
+    pub fn terse_detail(&self, on: bool) {
+        self.state().terse_detail = on;
     }
 
     /// The option negotiation bytes clients sent back (IAC verb option triples).

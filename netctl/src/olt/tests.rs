@@ -110,6 +110,19 @@ async fn zte_shutdown_no_shutdown_with_readback() {
 }
 
 #[tokio::test]
+async fn zte_firmware_without_admin_state_in_detail_info_falls_back_to_the_state_table() {
+    let sim = sim(OltVendor::Zte).await;
+    sim.terse_detail(true);
+    let mut s = OltSession::connect(&sim.config(USER, PASS)).await.unwrap();
+    assert_eq!(s.set_onu_active("ZTEGC0A1B2C3", None, false).await.unwrap(), Change::Applied);
+    assert!(!sim.onu("ZTEGC0A1B2C3").unwrap().active);
+    let found = s.find_onu("ZTEGC0A1B2C3").await.unwrap().unwrap();
+    assert_eq!((found.port.as_str(), found.onu_id, found.active, found.online), ("1/2/1", 5, false, Some(false)));
+    assert!(sim.commands().contains(&"show gpon onu state gpon-olt_1/2/1".to_owned()));
+    assert_eq!(s.set_onu_active("ZTEGC0A1B2C3", None, false).await.unwrap(), Change::AlreadyInState);
+}
+
+#[tokio::test]
 async fn zte_sends_the_documented_commands() {
     let sim = sim(OltVendor::Zte).await;
     let mut s = OltSession::connect(&sim.config(USER, PASS)).await.unwrap();

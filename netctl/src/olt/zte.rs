@@ -27,10 +27,27 @@ pub async fn find(cli: &mut TelnetCli, serial: &str) -> Result<Option<OnuInfo>, 
 }
 
 /// `show gpon onu detail-info gpon-onu_P:ID`.
+/// Firmware whose detail block lacks "Admin state" gets the state from
+/// `show gpon onu state gpon-olt_P` instead.
 pub async fn detail(cli: &mut TelnetCli, port: &str, id: u32) -> Result<OnuInfo, OltError> {
     let command = format!("show gpon onu detail-info gpon-onu_{port}:{id}");
     let out = checked(cli, &command).await?;
-    parse_detail(&out).ok_or_else(|| OltError::Protocol(format!("`{command}` gave no ONU fields: {out}")))
+    if let Some(onu) = parse_detail(&out) {
+        return Ok(onu);
+    }
+    let unreadable = || OltError::Protocol(format!("`{command}` gave no ONU fields: {out}"));
+    let serial = field(&out, "Serial number").and_then(|s| normalize_serial(&s).ok()).ok_or_else(unreadable)?;
+    let states = checked(cli, &format!("show gpon onu state gpon-olt_{port}")).await?;
+    let row = parse_state(&states).into_iter().find(|r| r.port == port && r.onu_id == id).ok_or_else(unreadable)?;
+    Ok(OnuInfo { port: row.port, onu_id: row.onu_id, serial, active: row.active, online: row.online })
+}
+
+/// The value of `Key: value` in a detail block.
+fn field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
 }
 
 /// Every ONU: states from `show gpon onu state`, serials from `show gpon onu baseinfo` per
@@ -90,12 +107,7 @@ pub fn parse_by_sn(text: &str) -> Option<(String, u32)> {
 
 /// Reads the `Key: value` block of `show gpon onu detail-info`.
 pub fn parse_detail(text: &str) -> Option<OnuInfo> {
-    let field = |key: &str| {
-        text.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == key).then(|| v.trim().to_owned())
-        })
-    };
+    let field = |key: &str| field(text, key);
     let (port, onu_id) = parse_index(&field("ONU interface")?)?;
     let serial = normalize_serial(&field("Serial number")?).ok()?;
     let active = match field("Admin state")?.as_str() {

@@ -65,7 +65,8 @@ impl Conn {
             }
             (_, ["show", "gpon", "onu", "detail-info", name]) => {
                 let found = zte_index(name).and_then(|(p, id)| self.find(&p, &id.to_string()));
-                ok(found.map_or(NO_ONU.into(), |o| zte_detail(&o)))
+                let terse = self.st().terse_detail;
+                ok(found.map_or(NO_ONU.into(), |o| zte_detail(&o, terse)))
             }
             (_, ["show", "gpon", "onu", "state", rest @ ..]) if rest.len() <= 1 => {
                 let port = rest.first().map(|r| r.trim_start_matches("gpon-olt_"));
@@ -112,8 +113,8 @@ fn zte_index(name: &str) -> Option<(String, u32)> {
     Some((port.to_owned(), id.parse().ok()?))
 }
 
-fn zte_detail(o: &SimOnu) -> String {
-    [
+fn zte_detail(o: &SimOnu, terse: bool) -> String {
+    let lines = [
         format!("ONU interface:         gpon-onu_{}:{}", o.port, o.onu_id),
         "  Name:                ONU".into(),
         "  Type:                F660".into(),
@@ -123,6 +124,7 @@ fn zte_detail(o: &SimOnu) -> String {
         "  Authentication mode: sn".into(),
         format!("  Serial number:       {}", o.serial),
         "  ONU Distance:        1203m".into(),
-    ]
-    .join("\n")
+    ];
+    let keep = |l: &&String| !(terse && (l.contains("Admin state") || l.contains("Phase state")));
+    lines.iter().filter(keep).cloned().collect::<Vec<_>>().join("\n")
 }
