@@ -428,6 +428,39 @@ async fn decisions_are_logged_with_their_reasons() {
     r.expect_reason(&suspended, "PAP ACCEPT subscription suspended: walled garden").await;
 }
 
+#[tokio::test]
+async fn cached_subscriber_profiles_follow_changes_at_once() {
+    let r = spawn_radius().await;
+    let plan = r.plan(base_plan("Cached")).await;
+    let u = format!("ivan{}", unique());
+    let s = r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
+    let first = r.pap(&u, "pw-123456").await;
+    assert_eq!((first.code, rate_limit(&first).as_deref()), (Code::AccessAccept, Some("5000k/20000k")));
+    // Accepted again from the cache, then every kind of change is seen by the next request.
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessAccept);
+    r.set_status(s.id, SubscriptionStatus::Suspended).await;
+    assert_eq!(reply_message(&r.pap(&u, "pw-123456").await).as_deref(), Some("subscription suspended"));
+    r.set_status(s.id, SubscriptionStatus::Active).await;
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessAccept);
+
+    let faster = PlanInput { download_kbps: 50_000, upload_kbps: 10_000, ..base_plan("Cached") };
+    plans::update(&r.app.ctx, &r.owner(), plan.id, &faster).await.unwrap();
+    assert_eq!(rate_limit(&r.pap(&u, "pw-123456").await).as_deref(), Some("10000k/50000k"));
+
+    let patch = SubscriptionPatch { password: Some(Some("pw-654321".into())), ..Default::default() };
+    subscriptions::update(&r.app.ctx, &r.owner(), s.id, &patch).await.unwrap();
+    assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessReject);
+    r.expect_reason(&u, "PAP REJECT bad password").await;
+    assert_eq!(r.pap(&u, "pw-654321").await.code, Code::AccessAccept);
+
+    let renamed = format!("ivan-new{}", unique());
+    let patch = SubscriptionPatch { username: Some(renamed.clone()), ..Default::default() };
+    subscriptions::update(&r.app.ctx, &r.owner(), s.id, &patch).await.unwrap();
+    assert_eq!(r.pap(&u, "pw-654321").await.code, Code::AccessReject);
+    r.expect_reason(&u, "PAP REJECT unknown user").await;
+    assert_eq!(r.pap(&renamed, "pw-654321").await.code, Code::AccessAccept);
+}
+
 /// A second RADIUS server on the same database and NAS (fresh caches, e.g. after a tenant
 /// settings change), sharing the first one's API side.
 async fn spawn_shared(r: &Radius) -> SharedRadius {

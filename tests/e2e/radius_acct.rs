@@ -158,6 +158,70 @@ async fn simultaneous_use_accounting_on_and_stale_sessions() {
     assert_eq!(r.sessions(&u).await[0].terminate_cause.as_deref(), Some("Stale"));
 }
 
+/// Sends `p` from a fresh socket of the NAS; the Accounting-Response must come.
+async fn account_from_own_socket(r: &Radius, mut p: Packet) -> Vec<u8> {
+    let bytes = p.encode_request(SECRET.as_bytes()).unwrap();
+    let sock = UdpSocket::bind((r.nas_ip, 0)).await.unwrap();
+    let reply = raw_from(&sock, r.acct, &bytes, Duration::from_secs(5)).await.expect("an Accounting-Response");
+    let reply = Packet::decode(&reply).unwrap();
+    assert_eq!(reply.code, Code::AccountingResponse);
+    reply.verify_accounting_response(&p.authenticator, SECRET.as_bytes()).unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn concurrent_accounting_is_committed_in_groups_and_counted_once() {
+    let r = spawn_radius().await;
+    let plan = r.plan(PlanInput { data_quota: quota(10_000_000, false), ..base_plan("Cap 10MB") }).await;
+    let u = format!("judy{}", unique());
+    let s = r.subscriber(plan.id, &u, "pw-123456", |p| p.simultaneous_use = Some(20)).await;
+    let sessions: Vec<String> = (0..20).map(|i| format!("grp-{i}")).collect();
+    let starts =
+        sessions.iter().map(|sid| account_from_own_socket(&r, acct(acct_status_type::START, &u, sid, 0, 0, 0)));
+    futures::future::join_all(starts).await;
+    // Five cumulative updates per session, all in flight at once so they share transactions
+    // and arrive in any order; each session ends at 250 kB in + 250 kB out.
+    let mut updates = Vec::new();
+    for sid in &sessions {
+        for k in 1..=5u64 {
+            updates.push(acct(acct_status_type::INTERIM_UPDATE, &u, sid, k * 50_000, k * 50_000, k as u32 * 60));
+        }
+    }
+    let sent = futures::future::join_all(updates.into_iter().map(|p| account_from_own_socket(&r, p))).await;
+    // Retransmissions of answered requests are answered from the duplicate cache.
+    let sock = UdpSocket::bind((r.nas_ip, 0)).await.unwrap();
+    assert!(raw_from(&sock, r.acct, &sent[4], Duration::from_secs(3)).await.is_some());
+
+    let all = r.sessions(&u).await;
+    assert_eq!(all.len(), 20);
+    for x in &all {
+        assert_eq!((x.input_octets, x.output_octets, x.session_time, x.open), (250_000, 250_000, 300, 1), "{x:?}");
+    }
+    // 20 sessions x 500 kB = 10 MB: the quota is crossed exactly once, by whichever update
+    // came last, and every open session gets one Disconnect job.
+    assert_eq!(r.usage(s.id).await[0].1, 10_000_000);
+    let jobs = r.jobs().await;
+    assert_eq!(jobs.len(), 20, "{jobs:?}");
+    let mut targets: Vec<_> = jobs.iter().map(|j| j.payload.clone()).collect();
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), 20);
+
+    // A Stop in the same burst as a late, smaller Interim: closed, counters kept at the maximum.
+    let stop = {
+        let mut p = acct(acct_status_type::STOP, &u, "grp-0", 260_000, 260_000, 310);
+        p.add_u32(attr::ACCT_TERMINATE_CAUSE, 1);
+        p
+    };
+    let late = acct(acct_status_type::INTERIM_UPDATE, &u, "grp-0", 100_000, 100_000, 120);
+    futures::future::join(account_from_own_socket(&r, stop), account_from_own_socket(&r, late)).await;
+    let x = r.sessions(&u).await.into_iter().find(|x| x.acct_session_id == "grp-0").unwrap();
+    assert_eq!((x.input_octets, x.output_octets, x.open), (260_000, 260_000, 0));
+    assert_eq!(x.terminate_cause.as_deref(), Some("User-Request"));
+    assert_eq!(r.usage(s.id).await[0].1, 10_020_000);
+    assert_eq!(r.jobs().await.len(), 20, "no second crossing");
+}
+
 /// A fake NAS: receives CoA/Disconnect requests and answers each with `answer`.
 pub struct FakeNas {
     /// Requests received, verified with the NAS secret.
@@ -215,7 +279,10 @@ impl Radius {
     /// Starts the device-job worker; it stops when the token is cancelled.
     pub fn worker(&self) -> CancellationToken {
         let stop = CancellationToken::new();
-        tokio::spawn(isp_netctl::worker::run(self.app.ctx.clone(), stop.clone().cancelled_owned()));
+        // Only this test's tenant: tests share the PostgreSQL database and its job table.
+        let worker = isp_netctl::worker::Worker::new(self.app.ctx.clone()).only_tenant(self.tenant_id);
+        let until = stop.clone().cancelled_owned();
+        tokio::spawn(async move { worker.run(until).await });
         stop
     }
 

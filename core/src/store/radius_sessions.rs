@@ -15,6 +15,9 @@ use crate::Ctx;
 use chrono::NaiveDate;
 use serde_json::json;
 
+mod batch;
+pub use batch::{account_many, AcctItem};
+
 /// Everything an Access-Request decision needs, read with one indexed query.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthProfile {
@@ -67,12 +70,13 @@ const PLAN_COLS: &str = "p.id, p.tenant_id, p.name, p.description, p.price_minor
     p.created_at, p.updated_at";
 
 /// The subscription with login `username` in `tenant_id`, its plan, open sessions and the
-/// newest usage period.
+/// newest usage period. (`+r.tenant_id` keeps SQLite on the per-subscription index instead of
+/// scanning every open session of the tenant.)
 pub async fn auth_profile(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<AuthProfile>> {
     Ok(sqlx::query_as::<_, AuthProfile>(&format!(
         "SELECT s.id AS s_id, s.status AS s_status, s.password_enc AS s_password_enc, s.static_ipv4 AS s_static_ipv4, \
          s.mac_address AS s_mac_address, s.start_date AS s_start_date, s.simultaneous_use AS s_simultaneous_use, \
-         (SELECT COUNT(*) FROM radius_sessions r WHERE r.subscription_id = s.id AND r.tenant_id = s.tenant_id AND r.open = 1) AS open_sessions, \
+         (SELECT COUNT(*) FROM radius_sessions r WHERE r.subscription_id = s.id AND +r.tenant_id = s.tenant_id AND r.open = 1) AS open_sessions, \
          (SELECT u.period_start FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_period_start, \
          (SELECT u.input_octets + u.output_octets FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_octets, \
          (SELECT u.session_time FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_seconds, \
@@ -173,10 +177,13 @@ pub struct AcctOutcome {
     pub jobs: usize,
     /// Whether the usage of a period crossed the plan's data or time quota.
     pub quota_crossed: bool,
+    /// The subscription whose session (and maybe usage) was written, when it is known.
+    pub subscription_id: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
 struct QuotaRow {
+    id: i64,
     start_date: String,
     billing_period: super::plans::BillingPeriod,
     data_quota_bytes: Option<i64>,
@@ -313,6 +320,7 @@ async fn account_once(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) ->
     if let Some(sub) = subscription_id.filter(|_| d_in > 0 || d_out > 0 || d_time > 0) {
         outcome = add_usage(ctx, &mut tx, tenant_id, sub, (d_in, d_out, d_time), now).await?;
     }
+    outcome.subscription_id = subscription_id;
     tx.commit().await?;
     if outcome.jobs > 0 {
         ctx.jobs_wakeup.notify_one();
@@ -329,7 +337,7 @@ async fn add_usage(
     now: i64,
 ) -> CoreResult<AcctOutcome> {
     let q: Option<QuotaRow> = sqlx::query_as(
-        "SELECT s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, p.fup_download_kbps, \
+        "SELECT s.id, s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, p.fup_download_kbps, \
          p.time_quota_secs FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
          WHERE s.tenant_id = $1 AND s.id = $2",
     )
@@ -341,10 +349,25 @@ async fn add_usage(
         return Ok(AcctOutcome::default());
     };
     let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, ctx.clock.now().date_naive());
-    let (octets, secs) = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
+    let totals = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
+    enforce_quota(tx, tenant_id, &q, totals, (d_in + d_out, d_time), now).await
+}
+
+/// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
+/// subscription `q` when the usage totals `(octets, seconds)` just crossed a quota with
+/// growth `(d_octets, d_secs)`.
+async fn enforce_quota(
+    tx: &mut Tx,
+    tenant_id: i64,
+    q: &QuotaRow,
+    (octets, secs): (i64, i64),
+    (d_octets, d_secs): (i64, i64),
+    now: i64,
+) -> CoreResult<AcctOutcome> {
+    let sub = q.id;
     let crossed = |limit: Option<i64>, total: i64, delta: i64| limit.is_some_and(|l| total >= l && total - delta < l);
-    let data_crossed = crossed(q.data_quota_bytes, octets, d_in + d_out);
-    let time_crossed = crossed(q.time_quota_secs, secs, d_time);
+    let data_crossed = crossed(q.data_quota_bytes, octets, d_octets);
+    let time_crossed = crossed(q.time_quota_secs, secs, d_secs);
     if !data_crossed && !time_crossed {
         return Ok(AcctOutcome::default());
     }
@@ -374,7 +397,7 @@ async fn add_usage(
         jobs::enqueue(tx, tenant_id, Some(*nas_id), kind, &payload, now).await?;
     }
     tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
-    Ok(AcctOutcome { jobs: open.len(), quota_crossed: true })
+    Ok(AcctOutcome { jobs: open.len(), quota_crossed: true, subscription_id: Some(sub) })
 }
 
 /// Accounting-On / Accounting-Off from a NAS: every session it had open is over

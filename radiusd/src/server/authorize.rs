@@ -2,13 +2,14 @@
 //! subscription may be online now, and what the NAS must enforce (RFC 2865 §4, §5).
 
 use super::nas_cache::NasEntry;
+use super::profile_cache::ProfileCache;
 use crate::dictionary::{attr, microsoft, mikrotik};
 use crate::mppe;
 use crate::mschap;
 use crate::{chap, Code, Packet};
 use isp_core::store::auth_log::NewAuthLog;
 use isp_core::store::plans::QuotaAction;
-use isp_core::store::radius_sessions::{self, AuthProfile};
+use isp_core::store::radius_sessions::AuthProfile;
 use isp_core::store::subscriptions::{SubscriptionStatus, PASSWORD_CONTEXT};
 use isp_core::store::tenants::SuspendedAccess;
 use isp_core::{validate, CoreResult, Ctx};
@@ -81,8 +82,15 @@ fn reject(reason: impl Into<String>, tell_user: bool, mschap_error: u32) -> Reje
     Reject { reason: reason.into(), tell_user, mschap_error }
 }
 
-/// Decides an authenticated (signature-checked) Access-Request from `nas`.
-pub async fn decide(ctx: &Ctx, nas: &NasEntry, req: &Packet, interim_secs: u32) -> CoreResult<Decision> {
+/// Decides an authenticated (signature-checked) Access-Request from `nas`, with subscriber
+/// profiles from `profiles`.
+pub async fn decide(
+    ctx: &Ctx,
+    profiles: &ProfileCache,
+    nas: &NasEntry,
+    req: &Packet,
+    interim_secs: u32,
+) -> CoreResult<Decision> {
     let method = Method::of(req);
     let username = req.attr_str(attr::USER_NAME).unwrap_or("").to_string();
     let calling = req.attr_str(attr::CALLING_STATION_ID).map(str::to_string);
@@ -97,11 +105,7 @@ pub async fn decide(ctx: &Ctx, nas: &NasEntry, req: &Packet, interim_secs: u32) 
         calling_station_id: calling.clone(),
         at: ctx.now_ms(),
     };
-    let profile = if username.is_empty() {
-        None
-    } else {
-        radius_sessions::auth_profile(&ctx.db, nas.nas.tenant_id, &username).await?
-    };
+    let profile = if username.is_empty() { None } else { profiles.get(ctx, nas.nas.tenant_id, &username).await? };
     let outcome = match &profile {
         None if username.is_empty() => Err(reject("no User-Name", false, mschap::ERROR_AUTHENTICATION_FAILURE)),
         None => Err(reject("unknown user", false, mschap::ERROR_AUTHENTICATION_FAILURE)),

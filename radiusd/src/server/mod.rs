@@ -11,13 +11,16 @@ pub mod authorize;
 pub mod dedup;
 pub mod log_writer;
 pub mod nas_cache;
+pub mod profile_cache;
 
 use crate::{Code, Packet};
+use accounting::AcctWriter;
 use dedup::{DuplicateCache, RequestKey, Seen};
 use isp_core::store::radius_sessions;
 use isp_core::Ctx;
 use log_writer::AuthLogSender;
 use nas_cache::{NasCache, NasEntry};
+use profile_cache::ProfileCache;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +56,8 @@ pub struct Server {
     nas: NasCache,
     dedup: DuplicateCache,
     log: AuthLogSender,
+    profiles: Arc<ProfileCache>,
+    acct: AcctWriter,
 }
 
 impl Server {
@@ -134,7 +139,7 @@ impl Server {
                     return None;
                 }
                 let interim = self.ctx.config.radius.acct_interim_interval_secs;
-                match authorize::decide(&self.ctx, nas, req, interim).await {
+                match authorize::decide(&self.ctx, &self.profiles, nas, req, interim).await {
                     Ok(d) => {
                         let result = d.log.result;
                         // The auth log has every decision; this line is for debugging only.
@@ -151,7 +156,7 @@ impl Server {
                     }
                 }
             }
-            Code::AccountingRequest => match accounting::record(&self.ctx, nas, req).await {
+            Code::AccountingRequest => match accounting::record(&self.acct, nas, req).await {
                 Ok(r) => {
                     self.ctx.metrics.inc("isp_radius_accounting_total", "");
                     tracing::debug!(nas = %nas.nas.name, ?r, "accounting recorded");
@@ -218,7 +223,7 @@ async fn serve_socket(server: Arc<Server>, socket: Arc<UdpSocket>, port: Port, s
     }
 }
 
-async fn sweep_stale(ctx: Ctx, stop: CancellationToken) {
+async fn sweep_stale(ctx: Ctx, profiles: Arc<ProfileCache>, stop: CancellationToken) {
     let cfg = &ctx.config.radius;
     let every = Duration::from_secs(cfg.stale_check_secs.max(1));
     let max_age_ms = i64::from(cfg.acct_interim_interval_secs) * i64::from(cfg.stale_after_intervals) * 1000;
@@ -229,7 +234,10 @@ async fn sweep_stale(ctx: Ctx, stop: CancellationToken) {
         }
         match radius_sessions::close_stale(&ctx.db, ctx.now_ms() - max_age_ms).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(closed = n, "closed stale RADIUS sessions"),
+            Ok(n) => {
+                profiles.clear();
+                tracing::info!(closed = n, "closed stale RADIUS sessions");
+            }
             Err(e) => tracing::error!(error = %e, "stale-session sweep failed"),
         }
     }
@@ -250,17 +258,22 @@ pub async fn run(auth: UdpSocket, acct: UdpSocket, ctx: Ctx, shutdown: impl Futu
     describe(&ctx);
     let cfg = ctx.config.radius.clone();
     let (log, writer) = log_writer::spawn(ctx.clone());
+    let ttl = Duration::from_secs(cfg.nas_cache_ttl_secs);
+    let profiles = Arc::new(ProfileCache::new(&ctx, ttl));
+    let (acct_tx, acct_writer) = AcctWriter::spawn(ctx.clone(), profiles.clone());
     let server = Arc::new(Server {
         ctx: ctx.clone(),
-        nas: NasCache::new(Duration::from_secs(cfg.nas_cache_ttl_secs)),
+        nas: NasCache::new(ttl),
         dedup: DuplicateCache::new(cfg.duplicate_cache_size, Duration::from_secs(cfg.duplicate_ttl_secs)),
         log,
+        profiles: profiles.clone(),
+        acct: acct_tx,
     });
     let stop = CancellationToken::new();
     let tasks = [
         tokio::spawn(serve_socket(server.clone(), Arc::new(auth), Port::Auth, stop.clone())),
         tokio::spawn(serve_socket(server.clone(), Arc::new(acct), Port::Acct, stop.clone())),
-        tokio::spawn(sweep_stale(ctx.clone(), stop.clone())),
+        tokio::spawn(sweep_stale(ctx.clone(), profiles, stop.clone())),
     ];
     shutdown.await;
     stop.cancel();
@@ -275,6 +288,7 @@ pub async fn run(auth: UdpSocket, acct: UdpSocket, ctx: Ctx, shutdown: impl Futu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(server);
+    let _ = tokio::time::timeout(Duration::from_secs(5), acct_writer).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
 }
 

@@ -1,0 +1,214 @@
+//! Username to [`AuthProfile`] (subscription, plan, open sessions, newest usage), cached so
+//! an Access-Request for a known subscriber is decided without a database round trip.
+//!
+//! Staleness is bounded two ways:
+//! - In this process, at once: every lookup first drains the event bus (`ctx.events`), so a
+//!   subscription or plan change published before the request arrived evicts its entries
+//!   before the request is decided; accounting in this process evicts the subscriptions it
+//!   touched after each commit; Accounting-On/Off and the stale sweep clear everything. A
+//!   lost event (the bus lagged) clears everything too.
+//! - Across processes (another `isp api` or `isp radiusd` on the same PostgreSQL): an entry is
+//!   used for at most the TTL (`radius.nas_cache_ttl_secs`, default 10 s) after it was read.
+//!
+//! Unknown usernames are not cached, so a subscription created elsewhere works at once.
+
+use isp_core::events::{Event, EventKind};
+use isp_core::store::radius_sessions::{self, AuthProfile};
+use isp_core::{CoreResult, Ctx};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{self, error::TryRecvError};
+
+/// Most subscribers remembered; past this, expired entries go first, then everything.
+pub const CAPACITY: usize = 500_000;
+
+struct Slot {
+    at: Instant,
+    profile: Arc<AuthProfile>,
+}
+
+/// What an eviction covered, remembered so a load that raced it is not stored.
+#[derive(Clone, Copy)]
+enum Evicted {
+    Sub(i64),
+    Plan(i64),
+    All,
+}
+
+/// Evictions remembered for racing loads; a load older than this many evictions is not stored.
+const RECENT: usize = 4096;
+
+#[derive(Default)]
+struct Inner {
+    /// tenant -> username -> profile.
+    map: HashMap<i64, HashMap<String, Slot>>,
+    /// subscription id -> (tenant, username), to evict by id.
+    by_sub: HashMap<i64, (i64, String)>,
+    len: usize,
+    /// Evictions so far.
+    epoch: u64,
+    /// The last [`RECENT`] evictions, oldest first.
+    recent: std::collections::VecDeque<Evicted>,
+}
+
+impl Inner {
+    fn note(&mut self, e: Evicted) {
+        self.epoch += 1;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(e);
+    }
+
+    /// Whether a profile of `sub` on `plan` read when the epoch was `since` may be stored.
+    fn still_valid(&self, since: u64, sub: i64, plan: i64) -> bool {
+        let newer = (self.epoch - since) as usize;
+        if newer > self.recent.len() {
+            return false;
+        }
+        self.recent.iter().rev().take(newer).all(|e| match *e {
+            Evicted::Sub(s) => s != sub,
+            Evicted::Plan(p) => p != plan,
+            Evicted::All => false,
+        })
+    }
+
+    fn evict_sub(&mut self, sub: i64) {
+        self.note(Evicted::Sub(sub));
+        if let Some((tenant, username)) = self.by_sub.remove(&sub) {
+            if let Some(m) = self.map.get_mut(&tenant) {
+                if m.remove(&username).is_some() {
+                    self.len -= 1;
+                }
+            }
+        }
+    }
+
+    fn evict_plan(&mut self, tenant: i64, plan: i64) {
+        self.note(Evicted::Plan(plan));
+        let Some(m) = self.map.get_mut(&tenant) else { return };
+        let before = m.len();
+        let by_sub = &mut self.by_sub;
+        m.retain(|_, s| {
+            let keep = s.profile.plan.id != plan;
+            if !keep {
+                by_sub.remove(&s.profile.s_id);
+            }
+            keep
+        });
+        self.len -= before - m.len();
+    }
+
+    fn clear(&mut self) {
+        self.note(Evicted::All);
+        self.map.clear();
+        self.by_sub.clear();
+        self.len = 0;
+    }
+}
+
+/// The cache; one per server.
+pub struct ProfileCache {
+    ttl: Duration,
+    inner: RwLock<Inner>,
+    events: Mutex<broadcast::Receiver<Event>>,
+}
+
+impl ProfileCache {
+    /// A cache whose entries live for `ttl`, invalidated by the events of `ctx`.
+    pub fn new(ctx: &Ctx, ttl: Duration) -> Self {
+        Self { ttl, inner: RwLock::new(Inner::default()), events: Mutex::new(ctx.events.subscribe()) }
+    }
+
+    /// Applies the changes published since the last call.
+    fn apply_events(&self) {
+        let mut rx = self.events.lock().expect("profile events lock");
+        loop {
+            match rx.try_recv() {
+                Ok(e) => {
+                    let mut g = self.inner.write().expect("profile cache lock");
+                    match e.kind {
+                        EventKind::SubscriptionChanged => g.evict_sub(e.object_id),
+                        EventKind::PlanChanged => g.evict_plan(e.tenant_id, e.object_id),
+                        EventKind::CustomerChanged => {}
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.clear(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+    }
+
+    /// The profile of `username` in `tenant_id`, from the cache or the database.
+    pub async fn get(&self, ctx: &Ctx, tenant_id: i64, username: &str) -> CoreResult<Option<Arc<AuthProfile>>> {
+        self.apply_events();
+        let now = Instant::now();
+        let epoch = {
+            let g = self.inner.read().expect("profile cache lock");
+            if let Some(s) = g.map.get(&tenant_id).and_then(|m| m.get(username)) {
+                if now.duration_since(s.at) < self.ttl {
+                    return Ok(Some(s.profile.clone()));
+                }
+            }
+            g.epoch
+        };
+        let Some(profile) = radius_sessions::auth_profile(&ctx.db, tenant_id, username).await? else {
+            return Ok(None);
+        };
+        let profile = Arc::new(profile);
+        let mut g = self.inner.write().expect("profile cache lock");
+        if g.still_valid(epoch, profile.s_id, profile.plan.id) {
+            if g.len >= CAPACITY {
+                g.map.values_mut().for_each(|m| m.retain(|_, s| now.duration_since(s.at) < self.ttl));
+                let len: usize = g.map.values().map(HashMap::len).sum();
+                g.len = len;
+                if g.len >= CAPACITY {
+                    g.clear();
+                }
+                let Inner { map, by_sub, .. } = &mut *g;
+                by_sub.retain(|_, (t, u)| map.get(t).is_some_and(|m| m.contains_key(u.as_str())));
+            }
+            // A renamed subscription: forget its old name.
+            if let Some((t, old)) = g.by_sub.get(&profile.s_id).cloned() {
+                if (t, old.as_str()) != (tenant_id, username) {
+                    g.evict_sub(profile.s_id);
+                }
+            }
+            let slot = Slot { at: now, profile: profile.clone() };
+            if g.map.entry(tenant_id).or_default().insert(username.to_string(), slot).is_none() {
+                g.len += 1;
+            }
+            g.by_sub.insert(profile.s_id, (tenant_id, username.to_string()));
+        }
+        Ok(Some(profile))
+    }
+
+    /// Forgets subscription `sub` (its sessions or usage changed).
+    pub fn evict_subscription(&self, sub: i64) {
+        self.inner.write().expect("profile cache lock").evict_sub(sub);
+    }
+
+    /// Forgets several subscriptions at once.
+    pub fn evict_subscriptions(&self, subs: impl IntoIterator<Item = i64>) {
+        let mut g = self.inner.write().expect("profile cache lock");
+        for s in subs {
+            g.evict_sub(s);
+        }
+    }
+
+    /// Forgets everything (sessions closed in bulk).
+    pub fn clear(&self) {
+        self.inner.write().expect("profile cache lock").clear();
+    }
+
+    /// Subscribers remembered.
+    pub fn len(&self) -> usize {
+        self.inner.read().expect("profile cache lock").len
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
