@@ -1,6 +1,7 @@
 //! Cross-check of the framing with Python `librouteros`, an implementation no one here wrote:
-//! sentences encoded by one are decoded by the other, both ways. Skips with a notice when
-//! python3 or librouteros is missing, fails instead when `CI` is set.
+//! sentences encoded by one are decoded by the other, both ways; and librouteros as a client
+//! of the simulator. Skips with a notice when python3 or librouteros is missing, fails
+//! instead when `CI` is set.
 
 use super::codec::{encode_length, ApiCodec, CodecError};
 use bytes::BytesMut;
@@ -152,4 +153,34 @@ fn sentences_round_trip_with_librouteros_both_ways() {
             serde_json::from_str(&pair[1]).unwrap_or_else(|e| panic!("{e}: {}", &pair[1][..80.min(pair[1].len())]));
         assert_eq!(&theirs, s, "librouteros decodes what we encoded");
     }
+}
+
+/// librouteros, as a client, logs in to the simulator, finds a secret with a query and
+/// `.proplist`, and disables it: the simulator answers as a router would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librouteros_drives_the_simulator() {
+    if !librouteros_available() {
+        return;
+    }
+    let sim = super::sim::RouterSim::start("admin", "secret").await;
+    sim.add_ppp_secret("alice", "pw", "10M");
+    const CLIENT: &str = r#"
+import sys, librouteros
+from librouteros.query import Key
+api = librouteros.connect(host="127.0.0.1", username="admin", password="secret", port=int(sys.argv[1]))
+secrets = api.path("ppp", "secret")
+rows = list(secrets.select(".id", "name", "disabled").where(Key("name") == "alice"))
+assert len(rows) == 1 and rows[0]["disabled"] is False and set(rows[0]) == {".id", "name", "disabled"}, rows
+secrets.update(**{".id": rows[0][".id"], "disabled": True})
+print(rows[0][".id"])
+"#;
+    let port = sim.addr().port().to_string();
+    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(["-c", CLIENT, &port]).output())
+        .await
+        .unwrap()
+        .expect("run python3");
+    assert!(out.status.success(), "librouteros client failed: {}", String::from_utf8_lossy(&out.stderr));
+    let secret = sim.ppp_secret("alice").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), secret[".id"]);
+    assert_eq!(secret["disabled"], "true");
 }
