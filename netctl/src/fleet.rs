@@ -7,7 +7,7 @@
 //! [`crate::routeros::ops`] and [`crate::olt`]), so a job delivered twice, late or out of
 //! order leaves the device as the database says.
 
-use crate::olt::{self, OltConfig, OltSession, OltVendor};
+use crate::olt::{self, OltConfig, OltSession, OltTransport, OltVendor};
 use crate::routeros::client::{ErrorKind, RouterApi};
 use crate::routeros::ops::{self, Change, OpError};
 use crate::routeros::pool::{self, PoolConfig, RouterPool};
@@ -103,25 +103,28 @@ impl Fleet {
         }
     }
 
-    /// How to reach OLT `d`.
+    /// How to reach OLT `d`: over TELNET or SSH; for SSH the device's fingerprint (the `tls_fingerprint`
+    /// column) pins the host key, and without one the key is accepted and logged.
     pub fn olt(&self, ctx: &Ctx, d: &Device) -> Result<OltConfig, DeviceError> {
         let vendor = match d.kind {
             DeviceKind::HuaweiOlt => OltVendor::Huawei,
             DeviceKind::ZteOlt => OltVendor::Zte,
             DeviceKind::Mikrotik => return Err(DeviceError(format!("{} is a MikroTik router, not an OLT", d.name))),
         };
-        if d.transport != Transport::Telnet {
-            return Err(DeviceError(format!(
-                "{}: OLTs are reached over TELNET; {} is not supported",
-                d.name, d.transport
-            )));
-        }
+        let transport = match d.transport {
+            Transport::Telnet => OltTransport::Telnet,
+            Transport::Ssh => OltTransport::Ssh,
+            other => return Err(DeviceError(format!("{}: OLTs are reached over TELNET or SSH, not {other}", d.name))),
+        };
         let password = d.password(ctx).map_err(|e| DeviceError(format!("{}: credentials: {e}", d.name)))?;
         let port = u16::try_from(d.port).map_err(|_| DeviceError(format!("{}: bad port {}", d.name, d.port)))?;
         Ok(OltConfig {
             vendor,
             host: d.host.clone(),
             port,
+            transport,
+            // For SSH devices the fingerprint column pins the host key.
+            host_key_fingerprint: if transport == OltTransport::Ssh { d.tls_fingerprint.clone() } else { None },
             username: d.username.clone(),
             password,
             timeout: self.timeout,

@@ -1,8 +1,13 @@
-//! GPON OLT drivers over telnet: suspend and resume a subscriber by deactivating or
+//! GPON OLT drivers over telnet or SSH: suspend and resume a subscriber by deactivating or
 //! activating their ONU, verified by reading the state back, and list every ONU for `sync`.
 //!
 //! [`OltSession`] logs in ([`telnet`]: RFC 854 negotiation, pager, prompts), leaves the CLI in
-//! privileged mode with paging off, and speaks one of two dialects. These are the exact
+//! privileged mode with paging off, and speaks one of two dialects. The transport is telnet
+//! or SSH ([`ssh`]: password authentication, a shell channel with a PTY, the host key pinned
+//! by [`OltConfig::host_key_fingerprint`] or accepted and logged on first use); either way the
+//! drivers read the same byte stream (telnet after IAC stripping, or the SSH channel), so
+//! prompts, paging and error texts are handled alike. Over SSH the device authenticates the
+//! user itself and goes straight to its prompt. These are the exact
 //! command lines sent:
 //!
 //! **Huawei MA5600T / MA5800** ([`huawei`]; prompts `MA5600T>`, `MA5600T#`,
@@ -39,11 +44,12 @@
 //!
 //! Serial numbers are accepted as `HWTC1A2B3C4D`, `HWTC-1A2B3C4D` or `485754431A2B3C4D`
 //! (any case) and kept as [`normalize_serial`] gives them: vendor letters + 8 hex digits.
-//! [`sim`] is a telnet OLT for tests (feature `sim`).
+//! [`sim`] is a telnet and SSH OLT for tests (feature `sim`).
 
 pub mod huawei;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod ssh;
 pub mod telnet;
 pub mod zte;
 
@@ -70,14 +76,30 @@ pub struct OltConfig {
     pub vendor: OltVendor,
     /// Host name or IP address.
     pub host: String,
-    /// Telnet port (23 on the devices).
+    /// TCP port (23 for telnet, 22 for SSH on the devices).
     pub port: u16,
+    /// Telnet or SSH.
+    pub transport: OltTransport,
+    /// SSH only: the pinned host key, SHA-256 of its SSH wire-format blob in hex (the hash
+    /// `ssh-keygen -l -E sha256` shows in base64). A different key is refused; without a
+    /// pin any key is accepted and its fingerprint logged (like OpenSSH's
+    /// `StrictHostKeyChecking=accept-new`, without the known_hosts file).
+    pub host_key_fingerprint: Option<String>,
     /// CLI user.
     pub username: String,
     /// CLI password (also the enable password, when the device asks for one).
     pub password: String,
     /// Time allowed for connecting and for each command.
     pub timeout: Duration,
+}
+
+/// How the CLI is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OltTransport {
+    /// Telnet (RFC 854), the device's login prompts.
+    Telnet,
+    /// SSH-2 with password authentication and an interactive shell.
+    Ssh,
 }
 
 /// One ONU as the OLT reports it.
@@ -131,6 +153,20 @@ pub enum OltError {
         /// The timeout.
         after: Duration,
     },
+    /// SSH: the device's host key is not the pinned one.
+    #[error(
+        "OLT SSH host key mismatch: expected SHA-256 {expected}, the device presented {found} \
+         (if the key was changed on purpose, update the device's fingerprint)"
+    )]
+    HostKey {
+        /// The pinned fingerprint (hex).
+        expected: String,
+        /// The fingerprint of the key the device presented (hex).
+        found: String,
+    },
+    /// The pinned host key fingerprint is not 64 hex digits.
+    #[error("invalid SSH host key fingerprint {0:?}: expected SHA-256 as 64 hex digits (colons allowed)")]
+    InvalidFingerprint(String),
     /// The device rejected a command.
     #[error("OLT rejected `{command}`: {message}")]
     Rejected {
@@ -220,7 +256,10 @@ impl OltSession {
     /// Connects, logs in, enters privileged mode and turns paging off.
     pub async fn connect(cfg: &OltConfig) -> Result<Self, OltError> {
         let addr = format!("{}:{}", cfg.host, cfg.port);
-        let mut cli = TelnetCli::connect(&addr, cfg.timeout).await?;
+        let mut cli = match cfg.transport {
+            OltTransport::Telnet => TelnetCli::connect(&addr, cfg.timeout).await?,
+            OltTransport::Ssh => ssh::connect(cfg).await?,
+        };
         let auth = |message: String| OltError::Auth { user: cfg.username.clone(), message };
         let (mut sent_user, mut sent_pass) = (false, false);
         let prompt = loop {

@@ -1,16 +1,23 @@
-//! In-process telnet OLT for tests: Huawei MA5600T or ZTE C320 dialect on a real TCP port,
+//! In-process OLT for tests, over telnet ([`OltSim::start`]) or SSH ([`OltSim::start_ssh`]):
+//! Huawei MA5600T or ZTE C320 dialect on a real TCP port,
 //! with the vendors' banners, login prompts and failure texts, prompts per mode, option
 //! negotiation (it offers ECHO and SGA and asks for a terminal type), paging of long
 //! output, and the ONUs (port, id, serial, admin state) in memory. Handles for tests:
 //! change an ONU by hand, count mutating commands, keep paging on, go down and come back.
+//! Over SSH the user is authenticated by the SSH password exchange and the shell starts at
+//! the prompt, as on the devices; the CLI behind it is the same.
 
-use super::{normalize_serial, OltConfig, OltVendor};
+use super::telnet::CliStream;
+use super::{normalize_serial, OltConfig, OltTransport, OltVendor};
+use russh::keys::{Algorithm, PrivateKey};
+use russh::server::{Auth, Msg, Session};
+use russh::{Channel, ChannelId};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -61,6 +68,8 @@ struct Shared {
 /// A running simulated OLT bound to `127.0.0.1`; stops when dropped.
 pub struct OltSim {
     addr: SocketAddr,
+    /// SSH server configuration (with the host key), when serving SSH.
+    ssh: Option<Arc<russh::server::Config>>,
     shared: Arc<Mutex<Shared>>,
     drop_tx: watch::Sender<u64>,
     accept: Mutex<Option<JoinHandle<()>>>,
@@ -69,6 +78,45 @@ pub struct OltSim {
 impl OltSim {
     /// Starts an OLT of `vendor` accepting one user, holding `onus`.
     pub async fn start(vendor: OltVendor, user: &str, password: &str, onus: Vec<SimOnu>) -> Self {
+        Self::start_on(vendor, user, password, onus, None).await
+    }
+
+    /// The same OLT served over SSH with `host_key` (see [`generate_host_key`](Self::generate_host_key)):
+    /// password authentication, then the CLI at its prompt.
+    pub async fn start_ssh(
+        vendor: OltVendor,
+        user: &str,
+        password: &str,
+        onus: Vec<SimOnu>,
+        host_key: PrivateKey,
+    ) -> Self {
+        let config = russh::server::Config {
+            keys: vec![host_key],
+            auth_rejection_time: Duration::from_millis(10),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            inactivity_timeout: None,
+            ..Default::default()
+        };
+        Self::start_on(vendor, user, password, onus, Some(Arc::new(config))).await
+    }
+
+    /// A fresh Ed25519 host key for [`start_ssh`](Self::start_ssh).
+    pub fn generate_host_key() -> PrivateKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).expect("Ed25519 host key")
+    }
+
+    /// SSH: the host key's SHA-256 fingerprint as a client pins it (64 hex digits).
+    pub fn host_key_fingerprint(&self) -> Option<String> {
+        self.ssh.as_ref().and_then(|c| c.keys.first()).map(|k| super::ssh::fingerprint(k.public_key()))
+    }
+
+    async fn start_on(
+        vendor: OltVendor,
+        user: &str,
+        password: &str,
+        onus: Vec<SimOnu>,
+        ssh: Option<Arc<russh::server::Config>>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind OLT simulator");
         let addr = listener.local_addr().expect("simulator address");
         let shared = Arc::new(Mutex::new(Shared {
@@ -85,7 +133,7 @@ impl OltSim {
             negotiation: Vec::new(),
         }));
         let (drop_tx, _) = watch::channel(0u64);
-        let sim = Self { addr, shared, drop_tx, accept: Mutex::new(None) };
+        let sim = Self { addr, ssh, shared, drop_tx, accept: Mutex::new(None) };
         sim.spawn_accept(listener);
         sim
     }
@@ -93,12 +141,30 @@ impl OltSim {
     fn spawn_accept(&self, listener: TcpListener) {
         let shared = self.shared.clone();
         let drop_rx = self.drop_tx.subscribe();
+        let ssh = self.ssh.clone();
         let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
                 let _ = sock.set_nodelay(true);
                 let mut drop_rx = drop_rx.clone();
                 drop_rx.mark_unchanged();
-                let conn = Conn::new(sock, shared.clone());
+                if let Some(config) = &ssh {
+                    let handler = SshConn { shared: shared.clone(), drop_rx: drop_rx.clone(), channel: None };
+                    let config = config.clone();
+                    tokio::spawn(async move {
+                        let Ok(running) = russh::server::run_stream(config, sock, handler).await else { return };
+                        let handle = running.handle();
+                        tokio::select! {
+                            _ = drop_rx.changed() => {
+                                let _ = handle
+                                    .disconnect(russh::Disconnect::ByApplication, "device going down".into(), String::new())
+                                    .await;
+                            }
+                            _ = running => {}
+                        }
+                    });
+                    continue;
+                }
+                let conn = Conn::new(Box::new(sock), shared.clone(), false);
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = drop_rx.changed() => {}
@@ -123,6 +189,8 @@ impl OltSim {
             vendor: self.state().vendor,
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
+            transport: if self.ssh.is_some() { OltTransport::Ssh } else { OltTransport::Telnet },
+            host_key_fingerprint: None,
             username: user.to_owned(),
             password: password.to_owned(),
             timeout: Duration::from_secs(5),
@@ -241,8 +309,70 @@ enum Question {
     Version,
 }
 
+/// One SSH connection: checks the password, then serves the CLI on the shell channel.
+struct SshConn {
+    shared: Arc<Mutex<Shared>>,
+    drop_rx: watch::Receiver<u64>,
+    channel: Option<Channel<Msg>>,
+}
+
+impl russh::server::Handler for SshConn {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let st = self.shared.lock().expect("simulator state poisoned");
+        Ok(if st.user == user && st.password == password { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        self.channel = Some(channel);
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        let Some(ch) = self.channel.take().filter(|c| c.id() == channel) else {
+            return session.channel_failure(channel);
+        };
+        session.channel_success(channel)?;
+        let conn = Conn::new(Box::new(ch.into_stream()), self.shared.clone(), true);
+        let mut drop_rx = self.drop_rx.clone();
+        let handle = session.handle();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = drop_rx.changed() => {}
+                _ = conn.serve() => {}
+            }
+            // Logged out: end the SSH connection, as the devices do.
+            let _ = handle.disconnect(russh::Disconnect::ByApplication, "logout".into(), String::new()).await;
+        });
+        Ok(())
+    }
+}
+
 struct Conn {
-    sock: TcpStream,
+    sock: Box<dyn CliStream>,
+    /// SSH shell: no telnet negotiation, the user is already authenticated.
+    ssh: bool,
     inbuf: VecDeque<u8>,
     after_cr: bool,
     shared: Arc<Mutex<Shared>>,
@@ -252,9 +382,9 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(sock: TcpStream, shared: Arc<Mutex<Shared>>) -> Self {
+    fn new(sock: Box<dyn CliStream>, shared: Arc<Mutex<Shared>>, ssh: bool) -> Self {
         let vendor = shared.lock().expect("simulator state poisoned").vendor;
-        Self { sock, inbuf: VecDeque::new(), after_cr: false, shared, vendor, mode: Mode::User, paging: true }
+        Self { sock, ssh, inbuf: VecDeque::new(), after_cr: false, shared, vendor, mode: Mode::User, paging: true }
     }
 
     fn st(&self) -> MutexGuard<'_, Shared> {
@@ -262,14 +392,15 @@ impl Conn {
     }
 
     async fn write(&mut self, s: &str) -> Option<()> {
-        self.sock.write_all(s.as_bytes()).await.ok()
+        self.sock.write_all(s.as_bytes()).await.ok()?;
+        self.sock.flush().await.ok()
     }
 
     /// The next data byte, with the client's IAC sequences taken out (and recorded).
     async fn byte(&mut self) -> Option<u8> {
         loop {
             let b = self.raw().await?;
-            if b != IAC {
+            if b != IAC || self.ssh {
                 return Some(b);
             }
             match self.raw().await? {
@@ -332,6 +463,12 @@ impl Conn {
     }
 
     async fn serve(mut self) {
+        if self.ssh {
+            if self.logged_in().await.is_some() {
+                let _ = self.session().await;
+            }
+            return;
+        }
         // Offer ECHO and SGA, ask for a terminal type (clients should refuse).
         if self.sock.write_all(&[IAC, 251, 1, IAC, 251, 3, IAC, 253, 24]).await.is_err() {
             return;
@@ -368,21 +505,26 @@ impl Conn {
                 st.user == user && st.password == pass
             };
             if ok {
-                self.mode = match self.vendor {
-                    OltVendor::Huawei => Mode::User,
-                    OltVendor::Zte => Mode::Privileged,
-                };
-                let welcome = match self.vendor {
-                    OltVendor::Huawei => "\r\n  Huawei Integrated Access Software (MA5600T).\r\n  Copyright(C) Huawei Technologies Co., Ltd. 2002-2014. All rights reserved.\r\n\r\n",
-                    OltVendor::Zte => "\r\n",
-                };
-                let prompt = self.prompt();
-                return self.write(&format!("{welcome}{prompt}")).await;
+                return self.logged_in().await;
             }
             self.write(refused).await?;
         }
         let _ = self.write("  Reenter times have reached the upper limit.\r\n").await;
         None
+    }
+
+    /// The welcome text and first prompt after a successful login.
+    async fn logged_in(&mut self) -> Option<()> {
+        self.mode = match self.vendor {
+            OltVendor::Huawei => Mode::User,
+            OltVendor::Zte => Mode::Privileged,
+        };
+        let welcome = match self.vendor {
+            OltVendor::Huawei => "\r\n  Huawei Integrated Access Software (MA5600T).\r\n  Copyright(C) Huawei Technologies Co., Ltd. 2002-2014. All rights reserved.\r\n\r\n",
+            OltVendor::Zte => "\r\n",
+        };
+        let prompt = self.prompt();
+        self.write(&format!("{welcome}{prompt}")).await
     }
 
     async fn session(&mut self) -> Option<()> {

@@ -1,10 +1,15 @@
 //! A small async telnet client for OLT command lines: RFC 854 option negotiation, a
 //! one-line "screen" that undoes the pager's erase sequences, login, prompt and pager
 //! detection, and one timeout per command.
+//!
+//! [`TelnetCli`] reads any byte stream: a telnet TCP connection (option negotiation answered
+//! and IAC sequences stripped) or an SSH shell channel (bytes as they come, see
+//! [`super::ssh`]), so the vendor drivers do not know the transport.
 
 use super::OltError;
+use std::any::Any;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -262,9 +267,17 @@ fn classify(cur: &str, host: Option<&str>) -> Option<Wait> {
     }
 }
 
-/// One telnet connection to a device CLI.
+/// A bidirectional byte stream a CLI runs over.
+pub trait CliStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> CliStream for T {}
+
+/// One connection to a device CLI: telnet, or an SSH shell channel.
 pub struct TelnetCli {
-    stream: TcpStream,
+    stream: Box<dyn CliStream>,
+    /// Whether the stream speaks telnet (IAC negotiation); false for an SSH channel.
+    telnet: bool,
+    /// What must live as long as the stream (the SSH connection handle).
+    _keep: Option<Box<dyn Any + Send>>,
     iac: IacParser,
     screen: Screen,
     timeout: Duration,
@@ -283,7 +296,9 @@ impl TelnetCli {
             .map_err(|source| OltError::Connect { addr: addr.to_owned(), source })?;
         stream.set_nodelay(true).map_err(|source| OltError::Connect { addr: addr.to_owned(), source })?;
         Ok(Self {
-            stream,
+            stream: Box::new(stream),
+            telnet: true,
+            _keep: None,
             iac: IacParser::default(),
             screen: Screen::default(),
             timeout,
@@ -291,6 +306,22 @@ impl TelnetCli {
             prompt: String::new(),
             eof: false,
         })
+    }
+
+    /// A CLI over an already open stream that is not telnet (an SSH shell channel): bytes
+    /// pass unchanged. `keep` is dropped with the CLI (the connection the stream belongs to).
+    pub fn over_stream(stream: Box<dyn CliStream>, keep: Option<Box<dyn Any + Send>>, timeout: Duration) -> Self {
+        Self {
+            stream,
+            telnet: false,
+            _keep: keep,
+            iac: IacParser::default(),
+            screen: Screen::default(),
+            timeout,
+            host: None,
+            prompt: String::new(),
+            eof: false,
+        }
     }
 
     /// Accepts only prompts with this host name from now on.
@@ -308,16 +339,17 @@ impl TelnetCli {
         self.timeout
     }
 
-    /// Sends raw bytes (IAC doubled, RFC 854).
+    /// Sends raw bytes (IAC doubled over telnet, RFC 854).
     pub async fn send_raw(&mut self, text: &str) -> Result<(), OltError> {
         let mut out = Vec::with_capacity(text.len());
         for &b in text.as_bytes() {
             out.push(b);
-            if b == IAC {
+            if b == IAC && self.telnet {
                 out.push(IAC);
             }
         }
-        self.stream.write_all(&out).await.map_err(|e| OltError::Disconnected(e.to_string()))
+        self.stream.write_all(&out).await.map_err(|e| OltError::Disconnected(e.to_string()))?;
+        self.stream.flush().await.map_err(|e| OltError::Disconnected(e.to_string()))
     }
 
     /// Sends one line, ended by CR LF (the NVT end of line).
@@ -361,6 +393,10 @@ impl TelnetCli {
             };
             if n == 0 {
                 self.eof = true;
+                continue;
+            }
+            if !self.telnet {
+                self.screen.feed(&buf[..n]);
                 continue;
             }
             let (mut data, mut reply) = (Vec::new(), Vec::new());

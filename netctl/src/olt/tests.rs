@@ -1,4 +1,4 @@
-//! The drivers against the telnet simulator, for both dialects.
+//! The drivers against the simulator, for both dialects, over telnet and SSH.
 
 use super::sim::{OltSim, SimOnu};
 use super::*;
@@ -320,6 +320,8 @@ async fn a_silent_device_times_out() {
         vendor: OltVendor::Huawei,
         host: addr.ip().to_string(),
         port: addr.port(),
+        transport: OltTransport::Telnet,
+        host_key_fingerprint: None,
         username: USER.into(),
         password: PASS.into(),
         timeout: Duration::from_millis(200),
@@ -327,4 +329,130 @@ async fn a_silent_device_times_out() {
     let err = OltSession::connect(&cfg).await.err().unwrap();
     assert!(matches!(err, OltError::Timeout { .. }), "{err:?}");
     assert!(err.retryable());
+}
+
+// ---- The same CLI over SSH ----
+
+fn onus(vendor: OltVendor) -> Vec<SimOnu> {
+    match vendor {
+        OltVendor::Huawei => huawei_onus(),
+        OltVendor::Zte => zte_onus(),
+    }
+}
+
+async fn ssh_sim(vendor: OltVendor) -> OltSim {
+    OltSim::start_ssh(vendor, USER, PASS, onus(vendor), OltSim::generate_host_key()).await
+}
+
+/// Suspend, resume and read back over SSH with the host key pinned, for one dialect.
+async fn ssh_roundtrip(vendor: OltVendor, serial: &str) {
+    let sim = ssh_sim(vendor).await;
+    let pin = sim.host_key_fingerprint().unwrap();
+    assert_eq!(pin.len(), 64);
+    let mut cfg = sim.config(USER, PASS);
+    assert_eq!(cfg.transport, OltTransport::Ssh);
+    // The pin may be written with colons and in upper case.
+    let colons: Vec<String> = pin.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).to_uppercase()).collect();
+    cfg.host_key_fingerprint = Some(colons.join(":"));
+    let mut s = OltSession::connect(&cfg).await.unwrap();
+    assert_eq!(s.vendor(), vendor);
+    assert_eq!(s.set_onu_active(serial, None, false).await.unwrap(), Change::Applied);
+    assert!(!sim.onu(serial).unwrap().active);
+    let found = s.find_onu(serial).await.unwrap().unwrap();
+    assert!(!found.active);
+    assert_eq!(found.online, Some(false));
+    assert_eq!(s.set_onu_active(serial, None, false).await.unwrap(), Change::AlreadyInState);
+    assert_eq!(s.set_onu_active(serial, None, true).await.unwrap(), Change::Applied);
+    assert!(sim.onu(serial).unwrap().active);
+    assert_eq!(sim.mutations(), 2);
+    assert_eq!(s.list_onus().await.unwrap().len(), 3);
+    s.close().await;
+    // Over SSH the device asks no user name: the first command after login is paging off.
+    let first = match vendor {
+        OltVendor::Huawei => "enable",
+        OltVendor::Zte => "terminal length 0",
+    };
+    assert_eq!(sim.commands().first().map(String::as_str), Some(first));
+}
+
+#[tokio::test]
+async fn huawei_over_ssh_with_pinned_host_key() {
+    ssh_roundtrip(OltVendor::Huawei, "HWTC1A2B3C4D").await;
+}
+
+#[tokio::test]
+async fn zte_over_ssh_with_pinned_host_key() {
+    ssh_roundtrip(OltVendor::Zte, "ZTEGC0A1B2C3").await;
+}
+
+#[tokio::test]
+async fn ssh_without_pin_accepts_the_host_key() {
+    let sim = ssh_sim(OltVendor::Zte).await;
+    let cfg = sim.config(USER, PASS);
+    assert_eq!(cfg.host_key_fingerprint, None);
+    let mut s = OltSession::connect(&cfg).await.unwrap();
+    assert!(s.find_onu("ZTEG00000001").await.unwrap().unwrap().active);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn ssh_host_key_mismatch_is_refused_before_logging_in() {
+    for vendor in [OltVendor::Huawei, OltVendor::Zte] {
+        let sim = ssh_sim(vendor).await;
+        let actual = sim.host_key_fingerprint().unwrap();
+        // The fingerprint of another key: what a pin looks like after the device was replaced.
+        let other = super::ssh::fingerprint(OltSim::generate_host_key().public_key());
+        let mut cfg = sim.config(USER, PASS);
+        cfg.host_key_fingerprint = Some(other.clone());
+        let err = OltSession::connect(&cfg).await.err().unwrap();
+        match &err {
+            OltError::HostKey { expected, found } => {
+                assert_eq!(expected, &other);
+                assert_eq!(found, &actual);
+            }
+            other => panic!("{vendor:?}: {other:?}"),
+        }
+        assert!(!err.retryable());
+        assert!(err.to_string().contains("host key mismatch"), "{err}");
+        assert!(sim.commands().is_empty());
+
+        cfg.host_key_fingerprint = Some("not-a-fingerprint".into());
+        let err = OltSession::connect(&cfg).await.err().unwrap();
+        assert!(matches!(err, OltError::InvalidFingerprint(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn ssh_wrong_password_is_a_clear_non_retryable_error() {
+    for vendor in [OltVendor::Huawei, OltVendor::Zte] {
+        let sim = ssh_sim(vendor).await;
+        let err = OltSession::connect(&sim.config(USER, "wrong")).await.err().unwrap();
+        match &err {
+            OltError::Auth { user, message } => {
+                assert_eq!(user, USER);
+                assert!(message.contains("SSH password"), "{message}");
+            }
+            other => panic!("{vendor:?}: {other:?}"),
+        }
+        assert!(!err.retryable());
+        assert!(sim.commands().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn ssh_pager_is_answered_and_the_device_can_go_down_and_come_back() {
+    let sim = ssh_sim(OltVendor::Huawei).await;
+    sim.keep_paging(2);
+    let cfg = sim.config(USER, PASS);
+    let mut s = OltSession::connect(&cfg).await.unwrap();
+    assert_eq!(s.list_onus().await.unwrap().len(), 3);
+    sim.go_down();
+    let err = s.find_onu("HWTC1A2B3C4D").await.err().unwrap();
+    assert!(err.retryable(), "{err:?}");
+    let err = OltSession::connect(&cfg).await.err().unwrap();
+    assert!(matches!(err, OltError::Connect { .. }), "{err:?}");
+    sim.come_back().await;
+    let mut s = OltSession::connect(&cfg).await.unwrap();
+    assert!(s.find_onu("HWTC1A2B3C4D").await.unwrap().is_some());
+    s.close().await;
 }
