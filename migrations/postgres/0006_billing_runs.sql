@@ -20,6 +20,8 @@ CREATE INDEX billing_runs_tenant_idx ON billing_runs (tenant_id, id);
 ALTER TABLE invoices ADD COLUMN billing_run_id BIGINT REFERENCES billing_runs (id);
 CREATE INDEX invoices_billing_run_idx ON invoices (tenant_id, billing_run_id, id);
 
+-- The walk for due customers reads only this index, in customer order.
+CREATE INDEX subscriptions_billing_idx ON subscriptions (tenant_id, customer_id, status, start_date, id);
 -- "Is anything billed beyond this date?" for one subscription is one index seek.
 CREATE INDEX billed_periods_end_idx ON billed_periods (tenant_id, subscription_id, period_end);
 -- Customers with charges waiting, without walking every billed charge.

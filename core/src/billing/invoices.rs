@@ -355,7 +355,7 @@ pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invo
         audit::record(&mut tx, actor, "invoice.issue", "Invoice", Some(inv.id), details, now).await?;
     }
     let owing: Vec<i64> = drafts.iter().filter(|i| i.total_minor > 0).map(|i| i.customer_id).collect();
-    let with_credit = super::customers_with_credit(&mut tx, t, &owing).await?;
+    let with_credit = super::customers_with_credit(&mut tx, ctx.db.backend(), t, &owing).await?;
     for inv in drafts.iter().filter(|i| i.total_minor > 0 && with_credit.contains(&i.customer_id)) {
         super::payments::apply_credit(&mut tx, t, inv.customer_id, inv.id, today, now).await?;
     }

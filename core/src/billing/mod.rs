@@ -2,9 +2,10 @@
 //! invoices, payments and refunds, the customer ledger, gateway webhooks, dunning and reports.
 //!
 //! Money never moves outside a transaction that also locks the customer
-//! ([`lock_customer`]), so billing runs, payments, refunds and voids of one customer are
-//! serialised on both backends; the rules that protect money (one charge per subscription
-//! and period, one payment per gateway event, gapless numbers) are database constraints.
+//! ([`lock_customer`], or [`lock_customers`] for a billing run's chunk), so billing runs,
+//! payments, refunds and voids of one customer are serialised on both backends; the rules
+//! that protect money (one charge per subscription and period, one payment per gateway event,
+//! gapless numbers) are database constraints.
 
 pub mod charges;
 pub mod daily;
@@ -177,18 +178,31 @@ pub async fn lock_customers(backend: Backend, tx: &mut Tx, tenant_id: i64, custo
 }
 
 /// Which of `customer_ids` have payment money not yet allocated or refunded (credit that new
-/// invoices consume), in one statement.
-pub async fn customers_with_credit(tx: &mut Tx, tenant_id: i64, customer_ids: &[i64]) -> CoreResult<HashSet<i64>> {
+/// invoices consume), in one statement. The tenant id is an integer written into the SQL; the
+/// ids are bound (anonymous `?` on SQLite, see [`run`]'s multi-row statements).
+pub async fn customers_with_credit(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant_id: i64,
+    customer_ids: &[i64],
+) -> CoreResult<HashSet<i64>> {
     if customer_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut sql = Sql::new(
-        "SELECT DISTINCT p.customer_id FROM payments p WHERE p.amount_minor - p.refunded_minor > COALESCE((SELECT \
-         SUM(a.amount_minor) FROM payment_allocations a WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0) \
-         AND p.tenant_id = ",
+    let list: Vec<String> = (1..=customer_ids.len())
+        .map(|i| if backend == Backend::Sqlite { "?".to_string() } else { format!("${i}") })
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT p.customer_id FROM payments p WHERE p.customer_id IN ({}) AND p.tenant_id = {tenant_id} \
+         AND p.amount_minor - p.refunded_minor > COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a \
+         WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0)",
+        list.join(", ")
     );
-    sql.arg(Arg::I(tenant_id)).push(" AND p.customer_id IN ").in_list(customer_ids);
-    Ok(sql.query_as::<(i64,)>().fetch_all(tx.x()).await?.into_iter().map(|r| r.0).collect())
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for c in customer_ids {
+        q = q.bind(*c);
+    }
+    Ok(q.fetch_all(tx.x()).await?.into_iter().map(|r| r.0).collect())
 }
 
 #[cfg(test)]
