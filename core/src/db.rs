@@ -38,6 +38,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
     (2, "radius", include_str!("../../migrations/sqlite/0002_radius.sql")),
     (3, "billing", include_str!("../../migrations/sqlite/0003_billing.sql")),
     (4, "devices", include_str!("../../migrations/sqlite/0004_devices.sql")),
+    (5, "billing_branding", include_str!("../../migrations/sqlite/0005_billing_branding.sql")),
     (6, "billing_runs", include_str!("../../migrations/sqlite/0006_billing_runs.sql")),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -45,6 +46,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (2, "radius", include_str!("../../migrations/postgres/0002_radius.sql")),
     (3, "billing", include_str!("../../migrations/postgres/0003_billing.sql")),
     (4, "devices", include_str!("../../migrations/postgres/0004_devices.sql")),
+    (5, "billing_branding", include_str!("../../migrations/postgres/0005_billing_branding.sql")),
     (6, "billing_runs", include_str!("../../migrations/postgres/0006_billing_runs.sql")),
 ];
 
