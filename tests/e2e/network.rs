@@ -490,3 +490,44 @@ async fn the_worker_limits_concurrent_deliveries_per_device() {
     assert_eq!(n.listed().len(), 6);
     assert_eq!(n.router.max_open_connections(), 1, "one connection, one delivery at a time");
 }
+
+#[tokio::test]
+async fn a_gpon_subscription_on_an_ssh_olt_is_suspended_through_graphql() {
+    let n = setup().await;
+    let tok = n.t.token.clone();
+    let onu = "HWTCC0DE0042";
+    let olt = OltSim::start_ssh(
+        OltVendor::Huawei,
+        "sshroot",
+        "sshpw",
+        vec![SimOnu::new("0/1/2", 7, onu)],
+        OltSim::generate_host_key(),
+    )
+    .await;
+    // No pin: the devices store takes `tlsFingerprint` for API_SSL only, so the host key is
+    // accepted on first use and logged (pinning is covered by the netctl OLT tests).
+    let dev = device(
+        &n.app,
+        &tok,
+        json!({"name": "olt-ssh", "kind": "HUAWEI_OLT", "host": "127.0.0.1", "port": olt.addr().port(),
+               "transport": "SSH", "username": "sshroot", "password": "sshpw"}),
+    )
+    .await;
+    let customer = n.app.customer(&tok, "SSH Customer").await;
+    let plan = n.app.plan(&tok, "SSH Plan", &["GPON"]).await;
+    let s = sub(
+        &n.app,
+        &tok,
+        json!({"customerId": customer, "planId": plan, "accessType": "GPON", "username": format!("gs-{}", unique()),
+               "status": "ACTIVE", "onuSerial": onu, "oltPort": "0/1/2", "deviceId": dev}),
+    )
+    .await;
+
+    n.status(&s, "SUSPENDED").await;
+    n.drain(&n.worker()).await;
+    assert!(!olt.onu(onu).unwrap().active, "the ONU behind the SSH OLT is deactivated");
+    assert_eq!(olt.mutations(), 1);
+    let jobs = n.jobs().await;
+    assert!(jobs.iter().all(|j| j.status == JobStatus::Done), "{jobs:#?}");
+    assert!(olt.commands().iter().any(|c| c == "ont deactivate 2 7"), "{:?}", olt.commands());
+}
