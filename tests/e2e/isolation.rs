@@ -18,8 +18,8 @@ const SNAPSHOT: &str = r#"{
     subscriptions { id username status staticIpv4 hasPassword updatedAt plan { id name active price { amountMinor } } } } }
   plans(first: 100, includeArchived: true) { nodes { id name active priceMinor: price { amountMinor } downloadKbps accessTypes } }
   subscriptions(first: 100) { totalCount nodes { id username status statusReason staticIpv4 updatedAt customer { id } device { id } } }
-  devices(first: 100) { nodes { id name host port transport username hasPassword enabled updatedAt } }
-  deviceJobs(first: 100) { nodes { id kind status attempts lastError updatedAt device { id } } }
+  devices(first: 5) { nodes { id name host port transport username hasPassword enabled updatedAt } }
+  deviceJobs(first: 5) { nodes { id kind status attempts lastError updatedAt device { id } } }
   staffUsers(first: 100) { nodes { id email name role disabled } }
   auditLog(first: 100) { nodes { id action objectId } }
   billingSettings { billingDay mode paymentTermsDays invoiceTemplate hasWebhookSecret taxRates { taxClass rateBasisPoints } }
@@ -74,8 +74,8 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     let a_username = format!("a-user-{}", unique());
     let a_sub = app.subscription(&a.token, &a_customer, &a_plan, &a_username, "ACTIVE").await;
     let a_tenant = app.ok(&a.token, "{ tenant { id } }", json!({})).await["tenant"]["id"].as_str().unwrap().to_string();
-    let d = app.ok(&a.token, "mutation { runBilling { invoices { id } } }", json!({})).await;
-    let a_invoice = d["runBilling"]["invoices"][0]["id"].as_str().unwrap().to_string();
+    let d = app.ok(&a.token, "mutation { runBilling { invoices(first: 1) { nodes { id } } } }", json!({})).await;
+    let a_invoice = d["runBilling"]["invoices"]["nodes"][0]["id"].as_str().unwrap().to_string();
     let d = app
         .ok(
             &a.token,
@@ -182,12 +182,13 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("changeSubscriptionPlan", "mutation($s: ID!, $p: ID!) { changeSubscriptionPlan(id: $s, planId: $p) { id } }", json!({"s": a_sub, "p": b_plan}), Code("NOT_FOUND")),
         case("changeSubscriptionPlan", "mutation($s: ID!, $p: ID!) { changeSubscriptionPlan(id: $s, planId: $p) { id } }", json!({"s": b_sub, "p": a_plan}), Code("VALIDATION")),
         case("cancelSubscription", "mutation($s: ID!) { cancelSubscription(id: $s) { id } }", json!({"s": a_sub}), Code("NOT_FOUND")),
-        case("runBilling", "mutation { runBilling { invoices { id customer { id name } } } }", json!({}), Ok),
+        case("runBilling", "mutation { runBilling { invoiceCount invoices { nodes { id customer { id name } } } } }", json!({}), Ok),
         case("voidInvoice", "mutation($id: ID!) { voidInvoice(id: $id, reason: \"hijack\") { id } }", json!({"id": a_invoice}), Code("NOT_FOUND")),
         case("recordPayment", "mutation($c: ID!) { recordPayment(input: {customerId: $c, amountMinor: 100, method: CASH}) { id } }", json!({"c": a_customer}), Code("VALIDATION")),
         case("recordPayment", "mutation($c: ID!, $i: [ID!]) { recordPayment(input: {customerId: $c, amountMinor: 100, method: CASH, invoiceIds: $i}) { id } }", json!({"c": b_customer, "i": [a_invoice]}), Code("VALIDATION")),
         case("refundPayment", "mutation($id: ID!) { refundPayment(id: $id, amountMinor: 1, reason: \"hijack\") { id } }", json!({"id": a_payment}), Code("NOT_FOUND")),
         case("runDunning", "mutation { runDunning { suspended } }", json!({}), Ok),
+        case("issueInvoices", "mutation($i: [ID!]!) { issueInvoices(ids: $i) { id } }", json!({"i": [a_invoice]}), Code("NOT_FOUND")),
         // Devices and the job outbox: B sees and touches only its own.
         case("devices", "{ devices(first: 100) { nodes { id name host } } }", json!({}), Ok),
         case("devices", "{ devices(kind: MIKROTIK) { nodes { id name } } }", json!({}), Ok),
@@ -227,6 +228,8 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ),
         ("deleteDevice", "mutation($id: ID!) { deleteDevice(id: $id) { id } }", &a_device),
         ("retryDeviceJob", "mutation($id: ID!) { retryDeviceJob(id: $id) { id } }", &a_job),
+        ("issueInvoice", "mutation($id: ID!) { issueInvoice(id: $id) { id } }", &a_invoice),
+        ("deleteInvoice", "mutation($id: ID!) { deleteInvoice(id: $id) }", &a_invoice),
         (
             "updateStaffUser",
             "mutation($id: ID!) { updateStaffUser(input: {id: $id, disabled: true}) { id } }",

@@ -478,21 +478,14 @@ pub async fn change_status(
         _ => None,
     };
     let mut jobs = 0;
+    let mut details = json!({"from": cur.status, "to": to, "reason": reason});
     if let Some((suspend, default_reason)) = network {
         let settings = super::tenants::settings_in(&mut tx, actor.tenant_id).await?;
         let why = reason.map(str::trim).unwrap_or(default_reason);
         jobs = crate::netjobs::enqueue_for_status(&mut tx, actor.tenant_id, &settings, &s, suspend, why, now).await?;
+        details["jobs"] = json!(jobs);
     }
-    audit::record(
-        &mut tx,
-        actor,
-        "subscription.status",
-        "Subscription",
-        Some(id),
-        json!({"from": cur.status, "to": to, "reason": reason, "jobs": jobs}),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, actor, "subscription.status", "Subscription", Some(id), details, now).await?;
     tx.commit().await?;
     if jobs > 0 {
         ctx.jobs_wakeup.notify_one();
