@@ -504,13 +504,13 @@ async fn a_gpon_subscription_on_an_ssh_olt_is_suspended_through_graphql() {
         OltSim::generate_host_key(),
     )
     .await;
-    // No pin: the devices store takes `tlsFingerprint` for API_SSL only, so the host key is
-    // accepted on first use and logged (pinning is covered by the netctl OLT tests).
+    // The host key is pinned through the same field as a router's API-SSL certificate.
+    let pin = olt.host_key_fingerprint().expect("an SSH simulator has a host key");
     let dev = device(
         &n.app,
         &tok,
         json!({"name": "olt-ssh", "kind": "HUAWEI_OLT", "host": "127.0.0.1", "port": olt.addr().port(),
-               "transport": "SSH", "username": "sshroot", "password": "sshpw"}),
+               "transport": "SSH", "username": "sshroot", "password": "sshpw", "tlsFingerprint": pin}),
     )
     .await;
     let customer = n.app.customer(&tok, "SSH Customer").await;
@@ -530,4 +530,19 @@ async fn a_gpon_subscription_on_an_ssh_olt_is_suspended_through_graphql() {
     let jobs = n.jobs().await;
     assert!(jobs.iter().all(|j| j.status == JobStatus::Done), "{jobs:#?}");
     assert!(olt.commands().iter().any(|c| c == "ont deactivate 2 7"), "{:?}", olt.commands());
+
+    // A host key that does not match the pin is refused before the password is sent.
+    let set_pin =
+        "mutation($id: ID!, $f: String) { updateDevice(id: $id, input: {tlsFingerprint: $f}) { tlsFingerprint } }";
+    n.app.ok(&tok, set_pin, json!({"id": dev, "f": "00".repeat(32)})).await;
+    n.status(&s, "ACTIVE").await;
+    n.drain(&n.worker()).await;
+    let job = n.jobs().await.into_iter().find(|j| j.status == JobStatus::Pending).expect("the resume waits");
+    let err = job.last_error.unwrap_or_default();
+    assert!(err.contains("olt-ssh") && err.to_lowercase().contains("host key"), "{err}");
+    assert!(!olt.onu(onu).unwrap().active);
+    n.app.ok(&tok, set_pin, json!({"id": dev, "f": pin})).await;
+    n.app.clock.advance(chrono::Duration::seconds(3));
+    n.drain(&n.worker()).await;
+    assert!(olt.onu(onu).unwrap().active, "resumed once the pin matches");
 }

@@ -47,7 +47,8 @@ impl Device {
     async fn transport(&self) -> Transport {
         self.0.transport
     }
-    /// Pinned SHA-256 certificate fingerprint (lower-case hex), API_SSL only.
+    /// Pinned SHA-256 fingerprint (lower-case hex): the router's API-SSL certificate, or the
+    /// OLT's SSH host key (SHA-256 of the key blob, the hash `ssh-keygen -l -E sha256` shows).
     async fn tls_fingerprint(&self) -> Option<&str> {
         self.0.tls_fingerprint.as_deref()
     }
@@ -149,7 +150,8 @@ pub struct CreateDeviceInput {
     pub port: Option<i64>,
     /// MikroTik: API (default) or API_SSL; OLTs: TELNET (default) or SSH.
     pub transport: Option<Transport>,
-    /// SHA-256 certificate fingerprint to pin (API_SSL only; 64 hex digits, colons allowed).
+    /// SHA-256 fingerprint to pin, for API_SSL (certificate) and SSH (host key); 64 hex digits,
+    /// colons allowed. Without one an SSH host key is accepted and logged on first use.
     pub tls_fingerprint: Option<String>,
     /// Login name.
     pub username: String,
@@ -174,7 +176,7 @@ pub struct UpdateDeviceInput {
     pub port: Option<i64>,
     /// Transport.
     pub transport: Option<Transport>,
-    /// Certificate fingerprint to pin (null clears).
+    /// API-SSL certificate or SSH host key fingerprint to pin (null clears).
     pub tls_fingerprint: async_graphql::MaybeUndefined<String>,
     /// Login name.
     pub username: Option<String>,

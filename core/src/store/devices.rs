@@ -240,8 +240,9 @@ async fn resolve(
         Some(None) => None,
         None => cur.and_then(|c| c.tls_fingerprint.clone()),
     };
-    if tls_fingerprint.is_some() && transport != Transport::ApiSsl {
-        return Err(CoreError::validation("tlsFingerprint", "is only used with the API_SSL transport"));
+    // The pinned identity: the API-SSL certificate of a router, or the SSH host key of an OLT.
+    if tls_fingerprint.is_some() && !matches!(transport, Transport::ApiSsl | Transport::Ssh) {
+        return Err(CoreError::validation("tlsFingerprint", "is only used with the API_SSL and SSH transports"));
     }
     let username = p
         .username
