@@ -46,8 +46,12 @@ enum Command {
     Api(ServeArgs),
     /// Run only the RADIUS authentication and accounting listeners (scale-out).
     Radiusd(RadiusArgs),
-    /// Run only the device-job worker (RADIUS CoA/Disconnect delivery; scale-out).
-    Worker,
+    /// Run only the device-job worker (RADIUS CoA/Disconnect, routers and OLTs; scale-out).
+    Worker {
+        /// Serve only this tenant's jobs (a worker of its own); default: every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load data into the database.
@@ -257,12 +261,22 @@ async fn main() -> Result<()> {
             isp_radiusd::server::run(auth, acct, ctx, shutdown_signal()).await;
             Ok(())
         }
-        Command::Worker => {
+        Command::Worker { tenant } => {
             let cfg = load_config(&cli.global, None)?;
             init_logging(&cfg);
             let ctx = open(cfg).await?;
-            tracing::info!("device-job worker running");
-            isp_netctl::worker::run(ctx, shutdown_signal()).await;
+            let mut worker = isp_netctl::worker::Worker::new(ctx.clone());
+            if let Some(slug) = tenant {
+                let t = isp_core::store::tenants::by_slug(&ctx.db, &slug)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .ok_or_else(|| anyhow::anyhow!("unknown tenant {slug:?}"))?;
+                worker = worker.only_tenant(t.id);
+                tracing::info!(tenant = %slug, "device-job worker running for one tenant");
+            } else {
+                tracing::info!("device-job worker running");
+            }
+            worker.run(shutdown_signal()).await;
             Ok(())
         }
         Command::Migrate => {

@@ -546,3 +546,60 @@ async fn a_gpon_subscription_on_an_ssh_olt_is_suspended_through_graphql() {
     n.drain(&n.worker()).await;
     assert!(olt.onu(onu).unwrap().active, "resumed once the pin matches");
 }
+
+/// Starts `isp worker --tenant <slug>` on the test's database as a separate process.
+fn worker_process(n: &Net) -> tokio::process::Child {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"));
+    c.args(["worker", "--tenant", &n.t.slug, "--data-dir"])
+        .arg(&n.app.ctx.config.data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ISP_DATABASE_URL")
+        .env("ISP_DEVICE_TIMEOUT_MS", "2000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if !n.app.ctx.config.database_url.is_empty() {
+        c.env("DATABASE_URL", &n.app.ctx.config.database_url);
+    }
+    c.spawn().expect("start isp worker")
+}
+
+#[tokio::test]
+async fn a_worker_process_killed_mid_delivery_delivers_after_restart_exactly_once() {
+    let n = setup().await;
+    // The router takes the worker's connection but answers nothing: the delivery hangs.
+    n.router.set_stalled(true);
+    n.status(&n.fixed, "SUSPENDED").await;
+    let mut first = worker_process(&n);
+    let job_of = || async { n.jobs().await.into_iter().find(|j| j.device_id.is_some()).unwrap() };
+    let mut claimed = false;
+    for _ in 0..100 {
+        if job_of().await.attempts == 1 && n.router.connections_accepted() > 0 {
+            claimed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(claimed, "the worker process claimed the job and reached the router");
+    first.kill().await.unwrap();
+    let job = job_of().await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Pending, 1), "killed while delivering");
+    assert_eq!(n.router.mutations(), 0);
+
+    // Restarted: the job comes back when the dead worker's lease ends, and is delivered once.
+    n.router.set_stalled(false);
+    let _second = worker_process(&n);
+    let mut done = None;
+    for _ in 0..120 {
+        let j = job_of().await;
+        if j.status == JobStatus::Done {
+            done = Some(j);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let job = done.expect("delivered after the restart");
+    assert_eq!(job.attempts, 2);
+    assert_eq!(n.router.mutations(), 1, "one change on the router");
+    assert_eq!(n.listed(), vec![format!("{SUBNET}.0.7")]);
+}
