@@ -1,7 +1,7 @@
 //! The commands that reach routers and OLTs: devices list/add/test, suspend/resume, live
 //! sessions, sync and exec.
 
-use super::{job_json, or_dash, time, time_json, Cmd, Failure, Outcome, Table, ACTOR};
+use super::{job_json, max_page, or_dash, time, time_json, Cmd, Failure, Outcome, Table, ACTOR};
 use crate::fleet::{DeviceError, Fleet};
 use crate::routeros::ops;
 use crate::routeros::sentence::Command as RosCommand;
@@ -13,7 +13,7 @@ use isp_core::auth::Actor;
 use isp_core::jobs::{self, DeviceJob, JobStatus};
 use isp_core::store::devices::{self, Device, DeviceKind, DevicePatch, Transport};
 use isp_core::store::nas;
-use isp_core::store::page::{PageArgs, MAX_PAGE};
+use isp_core::store::page::MAX_PAGE;
 use isp_core::store::subscriptions::{self, Subscription, SubscriptionStatus};
 use isp_core::CoreError;
 use serde_json::{json, Value};
@@ -119,8 +119,7 @@ impl Cmd {
     }
 
     pub(super) async fn devices(&self, out: &mut impl Write) -> Outcome {
-        let args = PageArgs { first: Some(MAX_PAGE), ..Default::default() };
-        let list = devices::list(&self.ctx.db, self.tenant_id, None, &args).await?.items;
+        let list = devices::list(&self.ctx.db, self.tenant_id, None, &max_page()).await?.items;
         let mut t = Table::new(&["ID", "NAME", "KIND", "ADDRESS", "TRANSPORT", "USER", "NAS", "ENABLED"]);
         for d in &list {
             t.row(vec![
@@ -148,8 +147,7 @@ impl Cmd {
         })?;
         let nas_id = match &a.nas {
             Some(name) => {
-                let args = PageArgs { first: Some(MAX_PAGE), ..Default::default() };
-                let all = nas::list(&self.ctx.db, self.tenant_id, &args).await?.items;
+                let all = nas::list(&self.ctx.db, self.tenant_id, &max_page()).await?.items;
                 let n = all
                     .iter()
                     .find(|n| &n.name == name)
@@ -299,15 +297,12 @@ impl Cmd {
     ) -> Outcome {
         let routers: Vec<Device> = match device {
             Some(name) => vec![self.device(&name).await?],
-            None => {
-                let args = PageArgs { first: Some(MAX_PAGE), ..Default::default() };
-                devices::list(&self.ctx.db, self.tenant_id, Some(DeviceKind::Mikrotik), &args)
-                    .await?
-                    .items
-                    .into_iter()
-                    .filter(|d| d.is_enabled())
-                    .collect()
-            }
+            None => devices::list(&self.ctx.db, self.tenant_id, Some(DeviceKind::Mikrotik), &max_page())
+                .await?
+                .items
+                .into_iter()
+                .filter(|d| d.is_enabled())
+                .collect(),
         };
         let fleet = Fleet::new(&self.ctx.config.devices);
         let mut t = Table::new(&["DEVICE", "SERVICE", "USERNAME", "ADDRESS", "CALLER-ID", "UPTIME"]);
