@@ -14,10 +14,11 @@ use crate::routeros::ops::{self, AddressListEntry, HotspotUser, PppSecret};
 use isp_core::auth::Actor;
 use isp_core::jobs::{DeviceJobPayload, DeviceOp};
 use isp_core::netjobs::{self, DeviceChange};
+use isp_core::store::audit;
 use isp_core::store::devices::{self, Device};
 use isp_core::store::page::{PageArgs, MAX_PAGE};
 use isp_core::store::subscriptions::{self, SubscriptionStatus};
-use isp_core::store::{audit, tenants};
+use isp_core::store::tenants::{self, TenantSettings};
 use isp_core::{CoreResult, Ctx};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -85,7 +86,8 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet, actor: &Actor, only: Option<&Device>,
             devices::list(&ctx.db, tenant_id, None, &args).await?.items.into_iter().filter(|d| d.is_enabled()).collect()
         }
     };
-    let wanted = wanted(ctx, tenant_id).await?;
+    let settings = tenants::get(&ctx.db, tenant_id).await?.settings();
+    let wanted = wanted(ctx, tenant_id, &settings).await?;
     let mut report = Report { devices: devs.len(), ..Default::default() };
     for d in &devs {
         let changes: Vec<&(DeviceChange, bool)> = wanted.iter().filter(|(c, _)| c.device_id == d.id).collect();
@@ -93,7 +95,7 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet, actor: &Actor, only: Option<&Device>,
         let found = if d.kind.is_olt() {
             olt_drift(ctx, fleet, d, &changes).await
         } else {
-            router_drift(ctx, d, fleet, &changes).await
+            router_drift(ctx, d, fleet, &settings.walled_garden_address_list, &changes).await
         };
         match found {
             Ok(mut drifts) => report.drifts.append(&mut drifts),
@@ -138,16 +140,15 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet, actor: &Actor, only: Option<&Device>,
 }
 
 /// Every device change the database wants, with whether the subscription is blocked.
-async fn wanted(ctx: &Ctx, tenant_id: i64) -> CoreResult<Vec<(DeviceChange, bool)>> {
+async fn wanted(ctx: &Ctx, tenant_id: i64, settings: &TenantSettings) -> CoreResult<Vec<(DeviceChange, bool)>> {
     use SubscriptionStatus::{Active, Cancelled, Suspended};
     let subs = subscriptions::with_status(&ctx.db, tenant_id, &[Active, Suspended, Cancelled]).await?;
-    let settings = tenants::get(&ctx.db, tenant_id).await?.settings();
     let mut out = Vec::new();
     // Read-only: the transaction only gives the planner its handle, and is rolled back.
     let mut tx = ctx.db.begin().await?;
     for s in &subs {
         let blocked = s.status != Active;
-        for c in netjobs::device_changes(&mut tx, tenant_id, &settings, s, "netctl sync").await? {
+        for c in netjobs::device_changes(&mut tx, tenant_id, settings, s, "netctl sync").await? {
             out.push((c, blocked));
         }
     }
@@ -176,10 +177,10 @@ async fn router_drift(
     ctx: &Ctx,
     d: &Device,
     fleet: &Fleet,
+    list: &str,
     changes: &[&(DeviceChange, bool)],
 ) -> Result<Vec<Drift>, DeviceError> {
-    let settings = tenants::get(&ctx.db, d.tenant_id).await.map_err(|e| DeviceError(e.to_string()))?.settings();
-    let list = settings.walled_garden_address_list.clone();
+    let list = list.to_string();
     let needs = |op: DeviceOp| changes.iter().any(|(c, _)| c.payload.op == op);
     let (want_ppp, want_hotspot) = (needs(DeviceOp::PppSecret), needs(DeviceOp::HotspotUser));
     let router = Fleet::router(ctx, d)?;
