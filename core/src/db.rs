@@ -6,6 +6,7 @@
 //! to prove that DataLoader batching keeps a page at a fixed number of statements.
 
 use crate::error::{CoreError, CoreResult};
+use crate::lite::Lite;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, Connection, Executor};
@@ -28,6 +29,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     statements: Arc<AtomicU64>,
+    lite: Option<Arc<Lite>>,
 }
 
 /// Migrations of one backend: (version, name, SQL).
@@ -85,7 +87,18 @@ impl Db {
             .connect(url)
             .await
             .map_err(|e| CoreError::internal(format!("cannot open database {}: {e}", redact(url))))?;
-        Ok(Self { pool, backend, statements: Arc::new(AtomicU64::new(0)) })
+        let statements = Arc::new(AtomicU64::new(0));
+        let lite = match crate::lite::sqlite_path(url) {
+            // The sqlx pool has created the file and set WAL mode, which is persistent.
+            Some(path) if backend == Backend::Sqlite => Some(Arc::new(Lite::new(&path, statements.clone())?)),
+            _ => None,
+        };
+        Ok(Self { pool, backend, statements, lite })
+    }
+
+    /// Direct SQLite connections for hot paths (`None` on PostgreSQL and in-memory SQLite).
+    pub fn lite(&self) -> Option<&Arc<Lite>> {
+        self.lite.as_ref()
     }
 
     /// The SQL engine behind this pool.

@@ -92,18 +92,21 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("customers_tenant_number_key", "customers.tenant_id, customers.account_number", "accountNumber"),
 ];
 
+/// The CONFLICT error for a unique violation, naming the field when the constraint is known.
+pub(crate) fn unique_violation(msg: &str, name: &str) -> CoreError {
+    for (constraint, sqlite_cols, field) in UNIQUE_FIELDS {
+        if name == *constraint || msg.contains(sqlite_cols) || msg.contains(constraint) {
+            return CoreError::conflict(field, "is already taken");
+        }
+    }
+    CoreError::conflict("input", "duplicates an existing record")
+}
+
 impl From<sqlx::Error> for CoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                let msg = db.message();
-                let name = db.constraint().unwrap_or("");
-                for (constraint, sqlite_cols, field) in UNIQUE_FIELDS {
-                    if name == *constraint || msg.contains(sqlite_cols) || msg.contains(constraint) {
-                        return CoreError::conflict(field, "is already taken");
-                    }
-                }
-                return CoreError::conflict("input", "duplicates an existing record");
+                return unique_violation(db.message(), db.constraint().unwrap_or(""));
             }
             if db.is_foreign_key_violation() {
                 return CoreError::validation("input", "refers to a record that does not exist");

@@ -321,7 +321,7 @@ pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &Pag
         sql.push(" AND status = ").arg(Arg::T(s.as_str().into()));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<DeviceJob>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<DeviceJob>(db).await?, plan, args))
 }
 
 /// Puts dead job `id` of the actor's tenant back to pending with its attempts reset, due at

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod jwt;
+pub mod lite;
 pub mod metrics;
 pub mod netjobs;
 pub mod password;

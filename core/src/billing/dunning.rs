@@ -237,7 +237,7 @@ pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) ->
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<DunningEvent>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<DunningEvent>(db).await?, plan, args))
 }
 
 /// For log lines and the scheduler.

@@ -126,7 +126,7 @@ pub async fn lines(db: &Db, tenant_id: i64, invoice_ids: &[i64]) -> CoreResult<V
          total_minor, tax_rate_bp, tax_inclusive FROM invoice_lines WHERE tenant_id = ",
     );
     sql.arg(Arg::I(tenant_id)).push(" AND invoice_id IN ").in_list(invoice_ids).push(" ORDER BY id");
-    Ok(sql.query_as::<InvoiceLine>().fetch_all(db.x()).await?)
+    Ok(sql.fetch_all::<InvoiceLine>(db).await?)
 }
 
 /// Filters for invoice lists.
@@ -166,7 +166,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -
         sql.push(")");
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<Invoice>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Invoice>(db).await?, plan, args))
 }
 
 /// The status an invoice with `total` and `paid` has on `today`.

@@ -339,7 +339,7 @@ pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) ->
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<Payment>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Payment>(db).await?, plan, args))
 }
 
 /// Allocations of a payment (or, with `by_invoice`, to an invoice).

@@ -96,6 +96,6 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> 
         sql.push(" AND action LIKE ").arg(Arg::T(format!("{}%", p.replace(['%', '_'], ""))));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    let rows = sql.query_as::<AuditEntry>().fetch_all(db.x()).await?;
+    let rows = sql.fetch_all::<AuditEntry>(db).await?;
     Ok(page::finish(rows, plan, args))
 }

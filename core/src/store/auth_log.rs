@@ -119,5 +119,5 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -
         sql.push(" AND result = ").arg(Arg::T(r.clone()));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<AuthLogEntry>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<AuthLogEntry>(db).await?, plan, args))
 }

@@ -278,7 +278,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.query_as::<Customer>().fetch_all(db.x()).await?)
+    Ok(sql.fetch_all::<Customer>(db).await?)
 }
 
 /// Filters for customer lists.
@@ -332,7 +332,7 @@ pub async fn list(
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.query_as::<Customer>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Customer>(db).await?, plan, args))
 }
 
 /// How many customers match the filter.

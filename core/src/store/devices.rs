@@ -443,7 +443,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<De
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM devices WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.query_as::<Device>().fetch_all(db.x()).await?)
+    Ok(sql.fetch_all::<Device>(db).await?)
 }
 
 /// A page of the tenant's devices by name, optionally of one kind.
@@ -454,7 +454,7 @@ pub async fn list(db: &Db, tenant_id: i64, kind: Option<DeviceKind>, args: &Page
         sql.push(" AND kind = ").arg(Arg::T(k.as_str().into()));
     }
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.query_as::<Device>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Device>(db).await?, plan, args))
 }
 
 /// Every enabled device of `kind` in `tenant_id` inside `tx`, by id.

@@ -15,6 +15,8 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 
+use crate::db::Db;
+use crate::error::CoreResult;
 use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 use sqlx::Any;
@@ -119,6 +121,33 @@ impl Sql {
     /// The statement text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The bound arguments, in placeholder order.
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
+    /// Every row, through the direct SQLite path when there is one (see [`crate::lite`]).
+    pub async fn fetch_all<T>(&self, db: &Db) -> CoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        match db.lite() {
+            Some(l) => l.read(|c| c.fetch_all(&self.text, &self.args)),
+            None => Ok(self.query_as::<T>().fetch_all(db.x()).await?),
+        }
+    }
+
+    /// The first row, if any, through the direct SQLite path when there is one.
+    pub async fn fetch_optional<T>(&self, db: &Db) -> CoreResult<Option<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        match db.lite() {
+            Some(l) => l.read(|c| c.fetch_optional(&self.text, &self.args)),
+            None => Ok(self.query_as::<T>().fetch_optional(db.x()).await?),
+        }
     }
 
     /// A typed query with every argument bound.

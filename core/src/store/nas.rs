@@ -253,7 +253,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Na
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM nas WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.query_as::<Nas>().fetch_all(db.x()).await?)
+    Ok(sql.fetch_all::<Nas>(db).await?)
 }
 
 /// A page of the tenant's NAS devices by name.
@@ -261,5 +261,5 @@ pub async fn list(db: &Db, tenant_id: i64, args: &PageArgs) -> CoreResult<Page<N
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM nas WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id));
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.query_as::<Nas>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Nas>(db).await?, plan, args))
 }

@@ -404,7 +404,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.query_as::<Plan>().fetch_all(db.x()).await?)
+    Ok(sql.fetch_all::<Plan>(db).await?)
 }
 
 /// A page of the tenant's plans by name; archived ones only when asked for.
@@ -415,7 +415,7 @@ pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, args: &PageAr
         sql.push(" AND active = 1");
     }
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.query_as::<Plan>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Plan>(db).await?, plan, args))
 }
 
 #[cfg(test)]

@@ -457,7 +457,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -
         sql.push(" AND username = ").arg(Arg::T(u.clone()));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<RadiusSession>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<RadiusSession>(db).await?, plan, args))
 }
 
 /// Session `id` of `tenant_id`.

@@ -134,7 +134,7 @@ pub async fn list(db: &Db, tenant_id: i64, subscription_id: i64, args: &PageArgs
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM radius_usage WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND subscription_id = ").arg(Arg::I(subscription_id));
     let plan = page::apply(&mut sql, Order { column: "period_start", integer: false, desc: true }, args)?;
-    Ok(page::finish(sql.query_as::<Usage>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Usage>(db).await?, plan, args))
 }
 
 /// Usage of one subscription in the period starting on `period_start`, if any traffic.

@@ -102,7 +102,7 @@ pub async fn list(db: &Db, tenant_id: i64, args: &PageArgs) -> CoreResult<Page<U
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM users WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id));
     let plan = page::apply(&mut sql, Order { column: "email", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.query_as::<User>().fetch_all(db.x()).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<User>(db).await?, plan, args))
 }
 
 /// Sets name, role and disabled flag of user `id` inside `tx`.
