@@ -126,7 +126,7 @@ pub async fn lines(db: &Db, tenant_id: i64, invoice_ids: &[i64]) -> CoreResult<V
          total_minor, tax_rate_bp, tax_inclusive FROM invoice_lines WHERE tenant_id = ",
     );
     sql.arg(Arg::I(tenant_id)).push(" AND invoice_id IN ").in_list(invoice_ids).push(" ORDER BY id");
-    Ok(sql.fetch_all::<InvoiceLine>(db).await?)
+    sql.fetch_all::<InvoiceLine>(db).await
 }
 
 /// Filters for invoice lists.
@@ -182,6 +182,10 @@ pub fn settle(total: i64, paid: i64, due: NaiveDate, overdue_after_days: i64, to
     }
 }
 
+/// Sets (`$4` tenant) invoice `$5`'s paid amount `$1`, status `$2` and `updated_at` `$3`.
+pub(crate) const SETTLE_SQL: &str =
+    "UPDATE invoices SET paid_minor = $1, status = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5";
+
 /// Recomputes `paid_minor` and the status of invoice `id` from its allocations.
 pub async fn refresh(tx: &mut Tx, tenant_id: i64, id: i64, today: NaiveDate, now: i64) -> CoreResult<Invoice> {
     let inv = get_in(tx, tenant_id, id).await?;
@@ -198,16 +202,14 @@ pub async fn refresh(tx: &mut Tx, tenant_id: i64, id: i64, today: NaiveDate, now
     let s = settings::get_in(tx, tenant_id).await?;
     let due = super::parse_date("dueDate", &inv.due_date)?;
     let status = settle(inv.total_minor, paid, due, s.overdue_after_days, today);
-    Ok(sqlx::query_as::<_, Invoice>(&format!(
-        "UPDATE invoices SET paid_minor = $1, status = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5 RETURNING {COLS}"
-    ))
-    .bind(paid)
-    .bind(status)
-    .bind(now)
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_one(tx.x())
-    .await?)
+    Ok(sqlx::query_as::<_, Invoice>(&format!("{SETTLE_SQL} RETURNING {COLS}"))
+        .bind(paid)
+        .bind(status)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_one(tx.x())
+        .await?)
 }
 
 /// Voids invoice `id`: issues a credit note reversing every line, releases the payments

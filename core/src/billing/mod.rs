@@ -107,7 +107,10 @@ pub fn parse_date(field: &str, s: &str) -> CoreResult<NaiveDate> {
 
 /// A date as stored.
 pub fn fmt_date(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    // Not `format("%Y-%m-%d")`, which interprets its pattern on every call: a run formats
+    // several dates per invoice. Years outside 0-9999 never reach billing.
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// The calendar date in IANA zone `timezone` at instant `now`: a tenant's "today".
@@ -189,15 +192,7 @@ pub async fn customers_with_credit(
     if customer_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let list: Vec<String> = (1..=customer_ids.len())
-        .map(|i| if backend == Backend::Sqlite { "?".to_string() } else { format!("${i}") })
-        .collect();
-    let sql = format!(
-        "SELECT DISTINCT p.customer_id FROM payments p WHERE p.customer_id IN ({}) AND p.tenant_id = {tenant_id} \
-         AND p.amount_minor - p.refunded_minor > COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a \
-         WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0)",
-        list.join(", ")
-    );
+    let sql = credit_sql(backend, tenant_id, customer_ids.len());
     let mut q = sqlx::query_as::<_, (i64,)>(&sql);
     for c in customer_ids {
         q = q.bind(*c);
@@ -205,10 +200,28 @@ pub async fn customers_with_credit(
     Ok(q.fetch_all(tx.x()).await?.into_iter().map(|r| r.0).collect())
 }
 
+/// The query of [`customers_with_credit`] for `n` customer ids.
+pub(crate) fn credit_sql(backend: Backend, tenant_id: i64, n: usize) -> String {
+    let list: Vec<String> =
+        (1..=n).map(|i| if backend == Backend::Sqlite { "?".to_string() } else { format!("${i}") }).collect();
+    format!(
+        "SELECT DISTINCT p.customer_id FROM payments p WHERE p.customer_id IN ({}) AND p.tenant_id = {tenant_id} \
+         AND p.amount_minor - p.refunded_minor > COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a \
+         WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0)",
+        list.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn dates_are_stored_zero_padded() {
+        assert_eq!(fmt_date(NaiveDate::from_ymd_opt(2024, 2, 9).unwrap()), "2024-02-09");
+        assert_eq!(fmt_date(NaiveDate::from_ymd_opt(987, 12, 31).unwrap()), "0987-12-31");
+    }
 
     #[test]
     fn local_dates_follow_the_zone() {

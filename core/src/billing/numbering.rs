@@ -90,21 +90,28 @@ pub async fn reserve(
     if count < 1 {
         return Err(CoreError::internal("a number block must hold at least one number"));
     }
-    let (first,): (i64,) = sqlx::query_as(
-        "INSERT INTO number_sequences (tenant_id, kind, scope, next_value) VALUES ($1, $2, $3, $4 + 1) \
-         ON CONFLICT (tenant_id, kind, scope) DO UPDATE SET next_value = number_sequences.next_value + $4 \
-         RETURNING next_value - $4",
-    )
-    .bind(tenant_id)
-    .bind(kind)
-    .bind(scope(template, date))
-    .bind(count)
-    .fetch_one(tx.x())
-    .await?;
-    if first < 1 {
-        return Err(CoreError::internal("number sequence went below 1"));
+    let (first,): (i64,) = sqlx::query_as(RESERVE_SQL)
+        .bind(tenant_id)
+        .bind(kind)
+        .bind(scope(template, date))
+        .bind(count)
+        .fetch_one(tx.x())
+        .await?;
+    checked_first(Some(first))
+}
+
+/// Reserves `$4` values of sequence (`$1` tenant, `$2` kind, `$3` scope) and returns the first.
+pub(crate) const RESERVE_SQL: &str = "INSERT INTO number_sequences (tenant_id, kind, scope, next_value) \
+     VALUES ($1, $2, $3, $4 + 1) ON CONFLICT (tenant_id, kind, scope) DO UPDATE SET next_value = \
+     number_sequences.next_value + $4 RETURNING next_value - $4";
+
+/// The first value of a block [`RESERVE_SQL`] returned, checked.
+pub(crate) fn checked_first(first: Option<i64>) -> CoreResult<i64> {
+    match first {
+        Some(f) if f >= 1 => Ok(f),
+        Some(_) => Err(CoreError::internal("number sequence went below 1")),
+        None => Err(CoreError::internal("no number block was reserved")),
     }
-    Ok(first)
 }
 
 #[cfg(test)]

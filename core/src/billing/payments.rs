@@ -183,31 +183,23 @@ async fn allocate(
     today: NaiveDate,
     now: i64,
 ) -> CoreResult<()> {
-    sqlx::query(
-        "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount_minor, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(t)
-    .bind(payment)
-    .bind(invoice)
-    .bind(amount)
-    .bind(now)
-    .execute(tx.x())
-    .await?;
+    sqlx::query(ALLOCATE_SQL).bind(t).bind(payment).bind(invoice).bind(amount).bind(now).execute(tx.x()).await?;
     invoices::refresh(tx, t, invoice, today, now).await?;
     Ok(())
 }
 
+/// Allocates (`$1` tenant) `$4` of payment `$2` to invoice `$3` at `$5`.
+pub(crate) const ALLOCATE_SQL: &str =
+    "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount_minor, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+/// Unallocated, unrefunded money of each payment of (`$1` tenant) customer `$2`, oldest first.
+pub(crate) const AVAILABLE_SQL: &str = "SELECT p.id, CAST(p.amount_minor - p.refunded_minor - \
+     COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a WHERE a.tenant_id = p.tenant_id \
+     AND a.payment_id = p.id), 0) AS BIGINT) FROM payments p WHERE p.tenant_id = $1 AND p.customer_id = $2 ORDER BY p.id";
+
 /// Unallocated, unrefunded money of each of the customer's payments, oldest first.
 async fn available(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<(i64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT p.id, CAST(p.amount_minor - p.refunded_minor - COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a \
-         WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0) AS BIGINT) FROM payments p \
-         WHERE p.tenant_id = $1 AND p.customer_id = $2 ORDER BY p.id",
-    )
-    .bind(t)
-    .bind(customer_id)
-    .fetch_all(tx.x())
-    .await?;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(AVAILABLE_SQL).bind(t).bind(customer_id).fetch_all(tx.x()).await?;
     Ok(rows.into_iter().filter(|(_, a)| *a > 0).collect())
 }
 
@@ -220,16 +212,29 @@ pub async fn apply_credit(
     today: NaiveDate,
     now: i64,
 ) -> CoreResult<()> {
-    let mut due = invoices::get_in(tx, t, invoice_id).await?.balance();
-    for (payment, avail) in available(tx, t, customer_id).await? {
+    let due = invoices::get_in(tx, t, invoice_id).await?.balance();
+    for (payment, take) in credit_takes(due, &available(tx, t, customer_id).await?) {
+        allocate(tx, t, payment, invoice_id, take, today, now).await?;
+    }
+    Ok(())
+}
+
+/// How much of each payment's unallocated money (`(payment, available)`, oldest first) pays
+/// `due`: oldest first, never more than is due.
+pub(crate) fn credit_takes(mut due: i64, available: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut takes = Vec::new();
+    for &(payment, avail) in available {
         if due <= 0 {
             break;
         }
+        if avail <= 0 {
+            continue;
+        }
         let take = avail.min(due);
-        allocate(tx, t, payment, invoice_id, take, today, now).await?;
+        takes.push((payment, take));
         due -= take;
     }
-    Ok(())
+    takes
 }
 
 /// Refunds `amount` of payment `id`. Money still unallocated is refunded first; beyond it,
@@ -363,4 +368,16 @@ pub async fn refunds(db: &Db, t: i64, payment_id: i64) -> CoreResult<Vec<Refund>
     .bind(payment_id)
     .fetch_all(db.x())
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credit_takes;
+
+    #[test]
+    fn credit_pays_oldest_payments_first_and_never_more_than_due() {
+        assert_eq!(credit_takes(500, &[(1, 200), (2, 0), (3, 400), (4, 100)]), vec![(1, 200), (3, 300)]);
+        assert_eq!(credit_takes(0, &[(1, 200)]), vec![]);
+        assert!(credit_takes(100, &[]).is_empty());
+    }
 }

@@ -137,9 +137,14 @@ const COLS: &str = "billing_day, mode, payment_terms_days, invoice_template, rec
     reminder_days_before, overdue_after_days, suspend_after_days, webhook_secret_enc, brand_color, legal_address, tax_id, \
     payment_instructions, draft_invoices, accent_color";
 
+/// Reads a tenant's (`$1`) settings row.
+pub(crate) fn select_sql() -> String {
+    format!("SELECT {COLS} FROM billing_settings WHERE tenant_id = $1")
+}
+
 /// The tenant's settings (defaults until changed).
 pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
-    Ok(sqlx::query_as::<_, BillingSettings>(&format!("SELECT {COLS} FROM billing_settings WHERE tenant_id = $1"))
+    Ok(sqlx::query_as::<_, BillingSettings>(&select_sql())
         .bind(tenant_id)
         .fetch_optional(db.x())
         .await?
@@ -148,7 +153,7 @@ pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
 
 /// Like [`get`] inside a transaction.
 pub async fn get_in(tx: &mut Tx, tenant_id: i64) -> CoreResult<BillingSettings> {
-    Ok(sqlx::query_as::<_, BillingSettings>(&format!("SELECT {COLS} FROM billing_settings WHERE tenant_id = $1"))
+    Ok(sqlx::query_as::<_, BillingSettings>(&select_sql())
         .bind(tenant_id)
         .fetch_optional(tx.x())
         .await?
@@ -379,14 +384,17 @@ pub async fn tax_rates(db: &Db, tenant_id: i64) -> CoreResult<Vec<TaxRate>> {
     .await?)
 }
 
+/// A tenant's (`$1`) tax rates.
+pub(crate) const RATES_SQL: &str = "SELECT tax_class, name, rate_bp, inclusive FROM tax_rates WHERE tenant_id = $1";
+
 /// Tax rates by class, inside a transaction.
 pub async fn rate_map(tx: &mut Tx, tenant_id: i64) -> CoreResult<HashMap<String, Rate>> {
-    let rows =
-        sqlx::query_as::<_, TaxRate>("SELECT tax_class, name, rate_bp, inclusive FROM tax_rates WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_all(tx.x())
-            .await?;
-    Ok(rows.into_iter().map(|r| (r.tax_class.clone(), r.rate())).collect())
+    Ok(rate_map_of(sqlx::query_as::<_, TaxRate>(RATES_SQL).bind(tenant_id).fetch_all(tx.x()).await?))
+}
+
+/// Rates by class.
+pub(crate) fn rate_map_of(rows: Vec<TaxRate>) -> HashMap<String, Rate> {
+    rows.into_iter().map(|r| (r.tax_class.clone(), r.rate())).collect()
 }
 
 fn check_class(class: &str) -> CoreResult<()> {

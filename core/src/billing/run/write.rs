@@ -1,0 +1,290 @@
+//! Writing a chunk's invoices: every row is computed once here, then handed to the chunk's
+//! [`Exec`], which writes it as multi-row INSERTs (sqlx) or row by row through one prepared
+//! statement (direct SQLite). What is the same for the whole chunk (tenant, run, dates,
+//! timestamps, constant columns) is written into the statement as an SQL literal, never user
+//! text, so each row binds only what differs.
+
+use super::exec::{Exec, Insert, V};
+use super::{int_args, ChunkJob, PlannedInvoice, PlannedLine};
+use crate::billing::settings::BillingSettings;
+use crate::billing::{fmt_date, invoices, numbering, payments, InvoiceStatus};
+use crate::error::{CoreError, CoreResult};
+use crate::store::{Arg, Sql};
+use chrono::{Duration, NaiveDate};
+use std::collections::HashMap;
+
+/// Adds a chunk to its run's totals.
+const RUN_UPDATE_SQL: &str = "UPDATE billing_runs SET invoices = invoices + $1, total_minor = total_minor + $2, \
+     finished_at = $3 WHERE tenant_id = $4 AND id = $5";
+
+/// Creates a run's row with its first chunk.
+const RUN_INSERT_SQL: &str = "INSERT INTO billing_runs (tenant_id, as_of, actor, drafts, invoices, total_minor, \
+     started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
+
+/// The `details` of an `invoice.create` audit entry (keys in the order `serde_json` sorts them).
+#[derive(serde::Serialize)]
+struct AuditDetails<'a> {
+    #[serde(rename = "asOf")]
+    as_of: &'a str,
+    #[serde(rename = "billingRun")]
+    billing_run: i64,
+    draft: bool,
+    lines: usize,
+    number: Option<&'a str>,
+    total: i64,
+}
+
+/// Each distinct date of a chunk formatted once (a chunk's lines share a few periods).
+#[derive(Default)]
+struct Dates {
+    index: HashMap<NaiveDate, usize>,
+    text: Vec<String>,
+}
+
+impl Dates {
+    fn id(&mut self, d: NaiveDate) -> usize {
+        *self.index.entry(d).or_insert_with(|| {
+            self.text.push(fmt_date(d));
+            self.text.len() - 1
+        })
+    }
+
+    fn get(&self, id: Option<usize>) -> Option<&str> {
+        id.map(|i| self.text[i].as_str())
+    }
+}
+
+/// Writes a chunk's invoices (issued, or drafts) with their lines, billed periods, charges,
+/// credit and audit entries; fills in their ids and numbers. Returns the run's id, creating
+/// its `billing_runs` row with the first chunk that writes anything.
+pub(super) async fn write<E: Exec>(
+    x: &mut E,
+    job: &ChunkJob,
+    s: &BillingSettings,
+    invs: &mut [PlannedInvoice],
+) -> CoreResult<i64> {
+    let actor = &job.actor;
+    let (t, now, as_of) = (actor.tenant_id, job.now, job.as_of);
+    let drafts = s.draft_invoices != 0;
+    let count = invs.len() as i64;
+    let total: i64 = invs.iter().map(|i| i.total).sum();
+    let run_id = match job.run_id {
+        Some(id) => {
+            x.execute(RUN_UPDATE_SQL, &[Arg::I(count), Arg::I(total), Arg::I(now), Arg::I(t), Arg::I(id)]).await?;
+            id
+        }
+        None => {
+            let args = [
+                Arg::I(t),
+                Arg::T(fmt_date(as_of)),
+                Arg::T(actor.name.clone()),
+                Arg::I(i64::from(drafts)),
+                Arg::I(count),
+                Arg::I(total),
+                Arg::I(now),
+            ];
+            let row: Option<(i64,)> = x.fetch_optional(RUN_INSERT_SQL, &args).await?;
+            row.ok_or_else(|| CoreError::internal("the billing run row was not created"))?.0
+        }
+    };
+    if !drafts {
+        let scope = numbering::scope(&s.invoice_template, as_of);
+        let args = [Arg::I(t), Arg::T("INVOICE".into()), Arg::T(scope), Arg::I(count)];
+        let row: Option<(i64,)> = x.fetch_optional(numbering::RESERVE_SQL, &args).await?;
+        let first = numbering::checked_first(row.map(|r| r.0))?;
+        for (i, inv) in invs.iter_mut().enumerate() {
+            inv.number = Some(numbering::render(&s.invoice_template, as_of, first + i as i64));
+        }
+    }
+
+    // Invoices: issue and due dates are the chunk's (one as-of date, one payment term).
+    let (issue, due) = (as_of, as_of + Duration::days(s.payment_terms_days));
+    if invs.iter().any(|i| i.issue_date != issue || i.due_date != due) {
+        return Err(CoreError::internal("a chunk's invoices must share their issue and due dates"));
+    }
+    let ins = Insert {
+        head:
+            "INSERT INTO invoices (tenant_id, customer_id, kind, number, status, issue_date, due_date, subtotal_minor, \
+               tax_minor, total_minor, paid_minor, billing_run_id, created_at, updated_at) VALUES ",
+        row: format!("({t}, ?, 'INVOICE', ?, ?, '{issue}', '{due}', ?, ?, ?, 0, {run_id}, {now}, {now})"),
+        tail: "",
+        returning: " RETURNING id, customer_id",
+    };
+    let rows: Vec<[V<'_>; 6]> = invs
+        .iter()
+        .map(|inv| {
+            let status = match (drafts, inv.total <= 0) {
+                (true, _) => InvoiceStatus::Draft,
+                (false, true) => InvoiceStatus::Paid,
+                (false, false) => InvoiceStatus::Issued,
+            };
+            [
+                V::I(inv.customer_id),
+                V::OptT(inv.number.as_deref()),
+                V::T(status.as_str()),
+                V::I(inv.subtotal),
+                V::I(inv.tax),
+                V::I(inv.total),
+            ]
+        })
+        .collect();
+    // One invoice per customer and chunk, so the customer (column 0) names the row.
+    let ids = x.insert_ids(&ins, &rows, 0).await?;
+    drop(rows);
+    for (inv, id) in invs.iter_mut().zip(ids) {
+        inv.invoice_id = Some(id);
+    }
+
+    // Lines and billed periods, with each date formatted once.
+    let mut dates = Dates::default();
+    let lines: Vec<(i64, &PlannedLine, [Option<usize>; 3])> = invs
+        .iter()
+        .flat_map(|i| i.lines.iter().map(move |l| (i.invoice_id.unwrap_or_default(), l)))
+        .map(|(id, l)| {
+            let start = l.period_start.map(|d| dates.id(d));
+            let last = l.period_end.map(|d| dates.id(d - Duration::days(1)));
+            let end = l.period_end.map(|d| dates.id(d));
+            (id, l, [start, last, end])
+        })
+        .collect();
+    let ins = Insert {
+        head: "INSERT INTO invoice_lines (tenant_id, invoice_id, kind, subscription_id, plan_id, description, \
+               period_start, period_end, net_minor, tax_minor, total_minor, tax_rate_bp, tax_inclusive) VALUES ",
+        row: format!("({t}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        tail: "",
+        returning: "",
+    };
+    let rows: Vec<[V<'_>; 12]> = lines
+        .iter()
+        .map(|(id, l, [start, last, _])| {
+            [
+                V::I(*id),
+                V::T(l.kind.as_str()),
+                V::OptI(l.subscription_id),
+                V::OptI(l.plan_id),
+                V::T(l.description.as_str()),
+                V::OptT(dates.get(*start)),
+                V::OptT(dates.get(*last)),
+                V::I(l.net),
+                V::I(l.tax),
+                V::I(l.total),
+                V::I(l.rate.bp),
+                V::I(i64::from(l.rate.inclusive)),
+            ]
+        })
+        .collect();
+    x.insert(&ins, &rows).await?;
+    drop(rows);
+    let ins = Insert {
+        head: "INSERT INTO billed_periods (tenant_id, subscription_id, period_start, period_end, plan_id, invoice_id) \
+               VALUES ",
+        row: format!("({t}, ?, ?, ?, ?, ?)"),
+        tail: " ON CONFLICT (tenant_id, subscription_id, period_start) DO NOTHING",
+        returning: "",
+    };
+    let rows: Vec<[V<'_>; 5]> = lines
+        .iter()
+        .filter_map(|(id, l, [start, _, end])| {
+            Some([
+                V::I(l.subscription_id?),
+                V::T(dates.get(*start)?),
+                V::T(dates.get(*end)?),
+                V::I(l.plan_id?),
+                V::I(*id),
+            ])
+        })
+        .collect();
+    // The primary key, not this process, decides: a cycle billed meanwhile fails the chunk.
+    if x.insert(&ins, &rows).await? != rows.len() as u64 {
+        return Err(CoreError::conflict("period", "a cycle of this chunk was billed meanwhile"));
+    }
+    drop(rows);
+    drop(lines);
+
+    for inv in invs.iter() {
+        let charged: Vec<i64> = inv.lines.iter().filter_map(|l| l.charge_id).collect();
+        if charged.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::new("UPDATE charges SET invoice_id = ");
+        sql.arg(Arg::I(inv.invoice_id.unwrap_or_default())).push(" WHERE invoice_id IS NULL AND tenant_id = ");
+        sql.arg(Arg::I(t)).push(" AND id IN ").in_list(&charged);
+        if x.execute(sql.text(), sql.args()).await? != charged.len() as u64 {
+            return Err(CoreError::conflict("period", "a charge of this chunk was billed meanwhile"));
+        }
+    }
+    if !drafts {
+        apply_credit(x, t, s, invs, now, as_of).await?;
+    }
+
+    let user = if actor.user_id != 0 { actor.user_id.to_string() } else { "NULL".into() };
+    let ins = Insert {
+        head:
+            "INSERT INTO audit_log (tenant_id, user_id, actor, action, object_type, object_id, details, ip, at) VALUES ",
+        row: format!("({t}, {user}, ?, 'invoice.create', 'Invoice', ?, ?, ?, {now})"),
+        tail: "",
+        returning: "",
+    };
+    let as_of_text = fmt_date(as_of);
+    let details = invs
+        .iter()
+        .map(|inv| {
+            serde_json::to_string(&AuditDetails {
+                as_of: &as_of_text,
+                billing_run: run_id,
+                draft: drafts,
+                lines: inv.lines.len(),
+                number: inv.number.as_deref(),
+                total: inv.total,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CoreError::internal(format!("audit details: {e}")))?;
+    let rows: Vec<[V<'_>; 4]> = invs
+        .iter()
+        .zip(&details)
+        .map(|(inv, d)| {
+            [V::T(actor.name.as_str()), V::I(inv.invoice_id.unwrap_or_default()), V::T(d), V::OptT(actor.ip.as_deref())]
+        })
+        .collect();
+    x.insert(&ins, &rows).await?;
+    Ok(run_id)
+}
+
+/// Pays the chunk's new invoices from their customers' credit (overpayments, released
+/// allocations), oldest payment first, as [`payments::apply_credit`] does for one invoice.
+async fn apply_credit<E: Exec>(
+    x: &mut E,
+    t: i64,
+    s: &BillingSettings,
+    invs: &[PlannedInvoice],
+    now: i64,
+    today: NaiveDate,
+) -> CoreResult<()> {
+    let owing: Vec<i64> = invs.iter().filter(|i| i.total > 0).map(|i| i.customer_id).collect();
+    if owing.is_empty() {
+        return Ok(());
+    }
+    let with_credit: Vec<(i64,)> =
+        x.fetch_all(&crate::billing::credit_sql(x.backend(), t, owing.len()), &int_args(&owing)).await?;
+    if with_credit.is_empty() {
+        return Ok(());
+    }
+    for inv in invs.iter().filter(|i| i.total > 0 && with_credit.iter().any(|c| c.0 == i.customer_id)) {
+        let id = inv.invoice_id.unwrap_or_default();
+        let available: Vec<(i64, i64)> =
+            x.fetch_all(payments::AVAILABLE_SQL, &[Arg::I(t), Arg::I(inv.customer_id)]).await?;
+        let mut paid = 0;
+        for (payment, take) in payments::credit_takes(inv.total, &available) {
+            let args = [Arg::I(t), Arg::I(payment), Arg::I(id), Arg::I(take), Arg::I(now)];
+            x.execute(payments::ALLOCATE_SQL, &args).await?;
+            paid += take;
+        }
+        if paid > 0 {
+            let status = invoices::settle(inv.total, paid, inv.due_date, s.overdue_after_days, today);
+            let args = [Arg::I(paid), Arg::T(status.as_str().into()), Arg::I(now), Arg::I(t), Arg::I(id)];
+            x.execute(invoices::SETTLE_SQL, &args).await?;
+        }
+    }
+    Ok(())
+}
