@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod fast;
 pub mod ids;
 pub mod loaders;
 pub mod pdf;
@@ -15,6 +16,7 @@ pub mod schema;
 pub mod webhooks;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
@@ -26,8 +28,10 @@ use isp_core::staff;
 use isp_core::Ctx;
 use request::Caller;
 use schema::{IspSchema, RequestState};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -39,6 +43,42 @@ pub const MAX_BATCH: usize = 10;
 struct AppState {
     ctx: Ctx,
     schema: IspSchema,
+    parsed: Arc<ParseCache>,
+}
+
+/// Parsed documents of the queries clients send again and again (a frontend has a fixed set),
+/// so a request skips the parser; validation and execution still run every time.
+#[derive(Default)]
+struct ParseCache {
+    docs: std::sync::Mutex<HashMap<String, ExecutableDocument>>,
+}
+
+impl ParseCache {
+    /// Distinct documents kept; when full the cache starts over, so a client sending ever-new
+    /// queries costs memory once, not without bound.
+    const MAX_DOCS: usize = 512;
+    /// Longer queries are not kept.
+    const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+    /// Sets `r`'s parsed document from the cache, or parses it and keeps it. A query that does
+    /// not parse is left for the executor, which reports the syntax error.
+    fn apply(&self, r: &mut async_graphql::Request) {
+        if r.query.len() > Self::MAX_QUERY_BYTES {
+            return;
+        }
+        if let Some(doc) = self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(&r.query) {
+            r.set_parsed_query(doc.clone());
+            return;
+        }
+        if let Ok(doc) = async_graphql::parser::parse_query(&r.query) {
+            let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+            if docs.len() >= Self::MAX_DOCS {
+                docs.clear();
+            }
+            docs.insert(r.query.clone(), doc.clone());
+            r.set_parsed_query(doc);
+        }
+    }
 }
 
 /// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/ws`, `/healthz`,
@@ -50,7 +90,7 @@ pub fn router(ctx: Ctx) -> Router {
     ctx.metrics.describe("isp_graphql_duration_microseconds_total", "Time spent executing GraphQL operations.");
     ctx.metrics.describe("isp_staff_logins_total", "Staff login attempts by result.");
     let schema = schema::build(ctx.clone(), &cfg);
-    let state = AppState { ctx, schema };
+    let state = AppState { ctx, schema, parsed: Arc::default() };
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
@@ -132,6 +172,7 @@ async fn graphql(
     let batch = match batch {
         async_graphql::BatchRequest::Single(mut r) => {
             r.data = data;
+            st.parsed.apply(&mut r);
             async_graphql::BatchRequest::Single(r)
         }
         async_graphql::BatchRequest::Batch(rs) => {
@@ -142,6 +183,7 @@ async fn graphql(
                 r.data = data
                     .take()
                     .unwrap_or_else(|| caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer)));
+                st.parsed.apply(&mut r);
                 out.push(r);
             }
             async_graphql::BatchRequest::Batch(out)

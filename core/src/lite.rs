@@ -69,8 +69,7 @@ impl Lite {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = rusqlite::Connection::open_with_flags(&self.path, flags)
             .map_err(|e| CoreError::internal(format!("cannot open {}: {e}", self.path.display())))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
-            .map_err(lite_err)?;
+        conn.execute_batch(crate::db::SQLITE_PRAGMAS).map_err(lite_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }

@@ -41,6 +41,8 @@ pub fn build(ctx: Ctx, limits: &GraphqlConfig) -> IspSchema {
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(20)
+        // No `.extension(...)`: list pages resolve through `crate::fast`, which per-field
+        // extension hooks would not see.
         .finish()
 }
 

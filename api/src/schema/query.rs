@@ -2,9 +2,11 @@
 
 use super::inputs::*;
 use super::types::*;
-use super::{connection, core, Node};
+use super::{connection, core, request_loaders, Node};
 use crate::error::{found, invalid, Gql};
+use crate::fast::Fast;
 use crate::ids::{self, page_args};
+use crate::loaders::load_err;
 use crate::request::{actor, require};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, ID};
@@ -115,13 +117,20 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<CustomerFilterInput>,
         order_by: Option<CustomerSort>,
-    ) -> async_graphql::Result<Conn<Customer, CustomerConnectionFields>> {
+    ) -> async_graphql::Result<Conn<Fast<Customer>, CustomerConnectionFields>> {
         let a = require(ctx, Action::CustomerRead)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
         let filter = CustomerFilter { search: f.search, status: f.status };
         let sort = order_by.unwrap_or(CustomerSort::NameAsc);
         let page = customers::list(&core(ctx).db, a.tenant_id, &filter, sort, &args).await.gql()?;
+        // Read the nested rows the query asks for now, so the page resolves in one pass.
+        let subs = ctx.look_ahead().field("edges").field("node").field("subscriptions");
+        if subs.exists() && a.require(Action::SubscriptionRead).is_ok() && !page.items.is_empty() {
+            let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+            let plans = subs.field("plan").exists() && a.require(Action::PlanRead).is_ok();
+            request_loaders(ctx)?.prefetch_subscriptions(&ids, plans).await.map_err(load_err)?;
+        }
         let key = move |c: &customers::Customer| Pos {
             key: match sort {
                 CustomerSort::NameAsc | CustomerSort::NameDesc => sort_key_text(&c.name),
@@ -131,7 +140,7 @@ impl CoreQuery {
             id: c.id,
             order: Some(sort.order().tag()),
         };
-        Ok(connection(page, key, Customer, CustomerConnectionFields { tenant_id: a.tenant_id, filter }))
+        Ok(connection(page, key, |c| Fast(Customer(c)), CustomerConnectionFields { tenant_id: a.tenant_id, filter }))
     }
 
     /// One customer; null when not in the caller's tenant.

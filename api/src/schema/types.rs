@@ -1,6 +1,7 @@
 //! Output object types of the graph: thin wrappers over the core rows.
 
 use crate::error::Gql;
+use crate::fast::Fast;
 use crate::ids;
 use crate::loaders::load_err;
 use crate::request::require;
@@ -190,11 +191,14 @@ impl Customer {
     }
     /// The customer's subscriptions, oldest first (batched across a page).
     #[graphql(complexity = "SUBSCRIPTIONS_PER_CUSTOMER * child_complexity")]
-    async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Subscription>> {
+    async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Fast<Subscription>>> {
         require(ctx, Action::SubscriptionRead)?;
         let l = request_loaders(ctx)?;
+        if let Some(subs) = l.take_subscriptions(self.0.id) {
+            return Ok(subs.into_iter().map(|s| Fast(Subscription(s))).collect());
+        }
         let subs = l.subscriptions_by_customer.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(subs.unwrap_or_default().into_iter().map(Subscription).collect())
+        Ok(subs.unwrap_or_default().into_iter().map(|s| Fast(Subscription(s))).collect())
     }
 }
 
@@ -244,9 +248,9 @@ impl Plan {
         self.0.description.as_deref()
     }
     /// Price per billing period.
-    async fn price(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn price(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         let currency = crate::schema::tenant_currency(ctx).await?;
-        Ok(Money::new(self.0.price_minor, &currency))
+        Ok(Fast(Money::new(self.0.price_minor, &currency)))
     }
     /// Billing period.
     async fn billing_period(&self) -> BillingPeriod {
@@ -324,11 +328,14 @@ impl Subscription {
         c.map(Customer).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("customer")))
     }
     /// The plan (batched).
-    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Plan> {
+    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Plan>> {
         require(ctx, Action::PlanRead)?;
         let l = request_loaders(ctx)?;
+        if let Some(p) = l.prefetched_plan(self.0.plan_id) {
+            return Ok(Fast(Plan(p)));
+        }
         let p = l.plans.load_one(self.0.plan_id).await.map_err(load_err)?;
-        p.map(Plan).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("plan")))
+        p.map(|p| Fast(Plan(p))).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("plan")))
     }
     /// How the subscriber connects.
     async fn access_type(&self) -> AccessType {
