@@ -1,7 +1,7 @@
 //! `isp-bench billing`: one billing run over every seeded subscription, then an immediate
-//! re-run that must create nothing, both in-process through `isp_core::billing::run::run`
-//! (the function behind GraphQL `runBilling(asOf)`), timed by wall clock with their SQL
-//! statement counts, CPU time and memory.
+//! re-run that must create nothing, both in-process through `isp_core::billing::run::run_with`
+//! (what `run::run`, the function behind GraphQL `runBilling(asOf)`, calls), timed by wall
+//! clock with their SQL statement counts, CPU time and memory.
 
 use crate::fixture::Fixture;
 use crate::BillingArgs;
@@ -31,6 +31,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// Highest resident so far (`VmHWM`); it cannot be reset, so it only grows.
     pub hwm_kib: u64,
+    /// Resident anonymous memory now (`RssAnon`: the heap, without pages of the memory-mapped
+    /// database file, which `VmRSS` counts and the kernel can drop at any time).
+    pub anon_kib: u64,
 }
 
 impl Memory {
@@ -44,7 +47,7 @@ impl Memory {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        Self { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") }
+        Self { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:"), anon_kib: field("RssAnon:") }
     }
 }
 
@@ -126,6 +129,7 @@ impl Phase {
             "rss_before_kib": self.before.rss_kib,
             "rss_after_kib": self.after.rss_kib,
             "hwm_after_kib": self.after.hwm_kib,
+            "anon_after_kib": self.after.anon_kib,
         })
     }
 }
@@ -146,13 +150,21 @@ async fn configure(ctx: &Ctx, actor: &Actor) -> Result<()> {
     Ok(())
 }
 
-/// Times one `run::run` as of `as_of`.
+/// Customers per transaction: `run::CHUNK` unless `ISP_BENCH_CHUNK` says otherwise (for
+/// measuring other sizes without a rebuild).
+fn chunk() -> usize {
+    std::env::var("ISP_BENCH_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(run::CHUNK)
+}
+
+/// Times one billing run as of `as_of` (`run::run_with`, which `run::run` calls, so that the
+/// chunk size can be set).
 async fn measure(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> Result<Phase> {
     let rows_before = Rows::count(ctx, actor.tenant_id).await?;
     let before = Memory::now();
     let (statements, cpu) = (ctx.db.statements(), cpu_time());
     let started = Instant::now();
-    let out = run::run(ctx, actor, as_of).await.context("billing run")?;
+    let opts = run::RunOptions { chunk: chunk(), ..Default::default() };
+    let out = run::run_with(ctx, actor, as_of, opts).await.context("billing run")?;
     let wall = started.elapsed();
     let (statements, cpu) = (ctx.db.statements() - statements, cpu_time() - cpu);
     let reported = out.invoices;
@@ -170,7 +182,7 @@ fn mib(kib: u64) -> f64 {
 fn row(name: &str, p: &Phase) {
     let per = |n: u64| if p.customers_checked == 0 { 0.0 } else { n as f64 / p.customers_checked as f64 };
     println!(
-        "{name:<8} {:>8.3} {:>8.3} {:>9} {:>9} {:>10} {:>6.1} {:>9.1} {:>9.1} {:>9.1}",
+        "{name:<8} {:>8.3} {:>8.3} {:>9} {:>9} {:>10} {:>6.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
         p.wall.as_secs_f64(),
         p.cpu.as_secs_f64(),
         p.created.invoices,
@@ -180,6 +192,7 @@ fn row(name: &str, p: &Phase) {
         mib(p.before.rss_kib),
         mib(p.after.rss_kib),
         mib(p.after.hwm_kib),
+        mib(p.after.anon_kib),
     );
 }
 
@@ -231,14 +244,25 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
 
     println!();
     println!(
-        "billing run over {} subscriptions on SQLite, as of {as_of} ({cycles} cycle(s) each, seeded in {:.1}s, RSS after seeding {:.1} MiB)",
+        "billing run over {} subscriptions on SQLite, as of {as_of} ({cycles} cycle(s) each, {} per chunk, seeded in {:.1}s, RSS after seeding {:.1} MiB)",
         a.subscriptions,
+        chunk(),
         fx.seed_time.as_secs_f64(),
         mib(seed_mem.rss_kib)
     );
     println!(
-        "{:<8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>6} {:>9} {:>9} {:>9}",
-        "phase", "wall s", "cpu s", "invoices", "lines", "statements", "/cust", "RSS0 MiB", "RSS1 MiB", "HWM MiB"
+        "{:<8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "phase",
+        "wall s",
+        "cpu s",
+        "invoices",
+        "lines",
+        "statements",
+        "/cust",
+        "RSS0 MiB",
+        "RSS1 MiB",
+        "HWM MiB",
+        "anon MiB"
     );
     row("run", &first);
     row("re-run", &again);
@@ -255,6 +279,7 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
         "backend": "sqlite",
         "subscriptions": a.subscriptions,
         "as_of": as_of.to_string(),
+        "chunk": chunk(),
         "seed_s": fx.seed_time.as_secs_f64(),
         "run": first.json(),
         "rerun": again.json(),
