@@ -47,6 +47,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
     (4, "devices", include_str!("../../migrations/sqlite/0004_devices.sql")),
     (5, "billing_branding", include_str!("../../migrations/sqlite/0005_billing_branding.sql")),
     (6, "billing_runs", include_str!("../../migrations/sqlite/0006_billing_runs.sql")),
+    (7, "radius_stale_sweep", include_str!("../../migrations/sqlite/0007_radius_stale_sweep.sql")),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
@@ -55,6 +56,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (4, "devices", include_str!("../../migrations/postgres/0004_devices.sql")),
     (5, "billing_branding", include_str!("../../migrations/postgres/0005_billing_branding.sql")),
     (6, "billing_runs", include_str!("../../migrations/postgres/0006_billing_runs.sql")),
+    (7, "radius_stale_sweep", include_str!("../../migrations/postgres/0007_radius_stale_sweep.sql")),
 ];
 
 impl Db {

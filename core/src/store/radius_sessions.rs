@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 mod batch;
+mod exec;
 pub use batch::{account_many, AcctItem};
+use exec::{Exec, SqlxExec, Stmt, V};
 
 /// Everything an Access-Request decision needs, read with one indexed query.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,24 +71,61 @@ const PLAN_COLS: &str = "p.id, p.tenant_id, p.name, p.description, p.price_minor
     p.data_quota_bytes, p.quota_action, p.fup_download_kbps, p.fup_upload_kbps, p.time_quota_secs, p.access_types, p.ip_pool, p.active, \
     p.created_at, p.updated_at";
 
-/// The subscription with login `username` in `tenant_id`, its plan, open sessions and the
-/// newest usage period. (`+r.tenant_id` keeps SQLite on the per-subscription index instead of
-/// scanning every open session of the tenant.)
-pub async fn auth_profile(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<AuthProfile>> {
-    Ok(sqlx::query_as::<_, AuthProfile>(&format!(
-        "SELECT s.id AS s_id, s.status AS s_status, s.password_enc AS s_password_enc, s.static_ipv4 AS s_static_ipv4, \
+/// The columns of [`AuthProfile`] and the tables they come from, up to `WHERE`. (`+r.tenant_id`
+/// keeps SQLite on the per-subscription index instead of scanning every open session of the
+/// tenant.)
+fn profile_select(extra_cols: &str) -> String {
+    format!(
+        "SELECT {extra_cols}s.id AS s_id, s.status AS s_status, s.password_enc AS s_password_enc, s.static_ipv4 AS s_static_ipv4, \
          s.mac_address AS s_mac_address, s.start_date AS s_start_date, s.simultaneous_use AS s_simultaneous_use, \
          (SELECT COUNT(*) FROM radius_sessions r WHERE r.subscription_id = s.id AND +r.tenant_id = s.tenant_id AND r.open = 1) AS open_sessions, \
          (SELECT u.period_start FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_period_start, \
          (SELECT u.input_octets + u.output_octets FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_octets, \
          (SELECT u.session_time FROM radius_usage u WHERE u.subscription_id = s.id ORDER BY u.period_start DESC LIMIT 1) AS u_seconds, \
-         {PLAN_COLS} FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
-         WHERE s.tenant_id = $1 AND s.username = $2"
-    ))
-    .bind(tenant_id)
-    .bind(username)
-    .fetch_optional(db.x())
-    .await?)
+         {PLAN_COLS} FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id WHERE "
+    )
+}
+
+/// The subscription with login `username` in `tenant_id`, its plan, open sessions and the
+/// newest usage period.
+pub async fn auth_profile(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<AuthProfile>> {
+    let mut sql = Sql::new(&profile_select(""));
+    sql.push("s.tenant_id = ").arg(Arg::I(tenant_id)).push(" AND s.username = ").arg(Arg::T(username.to_string()));
+    // On SQLite a direct read on this thread: no hop to sqlx's worker (see `crate::lite`).
+    sql.fetch_optional(db).await
+}
+
+/// An [`AuthProfile`] with the login it belongs to, for filling a cache in bulk.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyedProfile {
+    /// Tenant of the subscription.
+    pub k_tenant_id: i64,
+    /// Its login.
+    pub k_username: String,
+    /// The profile.
+    #[sqlx(flatten)]
+    pub profile: AuthProfile,
+}
+
+const KEY_COLS: &str = "s.tenant_id AS k_tenant_id, s.username AS k_username, ";
+
+/// The profiles of subscriptions `ids` of `tenant_id` (those that still exist).
+pub async fn auth_profiles(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<KeyedProfile>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(&profile_select(KEY_COLS));
+    // `+s.tenant_id`: look the ids up rather than walk the tenant's index.
+    sql.push("+s.tenant_id = ").arg(Arg::I(tenant_id)).push(" AND s.id IN ").in_list(ids);
+    sql.fetch_all(db).await
+}
+
+/// Up to `limit` profiles of every tenant with subscription ids above `after`, by id: a
+/// system walk that fills the RADIUS profile cache at start (each entry keyed by its tenant).
+pub async fn auth_profiles_after(db: &Db, after: i64, limit: i64) -> CoreResult<Vec<KeyedProfile>> {
+    let mut sql = Sql::new(&profile_select(KEY_COLS));
+    sql.push("s.id > ").arg(Arg::I(after)).push(" ORDER BY s.id LIMIT ").arg(Arg::I(limit));
+    sql.fetch_all(db).await
 }
 
 /// A session row.
@@ -193,6 +232,12 @@ struct QuotaRow {
     time_quota_secs: Option<i64>,
 }
 
+/// Sets a session's counters and state (`$1 .. $10`); the single-row form of the batch's
+/// update, and with a guard on the old counters the update of [`account`].
+const UPDATE_SESSION: &str = "UPDATE radius_sessions SET input_octets = $1, output_octets = $2, session_time = $3, \
+    updated_at = $4, framed_ip = COALESCE($5, framed_ip), open = $6, stopped_at = COALESCE(stopped_at, $7), \
+    terminate_cause = COALESCE(terminate_cause, $8) WHERE tenant_id = $9 AND id = $10";
+
 /// Records one Accounting-Request of `nas_id` in `tenant_id` in one transaction: the
 /// session's counters are overwritten with the reported cumulative values (a retransmission
 /// or reordering never counts twice), their growth is added to the current period's usage,
@@ -289,27 +334,24 @@ async fn account_once(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) ->
             let (new_in, new_out, new_time) =
                 (r.input_octets.max(old_in), r.output_octets.max(old_out), r.session_time.max(old_time));
             let still_open = open != 0 && !stop;
-            let updated = sqlx::query(
-                "UPDATE radius_sessions SET input_octets = $1, output_octets = $2, session_time = $3, updated_at = $4, \
-                 framed_ip = COALESCE($5, framed_ip), open = $6, stopped_at = COALESCE(stopped_at, $7), \
-                 terminate_cause = COALESCE(terminate_cause, $8) WHERE tenant_id = $9 AND id = $10 \
-                 AND input_octets = $11 AND output_octets = $12 AND session_time = $13",
-            )
-            .bind(new_in)
-            .bind(new_out)
-            .bind(new_time)
-            .bind(now)
-            .bind(&r.framed_ip)
-            .bind(i64::from(still_open))
-            .bind(stop.then_some(now))
-            .bind(if stop { r.terminate_cause.clone() } else { None })
-            .bind(tenant_id)
-            .bind(id)
-            .bind(old_in)
-            .bind(old_out)
-            .bind(old_time)
-            .execute(tx.x())
-            .await?;
+            let guarded =
+                format!("{UPDATE_SESSION} AND input_octets = $11 AND output_octets = $12 AND session_time = $13");
+            let updated = sqlx::query(&guarded)
+                .bind(new_in)
+                .bind(new_out)
+                .bind(new_time)
+                .bind(now)
+                .bind(&r.framed_ip)
+                .bind(i64::from(still_open))
+                .bind(stop.then_some(now))
+                .bind(if stop { r.terminate_cause.clone() } else { None })
+                .bind(tenant_id)
+                .bind(id)
+                .bind(old_in)
+                .bind(old_out)
+                .bind(old_time)
+                .execute(tx.x())
+                .await?;
             if updated.rows_affected() == 0 {
                 return Ok(None);
             }
@@ -350,14 +392,15 @@ async fn add_usage(
     };
     let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, ctx.clock.now().date_naive());
     let totals = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
-    enforce_quota(tx, tenant_id, &q, totals, (d_in + d_out, d_time), now).await
+    let pg = ctx.db.backend() == crate::db::Backend::Postgres;
+    enforce_quota(&mut SqlxExec { tx, pg }, tenant_id, &q, totals, (d_in + d_out, d_time), now).await
 }
 
 /// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
 /// subscription `q` when the usage totals `(octets, seconds)` just crossed a quota with
 /// growth `(d_octets, d_secs)`.
-async fn enforce_quota(
-    tx: &mut Tx,
+async fn enforce_quota<E: Exec>(
+    ex: &mut E,
     tenant_id: i64,
     q: &QuotaRow,
     (octets, secs): (i64, i64),
@@ -378,13 +421,13 @@ async fn enforce_quota(
         }
         _ => (JobKind::RadiusDisconnect, None),
     };
-    let open: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-    )
-    .bind(tenant_id)
-    .bind(sub)
-    .fetch_all(tx.x())
-    .await?;
+    let open: Vec<(i64, String, String, Option<String>)> = ex
+        .fetch_all(&Stmt::with(
+            "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
+             WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
+            vec![V::I(tenant_id), V::I(sub)],
+        ))
+        .await?;
     let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
     for (nas_id, acct_session_id, username, framed_ip) in &open {
         let payload = RadiusJobPayload {
@@ -394,7 +437,15 @@ async fn enforce_quota(
             rate_limit: rate_limit.clone(),
             reason: reason.into(),
         };
-        jobs::enqueue(tx, tenant_id, Some(*nas_id), kind, &payload, now).await?;
+        // The statement of `jobs::enqueue`, run through `ex` so it joins the batch's transaction
+        // on either path.
+        let payload = serde_json::to_string(&payload).expect("payload serializes");
+        ex.execute(&Stmt::with(
+            "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5)",
+            vec![V::I(tenant_id), V::I(*nas_id), V::T(kind.as_str()), V::T(&payload), V::I(now)],
+        ))
+        .await?;
     }
     tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
     Ok(AcctOutcome { jobs: open.len(), quota_crossed: true, subscription_id: Some(sub) })
@@ -417,14 +468,34 @@ pub async fn close_nas_sessions(db: &Db, tenant_id: i64, nas_id: i64, now: i64) 
 
 /// Closes open sessions of every tenant that had no update since `cutoff` (a lost Stop).
 /// A system sweep, hence not filtered by tenant. Returns how many were closed.
+///
+/// Walks the open sessions by id in short pages (index `(open, id)`): an index on
+/// `updated_at` would make every accounting update move an index entry.
 pub async fn close_stale(db: &Db, cutoff: i64) -> CoreResult<u64> {
-    let r = sqlx::query(
-        "UPDATE radius_sessions SET open = 0, stopped_at = updated_at, terminate_cause = 'Stale' WHERE open = 1 AND updated_at < $1",
-    )
-    .bind(cutoff)
-    .execute(db.x())
-    .await?;
-    Ok(r.rows_affected())
+    const PAGE: i64 = 1000;
+    let (mut after, mut closed) = (0, 0);
+    loop {
+        let mut page = Sql::new("SELECT id, updated_at FROM radius_sessions WHERE open = 1 AND id > ");
+        page.arg(Arg::I(after)).push(" ORDER BY id LIMIT ").arg(Arg::I(PAGE));
+        let rows: Vec<(i64, i64)> = page.fetch_all(db).await?;
+        let Some(&(last, _)) = rows.last() else { break };
+        after = last;
+        let stale: Vec<i64> = rows.iter().filter(|(_, at)| *at < cutoff).map(|(id, _)| *id).collect();
+        if !stale.is_empty() {
+            // Guarded again: an update may have arrived since the page was read.
+            let mut close = Sql::new(
+                "UPDATE radius_sessions SET open = 0, stopped_at = updated_at, terminate_cause = 'Stale' \
+                 WHERE open = 1 AND updated_at < ",
+            );
+            close.arg(Arg::I(cutoff)).push(" AND id IN ").in_list(&stale);
+            closed += close.query().execute(db.x()).await?.rows_affected();
+        }
+        if (rows.len() as i64) < PAGE {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(closed)
 }
 
 /// Filters for session lists.

@@ -9,14 +9,15 @@
 //! known ones updated, the growth is added to each subscription's current period with one
 //! upsert, and crossed quotas enqueue their device jobs, all before the one commit.
 
-use super::{enforce_quota, AcctOutcome, AcctRecord, AcctStatus, QuotaRow};
-use crate::db::{Backend, Tx};
+use super::exec::{run_ready, Exec, LiteExec, SqlxExec, Stmt, V};
+use super::{enforce_quota, AcctOutcome, AcctRecord, AcctStatus, QuotaRow, UPDATE_SESSION};
+use crate::db::Backend;
 use crate::error::{CoreError, CoreResult};
+use crate::lite::Lite;
 use crate::store::usage::{self, parse_date};
 use crate::Ctx;
-use sqlx::any::AnyArguments;
-use sqlx::{Any, Arguments};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One Accounting-Request for [`account_many`].
 #[derive(Debug, Clone)]
@@ -32,17 +33,29 @@ pub struct AcctItem {
 /// Records `items` with the effect of [`super::account`] on each, in order, in one
 /// transaction; results come back in input order and none is committed before all are.
 ///
+/// On SQLite the batch runs on a direct connection ([`crate::lite`]) with cached single-row
+/// statements; on PostgreSQL through sqlx with multi-row ones, the same SQL text either way.
+///
 /// When the batch cannot commit (on PostgreSQL: another process created one of the new
 /// sessions at the same moment, or a deadlock), it is rolled back whole and every item is
 /// recorded on its own with [`super::account`], so one request never fails another.
 pub async fn account_many(ctx: &Ctx, items: &[AcctItem]) -> Vec<CoreResult<AcctOutcome>> {
-    if items.len() > 1 {
-        match account_batch(ctx, items).await {
-            Ok(out) => return out.into_iter().map(Ok).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, requests = items.len(), "batched accounting failed; recording one by one")
+    let batched = match ctx.db.lite() {
+        Some(lite) if !items.is_empty() => Some(account_batch_lite(ctx, lite, items).await),
+        _ if items.len() > 1 => Some(account_batch_sqlx(ctx, items).await),
+        _ => None,
+    };
+    match batched {
+        Some(Ok((out, jobs))) => {
+            if jobs > 0 {
+                ctx.jobs_wakeup.notify_one();
             }
+            return out.into_iter().map(Ok).collect();
         }
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, requests = items.len(), "batched accounting failed; recording one by one")
+        }
+        None => {}
     }
     let mut out = Vec::with_capacity(items.len());
     for it in items {
@@ -51,10 +64,10 @@ pub async fn account_many(ctx: &Ctx, items: &[AcctItem]) -> Vec<CoreResult<AcctO
     out
 }
 
-/// Most rows in one multi-row statement. SQLite resolves each `$n` by a linear scan over the
-/// statement's parameter names, so statements stay at a few hundred parameters; chunks are
-/// powers of two so each statement shape is prepared once and reused.
-const MAX_ROWS: usize = 32;
+/// Most values in one `IN (...)` list. SQLite resolves each `$n` by a linear scan over the
+/// statement's parameter names, so statements stay at a few dozen parameters; chunks (here
+/// and of multi-row writes) are powers of two so each statement shape is prepared once.
+const IN_LIST: usize = 64;
 
 /// Splits `n` rows into chunk lengths: `max` while possible, then descending powers of two.
 fn chunk_lens(mut n: usize, max: usize) -> Vec<usize> {
@@ -65,75 +78,6 @@ fn chunk_lens(mut n: usize, max: usize) -> Vec<usize> {
         n -= take;
     }
     out
-}
-
-/// A bound value.
-enum V<'a> {
-    I(i64),
-    OptI(Option<i64>),
-    T(&'a str),
-    OptT(Option<&'a str>),
-}
-
-/// A statement under construction: text with `$n` placeholders and its arguments.
-struct Stmt<'a> {
-    text: String,
-    args: Vec<V<'a>>,
-}
-
-impl<'a> Stmt<'a> {
-    fn new(text: &str) -> Self {
-        Self { text: text.to_string(), args: Vec::new() }
-    }
-
-    fn push(&mut self, s: &str) -> &mut Self {
-        self.text.push_str(s);
-        self
-    }
-
-    fn arg(&mut self, v: V<'a>) -> &mut Self {
-        self.args.push(v);
-        self.text.push('$');
-        self.text.push_str(&self.args.len().to_string());
-        self
-    }
-
-    /// `(a, b, c)` with one placeholder per value.
-    fn row(&mut self, vals: impl IntoIterator<Item = V<'a>>) -> &mut Self {
-        self.push("(");
-        for (i, v) in vals.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.arg(v);
-        }
-        self.push(")")
-    }
-
-    fn arguments(&self) -> CoreResult<AnyArguments<'a>> {
-        let mut a = AnyArguments::default();
-        for v in &self.args {
-            let r = match *v {
-                V::I(i) => a.add(i),
-                V::OptI(i) => a.add(i),
-                V::T(t) => a.add(t),
-                V::OptT(t) => a.add(t),
-            };
-            r.map_err(|e| CoreError::internal(format!("cannot bind an argument: {e}")))?;
-        }
-        Ok(a)
-    }
-
-    async fn fetch_all<T>(&self, tx: &mut Tx) -> CoreResult<Vec<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        Ok(sqlx::query_as_with::<Any, T, _>(&self.text, self.arguments()?).fetch_all(tx.x()).await?)
-    }
-
-    async fn execute(&self, tx: &mut Tx) -> CoreResult<u64> {
-        Ok(sqlx::query_with::<Any, _>(&self.text, self.arguments()?).execute(tx.x()).await?.rows_affected())
-    }
 }
 
 /// A session as the batch leaves it.
@@ -166,10 +110,26 @@ type Key<'a> = (i64, i64, &'a str);
 /// last request that added some.
 type Growth = HashMap<(i64, i64), ((i64, i64, i64), usize)>;
 
-async fn account_batch(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<Vec<AcctOutcome>> {
-    let now = ctx.now_ms();
-    let pg = ctx.db.backend() == Backend::Postgres;
+/// The batch on a direct SQLite connection, in one `BEGIN IMMEDIATE` transaction.
+async fn account_batch_lite(ctx: &Ctx, lite: &Arc<Lite>, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
+    let (ctx, items) = (ctx.clone(), items.to_vec());
+    lite.write(move |conn| run_ready(account_batch(&ctx, &mut LiteExec { conn }, &items))).await
+}
+
+/// The batch in one sqlx transaction.
+async fn account_batch_sqlx(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
     let mut tx = ctx.db.begin().await?;
+    let pg = ctx.db.backend() == Backend::Postgres;
+    let out = account_batch(ctx, &mut SqlxExec { tx: &mut tx, pg }, items).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Records `items` through `ex` inside its transaction; returns the outcomes and the device
+/// jobs enqueued (the caller commits, then wakes the worker).
+async fn account_batch<E: Exec>(ctx: &Ctx, ex: &mut E, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
+    let now = ctx.now_ms();
+    let pg = ex.lock_rows();
 
     // 1. The sessions named, per NAS.
     let mut by_nas: HashMap<(i64, i64), Vec<&str>> = HashMap::new();
@@ -184,7 +144,7 @@ async fn account_batch(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<Vec<AcctOutc
     nas_keys.sort_unstable_by_key(|(k, _)| *k);
     for ((tenant_id, nas_id), ids) in &nas_keys {
         let mut rest = &ids[..];
-        for n in chunk_lens(ids.len(), MAX_ROWS * 2) {
+        for n in chunk_lens(ids.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             let mut q = Stmt::new(
@@ -197,7 +157,7 @@ async fn account_batch(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<Vec<AcctOutc
                 q.push(" ORDER BY id FOR UPDATE");
             }
             type Found = (i64, String, Option<i64>, i64, i64, i64, i64);
-            for (id, sid, sub, input, output, time, open) in q.fetch_all::<Found>(&mut tx).await? {
+            for (id, sid, sub, input, output, time, open) in ex.fetch_all::<Found>(&q).await? {
                 let Some(&key_sid) = chunk.iter().find(|s| **s == sid) else { continue };
                 rows.insert(
                     (*tenant_id, *nas_id, key_sid),
@@ -233,7 +193,7 @@ async fn account_batch(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<Vec<AcctOutc
             creators.entry(key).or_insert(&it.record);
         }
     }
-    let resolved = resolve_subscriptions(&mut tx, &creators).await?;
+    let resolved = resolve_subscriptions(ex, &creators).await?;
 
     // 3. Every request folded into its session, in order.
     let mut outcomes = vec![AcctOutcome::default(); items.len()];
@@ -294,20 +254,16 @@ async fn account_batch(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<Vec<AcctOutc
 
     // 4. Sessions written.
     let (new, known): (Vec<&Row<'_>>, Vec<&Row<'_>>) = rows.values().partition(|r| r.id.is_none());
-    insert_sessions(&mut tx, &new, now).await?;
-    update_sessions(&mut tx, &known, now).await?;
+    insert_sessions(ex, &new, now).await?;
+    update_sessions(ex, &known, now).await?;
 
     // 5. Usage per subscription and period, and quota enforcement.
-    let jobs = add_usage_many(ctx, &mut tx, &growth, &mut outcomes, now).await?;
-    tx.commit().await?;
-    if jobs > 0 {
-        ctx.jobs_wakeup.notify_one();
-    }
-    Ok(outcomes)
+    let jobs = add_usage_many(ctx, ex, &growth, &mut outcomes, now).await?;
+    Ok((outcomes, jobs))
 }
 
-async fn resolve_subscriptions<'a>(
-    tx: &mut Tx,
+async fn resolve_subscriptions<'a, E: Exec>(
+    ex: &mut E,
     creators: &HashMap<Key<'a>, &'a AcctRecord>,
 ) -> CoreResult<HashMap<Key<'a>, Option<i64>>> {
     let mut per_tenant: HashMap<i64, (Vec<i64>, Vec<&str>)> = HashMap::new();
@@ -327,20 +283,22 @@ async fn resolve_subscriptions<'a>(
         names.dedup();
         let k = known.entry(tenant).or_default();
         let mut rest = &ids[..];
-        for n in chunk_lens(ids.len(), MAX_ROWS * 2) {
+        for n in chunk_lens(ids.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
-            let mut q = Stmt::new("SELECT id FROM subscriptions WHERE tenant_id = ");
+            // `+tenant_id`: without planner statistics SQLite would rather walk the tenant's
+            // whole index (it guesses an equality matches ~10 rows) than look up ids.
+            let mut q = Stmt::new("SELECT id FROM subscriptions WHERE +tenant_id = ");
             q.arg(V::I(tenant)).push(" AND id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            k.0.extend(q.fetch_all::<(i64,)>(tx).await?.into_iter().map(|(id,)| id));
+            k.0.extend(ex.fetch_all::<(i64,)>(&q).await?.into_iter().map(|(id,)| id));
         }
         let mut rest = &names[..];
-        for n in chunk_lens(names.len(), MAX_ROWS * 2) {
+        for n in chunk_lens(names.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             let mut q = Stmt::new("SELECT id, username FROM subscriptions WHERE tenant_id = ");
             q.arg(V::I(tenant)).push(" AND username IN ").row(chunk.iter().map(|u| V::T(u)));
-            k.1.extend(q.fetch_all::<(i64, String)>(tx).await?.into_iter().map(|(id, u)| (u, id)));
+            k.1.extend(ex.fetch_all::<(i64, String)>(&q).await?.into_iter().map(|(id, u)| (u, id)));
         }
     }
     Ok(creators
@@ -353,9 +311,9 @@ async fn resolve_subscriptions<'a>(
         .collect())
 }
 
-async fn insert_sessions(tx: &mut Tx, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn insert_sessions<E: Exec>(ex: &mut E, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = new;
-    for n in chunk_lens(new.len(), MAX_ROWS / 2) {
+    for n in chunk_lens(new.len(), (ex.write_rows() / 2).max(1)) {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         let mut q = Stmt::new(
@@ -387,16 +345,38 @@ async fn insert_sessions(tx: &mut Tx, new: &[&Row<'_>], now: i64) -> CoreResult<
             ]);
         }
         // A session created by another process since step 1 fails the batch (unique key).
-        q.execute(tx).await?;
+        ex.execute(&q).await?;
     }
     Ok(())
 }
 
-async fn update_sessions(tx: &mut Tx, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn update_sessions<E: Exec>(ex: &mut E, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = known;
-    for n in chunk_lens(known.len(), MAX_ROWS) {
+    for n in chunk_lens(known.len(), ex.write_rows()) {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
+        if let [r] = chunk {
+            // One row: the plain statement (no VALUES join to plan).
+            let q = Stmt::with(
+                UPDATE_SESSION,
+                vec![
+                    V::I(r.input),
+                    V::I(r.output),
+                    V::I(r.time),
+                    V::I(now),
+                    V::OptT(r.framed_ip),
+                    V::I(i64::from(r.open)),
+                    V::OptI(r.stopped_at),
+                    V::OptT(r.terminate_cause),
+                    V::I(r.tenant_id),
+                    V::I(r.id.expect("known sessions have an id")),
+                ],
+            );
+            if ex.execute(&q).await? != 1 {
+                return Err(CoreError::internal("an accounting session vanished during its update"));
+            }
+            continue;
+        }
         // VALUES columns are named column1, column2 ... on both SQLite and PostgreSQL.
         let mut q = Stmt::new(
             "UPDATE radius_sessions AS r SET input_octets = v.column3, output_octets = v.column4, \
@@ -422,7 +402,7 @@ async fn update_sessions(tx: &mut Tx, known: &[&Row<'_>], now: i64) -> CoreResul
             ]);
         }
         q.push(") AS v WHERE r.id = v.column1 AND r.tenant_id = v.column2");
-        let updated = q.execute(tx).await?;
+        let updated = ex.execute(&q).await?;
         if updated != n as u64 {
             return Err(CoreError::internal(format!("updated {updated} of {n} accounting sessions")));
         }
@@ -432,9 +412,9 @@ async fn update_sessions(tx: &mut Tx, known: &[&Row<'_>], now: i64) -> CoreResul
 
 /// Adds the growth of each subscription to its current period and enforces crossed quotas;
 /// returns the device jobs enqueued.
-async fn add_usage_many(
+async fn add_usage_many<E: Exec>(
     ctx: &Ctx,
-    tx: &mut Tx,
+    ex: &mut E,
     growth: &Growth,
     outcomes: &mut [AcctOutcome],
     now: i64,
@@ -449,16 +429,17 @@ async fn add_usage_many(
         subs.sort_unstable();
         let mut quotas: HashMap<i64, QuotaRow> = HashMap::with_capacity(subs.len());
         let mut rest = &subs[..];
-        for n in chunk_lens(subs.len(), MAX_ROWS * 2) {
+        for n in chunk_lens(subs.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
+            // `+s.tenant_id`: look the ids up, not the tenant's index (see `resolve_subscriptions`).
             let mut q = Stmt::new(
                 "SELECT s.id, s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, \
                  p.fup_download_kbps, p.time_quota_secs FROM subscriptions s \
-                 JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id WHERE s.tenant_id = ",
+                 JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id WHERE +s.tenant_id = ",
             );
             q.arg(V::I(tenant)).push(" AND s.id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            quotas.extend(q.fetch_all::<QuotaRow>(tx).await?.into_iter().map(|r| (r.id, r)));
+            quotas.extend(ex.fetch_all::<QuotaRow>(&q).await?.into_iter().map(|r| (r.id, r)));
         }
         // Subscriptions deleted since their session started have nothing to count against.
         let mut rows = Vec::with_capacity(quotas.len());
@@ -470,7 +451,7 @@ async fn add_usage_many(
         }
         let mut totals: HashMap<i64, (i64, i64)> = HashMap::with_capacity(rows.len());
         let mut rest = &rows[..];
-        for n in chunk_lens(rows.len(), MAX_ROWS) {
+        for n in chunk_lens(rows.len(), ex.write_rows()) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             let mut q = Stmt::new(
@@ -494,11 +475,11 @@ async fn add_usage_many(
                  session_time = radius_usage.session_time + excluded.session_time, updated_at = excluded.updated_at \
                  RETURNING subscription_id, input_octets + output_octets, session_time",
             );
-            totals.extend(q.fetch_all::<(i64, i64, i64)>(tx).await?.into_iter().map(|(s, o, t)| (s, (o, t))));
+            totals.extend(ex.fetch_all::<(i64, i64, i64)>(&q).await?.into_iter().map(|(s, o, t)| (s, (o, t))));
         }
         for (sub, _, _, (d_in, d_out, d_time)) in &rows {
             let Some(t) = totals.get(sub) else { continue };
-            let out = enforce_quota(tx, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
+            let out = enforce_quota(ex, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
             if out.quota_crossed {
                 let last = growth[&(tenant, *sub)].1;
                 outcomes[last].jobs = out.jobs;
