@@ -243,6 +243,30 @@ async fn sweep_stale(ctx: Ctx, profiles: Arc<ProfileCache>, stop: CancellationTo
     }
 }
 
+/// Fills the profile cache at start, then keeps the entries in use fresh in bulk so that
+/// requests rarely read a profile themselves.
+async fn maintain_profiles(ctx: Ctx, profiles: Arc<ProfileCache>, ttl: Duration, stop: CancellationToken) {
+    let started = Instant::now();
+    tokio::select! {
+        _ = stop.cancelled() => return,
+        r = profiles.warm(&ctx) => match r {
+            Ok(n) => tracing::info!(profiles = n, ms = started.elapsed().as_millis() as u64, "profile cache warmed"),
+            Err(e) => tracing::warn!(error = %e, "cannot warm the profile cache"),
+        },
+    }
+    // Entries are refreshed past 3/4 of the TTL, so a check every 1/8 catches them in time.
+    let every = (ttl / 8).max(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = profiles.refresh(&ctx).await {
+            tracing::warn!(error = %e, "cannot refresh cached profiles");
+        }
+    }
+}
+
 fn describe(ctx: &Ctx) {
     let m = &ctx.metrics;
     m.describe("isp_radius_dropped_total", "RADIUS datagrams dropped, by listener and reason.");
@@ -273,7 +297,8 @@ pub async fn run(auth: UdpSocket, acct: UdpSocket, ctx: Ctx, shutdown: impl Futu
     let tasks = [
         tokio::spawn(serve_socket(server.clone(), Arc::new(auth), Port::Auth, stop.clone())),
         tokio::spawn(serve_socket(server.clone(), Arc::new(acct), Port::Acct, stop.clone())),
-        tokio::spawn(sweep_stale(ctx.clone(), profiles, stop.clone())),
+        tokio::spawn(sweep_stale(ctx.clone(), profiles.clone(), stop.clone())),
+        tokio::spawn(maintain_profiles(ctx.clone(), profiles, ttl, stop.clone())),
     ];
     shutdown.await;
     stop.cancel();
