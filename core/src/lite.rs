@@ -207,7 +207,7 @@ fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg]) -> CoreResult<()> {
 type Names = (Arc<sqlx_core::HashMap<UStr, usize>>, Vec<UStr>);
 
 fn column_names(st: &rusqlite::Statement<'_>) -> Names {
-    let names: Vec<UStr> = st.column_names().into_iter().map(|n| UStr::new(n)).collect();
+    let names: Vec<UStr> = st.column_names().into_iter().map(UStr::new).collect();
     let map = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
     (Arc::new(map), names)
 }

@@ -278,7 +278,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.fetch_all::<Customer>(db).await?)
+    sql.fetch_all::<Customer>(db).await
 }
 
 /// Filters for customer lists.

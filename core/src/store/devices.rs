@@ -443,7 +443,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<De
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM devices WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.fetch_all::<Device>(db).await?)
+    sql.fetch_all::<Device>(db).await
 }
 
 /// A page of the tenant's devices by name, optionally of one kind.

@@ -253,7 +253,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Na
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM nas WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.fetch_all::<Nas>(db).await?)
+    sql.fetch_all::<Nas>(db).await
 }
 
 /// A page of the tenant's NAS devices by name.

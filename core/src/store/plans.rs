@@ -404,7 +404,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.fetch_all::<Plan>(db).await?)
+    sql.fetch_all::<Plan>(db).await
 }
 
 /// A page of the tenant's plans by name; archived ones only when asked for.

@@ -531,7 +531,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Su
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    Ok(sql.fetch_all::<Subscription>(db).await?)
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// Every subscription of `tenant_id` in one of `statuses`, by id: what `netctl sync`
@@ -546,7 +546,7 @@ pub async fn with_status(db: &Db, tenant_id: i64, statuses: &[SubscriptionStatus
         sql.arg(Arg::T(st.as_str().to_string()));
     }
     sql.push(") ORDER BY id");
-    Ok(sql.fetch_all::<Subscription>(db).await?)
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// All subscriptions of the given customers in `tenant_id`, by id, one statement.
@@ -556,7 +556,7 @@ pub async fn by_customers(db: &Db, tenant_id: i64, customer_ids: &[i64]) -> Core
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND customer_id IN ").in_list(customer_ids).push(" ORDER BY id");
-    Ok(sql.fetch_all::<Subscription>(db).await?)
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// Filters for subscription lists.
