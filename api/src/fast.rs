@@ -13,11 +13,13 @@
 //! generic resolver unchanged. The schema has no extensions: their per-field `resolve` hooks
 //! would not see the fields resolved here (`schema::build` says so where extensions would go).
 
+use crate::ids::Cursor;
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
-use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
+use async_graphql::{ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -67,7 +69,34 @@ fn plain<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>
     Some(fields)
 }
 
-type FieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<Option<Value>>> + Send + 'a>>;
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Polls each future once, in order (with a no-op waker); those that wait are then awaited
+/// together, so DataLoader batching across them still happens. Results in order.
+async fn run_all<'a, T>(futs: Vec<BoxFut<'a, T>>) -> Vec<T> {
+    let mut done: Vec<Option<T>> = Vec::with_capacity(futs.len());
+    let mut waiting: Vec<(usize, BoxFut<'a, T>)> = Vec::new();
+    {
+        // A future that waits is polled again, with the real waker, when awaited below.
+        let mut cx = TaskCx::from_waker(std::task::Waker::noop());
+        for (i, mut f) in futs.into_iter().enumerate() {
+            match f.as_mut().poll(&mut cx) {
+                Poll::Ready(v) => done.push(Some(v)),
+                Poll::Pending => {
+                    done.push(None);
+                    waiting.push((i, f));
+                }
+            }
+        }
+    }
+    if !waiting.is_empty() {
+        let (idx, futs): (Vec<usize>, Vec<BoxFut<'a, T>>) = waiting.into_iter().unzip();
+        for (i, v) in idx.into_iter().zip(futures::future::join_all(futs).await) {
+            done[i] = Some(v);
+        }
+    }
+    done.into_iter().map(|v| v.expect("every future finished")).collect()
+}
 
 /// Resolves `root`'s selection in `ctx` (see the module docs).
 pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
@@ -75,55 +104,105 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
         return resolve_container(ctx, root).await;
     };
     let ctxs: Vec<_> = fields.iter().map(|f| ctx.with_field(f)).collect();
-    let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
-    let mut waiting: Vec<(usize, FieldFuture<'_>)> = Vec::new();
-    {
-        // Polled with a no-op waker: a field that waits is polled again, with the real
-        // waker, when it is awaited below.
-        let mut cx = TaskCx::from_waker(std::task::Waker::noop());
-        for (i, (f, c)) in fields.iter().zip(&ctxs).enumerate() {
-            let key = f.node.response_key().node.clone();
+    let futs: Vec<BoxFut<'_, ServerResult<Option<Value>>>> = fields
+        .iter()
+        .zip(&ctxs)
+        .map(|(f, c)| -> BoxFut<'_, ServerResult<Option<Value>>> {
             if f.node.name.node == "__typename" {
-                out.insert(key, Value::String(root.introspection_type_name().into_owned()));
-                continue;
+                let name = root.introspection_type_name().into_owned();
+                Box::pin(std::future::ready(Ok(Some(Value::String(name)))))
+            } else {
+                Box::pin(root.resolve_field(c))
             }
-            let mut fut: FieldFuture<'_> = Box::pin(root.resolve_field(c));
-            match fut.as_mut().poll(&mut cx) {
-                Poll::Ready(Ok(v)) => {
-                    out.insert(key, v.unwrap_or_default());
-                }
-                // Like the generic resolver: the error goes to `errors`, the field is left out.
-                Poll::Ready(Err(e)) => ctx.add_error(e),
-                Poll::Pending => {
-                    // Keep the field's place in the response; its value comes below.
-                    out.insert(key, Value::Null);
-                    waiting.push((i, fut));
-                }
+        })
+        .collect();
+    let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
+    for (f, r) in fields.iter().zip(run_all(futs).await) {
+        match r {
+            Ok(v) => {
+                out.insert(f.node.response_key().node.clone(), v.unwrap_or_default());
             }
-        }
-    }
-    if !waiting.is_empty() {
-        let (idx, futs): (Vec<usize>, Vec<FieldFuture<'_>>) = waiting.into_iter().unzip();
-        let results = if futs.len() == 1 {
-            let mut futs = futs;
-            vec![futs.pop().expect("one future").await]
-        } else {
-            futures::future::join_all(futs).await
-        };
-        for (i, r) in idx.into_iter().zip(results) {
-            let key = &fields[i].node.response_key().node;
-            match r {
-                Ok(v) => {
-                    if let Some(slot) = out.get_mut(key) {
-                        *slot = v.unwrap_or_default();
-                    }
-                }
-                Err(e) => {
-                    ctx.add_error(e);
-                    out.shift_remove(key);
-                }
-            }
+            // Like the generic resolver: the error goes to `errors`, the field is left out.
+            Err(e) => ctx.add_error(e),
         }
     }
     Ok(if out.is_empty() { Value::Null } else { Value::Object(out) })
+}
+
+/// A Relay connection whose edges and nodes resolve the cheap way: the same GraphQL types
+/// as `Connection<Cursor, Fast<N>, F>` (which it wraps), with the list of edges walked here
+/// instead of through a generic object per edge.
+pub struct FastConnection<N: ContainerType, F: ObjectType>(pub Connection<Cursor, Fast<N>, F>);
+
+impl<N: ContainerType, F: ObjectType> OutputType for FastConnection<N, F> {
+    fn type_name() -> Cow<'static, str> {
+        Connection::<Cursor, Fast<N>, F>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Connection::<Cursor, Fast<N>, F>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let Some(fields) = plain(ctx) else {
+            return self.0.resolve(ctx, field).await;
+        };
+        let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
+        for f in fields {
+            let c = ctx.with_field(f);
+            let r = match f.node.name.node.as_str() {
+                "edges" => self.edges(&c, f).await,
+                "__typename" => Ok(Some(Value::String(Self::type_name().into_owned()))),
+                _ => self.0.resolve_field(&c).await,
+            };
+            match r {
+                Ok(v) => {
+                    out.insert(f.node.response_key().node.clone(), v.unwrap_or_default());
+                }
+                Err(e) => ctx.add_error(e),
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+impl<N: ContainerType, F: ObjectType> FastConnection<N, F> {
+    /// The `edges` list: `cursor` and `node` of each edge, nodes resolved by [`resolve`].
+    async fn edges(&self, c: &async_graphql::Context<'_>, f: &Positioned<Field>) -> ServerResult<Option<Value>> {
+        let sel = c.with_selection_set(&f.node.selection_set);
+        let Some(edge_fields) = plain(&sel) else {
+            return self.0.resolve_field(c).await;
+        };
+        let edge_type = Edge::<Cursor, Fast<N>, EmptyFields>::type_name();
+        let edge_fields = &edge_fields;
+        let (sel, edge_type) = (&sel, &edge_type);
+        let futs: Vec<BoxFut<'_, ServerResult<Value>>> = self
+            .0
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(i, e)| -> BoxFut<'_, ServerResult<Value>> {
+                Box::pin(async move {
+                    let ci = sel.with_index(i);
+                    let mut obj: IndexMap<Name, Value> = IndexMap::with_capacity(edge_fields.len());
+                    for ef in edge_fields {
+                        let v = match ef.node.name.node.as_str() {
+                            "cursor" => Value::String(e.cursor.encode_cursor()),
+                            "__typename" => Value::String(edge_type.to_string()),
+                            "node" => {
+                                let cf = ci.with_field(ef);
+                                let cs = cf.with_selection_set(&ef.node.selection_set);
+                                resolve(&cs, &e.node.0).await.map_err(|err| cf.set_error_path(err))?
+                            }
+                            _ => Value::Null,
+                        };
+                        obj.insert(ef.node.response_key().node.clone(), v);
+                    }
+                    Ok(Value::Object(obj))
+                })
+            })
+            .collect();
+        let items = run_all(futs).await.into_iter().collect::<ServerResult<Vec<Value>>>()?;
+        Ok(Some(Value::List(items)))
+    }
 }

@@ -192,7 +192,7 @@ async fn graphql_phase(
         let (status, resp) = conn.post_json("/graphql", Some(&bearer), bodies[page].clone()).await?;
         ensure!(status == StatusCode::OK, "HTTP {status}: {}", snippet(&resp));
         let ids = check_full(&resp).map_err(anyhow::Error::msg)?;
-        let (rows, _, _) = rawsql::fetch_page(raw_db, tenant_id, &positions[page]).await?;
+        let (rows, _, _) = rawsql::fetch_page(raw_db, tenant_id, &positions[page]).await.map_err(anyhow::Error::msg)?;
         let raw: Vec<i64> = rows.iter().map(|c| c.id).collect();
         ensure!(ids == raw, "page {page}: GraphQL and raw SQL disagree on the customers");
     }

@@ -1,7 +1,8 @@
 //! The baselines: the rows behind one GraphQL page read without HTTP, GraphQL or JSON.
 //!
-//! - [`RawSql`]: three hand-written statements through the same pool type the server uses,
-//!   what the database can do;
+//! - [`RawSql`]: three hand-written statements with rows mapped by hand, through the same
+//!   connections the server uses (direct SQLite connections, or sqlx on PostgreSQL): what the
+//!   database can do;
 //! - [`StoreCalls`]: the three `isp_core::store` calls the server's resolvers make, so the
 //!   GraphQL figure minus this one is the cost of the API layer alone.
 
@@ -100,6 +101,81 @@ pub struct PlanRow {
     updated_at: i64,
 }
 
+impl CustomerRow {
+    /// The row from a direct SQLite statement selecting exactly these columns, in order.
+    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            account_number: r.get(2)?,
+            name: r.get(3)?,
+            email: r.get(4)?,
+            phone: r.get(5)?,
+            address: r.get(6)?,
+            tax_id: r.get(7)?,
+            notes: r.get(8)?,
+            status: r.get(9)?,
+            created_at: r.get(10)?,
+            updated_at: r.get(11)?,
+        })
+    }
+}
+
+impl SubscriptionRow {
+    /// The row from a direct SQLite statement selecting exactly these columns, in order.
+    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            customer_id: r.get(2)?,
+            plan_id: r.get(3)?,
+            access_type: r.get(4)?,
+            username: r.get(5)?,
+            password_enc: r.get(6)?,
+            static_ipv4: r.get(7)?,
+            mac_address: r.get(8)?,
+            onu_serial: r.get(9)?,
+            olt_port: r.get(10)?,
+            status: r.get(11)?,
+            start_date: r.get(12)?,
+            status_reason: r.get(13)?,
+            created_at: r.get(14)?,
+            updated_at: r.get(15)?,
+        })
+    }
+}
+
+impl PlanRow {
+    /// The row from a direct SQLite statement selecting exactly these columns, in order.
+    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            name: r.get(2)?,
+            description: r.get(3)?,
+            price_minor: r.get(4)?,
+            billing_period: r.get(5)?,
+            download_kbps: r.get(6)?,
+            upload_kbps: r.get(7)?,
+            burst_download_kbps: r.get(8)?,
+            burst_upload_kbps: r.get(9)?,
+            burst_threshold_download_kbps: r.get(10)?,
+            burst_threshold_upload_kbps: r.get(11)?,
+            burst_time_secs: r.get(12)?,
+            data_quota_bytes: r.get(13)?,
+            quota_action: r.get(14)?,
+            fup_download_kbps: r.get(15)?,
+            fup_upload_kbps: r.get(16)?,
+            time_quota_secs: r.get(17)?,
+            access_types: r.get(18)?,
+            ip_pool: r.get(19)?,
+            active: r.get(20)?,
+            created_at: r.get(21)?,
+            updated_at: r.get(22)?,
+        })
+    }
+}
+
 const CUSTOMER_COLS: &str =
     "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
 const SUBSCRIPTION_COLS: &str =
@@ -115,15 +191,66 @@ fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+type PageRows = (Vec<CustomerRow>, Vec<SubscriptionRow>, Vec<PlanRow>);
+
 /// One page of customers with their subscriptions and plans, in three hand-written statements.
 ///
 /// The keyset condition is a row-value comparison, which both SQLite and PostgreSQL turn
-/// into a range scan of `customers_tenant_name_idx`.
-pub async fn fetch_page(
-    db: &Db,
-    tenant_id: i64,
-    after: &Position,
-) -> Result<(Vec<CustomerRow>, Vec<SubscriptionRow>, Vec<PlanRow>), sqlx::Error> {
+/// into a range scan of `customers_tenant_name_idx`. On SQLite the statements run on the
+/// server's own direct connections (`isp_core::lite`), rows mapped by hand; on PostgreSQL
+/// through sqlx.
+pub async fn fetch_page(db: &Db, tenant_id: i64, after: &Position) -> Result<PageRows, String> {
+    match db.lite() {
+        Some(lite) => lite
+            .read(|c| {
+                fetch_page_lite(c.raw(), tenant_id, after).map_err(|e| isp_core::CoreError::internal(e.to_string()))
+            })
+            .map_err(|e| e.to_string()),
+        None => fetch_page_sqlx(db, tenant_id, after).await.map_err(|e| e.to_string()),
+    }
+}
+
+fn fetch_page_lite(conn: &rusqlite::Connection, tenant_id: i64, after: &Position) -> rusqlite::Result<PageRows> {
+    use rusqlite::params_from_iter;
+    use rusqlite::types::Value;
+    let base = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE tenant_id = ?1 AND status <> 'ARCHIVED'");
+    let limit = PAGE + 1;
+    let mut customers: Vec<CustomerRow> = match after {
+        None => conn
+            .prepare_cached(&format!("{base} ORDER BY name ASC, id ASC LIMIT {limit}"))?
+            .query_map([tenant_id], CustomerRow::from_lite)?
+            .collect::<rusqlite::Result<_>>()?,
+        Some((name, id)) => conn
+            .prepare_cached(&format!("{base} AND (name, id) > (?2, ?3) ORDER BY name ASC, id ASC LIMIT {limit}"))?
+            .query_map(rusqlite::params![tenant_id, name, id], CustomerRow::from_lite)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    customers.truncate(PAGE);
+    let in_list = |n: usize| (2..2 + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let args = |ids: &[i64]| -> Vec<Value> {
+        std::iter::once(tenant_id).chain(ids.iter().copied()).map(Value::Integer).collect()
+    };
+    let ids: Vec<i64> = customers.iter().map(|c| c.id).collect();
+    let sql = format!(
+        "SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE tenant_id = ?1 AND customer_id IN ({}) ORDER BY id",
+        in_list(ids.len())
+    );
+    let subs: Vec<SubscriptionRow> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(args(&ids)), SubscriptionRow::from_lite)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut plan_ids: Vec<i64> = subs.iter().map(|s| s.plan_id).collect();
+    plan_ids.sort_unstable();
+    plan_ids.dedup();
+    let sql = format!("SELECT {PLAN_COLS} FROM plans WHERE tenant_id = ?1 AND id IN ({})", in_list(plan_ids.len()));
+    let plans: Vec<PlanRow> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(args(&plan_ids)), PlanRow::from_lite)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((customers, subs, plans))
+}
+
+async fn fetch_page_sqlx(db: &Db, tenant_id: i64, after: &Position) -> Result<PageRows, sqlx::Error> {
     let base = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE tenant_id = $1 AND status <> 'ARCHIVED'");
     let limit = PAGE + 1;
     let mut customers: Vec<CustomerRow> = match after {

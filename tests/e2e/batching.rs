@@ -92,7 +92,19 @@ fn page_query(fragments: bool) -> String {
     let plan = sel(2, &format!("cost: price {money}"));
     let sub = sel(1, &format!("plan {plan}"));
     let customer = sel(0, &format!("subscriptions {sub}"));
-    format!("{{ customers(first: 20) {{ totalCount edges {{ cursor node {customer} }} }} }}")
+    let wrap = |ty: &str, body: String| {
+        if fragments {
+            format!("{{ ... on {ty} {{ {body} }} }}")
+        } else {
+            format!("{{ {body} }}")
+        }
+    };
+    let edge = wrap("CustomerEdge", format!("__typename cursor node {customer}"));
+    let conn = wrap(
+        "CustomerConnection",
+        format!("__typename totalCount pageInfo {{ hasNextPage endCursor }} edges {edge} first: nodes {{ name }}"),
+    );
+    format!("{{ customers(first: 20) {conn} }}")
 }
 
 #[tokio::test]
@@ -134,4 +146,7 @@ async fn list_pages_resolve_exactly_like_the_generic_resolver() {
     assert!(subs.iter().all(|s| s["__typename"] == "Subscription" && s["login"].is_string()));
     assert!(subs.iter().all(|s| s["plan"]["cost"]["__typename"] == "Money"));
     assert!(edges.iter().all(|e| e["node"]["email"].is_null() || e["node"]["email"].is_string()));
+    assert!(edges.iter().all(|e| e["__typename"] == "CustomerEdge" && e["cursor"].is_string()));
+    assert_eq!(fast["data"]["customers"]["__typename"], "CustomerConnection");
+    assert_eq!(fast["data"]["customers"]["first"].as_array().unwrap().len(), 12);
 }

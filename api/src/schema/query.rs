@@ -4,7 +4,7 @@ use super::inputs::*;
 use super::types::*;
 use super::{connection, core, request_loaders, Node};
 use crate::error::{found, invalid, Gql};
-use crate::fast::Fast;
+use crate::fast::{Fast, FastConnection};
 use crate::ids::{self, page_args};
 use crate::loaders::load_err;
 use crate::request::{actor, require};
@@ -117,7 +117,7 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<CustomerFilterInput>,
         order_by: Option<CustomerSort>,
-    ) -> async_graphql::Result<Conn<Fast<Customer>, CustomerConnectionFields>> {
+    ) -> async_graphql::Result<FastConnection<Customer, CustomerConnectionFields>> {
         let a = require(ctx, Action::CustomerRead)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
@@ -140,7 +140,8 @@ impl CoreQuery {
             id: c.id,
             order: Some(sort.order().tag()),
         };
-        Ok(connection(page, key, |c| Fast(Customer(c)), CustomerConnectionFields { tenant_id: a.tenant_id, filter }))
+        let fields = CustomerConnectionFields { tenant_id: a.tenant_id, filter };
+        Ok(FastConnection(connection(page, key, |c| Fast(Customer(c)), fields)))
     }
 
     /// One customer; null when not in the caller's tenant.
