@@ -97,6 +97,17 @@ impl Lite {
         out
     }
 
+    /// Runs `f` on a connection on a blocking thread: for reads that scan (searches), which
+    /// would hold up the other tasks of the calling thread for too long.
+    pub async fn read_off_thread<T, F>(self: &Arc<Self>, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Conn<'_>) -> CoreResult<T> + Send + 'static,
+    {
+        let lite = self.clone();
+        tokio::task::spawn_blocking(move || lite.read(f)).await?
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on a blocking thread and commits when it
     /// returns `Ok` (rolls back on `Err`).
     pub async fn write<T, F>(self: &Arc<Self>, f: F) -> CoreResult<T>

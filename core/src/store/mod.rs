@@ -128,12 +128,22 @@ impl Sql {
         &self.args
     }
 
+    /// Whether the statement scans rather than seeks: a `LIKE` search reads every row of the
+    /// tenant, so on the direct SQLite path it runs on a blocking thread, not inline.
+    fn scans(&self) -> bool {
+        self.text.contains(" LIKE ")
+    }
+
     /// Every row, through the direct SQLite path when there is one (see [`crate::lite`]).
     pub async fn fetch_all<T>(&self, db: &Db) -> CoreResult<Vec<T>>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
     {
         match db.lite() {
+            Some(l) if self.scans() => {
+                let (text, args) = (self.text.clone(), self.args.clone());
+                l.read_off_thread(move |c| c.fetch_all(&text, &args)).await
+            }
             Some(l) => l.read(|c| c.fetch_all(&self.text, &self.args)),
             None => Ok(self.query_as::<T>().fetch_all(db.x()).await?),
         }
