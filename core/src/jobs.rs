@@ -143,6 +143,18 @@ pub struct DeviceJob {
 const COLS: &str =
     "id, tenant_id, nas_id, device_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
 
+/// The statement of [`enqueue`] without its `RETURNING`: `$1` tenant, `$2` NAS, `$3` kind,
+/// `$4` payload (JSON), `$5` now. Accounting runs it through its own executor so the job joins
+/// the batch's transaction on either backend.
+macro_rules! enqueue_sql {
+    () => {
+        "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5)"
+    };
+}
+pub(crate) const ENQUEUE_SQL: &str = enqueue_sql!();
+const ENQUEUE_RETURNING_SQL: &str = concat!(enqueue_sql!(), " RETURNING id");
+
 /// Adds a job inside `tx`; it becomes visible to the worker when `tx` commits. Call
 /// `ctx.jobs_wakeup.notify_one()` after the commit to deliver it at once.
 pub async fn enqueue(
@@ -153,17 +165,14 @@ pub async fn enqueue(
     payload: &RadiusJobPayload,
     now: i64,
 ) -> CoreResult<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5) RETURNING id",
-    )
-    .bind(tenant_id)
-    .bind(nas_id)
-    .bind(kind)
-    .bind(serde_json::to_string(payload).expect("payload serializes"))
-    .bind(now)
-    .fetch_one(tx.x())
-    .await?;
+    let (id,): (i64,) = sqlx::query_as(ENQUEUE_RETURNING_SQL)
+        .bind(tenant_id)
+        .bind(nas_id)
+        .bind(kind)
+        .bind(serde_json::to_string(payload).expect("payload serializes"))
+        .bind(now)
+        .fetch_one(tx.x())
+        .await?;
     Ok(id)
 }
 

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod db;
+pub(crate) mod db_exec;
 pub mod error;
 pub mod events;
 pub mod jobs;

@@ -18,7 +18,7 @@ use serde_json::json;
 mod batch;
 mod exec;
 pub use batch::{account_many, AcctItem};
-use exec::{Exec, SqlxExec, Stmt, V};
+use exec::{Exec, SqlxExec, V};
 
 /// Everything an Access-Request decision needs, read with one indexed query.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -392,8 +392,8 @@ async fn add_usage(
     };
     let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, ctx.clock.now().date_naive());
     let totals = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
-    let pg = ctx.db.backend() == crate::db::Backend::Postgres;
-    enforce_quota(&mut SqlxExec { tx, pg }, tenant_id, &q, totals, (d_in + d_out, d_time), now).await
+    enforce_quota(&mut SqlxExec { tx, backend: ctx.db.backend() }, tenant_id, &q, totals, (d_in + d_out, d_time), now)
+        .await
 }
 
 /// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
@@ -422,11 +422,11 @@ async fn enforce_quota<E: Exec>(
         _ => (JobKind::RadiusDisconnect, None),
     };
     let open: Vec<(i64, String, String, Option<String>)> = ex
-        .fetch_all(&Stmt::with(
+        .fetch_all_v(
             "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
              WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-            vec![V::I(tenant_id), V::I(sub)],
-        ))
+            &[V::I(tenant_id), V::I(sub)],
+        )
         .await?;
     let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
     for (nas_id, acct_session_id, username, framed_ip) in &open {
@@ -437,14 +437,13 @@ async fn enforce_quota<E: Exec>(
             rate_limit: rate_limit.clone(),
             reason: reason.into(),
         };
-        // The statement of `jobs::enqueue`, run through `ex` so it joins the batch's transaction
-        // on either path.
+        // `jobs::enqueue`'s statement, run through `ex` so it joins the batch's transaction on
+        // either path.
         let payload = serde_json::to_string(&payload).expect("payload serializes");
-        ex.execute(&Stmt::with(
-            "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5)",
-            vec![V::I(tenant_id), V::I(*nas_id), V::T(kind.as_str()), V::T(&payload), V::I(now)],
-        ))
+        ex.execute_v(
+            jobs::ENQUEUE_SQL,
+            &[V::I(tenant_id), V::I(*nas_id), V::T(kind.as_str()), V::T(&payload), V::I(now)],
+        )
         .await?;
     }
     tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");

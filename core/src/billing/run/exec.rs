@@ -1,7 +1,8 @@
 //! Where a billing run's statements execute: a sqlx transaction (PostgreSQL, and in-memory
 //! SQLite) or a direct SQLite connection inside `BEGIN IMMEDIATE` ([`crate::lite`]). The
-//! chunk logic is written once against [`Exec`], with the same SQL text on both; only how
-//! rows reach the database differs:
+//! chunk logic is written once against [`InsertRows`] (the shared [`Exec`] of
+//! [`crate::db_exec`] plus multi-row inserts), with the same SQL text on both; only how rows
+//! reach the database differs:
 //!
 //! - sqlx: multi-row `INSERT ... VALUES (...), (...)` of up to [`SQLX_ROWS`] rows, one round
 //!   trip each (PostgreSQL `$n`, SQLite anonymous `?`: see [`values_sql`]);
@@ -12,17 +13,14 @@
 //! The direct connection never waits, so its futures complete on their first poll and the
 //! logic runs on the blocking thread of [`crate::lite::Lite::write`] through [`run_ready`].
 
-use crate::db::{Backend, Tx};
+use crate::db::Backend;
+pub(super) use crate::db_exec::{run_ready, Exec, LiteExec, SqlxExec, V};
 use crate::error::{CoreError, CoreResult};
 use crate::lite::{lite_err, Conn};
-use crate::store::Arg;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Arguments};
+use sqlx::any::AnyArguments;
+use sqlx::Any;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 /// Rows per multi-row INSERT through sqlx: 13 placeholders a row stays far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
@@ -35,15 +33,6 @@ pub(super) const SQLX_ROWS: usize = 1000;
 /// 64 rows 1.35, 128 rows 1.38, 256 rows 1.37 with more memory for the cached statements.
 const LITE_ROWS: usize = 64;
 
-/// A bound value.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum V<'a> {
-    I(i64),
-    OptI(Option<i64>),
-    T(&'a str),
-    OptT(Option<&'a str>),
-}
-
 /// A multi-row INSERT: `head`, one `row` template per row (each `?` the row's next value;
 /// constants of the chunk written into it as SQL literals), then `tail`. `returning`
 /// (`RETURNING id, <key>`) is what a multi-row insert needs to learn its ids; a single-row
@@ -55,30 +44,8 @@ pub(super) struct Insert {
     pub(super) returning: &'static str,
 }
 
-/// Runs a billing run's statements inside one transaction.
-pub(super) trait Exec {
-    /// Placeholder style of the statements (`values_sql`).
-    fn backend(&self) -> Backend;
-
-    /// Whether rows read for update must be locked (`FOR UPDATE`): PostgreSQL. SQLite's
-    /// `BEGIN IMMEDIATE` already excludes other writers.
-    fn lock_rows(&self) -> bool {
-        self.backend() == Backend::Postgres
-    }
-
-    /// Every row of a query (`$n` or anonymous `?` placeholders).
-    async fn fetch_all<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Vec<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin;
-
-    /// The first row of a query, if any.
-    async fn fetch_optional<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Option<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin;
-
-    /// Executes a statement; returns the rows changed.
-    async fn execute(&mut self, sql: &str, args: &[Arg]) -> CoreResult<u64>;
-
+/// The multi-row inserts of a billing run, on either executor.
+pub(super) trait InsertRows: Exec {
     /// Inserts `rows` (values for the `?` of `ins.row`, in order); returns the rows inserted.
     async fn insert<const N: usize>(&mut self, ins: &Insert, rows: &[[V<'_>; N]]) -> CoreResult<u64>;
 
@@ -93,60 +60,14 @@ pub(super) trait Exec {
     ) -> CoreResult<Vec<i64>>;
 }
 
-/// A sqlx transaction.
-pub(super) struct SqlxExec<'t> {
-    pub(super) tx: &'t mut Tx,
-    pub(super) backend: Backend,
-}
-
-fn arguments<'q>(args: &'q [Arg]) -> CoreResult<AnyArguments<'q>> {
-    let mut a = AnyArguments::default();
-    for v in args {
-        match v {
-            Arg::I(i) => a.add(*i),
-            Arg::T(t) => a.add(t.as_str()),
-        }
-        .map_err(|e| CoreError::internal(format!("cannot bind an argument: {e}")))?;
-    }
-    Ok(a)
-}
-
 fn add_values<'q, const N: usize>(a: &mut AnyArguments<'q>, rows: &[[V<'q>; N]]) -> CoreResult<()> {
     for v in rows.iter().flatten() {
-        match *v {
-            V::I(i) => a.add(i),
-            V::OptI(i) => a.add(i),
-            V::T(t) => a.add(t),
-            V::OptT(t) => a.add(t),
-        }
-        .map_err(|e| CoreError::internal(format!("cannot bind an argument: {e}")))?;
+        v.add_to(a)?;
     }
     Ok(())
 }
 
-impl Exec for SqlxExec<'_> {
-    fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    async fn fetch_all<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Vec<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        Ok(sqlx::query_as_with::<Any, T, _>(sql, arguments(args)?).fetch_all(self.tx.x()).await?)
-    }
-
-    async fn fetch_optional<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Option<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        Ok(sqlx::query_as_with::<Any, T, _>(sql, arguments(args)?).fetch_optional(self.tx.x()).await?)
-    }
-
-    async fn execute(&mut self, sql: &str, args: &[Arg]) -> CoreResult<u64> {
-        Ok(sqlx::query_with::<Any, _>(sql, arguments(args)?).execute(self.tx.x()).await?.rows_affected())
-    }
-
+impl InsertRows for SqlxExec<'_> {
     async fn insert<const N: usize>(&mut self, ins: &Insert, rows: &[[V<'_>; N]]) -> CoreResult<u64> {
         let mut n = 0;
         for batch in rows.chunks(SQLX_ROWS) {
@@ -182,11 +103,6 @@ impl Exec for SqlxExec<'_> {
     }
 }
 
-/// A direct SQLite connection inside a `Lite::write` transaction.
-pub(super) struct LiteExec<'c, 'a> {
-    pub(super) conn: &'c Conn<'a>,
-}
-
 /// Rows per INSERT on the direct path; `ISP_BILLING_LITE_ROWS` overrides it for measurements.
 fn lite_rows() -> usize {
     static ROWS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -195,81 +111,51 @@ fn lite_rows() -> usize {
     })
 }
 
-impl LiteExec<'_, '_> {
-    /// Inserts `rows` through cached prepared statements of up to [`lite_rows`] rows each,
-    /// anonymous `?` bound by position; with `ids`, collects the `RETURNING id, key` rows.
-    fn run<const N: usize>(
-        &self,
-        ins: &Insert,
-        rows: &[[V<'_>; N]],
-        mut ids: Option<&mut HashMap<i64, i64>>,
-    ) -> CoreResult<u64> {
-        let conn = self.conn.raw();
-        let per = lite_rows();
-        let mut changed = 0;
-        for batch in rows.chunks(per) {
-            let mut sql = values_sql(Backend::Sqlite, ins.head, &ins.row, batch.len(), ins.tail);
-            if ids.is_some() {
-                sql.push_str(ins.returning);
-            }
-            let mut st = conn.prepare_cached(&sql).map_err(lite_err)?;
-            if st.parameter_count() != N * batch.len() {
-                return Err(CoreError::internal(format!(
-                    "statement takes {} parameters, {} given",
-                    st.parameter_count(),
-                    N * batch.len()
-                )));
-            }
-            for (i, v) in batch.iter().flatten().enumerate() {
-                match *v {
-                    V::I(x) => st.raw_bind_parameter(i + 1, x),
-                    V::OptI(x) => st.raw_bind_parameter(i + 1, x),
-                    V::T(x) => st.raw_bind_parameter(i + 1, x),
-                    V::OptT(x) => st.raw_bind_parameter(i + 1, x),
-                }
-                .map_err(lite_err)?;
-            }
-            match ids.as_mut() {
-                None => changed += st.raw_execute().map_err(lite_err)? as u64,
-                Some(by_key) => {
-                    let mut out = st.raw_query();
-                    while let Some(r) = out.next().map_err(lite_err)? {
-                        let (id, key): (i64, i64) = (r.get(0).map_err(lite_err)?, r.get(1).map_err(lite_err)?);
-                        by_key.insert(key, id);
-                        changed += 1;
-                    }
+/// Inserts `rows` through cached prepared statements of up to [`lite_rows`] rows each,
+/// anonymous `?` bound by position; with `ids`, collects the `RETURNING id, key` rows.
+fn lite_insert<const N: usize>(
+    conn: &Conn<'_>,
+    ins: &Insert,
+    rows: &[[V<'_>; N]],
+    mut ids: Option<&mut HashMap<i64, i64>>,
+) -> CoreResult<u64> {
+    let conn = conn.raw();
+    let per = lite_rows();
+    let mut changed = 0;
+    for batch in rows.chunks(per) {
+        let mut sql = values_sql(Backend::Sqlite, ins.head, &ins.row, batch.len(), ins.tail);
+        if ids.is_some() {
+            sql.push_str(ins.returning);
+        }
+        let mut st = conn.prepare_cached(&sql).map_err(lite_err)?;
+        if st.parameter_count() != N * batch.len() {
+            return Err(CoreError::internal(format!(
+                "statement takes {} parameters, {} given",
+                st.parameter_count(),
+                N * batch.len()
+            )));
+        }
+        for (i, v) in batch.iter().flatten().enumerate() {
+            v.bind_at(&mut st, i + 1)?;
+        }
+        match ids.as_mut() {
+            None => changed += st.raw_execute().map_err(lite_err)? as u64,
+            Some(by_key) => {
+                let mut out = st.raw_query();
+                while let Some(r) = out.next().map_err(lite_err)? {
+                    let (id, key): (i64, i64) = (r.get(0).map_err(lite_err)?, r.get(1).map_err(lite_err)?);
+                    by_key.insert(key, id);
+                    changed += 1;
                 }
             }
         }
-        Ok(changed)
     }
+    Ok(changed)
 }
 
-impl Exec for LiteExec<'_, '_> {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn fetch_all<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Vec<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        self.conn.fetch_all(sql, args)
-    }
-
-    async fn fetch_optional<T>(&mut self, sql: &str, args: &[Arg]) -> CoreResult<Option<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        self.conn.fetch_optional(sql, args)
-    }
-
-    async fn execute(&mut self, sql: &str, args: &[Arg]) -> CoreResult<u64> {
-        self.conn.execute(sql, args)
-    }
-
+impl InsertRows for LiteExec<'_, '_> {
     async fn insert<const N: usize>(&mut self, ins: &Insert, rows: &[[V<'_>; N]]) -> CoreResult<u64> {
-        self.run(ins, rows, None)
+        lite_insert(self.conn, ins, rows, None)
     }
 
     async fn insert_ids<const N: usize>(
@@ -279,7 +165,7 @@ impl Exec for LiteExec<'_, '_> {
         key: usize,
     ) -> CoreResult<Vec<i64>> {
         let mut by_key = HashMap::with_capacity(rows.len());
-        self.run(ins, rows, Some(&mut by_key))?;
+        lite_insert(self.conn, ins, rows, Some(&mut by_key))?;
         ids_by_key(rows, key, &by_key)
     }
 }
@@ -292,15 +178,6 @@ fn ids_by_key<const N: usize>(rows: &[[V<'_>; N]], key: usize, by_key: &HashMap<
             by_key.get(&k).copied().ok_or_else(|| CoreError::internal("an inserted row went missing"))
         })
         .collect()
-}
-
-/// Drives a future that never waits (one running on [`LiteExec`]) to completion on this thread.
-pub(super) fn run_ready<T>(f: impl Future<Output = CoreResult<T>>) -> CoreResult<T> {
-    let mut f = pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => Err(CoreError::internal("a direct SQLite statement waited")),
-    }
 }
 
 /// A multi-row statement: `head`, then `rows` copies of the `row` template joined by commas,

@@ -9,8 +9,8 @@
 //! the gapless sequence. A preview rolls every chunk back. A re-run with nothing due is one
 //! empty index walk.
 //!
-//! The chunk logic is written once against `exec::Exec`, with the same SQL text on both
-//! backends; only the executor differs. On a SQLite file a chunk runs in one
+//! The chunk logic is written once against `exec::InsertRows` (over `db_exec::Exec`), with
+//! the same SQL text on both backends; only the executor differs. On a SQLite file a chunk runs in one
 //! [`Lite::write`](crate::lite::Lite::write) on a direct connection and writes its rows through
 //! cached multi-row statements; elsewhere (PostgreSQL, in-memory SQLite) it runs in a sqlx
 //! transaction with multi-row INSERTs of up to 1,000 rows.
@@ -39,7 +39,7 @@ use crate::store::plans::BillingPeriod;
 use crate::store::Arg;
 use crate::Ctx;
 use chrono::{Duration, NaiveDate};
-use exec::{run_ready, values_sql, Exec, LiteExec, SqlxExec};
+use exec::{run_ready, values_sql, Exec, InsertRows, LiteExec, SqlxExec};
 use std::collections::HashMap;
 
 /// Customers billed per transaction. Larger chunks spread each transaction's fixed costs
@@ -390,7 +390,7 @@ async fn bill_chunk(ctx: &Ctx, job: ChunkJob) -> CoreResult<Option<Chunk>> {
 }
 
 /// Reads, plans and writes one chunk inside the caller's transaction.
-async fn chunk<E: Exec>(x: &mut E, job: &ChunkJob) -> CoreResult<Option<Chunk>> {
+async fn chunk<E: InsertRows>(x: &mut E, job: &ChunkJob) -> CoreResult<Option<Chunk>> {
     let t = job.actor.tenant_id;
     let as_of = job.as_of;
     let s: BillingSettings = x.fetch_optional(&settings::select_sql(), &[Arg::I(t)]).await?.unwrap_or_default();

@@ -1,10 +1,10 @@
 //! Writing a chunk's invoices: every row is computed once here, then handed to the chunk's
-//! [`Exec`], which writes it as multi-row INSERTs (sqlx) or row by row through one prepared
-//! statement (direct SQLite). What is the same for the whole chunk (tenant, run, dates,
+//! [`InsertRows`] executor, which writes it as multi-row INSERTs (sqlx) or row by row through
+//! one prepared statement (direct SQLite). What is the same for the whole chunk (tenant, run, dates,
 //! timestamps, constant columns) is written into the statement as an SQL literal, never user
 //! text, so each row binds only what differs.
 
-use super::exec::{Exec, Insert, V};
+use super::exec::{Exec, Insert, InsertRows, V};
 use super::{int_args, ChunkJob, PlannedInvoice, PlannedLine};
 use crate::billing::settings::BillingSettings;
 use crate::billing::{fmt_date, invoices, numbering, payments, InvoiceStatus};
@@ -57,7 +57,7 @@ impl Dates {
 /// Writes a chunk's invoices (issued, or drafts) with their lines, billed periods, charges,
 /// credit and audit entries; fills in their ids and numbers. Returns the run's id, creating
 /// its `billing_runs` row with the first chunk that writes anything.
-pub(super) async fn write<E: Exec>(
+pub(super) async fn write<E: InsertRows>(
     x: &mut E,
     job: &ChunkJob,
     s: &BillingSettings,

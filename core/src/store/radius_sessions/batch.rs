@@ -9,9 +9,8 @@
 //! known ones updated, the growth is added to each subscription's current period with one
 //! upsert, and crossed quotas enqueue their device jobs, all before the one commit.
 
-use super::exec::{run_ready, Exec, LiteExec, SqlxExec, Stmt, V};
+use super::exec::{run_ready, Exec, LiteExec, SqlxExec, Stmt, WriteRows, V};
 use super::{enforce_quota, AcctOutcome, AcctRecord, AcctStatus, QuotaRow, UPDATE_SESSION};
-use crate::db::Backend;
 use crate::error::{CoreError, CoreResult};
 use crate::lite::Lite;
 use crate::store::usage::{self, parse_date};
@@ -119,15 +118,18 @@ async fn account_batch_lite(ctx: &Ctx, lite: &Arc<Lite>, items: &[AcctItem]) -> 
 /// The batch in one sqlx transaction.
 async fn account_batch_sqlx(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
     let mut tx = ctx.db.begin().await?;
-    let pg = ctx.db.backend() == Backend::Postgres;
-    let out = account_batch(ctx, &mut SqlxExec { tx: &mut tx, pg }, items).await?;
+    let out = account_batch(ctx, &mut SqlxExec { tx: &mut tx, backend: ctx.db.backend() }, items).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// Records `items` through `ex` inside its transaction; returns the outcomes and the device
 /// jobs enqueued (the caller commits, then wakes the worker).
-async fn account_batch<E: Exec>(ctx: &Ctx, ex: &mut E, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
+async fn account_batch<E: WriteRows>(
+    ctx: &Ctx,
+    ex: &mut E,
+    items: &[AcctItem],
+) -> CoreResult<(Vec<AcctOutcome>, usize)> {
     let now = ctx.now_ms();
     let pg = ex.lock_rows();
 
@@ -157,7 +159,7 @@ async fn account_batch<E: Exec>(ctx: &Ctx, ex: &mut E, items: &[AcctItem]) -> Co
                 q.push(" ORDER BY id FOR UPDATE");
             }
             type Found = (i64, String, Option<i64>, i64, i64, i64, i64);
-            for (id, sid, sub, input, output, time, open) in ex.fetch_all::<Found>(&q).await? {
+            for (id, sid, sub, input, output, time, open) in ex.fetch_all_v::<Found>(&q.text, &q.args).await? {
                 let Some(&key_sid) = chunk.iter().find(|s| **s == sid) else { continue };
                 rows.insert(
                     (*tenant_id, *nas_id, key_sid),
@@ -290,7 +292,7 @@ async fn resolve_subscriptions<'a, E: Exec>(
             // whole index (it guesses an equality matches ~10 rows) than look up ids.
             let mut q = Stmt::new("SELECT id FROM subscriptions WHERE +tenant_id = ");
             q.arg(V::I(tenant)).push(" AND id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            k.0.extend(ex.fetch_all::<(i64,)>(&q).await?.into_iter().map(|(id,)| id));
+            k.0.extend(ex.fetch_all_v::<(i64,)>(&q.text, &q.args).await?.into_iter().map(|(id,)| id));
         }
         let mut rest = &names[..];
         for n in chunk_lens(names.len(), IN_LIST) {
@@ -298,7 +300,7 @@ async fn resolve_subscriptions<'a, E: Exec>(
             rest = tail;
             let mut q = Stmt::new("SELECT id, username FROM subscriptions WHERE tenant_id = ");
             q.arg(V::I(tenant)).push(" AND username IN ").row(chunk.iter().map(|u| V::T(u)));
-            k.1.extend(ex.fetch_all::<(i64, String)>(&q).await?.into_iter().map(|(id, u)| (u, id)));
+            k.1.extend(ex.fetch_all_v::<(i64, String)>(&q.text, &q.args).await?.into_iter().map(|(id, u)| (u, id)));
         }
     }
     Ok(creators
@@ -311,7 +313,7 @@ async fn resolve_subscriptions<'a, E: Exec>(
         .collect())
 }
 
-async fn insert_sessions<E: Exec>(ex: &mut E, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn insert_sessions<E: WriteRows>(ex: &mut E, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = new;
     for n in chunk_lens(new.len(), (ex.write_rows() / 2).max(1)) {
         let (chunk, tail) = rest.split_at(n);
@@ -345,12 +347,12 @@ async fn insert_sessions<E: Exec>(ex: &mut E, new: &[&Row<'_>], now: i64) -> Cor
             ]);
         }
         // A session created by another process since step 1 fails the batch (unique key).
-        ex.execute(&q).await?;
+        ex.execute_v(&q.text, &q.args).await?;
     }
     Ok(())
 }
 
-async fn update_sessions<E: Exec>(ex: &mut E, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn update_sessions<E: WriteRows>(ex: &mut E, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = known;
     for n in chunk_lens(known.len(), ex.write_rows()) {
         let (chunk, tail) = rest.split_at(n);
@@ -372,7 +374,7 @@ async fn update_sessions<E: Exec>(ex: &mut E, known: &[&Row<'_>], now: i64) -> C
                     V::I(r.id.expect("known sessions have an id")),
                 ],
             );
-            if ex.execute(&q).await? != 1 {
+            if ex.execute_v(&q.text, &q.args).await? != 1 {
                 return Err(CoreError::internal("an accounting session vanished during its update"));
             }
             continue;
@@ -402,7 +404,7 @@ async fn update_sessions<E: Exec>(ex: &mut E, known: &[&Row<'_>], now: i64) -> C
             ]);
         }
         q.push(") AS v WHERE r.id = v.column1 AND r.tenant_id = v.column2");
-        let updated = ex.execute(&q).await?;
+        let updated = ex.execute_v(&q.text, &q.args).await?;
         if updated != n as u64 {
             return Err(CoreError::internal(format!("updated {updated} of {n} accounting sessions")));
         }
@@ -412,7 +414,7 @@ async fn update_sessions<E: Exec>(ex: &mut E, known: &[&Row<'_>], now: i64) -> C
 
 /// Adds the growth of each subscription to its current period and enforces crossed quotas;
 /// returns the device jobs enqueued.
-async fn add_usage_many<E: Exec>(
+async fn add_usage_many<E: WriteRows>(
     ctx: &Ctx,
     ex: &mut E,
     growth: &Growth,
@@ -439,7 +441,7 @@ async fn add_usage_many<E: Exec>(
                  JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id WHERE +s.tenant_id = ",
             );
             q.arg(V::I(tenant)).push(" AND s.id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            quotas.extend(ex.fetch_all::<QuotaRow>(&q).await?.into_iter().map(|r| (r.id, r)));
+            quotas.extend(ex.fetch_all_v::<QuotaRow>(&q.text, &q.args).await?.into_iter().map(|r| (r.id, r)));
         }
         // Subscriptions deleted since their session started have nothing to count against.
         let mut rows = Vec::with_capacity(quotas.len());
@@ -475,7 +477,9 @@ async fn add_usage_many<E: Exec>(
                  session_time = radius_usage.session_time + excluded.session_time, updated_at = excluded.updated_at \
                  RETURNING subscription_id, input_octets + output_octets, session_time",
             );
-            totals.extend(ex.fetch_all::<(i64, i64, i64)>(&q).await?.into_iter().map(|(s, o, t)| (s, (o, t))));
+            totals.extend(
+                ex.fetch_all_v::<(i64, i64, i64)>(&q.text, &q.args).await?.into_iter().map(|(s, o, t)| (s, (o, t))),
+            );
         }
         for (sub, _, _, (d_in, d_out, d_time)) in &rows {
             let Some(t) = totals.get(sub) else { continue };
