@@ -1,7 +1,7 @@
 //! Output object types of the graph: thin wrappers over the core rows.
 
 use crate::error::Gql;
-use crate::fast::Fast;
+use crate::fast::{Fast, FastList};
 use crate::ids;
 use crate::loaders::load_err;
 use crate::request::require;
@@ -191,14 +191,14 @@ impl Customer {
     }
     /// The customer's subscriptions, oldest first (batched across a page).
     #[graphql(complexity = "SUBSCRIPTIONS_PER_CUSTOMER * child_complexity")]
-    async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Fast<Subscription>>> {
+    async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Subscription>> {
         require(ctx, Action::SubscriptionRead)?;
         let l = request_loaders(ctx)?;
-        if let Some(subs) = l.take_subscriptions(self.0.id) {
-            return Ok(subs.into_iter().map(|s| Fast(Subscription(s))).collect());
-        }
-        let subs = l.subscriptions_by_customer.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(subs.unwrap_or_default().into_iter().map(|s| Fast(Subscription(s))).collect())
+        let subs = match l.take_subscriptions(self.0.id) {
+            Some(subs) => subs,
+            None => l.subscriptions_by_customer.load_one(self.0.id).await.map_err(load_err)?.unwrap_or_default(),
+        };
+        Ok(FastList(subs.into_iter().map(Subscription).collect()))
     }
 }
 
