@@ -60,6 +60,32 @@ impl Radius {
 }
 
 #[tokio::test]
+async fn usage_periods_follow_the_tenant_calendar() {
+    let r = spawn_radius().await;
+    let ctx = &r.app.ctx;
+    // Five hours behind UTC (no daylight saving): at 03:00 UTC on 1 February it is still
+    // 31 January there, so usage belongs to January's period, as the tenant's billing does.
+    let ten = isp_core::store::tenants::get(&ctx.db, r.tenant_id).await.unwrap();
+    let mut tx = ctx.db.begin().await.unwrap();
+    isp_core::store::tenants::update(&mut tx, r.tenant_id, &ten.name, &ten.currency, "America/Bogota", &ten.settings())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    r.app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-02-01T03:00:00Z").unwrap().to_utc());
+    let plan = r.plan(base_plan("Local calendar")).await;
+    let u = format!("local{}", unique());
+    let sub = r.subscriber(plan.id, &u, "pw-123456", |p| p.start_date = Some("2026-01-01".into())).await;
+    let sid = format!("sess-{}", unique());
+    r.account(acct(acct_status_type::START, &u, &sid, 0, 0, 0)).await;
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, 1000, 500, 60)).await;
+    assert_eq!(r.usage(sub.id).await, vec![("2026-01-01".to_string(), 1500, 60)]);
+    // At 05:00 there it is February: the growth from then on is February's.
+    r.app.clock.advance(ChronoDuration::hours(5));
+    r.account(acct(acct_status_type::INTERIM_UPDATE, &u, &sid, 1600, 1000, 120)).await;
+    assert_eq!(r.usage(sub.id).await, vec![("2026-02-01".to_string(), 1100, 60), ("2026-01-01".to_string(), 1500, 60)]);
+}
+
+#[tokio::test]
 async fn accounting_keeps_64_bit_cumulative_counters_per_period() {
     let r = spawn_radius().await;
     let plan = r.plan(base_plan("Counted")).await;

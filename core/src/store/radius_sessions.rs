@@ -224,6 +224,8 @@ pub struct AcctOutcome {
 struct QuotaRow {
     id: i64,
     start_date: String,
+    /// The tenant's time zone: periods run on its local calendar, like billing's.
+    timezone: String,
     billing_period: super::plans::BillingPeriod,
     data_quota_bytes: Option<i64>,
     quota_action: Option<QuotaAction>,
@@ -379,9 +381,9 @@ async fn add_usage(
     now: i64,
 ) -> CoreResult<AcctOutcome> {
     let q: Option<QuotaRow> = sqlx::query_as(
-        "SELECT s.id, s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, p.fup_download_kbps, \
-         p.time_quota_secs FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
-         WHERE s.tenant_id = $1 AND s.id = $2",
+        "SELECT s.id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, \
+         p.fup_download_kbps, p.time_quota_secs FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
+         JOIN tenants t ON t.id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2",
     )
     .bind(tenant_id)
     .bind(sub)
@@ -390,7 +392,8 @@ async fn add_usage(
     let Some(q) = q else {
         return Ok(AcctOutcome::default());
     };
-    let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, ctx.clock.now().date_naive());
+    let today = crate::billing::local_date(ctx.clock.now(), &q.timezone);
+    let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, today);
     let totals = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
     enforce_quota(&mut SqlxExec { tx, backend: ctx.db.backend() }, tenant_id, &q, totals, (d_in + d_out, d_time), now)
         .await

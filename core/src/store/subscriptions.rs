@@ -323,7 +323,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
             validate::date(d).map_err(|m| CoreError::validation("startDate", m))?;
             d.clone()
         }
-        None => ctx.clock.now().date_naive().format("%Y-%m-%d").to_string(),
+        // Today on the tenant's calendar, which its billing and quota periods run on.
+        None => crate::billing::tenant_today(ctx, actor.tenant_id).await?.format("%Y-%m-%d").to_string(),
     };
     let mut tx = ctx.db.begin().await?;
     let customer =

@@ -213,7 +213,7 @@ fn check(
         reply.add_vendor_str(mt, mikrotik::ADDRESS_LIST, &nas.settings.walled_garden_address_list);
         note = "subscription suspended: walled garden".into();
     } else {
-        let today = ctx.clock.now().date_naive();
+        let today = isp_core::billing::local_date(ctx.clock.now(), &nas.timezone);
         let (start, end) = p.period(today).map_err(|_| reject("bad start date", false, AUTH_FAIL))?;
         let (octets, seconds) = p.used_in(start);
         let plan = &p.plan;

@@ -20,6 +20,8 @@ pub struct NasEntry {
     pub secret: Vec<u8>,
     /// Its tenant's RADIUS-relevant settings.
     pub settings: TenantSettings,
+    /// Its tenant's time zone: quota periods run on the tenant's local calendar.
+    pub timezone: String,
 }
 
 /// When an entry was loaded, and the NAS (`None`: no NAS has that address).
@@ -56,8 +58,9 @@ impl NasCache {
         let entry = match nas::by_ip(&ctx.db, &ip.to_string()).await? {
             Some(n) => {
                 let secret = n.secret(ctx)?.into_bytes();
-                let settings = tenants::get(&ctx.db, n.tenant_id).await?.settings();
-                Some(Arc::new(NasEntry { nas: n, secret, settings }))
+                let tenant = tenants::get(&ctx.db, n.tenant_id).await?;
+                let (settings, timezone) = (tenant.settings(), tenant.timezone);
+                Some(Arc::new(NasEntry { nas: n, secret, settings, timezone }))
             }
             None => None,
         };

@@ -421,7 +421,7 @@ async fn add_usage_many<E: WriteRows>(
     outcomes: &mut [AcctOutcome],
     now: i64,
 ) -> CoreResult<usize> {
-    let today = ctx.clock.now().date_naive();
+    let now_utc = ctx.clock.now();
     let mut per_tenant: HashMap<i64, Vec<i64>> = HashMap::new();
     for (tenant, sub) in growth.keys() {
         per_tenant.entry(*tenant).or_default().push(*sub);
@@ -436,9 +436,10 @@ async fn add_usage_many<E: WriteRows>(
             rest = tail;
             // `+s.tenant_id`: look the ids up, not the tenant's index (see `resolve_subscriptions`).
             let mut q = Stmt::new(
-                "SELECT s.id, s.start_date, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, \
-                 p.fup_download_kbps, p.time_quota_secs FROM subscriptions s \
-                 JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id WHERE +s.tenant_id = ",
+                "SELECT s.id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, \
+                 p.fup_upload_kbps, p.fup_download_kbps, p.time_quota_secs FROM subscriptions s \
+                 JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
+                 JOIN tenants t ON t.id = s.tenant_id WHERE +s.tenant_id = ",
             );
             q.arg(V::I(tenant)).push(" AND s.id IN ").row(chunk.iter().map(|i| V::I(*i)));
             quotas.extend(ex.fetch_all_v::<QuotaRow>(&q.text, &q.args).await?.into_iter().map(|r| (r.id, r)));
@@ -447,6 +448,8 @@ async fn add_usage_many<E: WriteRows>(
         let mut rows = Vec::with_capacity(quotas.len());
         for sub in &subs {
             let Some(q) = quotas.get(sub) else { continue };
+            // Periods run on the tenant's calendar, like billing's.
+            let today = crate::billing::local_date(now_utc, &q.timezone);
             let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, today);
             let (d, _) = growth[&(tenant, *sub)];
             rows.push((*sub, usage::fmt_date(period.0), usage::fmt_date(period.1), d));
