@@ -446,10 +446,10 @@ async fn add_usage_many<E: WriteRows>(
         }
         // Subscriptions deleted since their session started have nothing to count against.
         let mut rows = Vec::with_capacity(quotas.len());
+        // Periods run on the tenant's calendar, like billing's (one zone for the whole group).
+        let today = quotas.values().next().map(|q| crate::billing::local_date(now_utc, &q.timezone));
         for sub in &subs {
-            let Some(q) = quotas.get(sub) else { continue };
-            // Periods run on the tenant's calendar, like billing's.
-            let today = crate::billing::local_date(now_utc, &q.timezone);
+            let (Some(q), Some(today)) = (quotas.get(sub), today) else { continue };
             let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, today);
             let (d, _) = growth[&(tenant, *sub)];
             rows.push((*sub, usage::fmt_date(period.0), usage::fmt_date(period.1), d));
