@@ -13,10 +13,11 @@
 //! generic resolver unchanged. The schema has no extensions: their per-field `resolve` hooks
 //! would not see the fields resolved here (`schema::build` says so where extensions would go).
 
+use crate::direct::{self, Dcx, Direct, DirectJson, NotCovered};
 use crate::ids::Cursor;
 use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
 use async_graphql::{ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value};
@@ -86,8 +87,13 @@ impl<T: ContainerType> OutputType for FastList<T> {
 /// Whether the selection is plain fields, each with its own response key and no directives:
 /// what [`resolve`] handles itself.
 fn plain<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    let mut fields = Vec::with_capacity(ctx.item.node.items.len());
-    for s in &ctx.item.node.items {
+    plain_fields(&ctx.item.node)
+}
+
+/// [`plain`] for a selection set.
+pub(crate) fn plain_fields(set: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
+    let mut fields = Vec::with_capacity(set.items.len());
+    for s in &set.items {
         match &s.node {
             Selection::Field(f) if f.node.directives.is_empty() => {
                 let key = f.node.response_key();
@@ -167,7 +173,7 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
 /// instead of through a generic object per edge.
 pub struct FastConnection<N: ContainerType, F: ObjectType>(pub Connection<Cursor, Fast<N>, F>);
 
-impl<N: ContainerType, F: ObjectType> OutputType for FastConnection<N, F> {
+impl<N: ContainerType + Direct, F: ObjectType> OutputType for FastConnection<N, F> {
     fn type_name() -> Cow<'static, str> {
         Connection::<Cursor, Fast<N>, F>::type_name()
     }
@@ -180,6 +186,11 @@ impl<N: ContainerType, F: ObjectType> OutputType for FastConnection<N, F> {
         let Some(fields) = plain(ctx) else {
             return self.0.resolve(ctx, field).await;
         };
+        if ctx.data_opt::<DirectJson>().is_some() {
+            if let Some(v) = self.resolve_direct(ctx, &fields).await {
+                return Ok(v);
+            }
+        }
         let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
         for f in fields {
             let c = ctx.with_field(f);
@@ -199,7 +210,76 @@ impl<N: ContainerType, F: ObjectType> OutputType for FastConnection<N, F> {
     }
 }
 
-impl<N: ContainerType, F: ObjectType> FastConnection<N, F> {
+impl<N: ContainerType + Direct, F: ObjectType> FastConnection<N, F> {
+    /// The connection as JSON text (see [`crate::direct`]): its edges written directly, its
+    /// other fields resolved as usual and written after them. None when the edges' selection
+    /// is not covered, before anything was resolved.
+    async fn resolve_direct(&self, ctx: &ContextSelectionSet<'_>, fields: &[&Positioned<Field>]) -> Option<Value> {
+        let mut edges_fields = fields.iter().filter(|f| f.node.name.node == "edges");
+        let edges_field = edges_fields.next()?;
+        if edges_fields.next().is_some() {
+            return None;
+        }
+        let set = &edges_field.node.selection_set.node;
+        let fctx = ctx.with_field(edges_field);
+        let actor = crate::request::actor(&fctx).ok()?;
+        let state = ctx.data_opt::<crate::schema::RequestState>()?;
+        let currency = match direct::mentions(set, "price") {
+            true => Some(crate::schema::tenant_currency(&fctx).await.ok()?),
+            false => None,
+        };
+        let edges = {
+            let (subscriptions, plans) = state.loaders.prefetched();
+            let d = Dcx { actor, subscriptions: &subscriptions, plans: &plans, currency: currency.as_deref() };
+            self.write_edges(&d, set).ok()?
+        };
+        let mut out = Vec::with_capacity(edges.len() + 128);
+        out.push(b'{');
+        for f in fields {
+            let start = out.len();
+            if start > 1 {
+                out.push(b',');
+            }
+            direct::string(&mut out, f.node.response_key().node.as_str());
+            out.push(b':');
+            match f.node.name.node.as_str() {
+                "edges" => out.extend_from_slice(&edges),
+                "__typename" => direct::string(&mut out, &Self::type_name()),
+                _ => match self.0.resolve_field(&ctx.with_field(f)).await {
+                    Ok(v) => direct::write_value(&mut out, &v.unwrap_or_default()),
+                    // Like the generic resolver: the error goes to `errors`, the field is left out.
+                    Err(e) => {
+                        out.truncate(start);
+                        ctx.add_error(e);
+                    }
+                },
+            }
+        }
+        out.push(b'}');
+        crate::schema::core(&fctx).metrics.inc("isp_graphql_direct_pages_total", "");
+        Some(Value::Binary(out.into()))
+    }
+
+    /// The `edges` list as JSON text.
+    fn write_edges(&self, d: &Dcx<'_>, set: &SelectionSet) -> Result<Vec<u8>, NotCovered> {
+        let edge_type = Edge::<Cursor, Fast<N>, EmptyFields>::type_name();
+        let node_type = N::type_name();
+        let mut out = Vec::with_capacity(256 * self.0.edges.len());
+        direct::list(&mut out, &self.0.edges, |e, out| {
+            direct::object(out, set, &edge_type, |g, out| match g.name.node.as_str() {
+                "cursor" => {
+                    direct::string(out, &e.cursor.encode_cursor());
+                    Ok(())
+                }
+                "node" => {
+                    direct::object(out, &g.selection_set.node, &node_type, |h, out| e.node.0.write_field(d, h, out))
+                }
+                _ => Err(NotCovered),
+            })
+        })?;
+        Ok(out)
+    }
+
     /// The `edges` list: `cursor` and `node` of each edge, nodes resolved by [`resolve`].
     async fn edges(&self, c: &async_graphql::Context<'_>, f: &Positioned<Field>) -> ServerResult<Option<Value>> {
         let sel = c.with_selection_set(&f.node.selection_set);

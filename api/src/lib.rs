@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod direct;
 pub mod error;
 pub mod fast;
 pub mod ids;
@@ -18,7 +19,7 @@ pub mod webhooks;
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -89,6 +90,7 @@ pub fn router(ctx: Ctx) -> Router {
     ctx.metrics.describe("isp_graphql_errors_total", "GraphQL operations that returned errors.");
     ctx.metrics.describe("isp_graphql_duration_microseconds_total", "Time spent executing GraphQL operations.");
     ctx.metrics.describe("isp_staff_logins_total", "Staff login attempts by result.");
+    ctx.metrics.describe("isp_graphql_direct_pages_total", "List pages written straight to JSON (api::direct).");
     let schema = schema::build(ctx.clone(), &cfg);
     let state = AppState { ctx, schema, parsed: Arc::default() };
     let cors = CorsLayer::new()
@@ -167,7 +169,8 @@ async fn graphql(
         return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
     let ip = client_ip(&st.ctx, &headers, peer);
-    let data = caller_data(&st.ctx, bearer(&headers), ip);
+    let mut data = caller_data(&st.ctx, bearer(&headers), ip);
+    data.insert(direct::DirectJson);
     let started = Instant::now();
     let batch = match batch {
         async_graphql::BatchRequest::Single(mut r) => {
@@ -180,9 +183,11 @@ async fn graphql(
             let mut data = Some(data);
             for mut r in rs {
                 // Each operation gets its own request state; the caller is the same.
-                r.data = data
-                    .take()
-                    .unwrap_or_else(|| caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer)));
+                r.data = data.take().unwrap_or_else(|| {
+                    let mut d = caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer));
+                    d.insert(direct::DirectJson);
+                    d
+                });
                 st.parsed.apply(&mut r);
                 out.push(r);
             }
@@ -197,7 +202,36 @@ async fn graphql(
     if !resp.is_ok() {
         m.inc("isp_graphql_errors_total", "");
     }
-    GraphQLResponse::from(resp).into_response()
+    respond(&resp)
+}
+
+/// The HTTP response for `resp`, as async-graphql-axum builds it, with the JSON written by
+/// [`direct::write_response`] so that directly written objects are spliced in.
+fn respond(resp: &async_graphql::BatchResponse) -> Response {
+    let mut body = Vec::with_capacity(16 * 1024);
+    match resp {
+        async_graphql::BatchResponse::Single(r) => direct::write_response(&mut body, r),
+        async_graphql::BatchResponse::Batch(rs) => {
+            body.push(b'[');
+            for (i, r) in rs.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                direct::write_response(&mut body, r);
+            }
+            body.push(b']');
+        }
+    }
+    let mut out = Response::new(axum::body::Body::from(body));
+    let h = out.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/graphql-response+json"));
+    if let Some(v) = resp.cache_control().value().filter(|_| resp.is_ok()) {
+        if let Ok(v) = header::HeaderValue::from_str(&v) {
+            h.insert(header::CACHE_CONTROL, v);
+        }
+    }
+    h.extend(resp.http_headers());
+    out
 }
 
 /// Errors raised by the GraphQL engine itself (syntax, unknown fields, depth or complexity

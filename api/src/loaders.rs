@@ -78,6 +78,16 @@ impl Loaders {
         lock(&self.prefetched.subscriptions).remove(&customer_id)
     }
 
+    /// Everything read ahead (subscriptions by customer, plans by id), for reading in place;
+    /// the locks are held while the guards live.
+    #[allow(clippy::type_complexity)]
+    pub fn prefetched(
+        &self,
+    ) -> (std::sync::MutexGuard<'_, HashMap<i64, Vec<Subscription>>>, std::sync::MutexGuard<'_, HashMap<i64, Plan>>)
+    {
+        (lock(&self.prefetched.subscriptions), lock(&self.prefetched.plans))
+    }
+
     /// A read-ahead plan.
     pub fn prefetched_plan(&self, id: i64) -> Option<Plan> {
         lock(&self.prefetched.plans).get(&id).cloned()

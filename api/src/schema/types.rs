@@ -230,6 +230,31 @@ pub struct PlanDataQuota {
     pub fup_upload_kbps: Option<i64>,
 }
 
+impl PlanBurst {
+    /// The plan's burst settings, if it bursts (all five are set).
+    pub fn of(p: &PlanRow) -> Option<Self> {
+        Some(Self {
+            download_kbps: p.burst_download_kbps?,
+            upload_kbps: p.burst_upload_kbps?,
+            threshold_download_kbps: p.burst_threshold_download_kbps?,
+            threshold_upload_kbps: p.burst_threshold_upload_kbps?,
+            time_secs: p.burst_time_secs?,
+        })
+    }
+}
+
+impl PlanDataQuota {
+    /// The plan's data quota, if it has one.
+    pub fn of(p: &PlanRow) -> Option<Self> {
+        Some(Self {
+            bytes: p.data_quota_bytes?,
+            action: p.quota_action?,
+            fup_download_kbps: p.fup_download_kbps,
+            fup_upload_kbps: p.fup_upload_kbps,
+        })
+    }
+}
+
 /// Something the ISP sells: price, speeds, quotas.
 pub struct Plan(pub PlanRow);
 
@@ -266,24 +291,11 @@ impl Plan {
     }
     /// Burst settings, if the plan bursts.
     async fn burst(&self) -> Option<PlanBurst> {
-        let p = &self.0;
-        Some(PlanBurst {
-            download_kbps: p.burst_download_kbps?,
-            upload_kbps: p.burst_upload_kbps?,
-            threshold_download_kbps: p.burst_threshold_download_kbps?,
-            threshold_upload_kbps: p.burst_threshold_upload_kbps?,
-            time_secs: p.burst_time_secs?,
-        })
+        PlanBurst::of(&self.0)
     }
     /// Data quota, if any.
     async fn data_quota(&self) -> Option<PlanDataQuota> {
-        let p = &self.0;
-        Some(PlanDataQuota {
-            bytes: p.data_quota_bytes?,
-            action: p.quota_action?,
-            fup_download_kbps: p.fup_download_kbps,
-            fup_upload_kbps: p.fup_upload_kbps,
-        })
+        PlanDataQuota::of(&self.0)
     }
     /// Online-time quota per period, seconds.
     async fn time_quota_secs(&self) -> Option<i64> {
