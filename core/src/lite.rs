@@ -165,12 +165,27 @@ impl Conn<'_> {
     where
         T: for<'r> sqlx::FromRow<'r, AnyRow>,
     {
+        any_rows(self.bound(sql, args)?)
+    }
+
+    /// Every row of a query as a [`LiteRow`] type: read straight from the columns when the
+    /// statement's columns are `T::COLUMNS` in that order (one allocation per text value, no
+    /// `AnyRow`), through `FromRow` otherwise, so a statement selecting other columns still
+    /// reads correctly.
+    pub fn fetch_rows<T>(&self, sql: &str, args: &[Arg]) -> CoreResult<Vec<T>>
+    where
+        T: LiteRow + for<'r> sqlx::FromRow<'r, AnyRow>,
+    {
         let mut st = self.bound(sql, args)?;
-        let names = column_names(&st);
+        let direct = st.column_count() == T::COLUMNS.len()
+            && T::COLUMNS.iter().enumerate().all(|(i, c)| st.column_name(i).is_ok_and(|n| n == *c));
+        if !direct {
+            return any_rows(st);
+        }
         let mut rows = st.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(lite_err)? {
-            out.push(T::from_row(&any_row(row, &names)?)?);
+            out.push(T::from_lite(row).map_err(lite_err)?);
         }
         Ok(out)
     }
@@ -188,6 +203,83 @@ impl Conn<'_> {
             None => Ok(None),
         }
     }
+}
+
+/// A row type read straight from SQLite's columns by [`Conn::fetch_rows`]; implemented by
+/// [`lite_row!`](crate::lite_row), which lists the fields in column order.
+pub trait LiteRow: Sized {
+    /// The columns `from_lite` reads, in order.
+    const COLUMNS: &'static [&'static str];
+    /// The row's value.
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// A field type of a [`LiteRow`]: read from column `i`.
+pub trait FromColumn: Sized {
+    /// The value of column `i`.
+    fn column(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self>;
+}
+
+impl FromColumn for i64 {
+    fn column(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self> {
+        row.get(i)
+    }
+}
+
+impl FromColumn for String {
+    fn column(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self> {
+        row.get(i)
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T> {
+    fn column(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self> {
+        match row.get_ref(i)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            _ => T::column(row, i).map(Some),
+        }
+    }
+}
+
+/// Reads a text enum (see `text_enum!`) from column `i`.
+pub fn enum_column<T: std::str::FromStr<Err = CoreError>>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text = row.get_ref(i)?.as_str()?;
+    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Implements [`LiteRow`] for a struct whose fields, listed in order, are the columns of its
+/// statements (every field must be listed: the struct literal it expands to says so).
+#[macro_export]
+macro_rules! lite_row {
+    ($ty:ty { $($field:ident),+ $(,)? }) => {
+        impl $crate::lite::LiteRow for $ty {
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+            fn from_lite(row: &$crate::lite::rusqlite::Row<'_>) -> $crate::lite::rusqlite::Result<Self> {
+                let mut i = 0usize;
+                let mut next = || {
+                    i += 1;
+                    i - 1
+                };
+                Ok(Self { $($field: $crate::lite::FromColumn::column(row, next())?),+ })
+            }
+        }
+    };
+}
+
+pub use rusqlite;
+
+/// Every row of a bound statement, decoded through sqlx's `FromRow`.
+fn any_rows<T>(mut st: rusqlite::CachedStatement<'_>) -> CoreResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, AnyRow>,
+{
+    let names = column_names(&st);
+    let mut rows = st.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(lite_err)? {
+        out.push(T::from_row(&any_row(row, &names)?)?);
+    }
+    Ok(out)
 }
 
 fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg]) -> CoreResult<()> {
@@ -288,6 +380,7 @@ mod tests {
         b: Option<String>,
         c: String,
     }
+    crate::lite_row!(Rec { a, b, c });
 
     #[test]
     fn binds_by_number_and_decodes_through_from_row() {
@@ -306,6 +399,15 @@ mod tests {
         let rows: Vec<Rec> =
             lite.read(|c| c.fetch_all("SELECT a, b, c FROM t WHERE a >= $1 ORDER BY a", &[Arg::I(0)])).unwrap();
         assert_eq!(rows, vec![Rec { a: 7, b: None, c: "x".into() }, Rec { a: 8, b: Some("y".into()), c: "y".into() }]);
+        // Read straight from the columns, and through FromRow when the columns differ.
+        let direct: Vec<Rec> =
+            lite.read(|c| c.fetch_rows("SELECT a, b, c FROM t WHERE a >= $1 ORDER BY a", &[Arg::I(0)])).unwrap();
+        assert_eq!(direct, rows);
+        let reordered: Vec<Rec> =
+            lite.read(|c| c.fetch_rows("SELECT c, a, b FROM t WHERE a >= $1 ORDER BY a", &[Arg::I(0)])).unwrap();
+        assert_eq!(reordered, rows);
+        let err = lite.read(|c| c.fetch_rows::<Rec>("SELECT a, a AS b, c FROM t", &[])).unwrap_err();
+        assert!(err.to_string().contains("database"), "an integer is not text: {err}");
         let err = lite.read(|c| c.fetch_all::<Rec>("SELECT a, b, c FROM t WHERE a = $1", &[])).unwrap_err();
         assert!(err.to_string().contains("1 parameters, 0 given"), "{err}");
         // A failed write rolls back.

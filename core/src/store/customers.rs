@@ -79,8 +79,23 @@ pub struct Customer {
     pub updated_at: i64,
 }
 
-const COLS: &str =
+pub(crate) const COLS: &str =
     "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
+
+crate::lite_row!(Customer {
+    id,
+    tenant_id,
+    account_number,
+    name,
+    email,
+    phone,
+    address,
+    tax_id,
+    notes,
+    status,
+    created_at,
+    updated_at
+});
 
 /// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
 /// `Some(None)` clears it.
@@ -278,7 +293,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Customer>(db).await
+    sql.fetch_rows::<Customer>(db).await
 }
 
 /// Filters for customer lists.
@@ -332,7 +347,7 @@ pub async fn list(
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_all::<Customer>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_rows::<Customer>(db).await?, plan, args))
 }
 
 /// How many customers match the filter.

@@ -46,6 +46,12 @@ macro_rules! text_enum {
             }
         }
 
+        impl $crate::lite::FromColumn for $name {
+            fn column(row: &$crate::lite::rusqlite::Row<'_>, i: usize) -> $crate::lite::rusqlite::Result<Self> {
+                $crate::lite::enum_column(row, i)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
         }
@@ -149,6 +155,22 @@ impl Sql {
         }
     }
 
+    /// [`fetch_all`](Self::fetch_all) for a row type the direct SQLite path reads straight
+    /// from its columns ([`crate::lite::LiteRow`]).
+    pub async fn fetch_rows<T>(&self, db: &Db) -> CoreResult<Vec<T>>
+    where
+        T: crate::lite::LiteRow + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
+    {
+        match db.lite() {
+            Some(l) if self.scans() => {
+                let (text, args) = (self.text.clone(), self.args.clone());
+                l.read_off_thread(move |c| c.fetch_rows(&text, &args)).await
+            }
+            Some(l) => l.read(|c| c.fetch_rows(&self.text, &self.args)),
+            None => Ok(self.query_as::<T>().fetch_all(db.x()).await?),
+        }
+    }
+
     /// The first row, if any, through the direct SQLite path when there is one.
     pub async fn fetch_optional<T>(&self, db: &Db) -> CoreResult<Option<T>>
     where
@@ -212,5 +234,16 @@ mod tests {
         s.arg(Arg::I(1)).push(" AND b IN ").in_list(&[2, 3]).push(" AND c LIKE ").arg(Arg::T(like_pattern("50%_a")));
         assert_eq!(s.text(), "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) AND c LIKE $4");
         assert!(matches!(&s.args[3], Arg::T(p) if p == "%50\\%\\_a%"));
+    }
+
+    /// The hot rows are read straight from their columns only when their statements select
+    /// the columns in the order `lite_row!` lists them.
+    #[test]
+    fn hot_rows_list_their_columns_in_statement_order() {
+        use crate::lite::LiteRow;
+        let cols = |c: &str| c.split(',').map(str::trim).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(cols(customers::COLS), customers::Customer::COLUMNS);
+        assert_eq!(cols(subscriptions::COLS), subscriptions::Subscription::COLUMNS);
+        assert_eq!(cols(plans::COLS), plans::Plan::COLUMNS);
     }
 }

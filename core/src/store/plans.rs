@@ -125,9 +125,35 @@ impl Plan {
     }
 }
 
-const COLS: &str = "id, tenant_id, name, description, price_minor, billing_period, download_kbps, upload_kbps, \
+pub(crate) const COLS: &str = "id, tenant_id, name, description, price_minor, billing_period, download_kbps, upload_kbps, \
     burst_download_kbps, burst_upload_kbps, burst_threshold_download_kbps, burst_threshold_upload_kbps, burst_time_secs, \
     data_quota_bytes, quota_action, fup_download_kbps, fup_upload_kbps, time_quota_secs, access_types, ip_pool, active, created_at, updated_at";
+
+crate::lite_row!(Plan {
+    id,
+    tenant_id,
+    name,
+    description,
+    price_minor,
+    billing_period,
+    download_kbps,
+    upload_kbps,
+    burst_download_kbps,
+    burst_upload_kbps,
+    burst_threshold_download_kbps,
+    burst_threshold_upload_kbps,
+    burst_time_secs,
+    data_quota_bytes,
+    quota_action,
+    fup_download_kbps,
+    fup_upload_kbps,
+    time_quota_secs,
+    access_types,
+    ip_pool,
+    active,
+    created_at,
+    updated_at
+});
 
 /// Burst settings (MikroTik burst: rate, threshold and averaging time per direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,7 +430,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Plan>(db).await
+    sql.fetch_rows::<Plan>(db).await
 }
 
 /// A page of the tenant's plans by name; archived ones only when asked for.
@@ -415,7 +441,7 @@ pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, args: &PageAr
         sql.push(" AND active = 1");
     }
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_all::<Plan>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_rows::<Plan>(db).await?, plan, args))
 }
 
 #[cfg(test)]

@@ -126,6 +126,27 @@ pub const COLS: &str =
     "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
     onu_serial, olt_port, status, start_date, status_reason, simultaneous_use, device_id, created_at, updated_at";
 
+crate::lite_row!(Subscription {
+    id,
+    tenant_id,
+    customer_id,
+    plan_id,
+    access_type,
+    username,
+    password_enc,
+    static_ipv4,
+    mac_address,
+    onu_serial,
+    olt_port,
+    status,
+    start_date,
+    status_reason,
+    simultaneous_use,
+    device_id,
+    created_at,
+    updated_at
+});
+
 /// Context string binding encrypted passwords to this column.
 pub const PASSWORD_CONTEXT: &str = "subscription.password";
 
@@ -532,7 +553,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Su
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Subscription>(db).await
+    sql.fetch_rows::<Subscription>(db).await
 }
 
 /// Every subscription of `tenant_id` in one of `statuses`, by id: what `netctl sync`
@@ -547,7 +568,7 @@ pub async fn with_status(db: &Db, tenant_id: i64, statuses: &[SubscriptionStatus
         sql.arg(Arg::T(st.as_str().to_string()));
     }
     sql.push(") ORDER BY id");
-    sql.fetch_all::<Subscription>(db).await
+    sql.fetch_rows::<Subscription>(db).await
 }
 
 /// All subscriptions of the given customers in `tenant_id`, by id, one statement.
@@ -557,7 +578,7 @@ pub async fn by_customers(db: &Db, tenant_id: i64, customer_ids: &[i64]) -> Core
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND customer_id IN ").in_list(customer_ids).push(" ORDER BY id");
-    sql.fetch_all::<Subscription>(db).await
+    sql.fetch_rows::<Subscription>(db).await
 }
 
 /// Filters for subscription lists.
@@ -616,7 +637,7 @@ pub async fn list(
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_all::<Subscription>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_rows::<Subscription>(db).await?, plan, args))
 }
 
 /// How many subscriptions match the filter.
