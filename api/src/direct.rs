@@ -178,7 +178,9 @@ fn time(out: &mut Vec<u8>, ms: i64) {
 }
 
 fn id(out: &mut Vec<u8>, type_name: &str, n: i64) {
-    string(out, &ids::encode(type_name, n));
+    out.push(b'"');
+    ids::encode_into(out, type_name, n);
+    out.push(b'"');
 }
 
 fn allowed(d: &Dcx<'_>, action: Action) -> W {

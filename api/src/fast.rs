@@ -268,7 +268,9 @@ impl<N: ContainerType + Direct, F: ObjectType> FastConnection<N, F> {
         direct::list(&mut out, &self.0.edges, |e, out| {
             direct::object(out, set, &edge_type, |g, out| match g.name.node.as_str() {
                 "cursor" => {
-                    direct::string(out, &e.cursor.encode_cursor());
+                    out.push(b'"');
+                    crate::ids::cursor_into(out, &e.cursor.0);
+                    out.push(b'"');
                     Ok(())
                 }
                 "node" => {
