@@ -86,6 +86,9 @@ pub enum Arg {
     T(String),
 }
 
+/// How the direct SQLite path reads a statement's rows.
+type LiteRead<T> = fn(&crate::lite::Conn<'_>, &str, &[Arg]) -> CoreResult<Vec<T>>;
+
 /// A SQL statement assembled at run time with numbered `$n` placeholders.
 #[derive(Debug, Default)]
 pub struct Sql {
@@ -145,14 +148,7 @@ impl Sql {
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
     {
-        match db.lite() {
-            Some(l) if self.scans() => {
-                let (text, args) = (self.text.clone(), self.args.clone());
-                l.read_off_thread(move |c| c.fetch_all(&text, &args)).await
-            }
-            Some(l) => l.read(|c| c.fetch_all(&self.text, &self.args)),
-            None => Ok(self.query_as::<T>().fetch_all(db.x()).await?),
-        }
+        self.fetch_with(db, |c, sql, args| c.fetch_all(sql, args)).await
     }
 
     /// [`fetch_all`](Self::fetch_all) for a row type the direct SQLite path reads straight
@@ -161,12 +157,21 @@ impl Sql {
     where
         T: crate::lite::LiteRow + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
     {
+        self.fetch_with(db, |c, sql, args| c.fetch_rows(sql, args)).await
+    }
+
+    /// Every row: on the direct SQLite path read by `read` (inline, or on a blocking thread for
+    /// scans), through sqlx otherwise.
+    async fn fetch_with<T>(&self, db: &Db, read: LiteRead<T>) -> CoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
+    {
         match db.lite() {
             Some(l) if self.scans() => {
                 let (text, args) = (self.text.clone(), self.args.clone());
-                l.read_off_thread(move |c| c.fetch_rows(&text, &args)).await
+                l.read_off_thread(move |c| read(c, &text, &args)).await
             }
-            Some(l) => l.read(|c| c.fetch_rows(&self.text, &self.args)),
+            Some(l) => l.read(|c| read(c, &self.text, &self.args)),
             None => Ok(self.query_as::<T>().fetch_all(db.x()).await?),
         }
     }
