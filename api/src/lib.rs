@@ -168,9 +168,13 @@ async fn graphql(
         let body = serde_json::json!({"errors": [{"message": format!("at most {MAX_BATCH} operations per batch"), "extensions": {"code": "VALIDATION"}}]});
         return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
-    let ip = client_ip(&st.ctx, &headers, peer);
-    let mut data = caller_data(&st.ctx, bearer(&headers), ip);
-    data.insert(direct::DirectJson);
+    // Over HTTP, list pages may be written straight to JSON (`respond` splices them in).
+    let request_data = || {
+        let mut d = caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer));
+        d.insert(direct::DirectJson);
+        d
+    };
+    let data = request_data();
     let started = Instant::now();
     let batch = match batch {
         async_graphql::BatchRequest::Single(mut r) => {
@@ -183,11 +187,7 @@ async fn graphql(
             let mut data = Some(data);
             for mut r in rs {
                 // Each operation gets its own request state; the caller is the same.
-                r.data = data.take().unwrap_or_else(|| {
-                    let mut d = caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer));
-                    d.insert(direct::DirectJson);
-                    d
-                });
+                r.data = data.take().unwrap_or_else(request_data);
                 st.parsed.apply(&mut r);
                 out.push(r);
             }
