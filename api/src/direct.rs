@@ -50,37 +50,75 @@ pub struct Dcx<'a> {
 
 /// An object type the direct writer covers.
 pub trait Direct {
-    /// Writes the JSON value of field `f` of this object.
-    fn write_field(&self, d: &Dcx<'_>, f: &Field, out: &mut Vec<u8>) -> W;
+    /// A field of this type the writer knows, compiled from the query (see [`Shape`]).
+    type Key;
+    /// The key for field `f` of this type, once per page; checks what does not depend on the
+    /// row (the caller's permissions, nested selections).
+    fn compile(d: &Dcx<'_>, f: &Field) -> Result<Self::Key, NotCovered>;
+    /// Writes the JSON value of the field compiled as `k`.
+    fn write(&self, d: &Dcx<'_>, k: &Self::Key, out: &mut Vec<u8>) -> W;
 }
 
-/// Writes `{"key":value,...}` for the plain fields of `set`; `field` writes each value.
-pub fn object(
-    out: &mut Vec<u8>,
-    set: &SelectionSet,
-    type_name: &str,
-    mut field: impl FnMut(&Field, &mut Vec<u8>) -> W,
-) -> W {
-    let fields = crate::fast::plain_fields(set).ok_or(NotCovered)?;
-    out.push(b'{');
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// A selection set compiled for one object type, once per page: the text before each value
+/// (`{"key":` or `,"key":`, escaped once) and what to write there, so each row is written
+/// without looking at the query again.
+pub struct Shape<K> {
+    fields: Vec<(Box<[u8]>, Slot<K>)>,
+}
+
+enum Slot<K> {
+    /// Fixed text (`__typename`).
+    Text(Box<[u8]>),
+    /// A field whose value comes from the row.
+    Value(K),
+}
+
+impl<K> Shape<K> {
+    /// Compiles the plain fields of `set` (see [`crate::fast::plain_fields`]) on `type_name`;
+    /// `key` compiles each field other than `__typename`. Arguments are not covered.
+    pub fn compile(
+        set: &SelectionSet,
+        type_name: &str,
+        mut key: impl FnMut(&Field) -> Result<K, NotCovered>,
+    ) -> Result<Self, NotCovered> {
+        let plain = crate::fast::plain_fields(set).ok_or(NotCovered)?;
+        let mut fields = Vec::with_capacity(plain.len());
+        for (i, f) in plain.iter().enumerate() {
+            let f = &f.node;
+            if !f.arguments.is_empty() {
+                return Err(NotCovered);
+            }
+            let mut prefix = Vec::with_capacity(f.response_key().node.len() + 4);
+            prefix.push(if i == 0 { b'{' } else { b',' });
+            string(&mut prefix, f.response_key().node.as_str());
+            prefix.push(b':');
+            let slot = if f.name.node == "__typename" {
+                let mut t = Vec::new();
+                string(&mut t, type_name);
+                Slot::Text(t.into())
+            } else {
+                Slot::Value(key(f)?)
+            };
+            fields.push((prefix.into(), slot));
         }
-        let f = &f.node;
-        if !f.arguments.is_empty() {
-            return Err(NotCovered);
-        }
-        string(out, f.response_key().node.as_str());
-        out.push(b':');
-        if f.name.node == "__typename" {
-            string(out, type_name);
-        } else {
-            field(f, out)?;
-        }
+        Ok(Self { fields })
     }
-    out.push(b'}');
-    Ok(())
+
+    /// Writes `{"key":value,...}`; `value` writes each row value.
+    pub fn write(&self, out: &mut Vec<u8>, mut value: impl FnMut(&K, &mut Vec<u8>) -> W) -> W {
+        if self.fields.is_empty() {
+            out.push(b'{');
+        }
+        for (prefix, slot) in &self.fields {
+            out.extend_from_slice(prefix);
+            match slot {
+                Slot::Text(t) => out.extend_from_slice(t),
+                Slot::Value(k) => value(k, out)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
 }
 
 /// Writes `[item,...]`.
@@ -187,125 +225,307 @@ fn allowed(d: &Dcx<'_>, action: Action) -> W {
     d.actor.require(action).map_err(|_| NotCovered)
 }
 
+/// Customer fields the writer covers. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum CustomerKey {
+    Id,
+    AccountNumber,
+    Name,
+    Email,
+    Phone,
+    Address,
+    TaxId,
+    Notes,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+    Subscriptions(Shape<SubscriptionKey>),
+}
+
 impl Direct for crate::schema::types::Customer {
-    fn write_field(&self, d: &Dcx<'_>, f: &Field, out: &mut Vec<u8>) -> W {
-        let c: &CustomerRow = &self.0;
-        match f.name.node.as_str() {
-            "id" => id(out, "Customer", c.id),
-            "accountNumber" => string(out, &c.account_number),
-            "name" => string(out, &c.name),
-            "email" => opt_string(out, c.email.as_deref()),
-            "phone" => opt_string(out, c.phone.as_deref()),
-            "address" => opt_string(out, c.address.as_deref()),
-            "taxId" => opt_string(out, c.tax_id.as_deref()),
-            "notes" => opt_string(out, c.notes.as_deref()),
-            "status" => string(out, c.status.as_str()),
-            "createdAt" => time(out, c.created_at),
-            "updatedAt" => time(out, c.updated_at),
+    type Key = CustomerKey;
+
+    fn compile(d: &Dcx<'_>, f: &Field) -> Result<CustomerKey, NotCovered> {
+        use CustomerKey as K;
+        Ok(match f.name.node.as_str() {
+            "id" => K::Id,
+            "accountNumber" => K::AccountNumber,
+            "name" => K::Name,
+            "email" => K::Email,
+            "phone" => K::Phone,
+            "address" => K::Address,
+            "taxId" => K::TaxId,
+            "notes" => K::Notes,
+            "status" => K::Status,
+            "createdAt" => K::CreatedAt,
+            "updatedAt" => K::UpdatedAt,
             "subscriptions" => {
                 allowed(d, Action::SubscriptionRead)?;
-                let subs = d.subscriptions.get(&c.id).ok_or(NotCovered)?;
-                let set = &f.selection_set.node;
-                return list(out, subs, |s, out| object(out, set, "Subscription", |g, out| subscription(d, s, g, out)));
+                K::Subscriptions(Shape::compile(&f.selection_set.node, "Subscription", |g| subscription_key(d, g))?)
             }
             _ => return Err(NotCovered),
+        })
+    }
+
+    fn write(&self, d: &Dcx<'_>, k: &CustomerKey, out: &mut Vec<u8>) -> W {
+        use CustomerKey as K;
+        let c: &CustomerRow = &self.0;
+        match k {
+            K::Id => id(out, "Customer", c.id),
+            K::AccountNumber => string(out, &c.account_number),
+            K::Name => string(out, &c.name),
+            K::Email => opt_string(out, c.email.as_deref()),
+            K::Phone => opt_string(out, c.phone.as_deref()),
+            K::Address => opt_string(out, c.address.as_deref()),
+            K::TaxId => opt_string(out, c.tax_id.as_deref()),
+            K::Notes => opt_string(out, c.notes.as_deref()),
+            K::Status => string(out, c.status.as_str()),
+            K::CreatedAt => time(out, c.created_at),
+            K::UpdatedAt => time(out, c.updated_at),
+            K::Subscriptions(shape) => {
+                let subs = d.subscriptions.get(&c.id).ok_or(NotCovered)?;
+                return list(out, subs, |s, out| shape.write(out, |k, out| subscription(d, s, k, out)));
+            }
         }
         Ok(())
     }
 }
 
-fn subscription(d: &Dcx<'_>, s: &SubscriptionRow, f: &Field, out: &mut Vec<u8>) -> W {
-    match f.name.node.as_str() {
-        "id" => id(out, "Subscription", s.id),
-        "accessType" => string(out, s.access_type.as_str()),
-        "username" => string(out, &s.username),
-        "hasPassword" => boolean(out, s.password_enc.is_some()),
-        "staticIpv4" => opt_string(out, s.static_ipv4.as_deref()),
-        "macAddress" => opt_string(out, s.mac_address.as_deref()),
-        "onuSerial" => opt_string(out, s.onu_serial.as_deref()),
-        "oltPort" => opt_string(out, s.olt_port.as_deref()),
-        "status" => string(out, s.status.as_str()),
-        "statusReason" => opt_string(out, s.status_reason.as_deref()),
-        "simultaneousUse" => int(out, s.simultaneous_use),
-        "startDate" => string(out, &s.start_date),
-        "createdAt" => time(out, s.created_at),
-        "updatedAt" => time(out, s.updated_at),
-        // Null without a device (the resolver answers before checking anything else).
-        "device" if s.device_id.is_none() => out.extend_from_slice(b"null"),
+/// Subscription fields the writer covers. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum SubscriptionKey {
+    Id,
+    AccessType,
+    Username,
+    HasPassword,
+    StaticIpv4,
+    MacAddress,
+    OnuSerial,
+    OltPort,
+    Status,
+    StatusReason,
+    SimultaneousUse,
+    StartDate,
+    CreatedAt,
+    UpdatedAt,
+    Device,
+    Plan(Shape<PlanKey>),
+}
+
+fn subscription_key(d: &Dcx<'_>, f: &Field) -> Result<SubscriptionKey, NotCovered> {
+    use SubscriptionKey as K;
+    Ok(match f.name.node.as_str() {
+        "id" => K::Id,
+        "accessType" => K::AccessType,
+        "username" => K::Username,
+        "hasPassword" => K::HasPassword,
+        "staticIpv4" => K::StaticIpv4,
+        "macAddress" => K::MacAddress,
+        "onuSerial" => K::OnuSerial,
+        "oltPort" => K::OltPort,
+        "status" => K::Status,
+        "statusReason" => K::StatusReason,
+        "simultaneousUse" => K::SimultaneousUse,
+        "startDate" => K::StartDate,
+        "createdAt" => K::CreatedAt,
+        "updatedAt" => K::UpdatedAt,
+        "device" => K::Device,
         "plan" => {
             allowed(d, Action::PlanRead)?;
-            let p = d.plans.get(&s.plan_id).ok_or(NotCovered)?;
-            return object(out, &f.selection_set.node, "Plan", |g, out| plan(d, p, g, out));
+            K::Plan(Shape::compile(&f.selection_set.node, "Plan", |g| plan_key(d, g))?)
         }
         _ => return Err(NotCovered),
+    })
+}
+
+fn subscription(d: &Dcx<'_>, s: &SubscriptionRow, k: &SubscriptionKey, out: &mut Vec<u8>) -> W {
+    use SubscriptionKey as K;
+    match k {
+        K::Id => id(out, "Subscription", s.id),
+        K::AccessType => string(out, s.access_type.as_str()),
+        K::Username => string(out, &s.username),
+        K::HasPassword => boolean(out, s.password_enc.is_some()),
+        K::StaticIpv4 => opt_string(out, s.static_ipv4.as_deref()),
+        K::MacAddress => opt_string(out, s.mac_address.as_deref()),
+        K::OnuSerial => opt_string(out, s.onu_serial.as_deref()),
+        K::OltPort => opt_string(out, s.olt_port.as_deref()),
+        K::Status => string(out, s.status.as_str()),
+        K::StatusReason => opt_string(out, s.status_reason.as_deref()),
+        K::SimultaneousUse => int(out, s.simultaneous_use),
+        K::StartDate => string(out, &s.start_date),
+        K::CreatedAt => time(out, s.created_at),
+        K::UpdatedAt => time(out, s.updated_at),
+        // Null without a device (the resolver answers before checking anything else).
+        K::Device if s.device_id.is_none() => out.extend_from_slice(b"null"),
+        K::Device => return Err(NotCovered),
+        K::Plan(shape) => {
+            let p = d.plans.get(&s.plan_id).ok_or(NotCovered)?;
+            return shape.write(out, |k, out| plan(d, p, k, out));
+        }
     }
     Ok(())
 }
 
-fn plan(d: &Dcx<'_>, p: &PlanRow, f: &Field, out: &mut Vec<u8>) -> W {
+/// Plan fields the writer covers. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum PlanKey {
+    Id,
+    Name,
+    Description,
+    Price(Shape<MoneyKey>),
+    BillingPeriod,
+    DownloadKbps,
+    UploadKbps,
+    Burst(Shape<BurstKey>),
+    DataQuota(Shape<QuotaKey>),
+    TimeQuotaSecs,
+    AccessTypes,
+    IpPool,
+    Active,
+    MikrotikRateLimit,
+    CreatedAt,
+}
+
+/// Money fields. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum MoneyKey {
+    AmountMinor,
+    Currency,
+    Formatted,
+}
+
+/// PlanBurst fields. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum BurstKey {
+    DownloadKbps,
+    UploadKbps,
+    ThresholdDownloadKbps,
+    ThresholdUploadKbps,
+    TimeSecs,
+}
+
+/// PlanDataQuota fields. One variant per GraphQL field, named alike.
+#[allow(missing_docs)]
+pub enum QuotaKey {
+    Bytes,
+    Action,
+    FupDownloadKbps,
+    FupUploadKbps,
+}
+
+fn plan_key(d: &Dcx<'_>, f: &Field) -> Result<PlanKey, NotCovered> {
+    use PlanKey as K;
     let set = &f.selection_set.node;
-    match f.name.node.as_str() {
-        "id" => id(out, "Plan", p.id),
-        "name" => string(out, &p.name),
-        "description" => opt_string(out, p.description.as_deref()),
+    Ok(match f.name.node.as_str() {
+        "id" => K::Id,
+        "name" => K::Name,
+        "description" => K::Description,
         "price" => {
-            let m = Money::new(p.price_minor, d.currency.ok_or(NotCovered)?);
-            return object(out, set, "Money", |g, out| {
-                match g.name.node.as_str() {
-                    "amountMinor" => int(out, m.amount_minor),
-                    "currency" => string(out, &m.currency),
-                    "formatted" => string(out, &m.formatted),
+            d.currency.ok_or(NotCovered)?;
+            K::Price(Shape::compile(set, "Money", |g| {
+                Ok(match g.name.node.as_str() {
+                    "amountMinor" => MoneyKey::AmountMinor,
+                    "currency" => MoneyKey::Currency,
+                    "formatted" => MoneyKey::Formatted,
                     _ => return Err(NotCovered),
+                })
+            })?)
+        }
+        "billingPeriod" => K::BillingPeriod,
+        "downloadKbps" => K::DownloadKbps,
+        "uploadKbps" => K::UploadKbps,
+        "burst" => K::Burst(Shape::compile(set, "PlanBurst", |g| {
+            Ok(match g.name.node.as_str() {
+                "downloadKbps" => BurstKey::DownloadKbps,
+                "uploadKbps" => BurstKey::UploadKbps,
+                "thresholdDownloadKbps" => BurstKey::ThresholdDownloadKbps,
+                "thresholdUploadKbps" => BurstKey::ThresholdUploadKbps,
+                "timeSecs" => BurstKey::TimeSecs,
+                _ => return Err(NotCovered),
+            })
+        })?),
+        "dataQuota" => K::DataQuota(Shape::compile(set, "PlanDataQuota", |g| {
+            Ok(match g.name.node.as_str() {
+                "bytes" => QuotaKey::Bytes,
+                "action" => QuotaKey::Action,
+                "fupDownloadKbps" => QuotaKey::FupDownloadKbps,
+                "fupUploadKbps" => QuotaKey::FupUploadKbps,
+                _ => return Err(NotCovered),
+            })
+        })?),
+        "timeQuotaSecs" => K::TimeQuotaSecs,
+        "accessTypes" => K::AccessTypes,
+        "ipPool" => K::IpPool,
+        "active" => K::Active,
+        "mikrotikRateLimit" => K::MikrotikRateLimit,
+        "createdAt" => K::CreatedAt,
+        _ => return Err(NotCovered),
+    })
+}
+
+fn plan(d: &Dcx<'_>, p: &PlanRow, k: &PlanKey, out: &mut Vec<u8>) -> W {
+    use PlanKey as K;
+    match k {
+        K::Id => id(out, "Plan", p.id),
+        K::Name => string(out, &p.name),
+        K::Description => opt_string(out, p.description.as_deref()),
+        K::Price(shape) => {
+            let currency = d.currency.ok_or(NotCovered)?;
+            return shape.write(out, |k, out| {
+                match k {
+                    MoneyKey::AmountMinor => int(out, p.price_minor),
+                    MoneyKey::Currency => string(out, currency),
+                    MoneyKey::Formatted => string(out, &Money::new(p.price_minor, currency).formatted),
                 }
                 Ok(())
             });
         }
-        "billingPeriod" => string(out, p.billing_period.as_str()),
-        "downloadKbps" => int(out, p.download_kbps),
-        "uploadKbps" => int(out, p.upload_kbps),
-        "burst" => match crate::schema::types::PlanBurst::of(p) {
+        K::BillingPeriod => string(out, p.billing_period.as_str()),
+        K::DownloadKbps => int(out, p.download_kbps),
+        K::UploadKbps => int(out, p.upload_kbps),
+        K::Burst(shape) => match crate::schema::types::PlanBurst::of(p) {
             None => out.extend_from_slice(b"null"),
             Some(b) => {
-                return object(out, set, "PlanBurst", |g, out| {
-                    match g.name.node.as_str() {
-                        "downloadKbps" => int(out, b.download_kbps),
-                        "uploadKbps" => int(out, b.upload_kbps),
-                        "thresholdDownloadKbps" => int(out, b.threshold_download_kbps),
-                        "thresholdUploadKbps" => int(out, b.threshold_upload_kbps),
-                        "timeSecs" => int(out, b.time_secs),
-                        _ => return Err(NotCovered),
-                    }
+                return shape.write(out, |k, out| {
+                    int(
+                        out,
+                        match k {
+                            BurstKey::DownloadKbps => b.download_kbps,
+                            BurstKey::UploadKbps => b.upload_kbps,
+                            BurstKey::ThresholdDownloadKbps => b.threshold_download_kbps,
+                            BurstKey::ThresholdUploadKbps => b.threshold_upload_kbps,
+                            BurstKey::TimeSecs => b.time_secs,
+                        },
+                    );
                     Ok(())
                 })
             }
         },
-        "dataQuota" => match crate::schema::types::PlanDataQuota::of(p) {
+        K::DataQuota(shape) => match crate::schema::types::PlanDataQuota::of(p) {
             None => out.extend_from_slice(b"null"),
             Some(q) => {
-                return object(out, set, "PlanDataQuota", |g, out| {
-                    match g.name.node.as_str() {
-                        "bytes" => int(out, q.bytes),
-                        "action" => string(out, q.action.as_str()),
-                        "fupDownloadKbps" => opt_int(out, q.fup_download_kbps),
-                        "fupUploadKbps" => opt_int(out, q.fup_upload_kbps),
-                        _ => return Err(NotCovered),
+                return shape.write(out, |k, out| {
+                    match k {
+                        QuotaKey::Bytes => int(out, q.bytes),
+                        QuotaKey::Action => string(out, q.action.as_str()),
+                        QuotaKey::FupDownloadKbps => opt_int(out, q.fup_download_kbps),
+                        QuotaKey::FupUploadKbps => opt_int(out, q.fup_upload_kbps),
                     }
                     Ok(())
                 })
             }
         },
-        "timeQuotaSecs" => opt_int(out, p.time_quota_secs),
-        "accessTypes" => {
+        K::TimeQuotaSecs => opt_int(out, p.time_quota_secs),
+        K::AccessTypes => {
             return list(out, &p.access_types(), |a, out| {
                 string(out, a.as_str());
                 Ok(())
             })
         }
-        "ipPool" => opt_string(out, p.ip_pool.as_deref()),
-        "active" => boolean(out, p.is_active()),
-        "mikrotikRateLimit" => string(out, &p.mikrotik_rate_limit()),
-        "createdAt" => time(out, p.created_at),
-        _ => return Err(NotCovered),
+        K::IpPool => opt_string(out, p.ip_pool.as_deref()),
+        K::Active => boolean(out, p.is_active()),
+        K::MikrotikRateLimit => string(out, &p.mikrotik_rate_limit()),
+        K::CreatedAt => time(out, p.created_at),
     }
     Ok(())
 }

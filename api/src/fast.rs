@@ -260,23 +260,31 @@ impl<N: ContainerType + Direct, F: ObjectType> FastConnection<N, F> {
         Some(Value::Binary(out.into()))
     }
 
-    /// The `edges` list as JSON text.
+    /// The `edges` list as JSON text: the selection is compiled once, then each edge written.
     fn write_edges(&self, d: &Dcx<'_>, set: &SelectionSet) -> Result<Vec<u8>, NotCovered> {
+        enum EdgeKey<K> {
+            Cursor,
+            Node(direct::Shape<K>),
+        }
         let edge_type = Edge::<Cursor, Fast<N>, EmptyFields>::type_name();
         let node_type = N::type_name();
-        let mut out = Vec::with_capacity(256 * self.0.edges.len());
+        let shape = direct::Shape::compile(set, &edge_type, |g| match g.name.node.as_str() {
+            "cursor" => Ok(EdgeKey::Cursor),
+            "node" => {
+                Ok(EdgeKey::Node(direct::Shape::compile(&g.selection_set.node, &node_type, |h| N::compile(d, h))?))
+            }
+            _ => Err(NotCovered),
+        })?;
+        let mut out = Vec::with_capacity(512 * self.0.edges.len());
         direct::list(&mut out, &self.0.edges, |e, out| {
-            direct::object(out, set, &edge_type, |g, out| match g.name.node.as_str() {
-                "cursor" => {
+            shape.write(out, |k, out| match k {
+                EdgeKey::Cursor => {
                     out.push(b'"');
                     crate::ids::cursor_into(out, &e.cursor.0);
                     out.push(b'"');
                     Ok(())
                 }
-                "node" => {
-                    direct::object(out, &g.selection_set.node, &node_type, |h, out| e.node.0.write_field(d, h, out))
-                }
-                _ => Err(NotCovered),
+                EdgeKey::Node(node) => node.write(out, |k, out| e.node.0.write(d, k, out)),
             })
         })?;
         Ok(out)
