@@ -29,10 +29,10 @@ use isp_core::staff;
 use isp_core::Ctx;
 use request::Caller;
 use schema::{IspSchema, RequestState};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -44,42 +44,124 @@ pub const MAX_BATCH: usize = 10;
 struct AppState {
     ctx: Ctx,
     schema: IspSchema,
-    parsed: Arc<ParseCache>,
+    /// The same schema checking only the limits, for requests `docs` has seen pass validation.
+    prevalidated: IspSchema,
+    docs: Arc<DocCache>,
 }
 
 /// Parsed documents of the queries clients send again and again (a frontend has a fixed set),
-/// so a request skips the parser; validation and execution still run every time.
+/// with the variable shapes (see [`variable_shape`]) each has passed the spec's validation
+/// with. A request whose document and variable shape passed before skips the parser and the
+/// validation rules; the depth and complexity limits are still checked, on its own variables.
+/// Anything else is parsed and validated in full.
 #[derive(Default)]
-struct ParseCache {
-    docs: std::sync::Mutex<HashMap<String, ExecutableDocument>>,
+struct DocCache {
+    docs: Mutex<HashMap<String, Arc<CachedDoc>>>,
 }
 
-impl ParseCache {
+struct CachedDoc {
+    doc: ExecutableDocument,
+    /// Variable shapes of requests that ran without errors.
+    passed: Mutex<HashSet<String>>,
+}
+
+/// What the cache knows about one request's document.
+struct Known {
+    doc: Arc<CachedDoc>,
+    /// None when the request names no operation of the document (validation reports it).
+    shape: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Known {
+    /// Whether a request of this shape has passed validation before.
+    fn passed(&self) -> bool {
+        self.shape.as_ref().is_some_and(|s| lock(&self.doc.passed).contains(s))
+    }
+
+    /// Records that this request passed validation (it ran without errors).
+    fn mark_passed(&self) {
+        if let Some(s) = &self.shape {
+            let mut passed = lock(&self.doc.passed);
+            if passed.len() >= DocCache::MAX_SHAPES {
+                passed.clear();
+            }
+            passed.insert(s.clone());
+        }
+    }
+}
+
+impl DocCache {
     /// Distinct documents kept; when full the cache starts over, so a client sending ever-new
     /// queries costs memory once, not without bound.
     const MAX_DOCS: usize = 512;
+    /// Variable shapes kept per document, likewise.
+    const MAX_SHAPES: usize = 64;
     /// Longer queries are not kept.
     const MAX_QUERY_BYTES: usize = 16 * 1024;
 
     /// Sets `r`'s parsed document from the cache, or parses it and keeps it. A query that does
     /// not parse is left for the executor, which reports the syntax error.
-    fn apply(&self, r: &mut async_graphql::Request) {
+    fn apply(&self, r: &mut async_graphql::Request) -> Option<Known> {
         if r.query.len() > Self::MAX_QUERY_BYTES {
-            return;
+            return None;
         }
-        if let Some(doc) = self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(&r.query) {
-            r.set_parsed_query(doc.clone());
-            return;
-        }
-        if let Ok(doc) = async_graphql::parser::parse_query(&r.query) {
-            let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-            if docs.len() >= Self::MAX_DOCS {
-                docs.clear();
+        let cached = lock(&self.docs).get(&r.query).cloned();
+        let doc = match cached {
+            Some(d) => d,
+            None => {
+                let d = Arc::new(CachedDoc {
+                    doc: async_graphql::parser::parse_query(&r.query).ok()?,
+                    passed: Mutex::default(),
+                });
+                let mut docs = lock(&self.docs);
+                if docs.len() >= Self::MAX_DOCS {
+                    docs.clear();
+                }
+                docs.insert(r.query.clone(), d.clone());
+                d
             }
-            docs.insert(r.query.clone(), doc.clone());
-            r.set_parsed_query(doc);
+        };
+        r.set_parsed_query(doc.doc.clone());
+        let shape = variable_shape(&doc.doc, r);
+        Some(Known { doc, shape })
+    }
+}
+
+/// The request's operation name and variables as text, except that a string given for a
+/// variable declared `String` or `ID` is written `*`: validation gives the same answer for any
+/// string there (a value is checked against the type of the argument it is used for, which
+/// is the variable's type, and those types take every string). Every other value is written
+/// as it is, so an enum, a number or an input object is validated again when it changes.
+fn variable_shape(doc: &ExecutableDocument, r: &async_graphql::Request) -> Option<String> {
+    use async_graphql::parser::types::{BaseType, DocumentOperations};
+    let op = match (&doc.operations, r.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let any_string = |name: &str| {
+        op.node.variable_definitions.iter().any(|d| {
+            d.node.name.node == name
+                && matches!(&d.node.var_type.node.base, BaseType::Named(t) if t == "String" || t == "ID")
+        })
+    };
+    let mut shape = serde_json::to_string(&r.operation_name).ok()?;
+    for (name, value) in r.variables.iter() {
+        shape.push(',');
+        shape.push_str(&serde_json::to_string(name.as_str()).ok()?);
+        shape.push(':');
+        if matches!(value, async_graphql::Value::String(_)) && any_string(name) {
+            shape.push('*');
+        } else {
+            shape.push_str(&serde_json::to_string(value).ok()?);
         }
     }
+    Some(shape)
 }
 
 /// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/ws`, `/healthz`,
@@ -91,8 +173,12 @@ pub fn router(ctx: Ctx) -> Router {
     ctx.metrics.describe("isp_graphql_duration_microseconds_total", "Time spent executing GraphQL operations.");
     ctx.metrics.describe("isp_staff_logins_total", "Staff login attempts by result.");
     ctx.metrics.describe("isp_graphql_direct_pages_total", "List pages written straight to JSON (api::direct).");
-    let schema = schema::build(ctx.clone(), &cfg);
-    let state = AppState { ctx, schema, parsed: Arc::default() };
+    ctx.metrics.describe(
+        "isp_graphql_prevalidated_total",
+        "GraphQL operations whose document and variable shape had passed validation before.",
+    );
+    let (schema, prevalidated) = schema::build_pair(ctx.clone(), &cfg);
+    let state = AppState { ctx, schema, prevalidated, docs: Arc::default() };
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
@@ -176,11 +262,21 @@ async fn graphql(
     };
     let data = request_data();
     let started = Instant::now();
-    let batch = match batch {
+    let mut resp = match batch {
         async_graphql::BatchRequest::Single(mut r) => {
             r.data = data;
-            st.parsed.apply(&mut r);
-            async_graphql::BatchRequest::Single(r)
+            let known = st.docs.apply(&mut r);
+            let passed = known.as_ref().is_some_and(Known::passed);
+            let resp = if passed {
+                st.ctx.metrics.inc("isp_graphql_prevalidated_total", "");
+                st.prevalidated.execute(r).await
+            } else {
+                st.schema.execute(r).await
+            };
+            if let Some(k) = known.filter(|_| !passed && resp.is_ok()) {
+                k.mark_passed();
+            }
+            async_graphql::BatchResponse::Single(resp)
         }
         async_graphql::BatchRequest::Batch(rs) => {
             let mut out = Vec::with_capacity(rs.len());
@@ -188,13 +284,12 @@ async fn graphql(
             for mut r in rs {
                 // Each operation gets its own request state; the caller is the same.
                 r.data = data.take().unwrap_or_else(request_data);
-                st.parsed.apply(&mut r);
+                st.docs.apply(&mut r);
                 out.push(r);
             }
-            async_graphql::BatchRequest::Batch(out)
+            st.schema.execute_batch(async_graphql::BatchRequest::Batch(out)).await
         }
     };
-    let mut resp = st.schema.execute_batch(batch).await;
     tag_uncoded_errors(&mut resp);
     let m = &st.ctx.metrics;
     m.add("isp_graphql_requests_total", "", n as u64);

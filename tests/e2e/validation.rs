@@ -443,3 +443,53 @@ async fn malformed_ids_are_validation_errors() {
     let r = app.gql(Some(&t.token), "query($id: ID!) { plan(id: $id) { id } }", json!({"id": customer})).await;
     assert_eq!((code(&r), field(&r)), (Some("VALIDATION"), Some("id")), "{r:#}");
 }
+
+/// A document that passed validation skips it next time only with variables of the same
+/// shape (any other string for a `String` variable); a changed number, enum or type of value
+/// is validated in full again, with the same errors as the first time.
+#[tokio::test]
+async fn validated_documents_skip_validation_only_for_the_same_variable_shape() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    for i in 0..3 {
+        app.customer(&t.token, &format!("Shape {i}")).await;
+    }
+    let q = "query($after: String, $n: Int, $s: [CustomerStatus!]) { customers(first: $n, after: $after, \
+             filter: { status: $s }) { edges { cursor node { name } } } }";
+    // Counted since here (the setup above sent the same mutation three times).
+    let base = app.ctx.metrics.get("isp_graphql_prevalidated_total", "");
+    let skipped = || app.ctx.metrics.get("isp_graphql_prevalidated_total", "") - base;
+    let page = |r: &Value| -> Vec<String> {
+        r["data"]["customers"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].to_string()).collect()
+    };
+    let first = app.ok(&t.token, q, json!({"n": 1, "s": ["ACTIVE"]})).await;
+    let after = |r: &Value| r["customers"]["edges"][0]["cursor"].clone();
+    assert_eq!(skipped(), 0);
+    // `after` given for the first time: a new shape, validated in full.
+    let second = app.gql(Some(&t.token), q, json!({"n": 1, "s": ["ACTIVE"], "after": after(&first)})).await;
+    assert_eq!(skipped(), 0);
+    assert_eq!(page(&second), vec!["\"Shape 1\""]);
+    // Another cursor: same shape, validation skipped, and the page is what it would be.
+    let cursor = second["data"]["customers"]["edges"][0]["cursor"].clone();
+    let third = app.gql(Some(&t.token), q, json!({"n": 1, "s": ["ACTIVE"], "after": cursor})).await;
+    assert_eq!(skipped(), 1);
+    assert_eq!(page(&third), vec!["\"Shape 2\""]);
+    let again = app.gql(Some(&t.token), q, json!({"n": 1, "s": ["ACTIVE"], "after": after(&first)})).await;
+    assert_eq!((skipped(), &again), (2, &second));
+    // Values of another kind or outside their type are validated again and rejected.
+    for bad in [
+        json!({"n": 1, "s": ["ACTIVE"], "after": 5}),
+        json!({"n": "one", "s": ["ACTIVE"], "after": after(&first)}),
+        json!({"n": 1, "s": ["NOPE"], "after": after(&first)}),
+        json!({"n": 1, "s": "ACTIVE", "after": {"x": 1}}),
+    ] {
+        let r = app.gql(Some(&t.token), q, bad.clone()).await;
+        assert_eq!(code(&r), Some("VALIDATION"), "{bad}: {r:#}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains("Invalid value"), "{bad}: {r:#}");
+        assert!(r["data"].is_null(), "{bad}: {r:#}");
+    }
+    assert_eq!(skipped(), 2);
+    // A new number is a new shape: `first` over the cap is still refused by the resolver.
+    let r = app.gql(Some(&t.token), q, json!({"n": 1000, "s": ["ACTIVE"], "after": after(&first)})).await;
+    assert_eq!((code(&r), skipped()), (Some("VALIDATION"), 2), "{r:#}");
+}

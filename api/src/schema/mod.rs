@@ -12,7 +12,7 @@ pub mod types;
 use crate::loaders::Loaders;
 use crate::request::actor;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Interface, ObjectType, OutputType, Schema, ID};
+use async_graphql::{Context, Interface, ObjectType, OutputType, Schema, ValidationMode, ID};
 use isp_core::config::GraphqlConfig;
 use isp_core::store::page::{self, Page};
 use isp_core::store::tenants;
@@ -34,9 +34,23 @@ pub type IspSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Builds the schema with its limits; `ctx` is shared by every request.
 pub fn build(ctx: Ctx, limits: &GraphqlConfig) -> IspSchema {
+    build_with(ctx, limits, ValidationMode::Strict, CurrencyCache::default())
+}
+
+/// The schema twice, sharing `ctx` and caches: one validating every rule of the spec, one
+/// that only checks the limits (depth, complexity), for documents the first has already
+/// validated with variables of the same shape (see `crate::DocCache`).
+pub fn build_pair(ctx: Ctx, limits: &GraphqlConfig) -> (IspSchema, IspSchema) {
+    let cache = CurrencyCache::default();
+    let strict = build_with(ctx.clone(), limits, ValidationMode::Strict, cache.clone());
+    (strict, build_with(ctx, limits, ValidationMode::Fast, cache))
+}
+
+fn build_with(ctx: Ctx, limits: &GraphqlConfig, mode: ValidationMode, cache: CurrencyCache) -> IspSchema {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(ctx)
-        .data(CurrencyCache::default())
+        .data(cache)
+        .validation_mode(mode)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
@@ -123,8 +137,10 @@ const CURRENCY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Tenant currencies, read by every priced page and changed almost never: a cache that is
 /// safe to lose.
-#[derive(Default)]
-pub struct CurrencyCache(std::sync::RwLock<std::collections::HashMap<i64, (String, std::time::Instant)>>);
+#[derive(Default, Clone)]
+pub struct CurrencyCache(
+    std::sync::Arc<std::sync::RwLock<std::collections::HashMap<i64, (String, std::time::Instant)>>>,
+);
 
 impl CurrencyCache {
     fn get(&self, tenant_id: i64) -> Option<String> {
