@@ -2,7 +2,7 @@
 //! next to the same rows read with raw SQL in the same run.
 
 use crate::fixture::{self, Fixture};
-use crate::http::Conn;
+use crate::http::{self, Conn};
 use crate::load::{self, Stats, Window, Worker};
 use crate::rawsql::{self, RawSql, StoreCalls, PAGE};
 use crate::report::{Phase, Report};
@@ -11,9 +11,6 @@ use crate::{cpu, GraphqlArgs};
 use anyhow::{bail, ensure, Context, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use bytes::Bytes;
-use hyper::header::HeaderValue;
-use hyper::StatusCode;
 use isp_core::db::Db;
 use memchr::memmem;
 use serde_json::{json, Value};
@@ -83,66 +80,56 @@ fn row_id(global: &str) -> Option<i64> {
     raw.split_once(':')?.1.parse().ok()
 }
 
-fn body(query: &str, variables: Value) -> Bytes {
-    Bytes::from(serde_json::to_vec(&json!({ "query": query, "variables": variables })).expect("JSON body"))
+fn body(query: &str, variables: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "query": query, "variables": variables })).expect("JSON body")
 }
 
 /// One GraphQL call that must succeed; returns `data`.
-async fn call(conn: &mut Conn, bearer: Option<&HeaderValue>, query: &str, variables: Value) -> Result<Value> {
-    let (status, resp) = conn.post_json("/graphql", bearer, body(query, variables)).await?;
-    let v: Value = serde_json::from_slice(&resp).with_context(|| format!("HTTP {status}: {}", snippet(&resp)))?;
-    if status != StatusCode::OK || v.get("errors").is_some() {
-        bail!("HTTP {status}: {}", snippet(&resp));
+async fn call(conn: &mut Conn, bearer: Option<&str>, query: &str, variables: Value) -> Result<Value> {
+    let (status, resp) = conn.post_json("/graphql", bearer, &body(query, variables)).await?;
+    let v: Value = serde_json::from_slice(resp).with_context(|| format!("HTTP {status}: {}", snippet(resp)))?;
+    if status != 200 || v.get("errors").is_some() {
+        bail!("HTTP {status}: {}", snippet(resp));
     }
     Ok(v["data"].clone())
 }
 
 /// A connection that posts the page query, cycling through the page cursors.
 struct GraphqlWorker {
-    addr: SocketAddr,
-    conn: Option<Conn>,
-    bearer: HeaderValue,
-    bodies: Arc<Vec<Bytes>>,
+    /// Reconnects by itself after the server closed it or a request failed.
+    conn: Conn,
+    /// The page requests, serialized once (bearer and body included) and sent as is.
+    requests: Arc<Vec<Vec<u8>>>,
     /// Responses until the next full check (the first one is checked in full).
     until_full_check: u64,
 }
 
 impl Worker for GraphqlWorker {
     async fn run(&mut self, page: usize) -> Result<(), String> {
-        if self.conn.is_none() {
-            self.conn = Some(Conn::connect(self.addr).await.map_err(|e| format!("connect: {e:#}"))?);
-        }
-        let conn = self.conn.as_mut().expect("connected above");
-        let (status, body) = match conn.post_json("/graphql", Some(&self.bearer), self.bodies[page].clone()).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.conn = None;
-                return Err(format!("request: {e:#}"));
-            }
-        };
-        if status != StatusCode::OK {
-            return Err(format!("HTTP {status}: {}", snippet(&body)));
+        let (status, body) = self.conn.send(&self.requests[page]).await.map_err(|e| format!("request: {e:#}"))?;
+        if status != 200 {
+            return Err(format!("HTTP {status}: {}", snippet(body)));
         }
         let full = self.until_full_check == 0;
         self.until_full_check = if full { FULL_CHECK_EVERY - 1 } else { self.until_full_check - 1 };
-        check_fast(&body)?;
+        check_fast(body)?;
         if full {
-            check_full(&body)?;
+            check_full(body)?;
         }
         Ok(())
     }
 }
 
 /// Logs in as the bench owner; returns the `Authorization` header value.
-async fn login(conn: &mut Conn) -> Result<HeaderValue> {
+async fn login(conn: &mut Conn) -> Result<String> {
     let vars = json!({ "t": fixture::TENANT, "e": fixture::OWNER_EMAIL, "p": fixture::OWNER_PASSWORD });
     let data = call(conn, None, LOGIN, vars).await.context("login")?;
     let token = data["login"]["accessToken"].as_str().context("login returned no token")?;
-    Ok(HeaderValue::from_str(&format!("Bearer {token}"))?)
+    Ok(format!("Bearer {token}"))
 }
 
 /// Walks every page once; returns the `after` argument of each full page.
-async fn collect_cursors(conn: &mut Conn, bearer: &HeaderValue, pages: usize) -> Result<Vec<Value>> {
+async fn collect_cursors(conn: &mut Conn, bearer: &str, pages: usize) -> Result<Vec<Value>> {
     let mut cursors = vec![Value::Null];
     while cursors.len() < pages {
         let after = cursors.last().cloned().unwrap_or(Value::Null);
@@ -157,7 +144,7 @@ async fn collect_cursors(conn: &mut Conn, bearer: &HeaderValue, pages: usize) ->
 /// Statements the server executed so far (from `/metrics`).
 async fn server_statements(conn: &mut Conn) -> Result<u64> {
     let (_, body) = conn.get("/metrics").await?;
-    let text = String::from_utf8_lossy(&body);
+    let text = String::from_utf8_lossy(body);
     text.lines()
         .find_map(|l| l.strip_prefix("isp_db_statements ").and_then(|v| v.trim().parse().ok()))
         .context("no isp_db_statements in /metrics")
@@ -183,37 +170,55 @@ async fn graphql_phase(
     let started = Instant::now();
     let cursors = collect_cursors(&mut conn, &bearer, positions.len()).await?;
     let cursor_walk_secs = started.elapsed().as_secs_f64();
-    let bodies: Arc<Vec<Bytes>> = Arc::new(cursors.into_iter().map(|c| body(QUERY, json!({ "after": c }))).collect());
+    let page_request = |after: &Value| {
+        http::post_json_request(server.addr, "/graphql", Some(&bearer), &body(QUERY, json!({ "after": after })))
+    };
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(cursors.iter().map(page_request).collect());
 
     // The GraphQL pages hold the same customers as the raw-SQL pages, and cost a known
     // number of statements.
     let before = server_statements(&mut conn).await?;
     for page in [0, positions.len() / 2, positions.len() - 1] {
-        let (status, resp) = conn.post_json("/graphql", Some(&bearer), bodies[page].clone()).await?;
-        ensure!(status == StatusCode::OK, "HTTP {status}: {}", snippet(&resp));
-        let ids = check_full(&resp).map_err(anyhow::Error::msg)?;
+        let (status, resp) = conn.send(&requests[page]).await?;
+        ensure!(status == 200, "HTTP {status}: {}", snippet(resp));
+        let ids = check_full(resp).map_err(anyhow::Error::msg)?;
         let (rows, _, _) = rawsql::fetch_page(raw_db, tenant_id, &positions[page]).await.map_err(anyhow::Error::msg)?;
         let raw: Vec<i64> = rows.iter().map(|c| c.id).collect();
         ensure!(ids == raw, "page {page}: GraphQL and raw SQL disagree on the customers");
     }
     let statements_per_request = (server_statements(&mut conn).await? - before) / 3;
 
-    let mut workers = Vec::with_capacity(a.concurrency);
-    for _ in 0..a.concurrency {
-        let conn = Conn::connect(server.addr).await?;
-        workers.push(GraphqlWorker {
-            addr: server.addr,
-            conn: Some(conn),
-            bearer: bearer.clone(),
-            bodies: bodies.clone(),
-            until_full_check: 0,
-        });
-    }
     let window = Window::after(a.warmup(), a.measure());
     let probe = tokio::spawn(cpu::sample(server.pid(), a.database_url.is_some(), window.start, window.end));
-    let stats = load::drive(workers, bodies.len(), window).await;
+    let stats = drive_on_one_thread(server.addr, requests, a.concurrency, window).await?;
     let cpu = probe.await.unwrap_or_default();
     Ok(GraphqlRun { stats, cpu, statements_per_request, cursor_walk_secs })
+}
+
+/// Drives the page load from one thread with a runtime of its own, as `wrk -t1` does: each
+/// response is handled by the thread whose epoll saw it arrive, so the load generator pays for
+/// no wake-ups between worker threads (on the shared two-thread runtime they cost it about a
+/// third of its CPU).
+async fn drive_on_one_thread(
+    addr: SocketAddr,
+    requests: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+    window: Window,
+) -> Result<Stats> {
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let mut workers = Vec::with_capacity(concurrency);
+            for _ in 0..concurrency {
+                // Connected here, so that this runtime's reactor watches the sockets.
+                let conn = Conn::connect(addr).await?;
+                workers.push(GraphqlWorker { conn, requests: requests.clone(), until_full_check: 0 });
+            }
+            Ok(load::drive(workers, requests.len(), window).await)
+        })
+    })
+    .await
+    .context("the load thread panicked")?
 }
 
 async fn baseline<W: Worker>(a: &GraphqlArgs, workers: Vec<W>, pages: usize) -> Phase {

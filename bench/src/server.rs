@@ -79,15 +79,17 @@ impl Server {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the server exited with {status} before it was ready:\n{}", tail(&self.log));
             }
-            if let Ok(mut c) = Conn::connect(self.addr).await {
-                if let Ok((s, _)) = c.get("/readyz").await {
-                    if s.is_success() {
-                        return Ok(());
-                    }
-                }
-            }
+            // Kept so that a timeout says why, e.g. a response the client cannot read.
+            let last = match Conn::connect(self.addr).await {
+                Ok(mut c) => match c.get("/readyz").await {
+                    Ok((status, _)) if (200..300).contains(&status) => return Ok(()),
+                    Ok((status, body)) => format!("HTTP {status}: {}", String::from_utf8_lossy(body)),
+                    Err(e) => format!("{e:#}"),
+                },
+                Err(e) => format!("{e:#}"),
+            };
             if Instant::now() > deadline {
-                bail!("the server was not ready within {READY_TIMEOUT:?}:\n{}", tail(&self.log));
+                bail!("the server was not ready within {READY_TIMEOUT:?} (last: {last}):\n{}", tail(&self.log));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
