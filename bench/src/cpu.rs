@@ -61,6 +61,24 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// The average of `self` over `secs` and `other` over `other_secs`; a figure missing from
+    /// either is missing from the result.
+    pub fn averaged(&self, secs: f64, other: &Usage, other_secs: f64) -> Usage {
+        let total = secs + other_secs;
+        let avg = |a: Option<f64>, b: Option<f64>| match total > 0.0 {
+            true => Some((a? * secs + b? * other_secs) / total),
+            false => None,
+        };
+        Usage {
+            server_cores: avg(self.server_cores, other.server_cores),
+            client_cores: avg(self.client_cores, other.client_cores),
+            postgres_cores: avg(self.postgres_cores, other.postgres_cores),
+            machine_busy: avg(self.machine_busy, other.machine_busy),
+        }
+    }
+}
+
 struct Snapshot {
     at: Instant,
     server: Option<f64>,

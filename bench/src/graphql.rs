@@ -150,21 +150,22 @@ async fn server_statements(conn: &mut Conn) -> Result<u64> {
         .context("no isp_db_statements in /metrics")
 }
 
-/// What the GraphQL phase found before and while loading the server.
-struct GraphqlRun {
-    stats: Stats,
-    cpu: cpu::Usage,
+/// What the GraphQL setup found before loading the server.
+struct GraphqlSetup {
+    /// The page requests, serialized once.
+    requests: Arc<Vec<Vec<u8>>>,
     statements_per_request: u64,
     cursor_walk_secs: f64,
 }
 
-async fn graphql_phase(
-    a: &GraphqlArgs,
+/// Logs in, collects the page cursors, and checks that GraphQL pages hold the raw-SQL pages'
+/// customers and cost a known number of statements.
+async fn graphql_setup(
     server: &Server,
     raw_db: &Db,
     tenant_id: i64,
     positions: &[rawsql::Position],
-) -> Result<GraphqlRun> {
+) -> Result<GraphqlSetup> {
     let mut conn = Conn::connect(server.addr).await?;
     let bearer = login(&mut conn).await?;
     let started = Instant::now();
@@ -175,8 +176,6 @@ async fn graphql_phase(
     };
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(cursors.iter().map(page_request).collect());
 
-    // The GraphQL pages hold the same customers as the raw-SQL pages, and cost a known
-    // number of statements.
     let before = server_statements(&mut conn).await?;
     for page in [0, positions.len() / 2, positions.len() - 1] {
         let (status, resp) = conn.send(&requests[page]).await?;
@@ -187,12 +186,19 @@ async fn graphql_phase(
         ensure!(ids == raw, "page {page}: GraphQL and raw SQL disagree on the customers");
     }
     let statements_per_request = (server_statements(&mut conn).await? - before) / 3;
+    Ok(GraphqlSetup { requests, statements_per_request, cursor_walk_secs })
+}
 
-    let window = Window::after(a.warmup(), a.measure());
+/// One window of GraphQL load on the server, with its CPU use.
+async fn graphql_window(
+    a: &GraphqlArgs,
+    server: &Server,
+    requests: &Arc<Vec<Vec<u8>>>,
+    window: Window,
+) -> Result<Phase> {
     let probe = tokio::spawn(cpu::sample(server.pid(), a.database_url.is_some(), window.start, window.end));
-    let stats = drive_on_one_thread(server.addr, requests, a.concurrency, window).await?;
-    let cpu = probe.await.unwrap_or_default();
-    Ok(GraphqlRun { stats, cpu, statements_per_request, cursor_walk_secs })
+    let stats = drive_on_one_thread(server.addr, requests.clone(), a.concurrency, window).await?;
+    Ok(Phase { stats, cpu: probe.await.unwrap_or_default() })
 }
 
 /// Drives the page load from one thread with a runtime of its own, as `wrk -t1` does: each
@@ -221,8 +227,7 @@ async fn drive_on_one_thread(
     .context("the load thread panicked")?
 }
 
-async fn baseline<W: Worker>(a: &GraphqlArgs, workers: Vec<W>, pages: usize) -> Phase {
-    let window = Window::after(a.warmup(), a.measure());
+async fn baseline<W: Worker>(a: &GraphqlArgs, workers: Vec<W>, pages: usize, window: Window) -> Phase {
     let probe = tokio::spawn(cpu::sample(None, a.database_url.is_some(), window.start, window.end));
     let stats = load::drive(workers, pages, window).await;
     Phase { stats, cpu: probe.await.unwrap_or_default() }
@@ -254,25 +259,13 @@ async fn phases(a: &GraphqlArgs, bin: &std::path::Path, fx: &Fixture) -> Result<
 
     eprintln!("starting {} ...", bin.display());
     let server = Server::start(bin, fx, a.db_connections).await?;
-    eprintln!("loading {} for {:.0}+{:.0} s ...", server.addr, a.warmup, a.duration);
-    let gql = graphql_phase(a, &server, &db, fx.tenant_id, &positions).await;
-    if gql.is_err() {
+    let measured = measure(a, &server, &db, fx.tenant_id, &positions).await;
+    if measured.is_err() {
         eprintln!("server log (last lines):\n{}", server::tail(&server.log));
     }
     server.stop().await?;
-    let gql = gql?;
-
-    let (mut raw, mut store) = (None, None);
-    if !a.no_raw {
-        eprintln!("store calls for {:.0}+{:.0} s ...", a.warmup, a.duration);
-        let args = Arc::new(StoreCalls::page_args(&positions)?);
-        let workers = (0..a.concurrency).map(|_| StoreCalls::new(db.clone(), fx.tenant_id, args.clone())).collect();
-        store = Some(baseline(a, workers, positions.len()).await);
-        eprintln!("raw SQL for {:.0}+{:.0} s ...", a.warmup, a.duration);
-        let workers = (0..a.concurrency).map(|_| RawSql::new(db.clone(), fx.tenant_id, positions.clone())).collect();
-        raw = Some(baseline(a, workers, positions.len()).await);
-    }
     db.close().await;
+    let (setup, graphql, store, raw) = measured?;
     Ok(Report {
         backend: if a.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
         analyzed: a.analyze || a.database_url.is_some(),
@@ -281,14 +274,49 @@ async fn phases(a: &GraphqlArgs, bin: &std::path::Path, fx: &Fixture) -> Result<
         concurrency: a.concurrency,
         warmup: a.warmup,
         duration: a.duration,
+        rounds: a.rounds,
         db_connections: a.db_connections,
         seed_secs: fx.seed_time.as_secs_f64(),
-        cursor_walk_secs: gql.cursor_walk_secs,
-        statements_per_request: gql.statements_per_request,
-        graphql: Phase { stats: gql.stats, cpu: gql.cpu },
+        cursor_walk_secs: setup.cursor_walk_secs,
+        statements_per_request: setup.statements_per_request,
+        graphql,
         store,
         raw,
     })
+}
+
+/// The three phases in turns: a window of GraphQL load, one of store calls, one of raw SQL,
+/// `--rounds` times, each phase's windows added up. The server stays up (idle) while the
+/// baselines run in this process.
+async fn measure(
+    a: &GraphqlArgs,
+    server: &Server,
+    db: &Db,
+    tenant_id: i64,
+    positions: &Arc<Vec<rawsql::Position>>,
+) -> Result<(GraphqlSetup, Phase, Option<Phase>, Option<Phase>)> {
+    let setup = graphql_setup(server, db, tenant_id, positions).await?;
+    let store_args = Arc::new(StoreCalls::page_args(positions)?);
+    let (mut graphql, mut store, mut raw) = (None, None, None);
+    let window_secs = a.duration / a.rounds as f64;
+    for round in 0..a.rounds {
+        eprintln!(
+            "turn {}/{}: GraphQL on {}{}, {window_secs:.1} s each ...",
+            round + 1,
+            a.rounds,
+            server.addr,
+            if a.no_raw { "" } else { ", store calls, raw SQL" }
+        );
+        Phase::add(&mut graphql, graphql_window(a, server, &setup.requests, a.window(round)).await?);
+        if a.no_raw {
+            continue;
+        }
+        let workers = (0..a.concurrency).map(|_| StoreCalls::new(db.clone(), tenant_id, store_args.clone())).collect();
+        Phase::add(&mut store, baseline(a, workers, positions.len(), a.window(round)).await);
+        let workers = (0..a.concurrency).map(|_| RawSql::new(db.clone(), tenant_id, positions.clone())).collect();
+        Phase::add(&mut raw, baseline(a, workers, positions.len(), a.window(round)).await);
+    }
+    Ok((setup, graphql.expect("at least one round"), store, raw))
 }
 
 #[cfg(test)]

@@ -67,9 +67,20 @@ impl Stats {
     pub fn max_ms(&self) -> f64 {
         self.hist.max() as f64 / 1000.0
     }
+
+    /// Adds another window of the same phase: counts, latencies and window lengths add up.
+    pub fn absorb(&mut self, other: Stats) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.hist.add(other.hist).expect("same histogram bounds");
+        self.window += other.window;
+        self.errors.extend(other.errors);
+        self.errors.truncate(KEEP_ERRORS);
+    }
 }
 
-fn histogram() -> Histogram<u64> {
+/// An empty latency histogram (microseconds).
+pub fn histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds")
 }

@@ -109,9 +109,13 @@ pub struct GraphqlArgs {
     /// Measured seconds per phase, after the warm-up.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
-    /// Unmeasured warm-up seconds per phase.
+    /// Unmeasured warm-up seconds per phase (before its first window; later ones get at most 0.5 s).
     #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
+    /// Windows each phase's measured time is split into, taken in turn (GraphQL, store calls, raw
+    /// SQL, GraphQL, ...), so that drift in the machine's speed affects the three alike.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
     /// The `isp` binary to serve with [default: `isp` next to this executable].
     #[arg(long)]
     pub isp_bin: Option<PathBuf>,
@@ -133,14 +137,14 @@ pub struct GraphqlArgs {
 }
 
 impl GraphqlArgs {
-    /// Measured duration.
-    pub fn measure(&self) -> Duration {
-        Duration::from_secs_f64(self.duration)
-    }
-
-    /// Warm-up duration.
-    pub fn warmup(&self) -> Duration {
-        Duration::from_secs_f64(self.warmup)
+    /// The measured window of round `round` (from 0) of a phase, opening after its warm-up:
+    /// `--warmup` in the first round, at most 0.5 s in later ones (the phase only resumes).
+    pub fn window(&self, round: u32) -> load::Window {
+        let warmup = if round == 0 { self.warmup } else { self.warmup.min(0.5) };
+        load::Window::after(
+            Duration::from_secs_f64(warmup),
+            Duration::from_secs_f64(self.duration / self.rounds as f64),
+        )
     }
 }
 

@@ -19,6 +19,24 @@ pub struct Phase {
     pub cpu: Usage,
 }
 
+impl Phase {
+    /// Adds another window of the same phase (see [`Stats::absorb`]); CPU use is averaged over
+    /// the windows' lengths.
+    pub fn absorb(&mut self, other: Phase) {
+        let (secs, other_secs) = (self.stats.window.as_secs_f64(), other.stats.window.as_secs_f64());
+        self.cpu = self.cpu.averaged(secs, &other.cpu, other_secs);
+        self.stats.absorb(other.stats);
+    }
+
+    /// `phase` added to what `into` holds so far.
+    pub fn add(into: &mut Option<Phase>, phase: Phase) {
+        match into {
+            Some(p) => p.absorb(phase),
+            None => *into = Some(phase),
+        }
+    }
+}
+
 /// Everything one run prints.
 pub struct Report {
     /// "SQLite" or "PostgreSQL".
@@ -35,6 +53,8 @@ pub struct Report {
     pub warmup: f64,
     /// Measured seconds per phase.
     pub duration: f64,
+    /// Windows each phase was measured in, the phases taking turns.
+    pub rounds: u32,
     /// Pool size of server and raw loop.
     pub db_connections: u32,
     /// Seconds the customer insert took.
@@ -136,6 +156,7 @@ impl Report {
             "concurrency": self.concurrency,
             "warmup_s": self.warmup,
             "duration_s": self.duration,
+            "rounds": self.rounds,
             "db_connections": self.db_connections,
             "seed_s": round(self.seed_secs, 2),
             "statements_per_request": self.statements_per_request,
@@ -156,13 +177,15 @@ impl Report {
     pub fn print(&self) {
         println!();
         println!(
-            "isp-bench graphql: {}{}, {} customers ({} pages of 50), {} concurrent, {} s measured after {} s warm-up, pool {}",
+            "isp-bench graphql: {}{}, {} customers ({} pages of 50), {} concurrent, {} s measured per phase \
+             in {} turns after {} s warm-up, pool {}",
             self.backend,
             if self.analyzed { " (analyzed)" } else { "" },
             self.customers,
             self.pages,
             self.concurrency,
             self.duration,
+            self.rounds,
             self.warmup,
             self.db_connections
         );
@@ -235,5 +258,35 @@ impl Report {
             }
         }
         println!("{}", self.json());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn phase(ok: u64, secs: u64, latency_us: u64, server: f64, client: Option<f64>) -> Phase {
+        let mut hist = crate::load::histogram();
+        hist.record(latency_us).unwrap();
+        let stats = Stats { ok, failed: 0, hist, window: Duration::from_secs(secs), errors: Vec::new() };
+        let cpu =
+            Usage { server_cores: Some(server), client_cores: client, postgres_cores: None, machine_busy: Some(1.0) };
+        Phase { stats, cpu }
+    }
+
+    #[test]
+    fn windows_of_a_phase_add_up() {
+        let mut total = None;
+        Phase::add(&mut total, phase(300, 1, 100, 2.0, Some(0.5)));
+        Phase::add(&mut total, phase(300, 3, 900, 1.0, None));
+        let p = total.unwrap();
+        assert_eq!((p.stats.ok, p.stats.window, p.stats.hist.len()), (600, Duration::from_secs(4), 2));
+        assert_eq!(p.stats.rate(), 150.0);
+        assert!(p.stats.hist.max() >= 900);
+        // CPU is averaged over time: 2 cores for 1 s and 1 core for 3 s is 1.25 cores.
+        assert_eq!(p.cpu.server_cores, Some(1.25));
+        assert_eq!(p.cpu.client_cores, None, "a figure missing from one window is missing");
+        assert_eq!(p.cpu.machine_busy, Some(1.0));
     }
 }
