@@ -68,7 +68,8 @@ struct CachedDoc {
 /// What the cache knows about one request's document.
 struct Known {
     doc: Arc<CachedDoc>,
-    /// None when the request names no operation of the document (validation reports it).
+    /// None when the request names no operation of the document (validation reports it), or
+    /// its shape is too long to keep.
     shape: Option<String>,
 }
 
@@ -100,6 +101,9 @@ impl DocCache {
     const MAX_DOCS: usize = 512;
     /// Variable shapes kept per document, likewise.
     const MAX_SHAPES: usize = 64;
+    /// Longer shapes (large input values) are validated every time: with the limits above the
+    /// cache holds at most 512 × 64 × 512 bytes of shapes.
+    const MAX_SHAPE_BYTES: usize = 512;
     /// Longer queries are not kept.
     const MAX_QUERY_BYTES: usize = 16 * 1024;
 
@@ -126,7 +130,7 @@ impl DocCache {
             }
         };
         r.set_parsed_query(doc.doc.clone());
-        let shape = variable_shape(&doc.doc, r);
+        let shape = variable_shape(&doc.doc, r).filter(|s| s.len() <= Self::MAX_SHAPE_BYTES);
         Some(Known { doc, shape })
     }
 }
@@ -402,4 +406,48 @@ async fn metrics(State(st): State<AppState>) -> Response {
     let stmts = st.ctx.db.statements();
     let body = st.ctx.metrics.render(&[("isp_db_statements", "SQL statements executed by this process.", stmts)]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable_shape;
+    use async_graphql::{Request, Variables};
+    use serde_json::json;
+
+    fn shape(query: &str, op: Option<&str>, vars: serde_json::Value) -> Option<String> {
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        let mut r = Request::new(query).variables(Variables::from_json(vars));
+        if let Some(op) = op {
+            r = r.operation_name(op);
+        }
+        variable_shape(&doc, &r)
+    }
+
+    #[test]
+    fn only_strings_of_string_and_id_variables_are_generalised() {
+        let q = "query Q($a: String, $i: ID!, $n: Int, $s: [String!], $e: CustomerStatus) { x }";
+        let same = |v1, v2| assert_eq!(shape(q, None, v1), shape(q, None, v2));
+        let differ = |v1, v2| assert_ne!(shape(q, None, v1), shape(q, None, v2));
+        same(json!({"a": "x", "i": "1"}), json!({"a": "other \"y\"", "i": "2"}));
+        differ(json!({"a": "x"}), json!({"a": null}));
+        differ(json!({"a": "x"}), json!({"a": 5}));
+        differ(json!({"a": "x"}), json!({}));
+        differ(json!({"i": "1"}), json!({"i": 1}));
+        differ(json!({"n": 1}), json!({"n": 2}));
+        differ(json!({"s": ["a"]}), json!({"s": ["b"]}));
+        differ(json!({"e": "ACTIVE"}), json!({"e": "NOPE"}));
+        // A variable the document does not declare is kept as it is.
+        differ(json!({"zzz": "a"}), json!({"zzz": "b"}));
+        assert_eq!(shape(q, None, json!({"a": "x", "n": 3})).unwrap(), r#"null,"a":*,"n":3"#);
+    }
+
+    #[test]
+    fn the_operation_is_part_of_the_shape() {
+        let q = "query A($a: String) { x } query B($a: Int) { x }";
+        assert_eq!(shape(q, None, json!({"a": "x"})), None, "two operations and no name");
+        assert_eq!(shape(q, Some("C"), json!({})), None, "no such operation");
+        assert_eq!(shape(q, Some("A"), json!({"a": "x"})).unwrap(), r#""A","a":*"#);
+        assert_eq!(shape(q, Some("B"), json!({"a": "x"})).unwrap(), r#""B","a":"x""#);
+        assert_eq!(shape("{ x }", Some("A"), json!({})), None, "a name for an anonymous operation");
+    }
 }
