@@ -11,7 +11,7 @@
 //! The result is the same as the generic resolver's, field for field (a test compares them);
 //! selections it does not handle (fragments, directives, repeated response keys) go to the
 //! generic resolver unchanged. The schema has no extensions: their per-field `resolve` hooks
-//! would not see the fields resolved here (`schema::build` says so where extensions would go).
+//! would not see the fields resolved here (`schema::build_with` says so where extensions would go).
 
 use crate::direct::{self, Dcx, Direct, DirectJson, NotCovered};
 use crate::ids::Cursor;

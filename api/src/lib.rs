@@ -109,7 +109,7 @@ impl DocCache {
 
     /// Sets `r`'s parsed document from the cache, or parses it and keeps it. A query that does
     /// not parse is left for the executor, which reports the syntax error.
-    fn apply(&self, r: &mut async_graphql::Request) -> Option<Known> {
+    fn apply(&self, r: &mut async_graphql::Request) -> Option<Arc<CachedDoc>> {
         if r.query.len() > Self::MAX_QUERY_BYTES {
             return None;
         }
@@ -130,6 +130,12 @@ impl DocCache {
             }
         };
         r.set_parsed_query(doc.doc.clone());
+        Some(doc)
+    }
+
+    /// [`DocCache::apply`], and what the cache knows of the request's variable shape.
+    fn known(&self, r: &mut async_graphql::Request) -> Option<Known> {
+        let doc = self.apply(r)?;
         let shape = variable_shape(&doc.doc, r).filter(|s| s.len() <= Self::MAX_SHAPE_BYTES);
         Some(Known { doc, shape })
     }
@@ -269,7 +275,7 @@ async fn graphql(
     let mut resp = match batch {
         async_graphql::BatchRequest::Single(mut r) => {
             r.data = data;
-            let known = st.docs.apply(&mut r);
+            let known = st.docs.known(&mut r);
             let passed = known.as_ref().is_some_and(Known::passed);
             let resp = if passed {
                 st.ctx.metrics.inc("isp_graphql_prevalidated_total", "");

@@ -32,14 +32,10 @@ use types::*;
 /// The executable schema type.
 pub type IspSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// Builds the schema with its limits; `ctx` is shared by every request.
-pub fn build(ctx: Ctx, limits: &GraphqlConfig) -> IspSchema {
-    build_with(ctx, limits, ValidationMode::Strict, CurrencyCache::default())
-}
-
-/// The schema twice, sharing `ctx` and caches: one validating every rule of the spec, one
-/// that only checks the limits (depth, complexity), for documents the first has already
-/// validated with variables of the same shape (see `crate::DocCache`).
+/// Builds the schema with its limits twice, sharing `ctx` (shared by every request) and the
+/// caches: one validating every rule of the spec, one that only checks the limits (depth,
+/// complexity), for documents the first has already validated with variables of the same
+/// shape (see `crate::DocCache`).
 pub fn build_pair(ctx: Ctx, limits: &GraphqlConfig) -> (IspSchema, IspSchema) {
     let cache = CurrencyCache::default();
     let strict = build_with(ctx.clone(), limits, ValidationMode::Strict, cache.clone());
