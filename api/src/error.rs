@@ -8,8 +8,9 @@ use isp_core::CoreError;
 pub fn to_gql(e: CoreError) -> Error {
     let code = e.code();
     let err = match &e {
-        CoreError::Internal(detail) => {
-            tracing::error!(%detail, "internal error in a GraphQL resolver");
+        CoreError::Internal { .. } => {
+            // The one place an API internal error is logged, with its whole cause chain.
+            tracing::error!(error = %e.chain(), "internal error in a GraphQL resolver");
             Error::new("internal error")
         }
         other => Error::new(other.to_string()),

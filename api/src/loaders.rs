@@ -168,9 +168,7 @@ impl Loader<i64> for SubscriptionsByCustomer {
 
 /// Converts a loader error into a GraphQL error with its code.
 pub fn load_err(e: LoadError) -> async_graphql::Error {
-    let core = Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
-        CoreError::Internal(m) => CoreError::Internal(m.clone()),
-        other => CoreError::internal(other.to_string()),
-    });
+    // A batch's error is shared by every key that waited on it; each keeps its code.
+    let core = Arc::try_unwrap(e).unwrap_or_else(|shared| CoreError::clone(&shared));
     crate::error::to_gql(core)
 }

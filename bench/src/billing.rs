@@ -75,7 +75,7 @@ struct Rows {
 
 impl Rows {
     async fn count(ctx: &Ctx, tenant_id: i64) -> Result<Self> {
-        let (invoices, lines, billed_periods, audit, total_minor): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        let (invoices, lines, billed_periods, audit, total_minor): (i64, i64, i64, i64, i64) = isp_core::db::query_as(
             "SELECT (SELECT COUNT(*) FROM invoices WHERE tenant_id = $1), \
              (SELECT COUNT(*) FROM invoice_lines WHERE tenant_id = $1), \
              (SELECT COUNT(*) FROM billed_periods WHERE tenant_id = $1), \
@@ -83,7 +83,7 @@ impl Rows {
              CAST(COALESCE((SELECT SUM(total_minor) FROM invoices WHERE tenant_id = $1), 0) AS BIGINT)",
         )
         .bind(tenant_id)
-        .fetch_one(ctx.db.x())
+        .fetch_one(&ctx.db)
         .await?;
         Ok(Self { invoices, lines, billed_periods, audit, total_minor })
     }

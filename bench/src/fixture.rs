@@ -10,7 +10,7 @@ use isp_core::store::plans::{self, BillingPeriod, PlanInput};
 use isp_core::store::subscriptions::AccessType;
 use isp_core::store::tenants::NewTenant;
 use isp_core::{seed, Ctx};
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{Connection, Executor, PgConnection};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,7 +129,7 @@ impl Fixture {
         // deployment has them and the run should too. SQLite never gathers any by itself:
         // only on request, to show what statistics would change.
         if analyze || ctx.db.backend() == isp_core::db::Backend::Postgres {
-            sqlx::query("ANALYZE").execute(ctx.db.x()).await?;
+            ctx.db.execute("ANALYZE", &[]).await?;
         }
         ctx.db.close().await;
         Ok(Self { data_dir, database_url, pg, tenant_id: s.tenant.id, seed_time, keep })
@@ -154,7 +154,6 @@ impl Fixture {
 impl PgScratch {
     /// Creates `isp_bench_<pid>` on the server `url` points at (dropping a leftover one).
     async fn create(url: &str) -> Result<Self> {
-        sqlx::any::install_default_drivers();
         let me = Self { admin_url: with_database(url, "postgres"), name: format!("isp_bench_{}", std::process::id()) };
         let mut conn = me.admin().await?;
         conn.execute(format!("DROP DATABASE IF EXISTS {}", me.name).as_str()).await?;
@@ -163,8 +162,8 @@ impl PgScratch {
         Ok(me)
     }
 
-    async fn admin(&self) -> Result<AnyConnection> {
-        AnyConnection::connect(&self.admin_url)
+    async fn admin(&self) -> Result<PgConnection> {
+        PgConnection::connect(&self.admin_url)
             .await
             .with_context(|| format!("connecting to {}", isp_core::db::redact(&self.admin_url)))
     }

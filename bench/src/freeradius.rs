@@ -4,7 +4,7 @@
 //! with `pap`, and accounts with `acct_unique` + `sql`, holding the same users as our store.
 
 use anyhow::{bail, Context, Result};
-use sqlx::{Connection, SqliteConnection};
+use isp_core::db::rusqlite;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -137,19 +137,18 @@ pub async fn configure(
         .replace("filename = \"/tmp/freeradius.db\"", &format!("filename = \"{}\"", db.display()));
     std::fs::write(raddb.join("mods-enabled/sql"), sql)?;
 
-    seed(&db, &raddb.join("mods-config/sql/main/sqlite/schema.sql"), users, prefix, rate_limit).await?;
+    seed(&db, &raddb.join("mods-config/sql/main/sqlite/schema.sql"), users, prefix, rate_limit)?;
     Ok(raddb)
 }
 
-async fn seed(db: &Path, schema: &Path, users: usize, prefix: &str, rate_limit: &str) -> Result<()> {
+fn seed(db: &Path, schema: &Path, users: usize, prefix: &str, rate_limit: &str) -> Result<()> {
     if db.exists() {
         std::fs::remove_file(db)?;
     }
-    let url = format!("sqlite://{}?mode=rwc", db.display());
-    let mut conn = SqliteConnection::connect(&url).await.context("creating the FreeRADIUS database")?;
+    let conn = rusqlite::Connection::open(db).context("creating the FreeRADIUS database")?;
     let schema = std::fs::read_to_string(schema).with_context(|| format!("reading {}", schema.display()))?;
-    sqlx::raw_sql(&schema).execute(&mut conn).await.context("FreeRADIUS schema")?;
-    let mut tx = conn.begin().await?;
+    conn.execute_batch(&schema).context("FreeRADIUS schema")?;
+    conn.execute_batch("BEGIN")?;
     for start in (0..users).step_by(1000) {
         let end = (start + 1000).min(users);
         let check: Vec<String> =
@@ -162,10 +161,9 @@ async fn seed(db: &Path, schema: &Path, users: usize, prefix: &str, rate_limit: 
             check.join(","),
             reply.join(",")
         );
-        sqlx::raw_sql(&q).execute(&mut *tx).await?;
+        conn.execute_batch(&q)?;
     }
-    tx.commit().await?;
-    conn.close().await?;
+    conn.execute_batch("COMMIT")?;
     Ok(())
 }
 

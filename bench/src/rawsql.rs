@@ -7,7 +7,7 @@
 //!   GraphQL figure minus this one is the cost of the API layer alone.
 
 use crate::load::Worker;
-use isp_core::db::Db;
+use isp_core::db::{rusqlite, Db};
 use isp_core::store::customers::{self, CustomerFilter, CustomerSort};
 use isp_core::store::page::{Cursor, PageArgs};
 use isp_core::store::{plans, subscriptions};
@@ -21,18 +21,17 @@ pub type Position = Option<(String, i64)>;
 
 /// Where each full page of the tenant's customers (by name, then id) starts.
 pub async fn page_positions(db: &Db, tenant_id: i64) -> anyhow::Result<Vec<Position>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64)> = isp_core::db::query_as(
         "SELECT name, id FROM customers WHERE tenant_id = $1 AND status <> 'ARCHIVED' ORDER BY name ASC, id ASC",
     )
     .bind(tenant_id)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
     let pages = rows.len() / PAGE;
     Ok((0..pages).map(|p| if p == 0 { None } else { Some(rows[p * PAGE - 1].clone()) }).collect())
 }
 
 /// A customer row, all columns.
-#[derive(sqlx::FromRow)]
 #[allow(dead_code)] // read from the database like the server does; not every field is looked at
 pub struct CustomerRow {
     /// Row id.
@@ -51,7 +50,6 @@ pub struct CustomerRow {
 }
 
 /// A subscription row, all columns the server reads.
-#[derive(sqlx::FromRow)]
 #[allow(dead_code)]
 pub struct SubscriptionRow {
     id: i64,
@@ -73,7 +71,6 @@ pub struct SubscriptionRow {
 }
 
 /// A plan row, all columns the server reads.
-#[derive(sqlx::FromRow)]
 #[allow(dead_code)]
 pub struct PlanRow {
     id: i64,
@@ -101,80 +98,82 @@ pub struct PlanRow {
     updated_at: i64,
 }
 
-impl CustomerRow {
-    /// The row from a direct SQLite statement selecting exactly these columns, in order.
-    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            tenant_id: r.get(1)?,
-            account_number: r.get(2)?,
-            name: r.get(3)?,
-            email: r.get(4)?,
-            phone: r.get(5)?,
-            address: r.get(6)?,
-            tax_id: r.get(7)?,
-            notes: r.get(8)?,
-            status: r.get(9)?,
-            created_at: r.get(10)?,
-            updated_at: r.get(11)?,
-        })
-    }
+/// Reads a row by position, by hand: from a direct SQLite statement or a PostgreSQL row
+/// selecting exactly these columns, in order.
+macro_rules! by_position {
+    ($ty:ident { $($f:ident),+ $(,)? }) => {
+        impl $ty {
+            fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let mut i = 0..;
+                Ok(Self { $($f: r.get(i.next().unwrap_or_default())?),+ })
+            }
+
+            fn from_pg(r: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                let mut i = 0..;
+                Ok(Self { $($f: r.try_get(i.next().unwrap_or_default())?),+ })
+            }
+        }
+    };
 }
 
-impl SubscriptionRow {
-    /// The row from a direct SQLite statement selecting exactly these columns, in order.
-    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            tenant_id: r.get(1)?,
-            customer_id: r.get(2)?,
-            plan_id: r.get(3)?,
-            access_type: r.get(4)?,
-            username: r.get(5)?,
-            password_enc: r.get(6)?,
-            static_ipv4: r.get(7)?,
-            mac_address: r.get(8)?,
-            onu_serial: r.get(9)?,
-            olt_port: r.get(10)?,
-            status: r.get(11)?,
-            start_date: r.get(12)?,
-            status_reason: r.get(13)?,
-            created_at: r.get(14)?,
-            updated_at: r.get(15)?,
-        })
-    }
-}
-
-impl PlanRow {
-    /// The row from a direct SQLite statement selecting exactly these columns, in order.
-    fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            tenant_id: r.get(1)?,
-            name: r.get(2)?,
-            description: r.get(3)?,
-            price_minor: r.get(4)?,
-            billing_period: r.get(5)?,
-            download_kbps: r.get(6)?,
-            upload_kbps: r.get(7)?,
-            burst_download_kbps: r.get(8)?,
-            burst_upload_kbps: r.get(9)?,
-            burst_threshold_download_kbps: r.get(10)?,
-            burst_threshold_upload_kbps: r.get(11)?,
-            burst_time_secs: r.get(12)?,
-            data_quota_bytes: r.get(13)?,
-            quota_action: r.get(14)?,
-            fup_download_kbps: r.get(15)?,
-            fup_upload_kbps: r.get(16)?,
-            time_quota_secs: r.get(17)?,
-            access_types: r.get(18)?,
-            ip_pool: r.get(19)?,
-            active: r.get(20)?,
-            created_at: r.get(21)?,
-            updated_at: r.get(22)?,
-        })
-    }
-}
+by_position!(CustomerRow {
+    id,
+    tenant_id,
+    account_number,
+    name,
+    email,
+    phone,
+    address,
+    tax_id,
+    notes,
+    status,
+    created_at,
+    updated_at
+});
+by_position!(SubscriptionRow {
+    id,
+    tenant_id,
+    customer_id,
+    plan_id,
+    access_type,
+    username,
+    password_enc,
+    static_ipv4,
+    mac_address,
+    onu_serial,
+    olt_port,
+    status,
+    start_date,
+    status_reason,
+    created_at,
+    updated_at
+});
+by_position!(PlanRow {
+    id,
+    tenant_id,
+    name,
+    description,
+    price_minor,
+    billing_period,
+    download_kbps,
+    upload_kbps,
+    burst_download_kbps,
+    burst_upload_kbps,
+    burst_threshold_download_kbps,
+    burst_threshold_upload_kbps,
+    burst_time_secs,
+    data_quota_bytes,
+    quota_action,
+    fup_download_kbps,
+    fup_upload_kbps,
+    time_quota_secs,
+    access_types,
+    ip_pool,
+    active,
+    created_at,
+    updated_at
+});
 
 const CUSTOMER_COLS: &str =
     "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
@@ -197,17 +196,17 @@ type PageRows = (Vec<CustomerRow>, Vec<SubscriptionRow>, Vec<PlanRow>);
 ///
 /// The keyset condition is a row-value comparison, which both SQLite and PostgreSQL turn
 /// into a range scan of `customers_tenant_name_idx`. On SQLite the statements run on the
-/// server's own direct connections (`isp_core::lite`), rows mapped by hand; on PostgreSQL
-/// through sqlx.
+/// server's own direct connections ([`Db::with_sqlite`]), rows mapped by hand; on PostgreSQL
+/// through the server's sqlx pool.
 pub async fn fetch_page(db: &Db, tenant_id: i64, after: &Position) -> Result<PageRows, String> {
-    match db.lite() {
-        Some(lite) => lite
-            .read(|c| {
-                fetch_page_lite(c.raw(), tenant_id, after).map_err(|e| isp_core::CoreError::internal(e.to_string()))
-            })
-            .map_err(|e| e.to_string()),
-        None => fetch_page_sqlx(db, tenant_id, after).await.map_err(|e| e.to_string()),
+    if let Some(pool) = db.pg_pool() {
+        return fetch_page_pg(pool, tenant_id, after).await.map_err(|e| e.to_string());
     }
+    db.with_sqlite(|c| fetch_page_lite(c, tenant_id, after))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "neither SQLite nor PostgreSQL".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 fn fetch_page_lite(conn: &rusqlite::Connection, tenant_id: i64, after: &Position) -> rusqlite::Result<PageRows> {
@@ -250,46 +249,47 @@ fn fetch_page_lite(conn: &rusqlite::Connection, tenant_id: i64, after: &Position
     Ok((customers, subs, plans))
 }
 
-async fn fetch_page_sqlx(db: &Db, tenant_id: i64, after: &Position) -> Result<PageRows, sqlx::Error> {
+async fn fetch_page_pg(pool: &sqlx::PgPool, tenant_id: i64, after: &Position) -> Result<PageRows, sqlx::Error> {
     let base = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE tenant_id = $1 AND status <> 'ARCHIVED'");
     let limit = PAGE + 1;
-    let mut customers: Vec<CustomerRow> = match after {
+    let rows = match after {
         None => {
-            sqlx::query_as(&format!("{base} ORDER BY name ASC, id ASC LIMIT {limit}"))
+            sqlx::query(&format!("{base} ORDER BY name ASC, id ASC LIMIT {limit}"))
                 .bind(tenant_id)
-                .fetch_all(db.x())
+                .fetch_all(pool)
                 .await?
         }
         Some((name, id)) => {
-            sqlx::query_as(&format!("{base} AND (name, id) > ($2, $3) ORDER BY name ASC, id ASC LIMIT {limit}"))
+            sqlx::query(&format!("{base} AND (name, id) > ($2, $3) ORDER BY name ASC, id ASC LIMIT {limit}"))
                 .bind(tenant_id)
                 .bind(name.as_str())
                 .bind(*id)
-                .fetch_all(db.x())
+                .fetch_all(pool)
                 .await?
         }
     };
+    let mut customers = rows.iter().map(CustomerRow::from_pg).collect::<Result<Vec<_>, _>>()?;
     customers.truncate(PAGE);
     let ids: Vec<i64> = customers.iter().map(|c| c.id).collect();
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE tenant_id = $1 AND customer_id IN ({}) ORDER BY id",
         placeholders(2, ids.len())
     );
-    let mut q = sqlx::query_as::<_, SubscriptionRow>(&sql).bind(tenant_id);
+    let mut q = sqlx::query(&sql).bind(tenant_id);
     for id in &ids {
         q = q.bind(*id);
     }
-    let subs = q.fetch_all(db.x()).await?;
+    let subs = q.fetch_all(pool).await?.iter().map(SubscriptionRow::from_pg).collect::<Result<Vec<_>, _>>()?;
     let mut plan_ids: Vec<i64> = subs.iter().map(|s| s.plan_id).collect();
     plan_ids.sort_unstable();
     plan_ids.dedup();
     let sql =
         format!("SELECT {PLAN_COLS} FROM plans WHERE tenant_id = $1 AND id IN ({})", placeholders(2, plan_ids.len()));
-    let mut q = sqlx::query_as::<_, PlanRow>(&sql).bind(tenant_id);
+    let mut q = sqlx::query(&sql).bind(tenant_id);
     for id in &plan_ids {
         q = q.bind(*id);
     }
-    let plans = q.fetch_all(db.x()).await?;
+    let plans = q.fetch_all(pool).await?.iter().map(PlanRow::from_pg).collect::<Result<Vec<_>, _>>()?;
     Ok((customers, subs, plans))
 }
 

@@ -1,12 +1,13 @@
 //! Errors of the domain and storage layer, each with a stable code the API passes on.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Result type of the core crate.
 pub type CoreResult<T> = Result<T, CoreError>;
 
 /// What went wrong, in terms a client can act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CoreError {
     /// No valid credentials were presented.
     #[error("authentication required")]
@@ -42,9 +43,17 @@ pub enum CoreError {
         /// Seconds until a new attempt can succeed.
         retry_after_secs: i64,
     },
-    /// A failure the client cannot fix (database down, bug); logged with context.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A failure the client cannot fix (database down, bug). Logged once, with its context
+    /// and the chain of errors that caused it, where it reaches a client or a log
+    /// (`to_gql`, the RADIUS handlers, the worker); clients only see INTERNAL.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What was being done.
+        context: String,
+        /// The error that caused it, if any.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl CoreError {
@@ -60,7 +69,24 @@ impl CoreError {
 
     /// Internal error with context; the context is logged, never shown to clients.
     pub fn internal(context: impl fmt::Display) -> Self {
-        Self::Internal(context.to_string())
+        Self::Internal { context: context.to_string(), source: None }
+    }
+
+    /// Internal error with context, caused by `source` (kept as the error's source chain).
+    pub fn internal_from(context: impl fmt::Display, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal { context: context.to_string(), source: Some(Arc::new(source)) }
+    }
+
+    /// The error and every error that caused it, `: `-separated, for logs.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
     }
 
     /// Stable machine-readable code (the API's `extensions.code`).
@@ -72,7 +98,7 @@ impl CoreError {
             Self::Validation { .. } => "VALIDATION",
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Internal(_) => "INTERNAL",
+            Self::Internal { .. } => "INTERNAL",
         }
     }
 }
@@ -102,26 +128,8 @@ pub(crate) fn unique_violation(msg: &str, name: &str) -> CoreError {
     CoreError::conflict("input", "duplicates an existing record")
 }
 
-impl From<sqlx::Error> for CoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return unique_violation(db.message(), db.constraint().unwrap_or(""));
-            }
-            if db.is_foreign_key_violation() {
-                return CoreError::validation("input", "refers to a record that does not exist");
-            }
-        }
-        if let sqlx::Error::RowNotFound = e {
-            return CoreError::NotFound("record");
-        }
-        tracing::error!(error = %e, "database error");
-        CoreError::Internal(format!("database: {e}"))
-    }
-}
-
 impl From<tokio::task::JoinError> for CoreError {
     fn from(e: tokio::task::JoinError) -> Self {
-        CoreError::Internal(format!("background task: {e}"))
+        CoreError::internal_from("background task", e)
     }
 }

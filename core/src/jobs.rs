@@ -5,10 +5,9 @@
 //! Several workers may share one database: a job is claimed by moving its
 //! `next_attempt_at` forward with a guarded UPDATE, so only one of them wins.
 
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 use crate::store::page::{self, Order, Page, PageArgs};
-use crate::store::{Arg, Sql};
 use crate::text_enum;
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +111,7 @@ pub fn device_comment(subscription_id: i64, username: &str) -> String {
 }
 
 /// A job row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct DeviceJob {
     /// Row id.
     pub id: i64,
@@ -152,7 +151,6 @@ macro_rules! enqueue_sql {
          VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5)"
     };
 }
-pub(crate) const ENQUEUE_SQL: &str = enqueue_sql!();
 const ENQUEUE_RETURNING_SQL: &str = concat!(enqueue_sql!(), " RETURNING id");
 
 /// Adds a job inside `tx`; it becomes visible to the worker when `tx` commits. Call
@@ -165,13 +163,13 @@ pub async fn enqueue(
     payload: &RadiusJobPayload,
     now: i64,
 ) -> CoreResult<i64> {
-    let (id,): (i64,) = sqlx::query_as(ENQUEUE_RETURNING_SQL)
+    let (id,): (i64,) = query_as(ENQUEUE_RETURNING_SQL)
         .bind(tenant_id)
         .bind(nas_id)
         .bind(kind)
         .bind(serde_json::to_string(payload).expect("payload serializes"))
         .bind(now)
-        .fetch_one(tx.x())
+        .fetch_one(&mut *tx)
         .await?;
     Ok(id)
 }
@@ -187,7 +185,7 @@ pub async fn enqueue_device(
     now: i64,
 ) -> CoreResult<i64> {
     debug_assert!(matches!(kind, JobKind::DeviceSuspend | JobKind::DeviceResume));
-    let (id,): (i64,) = sqlx::query_as(
+    let (id,): (i64,) = query_as(
         "INSERT INTO device_jobs (tenant_id, device_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5) RETURNING id",
     )
@@ -196,7 +194,7 @@ pub async fn enqueue_device(
     .bind(kind)
     .bind(serde_json::to_string(payload).expect("payload serializes"))
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     Ok(id)
 }
@@ -216,14 +214,14 @@ pub async fn claim_due(
         "SELECT id, next_attempt_at FROM device_jobs WHERE status = 'PENDING' AND next_attempt_at <= $1{scope} \
          ORDER BY next_attempt_at, id LIMIT $2"
     );
-    let mut q = sqlx::query_as(&sql).bind(now).bind(limit);
+    let mut q = query_as(&sql).bind(now).bind(limit);
     if let Some(t) = tenant {
         q = q.bind(t);
     }
-    let due: Vec<(i64, i64)> = q.fetch_all(db.x()).await?;
+    let due: Vec<(i64, i64)> = q.fetch_all(db).await?;
     let mut claimed = Vec::with_capacity(due.len());
     for (id, at) in due {
-        let job = sqlx::query_as::<_, DeviceJob>(&format!(
+        let job = query_as::<DeviceJob>(&format!(
             "UPDATE device_jobs SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE id = $3 AND status = 'PENDING' AND next_attempt_at = $4 RETURNING {COLS}"
         ))
@@ -231,7 +229,7 @@ pub async fn claim_due(
         .bind(now)
         .bind(id)
         .bind(at)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?;
         claimed.extend(job);
     }
@@ -244,7 +242,7 @@ pub async fn claim_due(
 pub async fn claim_ids(db: &Db, tenant_id: i64, ids: &[i64], now: i64, lease_ms: i64) -> CoreResult<Vec<DeviceJob>> {
     let mut claimed = Vec::with_capacity(ids.len());
     for &id in ids {
-        let job = sqlx::query_as::<_, DeviceJob>(&format!(
+        let job = query_as::<DeviceJob>(&format!(
             "UPDATE device_jobs SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE tenant_id = $3 AND id = $4 AND status = 'PENDING' AND next_attempt_at <= $5 RETURNING {COLS}"
         ))
@@ -253,7 +251,7 @@ pub async fn claim_ids(db: &Db, tenant_id: i64, ids: &[i64], now: i64, lease_ms:
         .bind(tenant_id)
         .bind(id)
         .bind(now)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?;
         claimed.extend(job);
     }
@@ -262,26 +260,24 @@ pub async fn claim_ids(db: &Db, tenant_id: i64, ids: &[i64], now: i64, lease_ms:
 
 /// Marks a claimed job delivered.
 pub async fn complete(db: &Db, id: i64, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE device_jobs SET status = 'DONE', last_error = NULL, updated_at = $1 WHERE id = $2")
+    query("UPDATE device_jobs SET status = 'DONE', last_error = NULL, updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(db.x())
+        .execute(db)
         .await?;
     Ok(())
 }
 
 /// Records a failed attempt: retried at `retry_at`, or dead-lettered when `dead`.
 pub async fn fail(db: &Db, id: i64, error: &str, retry_at: i64, dead: bool, now: i64) -> CoreResult<()> {
-    sqlx::query(
-        "UPDATE device_jobs SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(if dead { JobStatus::Dead } else { JobStatus::Pending })
-    .bind(error)
-    .bind(retry_at)
-    .bind(now)
-    .bind(id)
-    .execute(db.x())
-    .await?;
+    query("UPDATE device_jobs SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
+        .bind(if dead { JobStatus::Dead } else { JobStatus::Pending })
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -293,33 +289,31 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// Job `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Option<DeviceJob>> {
-    Ok(sqlx::query_as::<_, DeviceJob>(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND id = $2"))
+    query_as::<DeviceJob>(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
-        .await?)
+        .fetch_optional(db)
+        .await
 }
 
 /// The tenant's jobs, newest first (at most `limit`).
 pub async fn recent(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
-    Ok(sqlx::query_as::<_, DeviceJob>(&format!(
-        "SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
-    ))
-    .bind(tenant_id)
-    .bind(limit)
-    .fetch_all(db.x())
-    .await?)
+    query_as::<DeviceJob>(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"))
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }
 
 /// The tenant's dead-lettered jobs, newest first (at most `limit`).
 pub async fn dead(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJob>> {
-    Ok(sqlx::query_as::<_, DeviceJob>(&format!(
+    query_as::<DeviceJob>(&format!(
         "SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND status = 'DEAD' ORDER BY id DESC LIMIT $2"
     ))
     .bind(tenant_id)
     .bind(limit)
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }
 
 /// A page of the tenant's jobs, newest first, optionally only those in `status`.
@@ -327,7 +321,7 @@ pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &Pag
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id));
     if let Some(s) = status {
-        sql.push(" AND status = ").arg(Arg::T(s.as_str().into()));
+        sql.push(" AND status = ").arg(s);
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
     Ok(page::finish(sql.fetch_all::<DeviceJob>(db).await?, plan, args))
@@ -339,20 +333,20 @@ pub async fn retry(ctx: &crate::Ctx, actor: &crate::auth::Actor, id: i64) -> Cor
     actor.require(crate::auth::Action::JobRetry)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let job = sqlx::query_as::<_, DeviceJob>(&format!(
+    let job = query_as::<DeviceJob>(&format!(
         "UPDATE device_jobs SET status = 'PENDING', attempts = 0, next_attempt_at = $1, updated_at = $1 \
          WHERE tenant_id = $2 AND id = $3 AND status = 'DEAD' RETURNING {COLS}"
     ))
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut tx)
     .await?;
     let Some(job) = job else {
-        let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM device_jobs WHERE tenant_id = $1 AND id = $2")
+        let exists: Option<(i64,)> = query_as("SELECT id FROM device_jobs WHERE tenant_id = $1 AND id = $2")
             .bind(actor.tenant_id)
             .bind(id)
-            .fetch_optional(tx.x())
+            .fetch_optional(&mut tx)
             .await?;
         return Err(match exists {
             Some(_) => crate::CoreError::conflict("id", "only a dead job can be retried"),

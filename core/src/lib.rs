@@ -6,6 +6,10 @@
 //! under [`store`].
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+// `#[derive(FromRow)]` names `::isp_core`, in this crate too.
+extern crate self as isp_core;
 
 pub mod auth;
 pub mod billing;
@@ -13,12 +17,10 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod db;
-pub(crate) mod db_exec;
 pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod jwt;
-pub mod lite;
 pub mod metrics;
 pub mod netjobs;
 pub mod password;

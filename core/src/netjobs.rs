@@ -18,7 +18,7 @@
 //! login is rejected or lands in the walled garden), and a resumption does so only when the
 //! tenant uses the walled garden (to end the walled-garden session).
 
-use crate::db::Tx;
+use crate::db::{query_as, Tx};
 use crate::error::CoreResult;
 use crate::jobs::{self, DeviceJobPayload, DeviceOp, JobKind, RadiusJobPayload};
 use crate::store::devices::{self, Device, DeviceKind};
@@ -60,12 +60,12 @@ pub async fn enqueue_for_status(
 
 /// RADIUS Disconnect jobs for the open sessions of subscription `sub`.
 async fn disconnect_sessions(tx: &mut Tx, tenant_id: i64, sub: i64, reason: &str, now: i64) -> CoreResult<usize> {
-    let sessions: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+    let sessions: Vec<(i64, String, String, Option<String>)> = query_as(
         "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
     )
     .bind(tenant_id)
     .bind(sub)
-    .fetch_all(tx.x())
+    .fetch_all(&mut *tx)
     .await?;
     for (nas, acct, username, ip) in &sessions {
         let payload = RadiusJobPayload {

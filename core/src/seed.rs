@@ -2,6 +2,7 @@
 //! tenant to show isolation, and bulk data for benchmarks.
 
 use crate::auth::{Actor, Role};
+use crate::db::{query, query_as, Arg, Sql};
 use crate::error::CoreResult;
 use crate::staff::{self, Registration};
 use crate::store::customers::{self, CustomerPatch};
@@ -10,7 +11,6 @@ use crate::store::plans::{self, BillingPeriod, Burst, DataQuota, PlanInput, Quot
 use crate::store::subscriptions::{self, AccessType, SubscriptionPatch, SubscriptionStatus, PASSWORD_CONTEXT};
 use crate::store::tenants::{self, NewTenant};
 use crate::store::usage;
-use crate::store::{Arg, Sql};
 use crate::Ctx;
 
 /// Slug of the demo tenant.
@@ -301,7 +301,7 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let first_id = {
-        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM customers").fetch_one(tx.x()).await?;
+        let (max,): (Option<i64>,) = query_as("SELECT MAX(id) FROM customers").fetch_one(&mut tx).await?;
         max.unwrap_or(0)
     };
     let mut start = 0;
@@ -314,11 +314,11 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
             }
             let name = format!("{} {} {i}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()]);
             sql.push("(").arg(Arg::I(first_id + 1 + i as i64)).push(", ").arg(Arg::I(tenant_id)).push(", ");
-            sql.arg(Arg::T(format!("B{prefix}{i:07}"))).push(", ").arg(Arg::T(name)).push(", ");
-            sql.arg(Arg::T(format!("{prefix}{i}@bulk.example"))).push(", ").arg(Arg::T(format!("+1555{i:07}")));
+            sql.arg(Arg::text(format!("B{prefix}{i:07}"))).push(", ").arg(Arg::text(name)).push(", ");
+            sql.arg(Arg::text(format!("{prefix}{i}@bulk.example"))).push(", ").arg(Arg::text(format!("+1555{i:07}")));
             sql.push(", 'ACTIVE', ").arg(Arg::I(now + i as i64)).push(", ").arg(Arg::I(now)).push(")");
         }
-        sql.query().execute(tx.x()).await?;
+        sql.execute(&mut tx).await?;
         let mut sql = Sql::new(
             "INSERT INTO subscriptions (tenant_id, customer_id, plan_id, access_type, username, password_enc, status, start_date, created_at, updated_at) VALUES ",
         );
@@ -332,17 +332,17 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
                 .arg(Arg::I(first_id + 1 + i as i64))
                 .push(", ")
                 .arg(Arg::I(plan_id));
-            sql.push(", 'PPPOE', ").arg(Arg::T(format!("{prefix}{i}"))).push(", ");
-            sql.arg(Arg::T(ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, &format!("pw{i}"))));
+            sql.push(", 'PPPOE', ").arg(Arg::text(format!("{prefix}{i}"))).push(", ");
+            sql.arg(Arg::text(ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, &format!("pw{i}"))));
             sql.push(", 'ACTIVE', '2026-01-01', ").arg(Arg::I(now)).push(", ").arg(Arg::I(now)).push(")");
         }
-        sql.query().execute(tx.x()).await?;
+        sql.execute(&mut tx).await?;
         start = end;
     }
     if ctx.db.backend() == crate::db::Backend::Postgres {
         // Explicit ids leave the identity sequence behind; move it past them.
-        sqlx::query("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT MAX(id) FROM customers))")
-            .execute(tx.x())
+        query("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT MAX(id) FROM customers))")
+            .execute(&mut tx)
             .await?;
     }
     tx.commit().await

@@ -82,10 +82,10 @@ async fn devices_are_validated_and_their_password_is_write_only_encrypted_and_ne
     // The password is not in the graph at all, and it is encrypted at rest.
     let r = app.gql(Some(&t.token), "query($id: ID!) { device(id: $id) { password } }", json!({"id": id})).await;
     assert_eq!(code(&r), Some("VALIDATION"), "{r:#}");
-    let (enc,): (String,) = sqlx::query_as("SELECT password_enc FROM devices WHERE tenant_id = $1 AND id = $2")
+    let (enc,): (String,) = isp_core::db::query_as("SELECT password_enc FROM devices WHERE tenant_id = $1 AND id = $2")
         .bind(tid)
         .bind(row(&id))
-        .fetch_one(app.ctx.db.x())
+        .fetch_one(&app.ctx.db)
         .await
         .unwrap();
     assert!(enc.starts_with("v1:") && !enc.contains(&secret), "{enc}");

@@ -165,13 +165,15 @@ async fn simultaneous_use_accounting_on_and_stale_sessions() {
     // Age this session instead of moving the clock: the sweep covers every tenant, and a clock
     // 16 minutes ahead would close other tests' fresh sessions on a shared test database.
     let aged = r.app.ctx.now_ms() - 16 * 60 * 1000;
-    sqlx::query("UPDATE radius_sessions SET updated_at = $1 WHERE tenant_id = $2 AND username = $3 AND open = 1")
-        .bind(aged)
-        .bind(r.tenant_id)
-        .bind(&u)
-        .execute(r.app.ctx.db.x())
-        .await
-        .unwrap();
+    isp_core::db::query(
+        "UPDATE radius_sessions SET updated_at = $1 WHERE tenant_id = $2 AND username = $3 AND open = 1",
+    )
+    .bind(aged)
+    .bind(r.tenant_id)
+    .bind(&u)
+    .execute(&r.app.ctx.db)
+    .await
+    .unwrap();
     let mut closed = false;
     for _ in 0..60 {
         if r.sessions(&u).await[0].open == 0 {

@@ -4,7 +4,7 @@
 use super::proration::{days, prorate, Cycle};
 use super::{fmt_date, lock_customer, parse_date, settings, LineKind};
 use crate::auth::{Action, Actor};
-use crate::db::Tx;
+use crate::db::{query, query_as, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::events::{Event, EventKind};
 use crate::store::audit;
@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 /// A charge waiting for (or included in) an invoice.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Charge {
     /// Row id.
     pub id: i64,
@@ -47,7 +47,7 @@ async fn insert(
     tax_class: &str,
     now: i64,
 ) -> CoreResult<Charge> {
-    Ok(sqlx::query_as::<_, Charge>(
+    query_as::<Charge>(
         "INSERT INTO charges (tenant_id, customer_id, subscription_id, kind, description, amount_minor, tax_class, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          RETURNING id, customer_id, subscription_id, kind, description, amount_minor, tax_class, invoice_id",
@@ -60,8 +60,8 @@ async fn insert(
     .bind(amount)
     .bind(tax_class)
     .bind(now)
-    .fetch_one(tx.x())
-    .await?)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// Adds a one-off charge (installation, equipment; negative for a goodwill credit) to the
@@ -87,12 +87,11 @@ pub async fn add(
         .await
         .map_err(|_| CoreError::validation("customerId", "no such customer"))?;
     if let Some(s) = subscription_id {
-        let owner: Option<(i64,)> =
-            sqlx::query_as("SELECT customer_id FROM subscriptions WHERE tenant_id = $1 AND id = $2")
-                .bind(t)
-                .bind(s)
-                .fetch_optional(tx.x())
-                .await?;
+        let owner: Option<(i64,)> = query_as("SELECT customer_id FROM subscriptions WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(s)
+            .fetch_optional(&mut tx)
+            .await?;
         if owner.map(|o| o.0) != Some(customer_id) {
             return Err(CoreError::validation("subscriptionId", "no such subscription of this customer"));
         }
@@ -107,7 +106,7 @@ pub async fn add(
 }
 
 /// What billing knows about one subscription and its current plan.
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct SubPlan {
     customer_id: i64,
     start_date: String,
@@ -122,7 +121,7 @@ struct SubPlan {
 }
 
 async fn sub_plan(tx: &mut Tx, t: i64, id: i64) -> CoreResult<SubPlan> {
-    sqlx::query_as::<_, SubPlan>(
+    query_as::<SubPlan>(
         "SELECT s.customer_id, s.start_date, s.status, s.access_type, s.plan_id, p.name AS plan_name, p.price_minor, \
          p.billing_period, p.tax_class, \
          (SELECT MAX(b.period_end) FROM billed_periods b WHERE b.tenant_id = s.tenant_id AND b.subscription_id = s.id) AS billed_until \
@@ -130,7 +129,7 @@ async fn sub_plan(tx: &mut Tx, t: i64, id: i64) -> CoreResult<SubPlan> {
     )
     .bind(t)
     .bind(id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(CoreError::NotFound("subscription"))
 }
@@ -149,13 +148,13 @@ async fn position(tx: &mut Tx, t: i64, id: i64, sp: &SubPlan, day: NaiveDate) ->
     let s = settings::get_in(tx, t).await?;
     let cycle = Cycle::new(parse_date("startDate", &sp.start_date)?, s.fixed_day(), sp.billing_period);
     let (fs, fe) = cycle.containing(day);
-    let billed: Option<(String,)> = sqlx::query_as(
+    let billed: Option<(String,)> = query_as(
         "SELECT period_end FROM billed_periods WHERE tenant_id = $1 AND subscription_id = $2 AND period_start <= $3 AND period_end > $3",
     )
     .bind(t)
     .bind(id)
     .bind(fmt_date(day))
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut *tx)
     .await?;
     let billed_end = billed.map(|b| parse_date("periodEnd", &b.0)).transpose()?;
     let unbilled_from = match &sp.billed_until {
@@ -166,7 +165,7 @@ async fn position(tx: &mut Tx, t: i64, id: i64, sp: &SubPlan, day: NaiveDate) ->
 }
 
 /// The plan a subscription moves to, as proration sees it.
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct NewPlan {
     name: String,
     price_minor: i64,
@@ -177,12 +176,12 @@ struct NewPlan {
 }
 
 async fn new_plan(tx: &mut Tx, t: i64, plan_id: i64) -> CoreResult<NewPlan> {
-    sqlx::query_as::<_, NewPlan>(
+    query_as::<NewPlan>(
         "SELECT name, price_minor, billing_period, tax_class, active, access_types FROM plans WHERE tenant_id = $1 AND id = $2",
     )
     .bind(t)
     .bind(plan_id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| CoreError::validation("planId", "no such plan"))
 }
@@ -266,12 +265,12 @@ pub async fn change_plan(
     let mut out = Vec::new();
     if plan_id != sp.plan_id {
         out = adjustments(&mut tx, t, id, &sp, &new, day, now).await?;
-        sqlx::query("UPDATE subscriptions SET plan_id = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+        query("UPDATE subscriptions SET plan_id = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(plan_id)
             .bind(now)
             .bind(t)
             .bind(id)
-            .execute(tx.x())
+            .execute(&mut tx)
             .await?;
         let details = json!({"planId": {"from": sp.plan_id, "to": plan_id}, "effective": fmt_date(day),
             "adjustments": out.iter().map(|c| c.amount_minor).collect::<Vec<_>>()});
@@ -346,16 +345,14 @@ pub async fn cancel(
     } else {
         None
     };
-    sqlx::query(
-        "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
-    )
-    .bind(SubscriptionStatus::Cancelled)
-    .bind(reason.map(str::trim))
-    .bind(now)
-    .bind(t)
-    .bind(id)
-    .execute(tx.x())
-    .await?;
+    query("UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
+        .bind(SubscriptionStatus::Cancelled)
+        .bind(reason.map(str::trim))
+        .bind(now)
+        .bind(t)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
     let details = json!({"from": sp.status, "to": "CANCELLED", "effective": fmt_date(day), "adjustment": amount});
     audit::record(&mut tx, actor, "subscription.status", "Subscription", Some(id), details, now).await?;
     tx.commit().await?;
@@ -365,12 +362,12 @@ pub async fn cancel(
 
 /// The customer's charges not yet on an invoice.
 pub async fn pending(db: &crate::db::Db, t: i64, customer_id: i64) -> CoreResult<Vec<Charge>> {
-    Ok(sqlx::query_as::<_, Charge>(
+    query_as::<Charge>(
         "SELECT id, customer_id, subscription_id, kind, description, amount_minor, tax_class, invoice_id FROM charges \
          WHERE tenant_id = $1 AND customer_id = $2 AND invoice_id IS NULL ORDER BY id",
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }

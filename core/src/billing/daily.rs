@@ -7,6 +7,7 @@
 
 use super::{dunning, local_date, run, tenant_today};
 use crate::auth::Actor;
+use crate::db::query_as;
 use crate::error::CoreResult;
 use crate::Ctx;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -52,7 +53,7 @@ pub fn due(now: DateTime<Utc>, tenants: &[(i64, String)], done: &HashMap<i64, Na
 /// and the others go on. Returns how many tenants failed.
 pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResult<usize> {
     let tenants: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, timezone FROM tenants ORDER BY id").fetch_all(ctx.db.x()).await?;
+        query_as("SELECT id, timezone FROM tenants ORDER BY id").fetch_all(&ctx.db).await?;
     let mut failed = 0;
     for (id, as_of) in due(ctx.clock.now(), &tenants, done) {
         match run_tenant(ctx, id, as_of).await {

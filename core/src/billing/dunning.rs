@@ -11,14 +11,14 @@
 use super::invoices::{self, Invoice};
 use super::{fmt_date, lock_customer, settings};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 use crate::events::{Event, EventKind};
 use crate::netjobs;
+use crate::store::audit;
 use crate::store::page::{self, Order, Page, PageArgs};
 use crate::store::subscriptions::{self, Subscription};
 use crate::store::tenants;
-use crate::store::{audit, Arg, Sql};
 use crate::text_enum;
 use crate::Ctx;
 use chrono::{Duration, NaiveDate};
@@ -43,7 +43,7 @@ text_enum!(
 pub const REASON_PREFIX: &str = "dunning:";
 
 /// A recorded dunning step.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct DunningEvent {
     /// Row id.
     pub id: i64,
@@ -81,7 +81,7 @@ async fn event(
     kind: DunningKind,
     now: i64,
 ) -> CoreResult<bool> {
-    let r = sqlx::query(
+    let r = query(
         "INSERT INTO dunning_events (tenant_id, customer_id, invoice_id, subscription_id, kind, at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, kind, invoice_id, subscription_id) DO NOTHING",
     )
@@ -91,9 +91,9 @@ async fn event(
     .bind(sub)
     .bind(kind)
     .bind(now)
-    .execute(tx.x())
+    .execute(&mut *tx)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(r == 1)
 }
 
 /// Runs the tenant's dunning policy as of `as_of`.
@@ -104,13 +104,13 @@ pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<Dunni
     let network = tenants::get(&ctx.db, t).await?.settings();
     let now = ctx.now_ms();
     let mut out = DunningOutcome::default();
-    let open: Vec<Invoice> = sqlx::query_as::<_, Invoice>(&format!(
+    let open: Vec<Invoice> = query_as::<Invoice>(&format!(
         "SELECT {} FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE') \
          ORDER BY customer_id, due_date, id",
         invoices::COLS
     ))
     .bind(t)
-    .fetch_all(ctx.db.x())
+    .fetch_all(&ctx.db)
     .await?;
     for inv in open {
         let due = super::parse_date("dueDate", &inv.due_date)?;
@@ -128,16 +128,16 @@ pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<Dunni
             out.overdue += usize::from(event(&mut tx, t, inv.customer_id, inv.id, 0, DunningKind::Overdue, now).await?);
         }
         if as_of >= due + Duration::days(s.suspend_after_days) && as_of > due {
-            let subs: Vec<(i64,)> = sqlx::query_as(
+            let subs: Vec<(i64,)> = query_as(
                 "SELECT id FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status = 'ACTIVE' ORDER BY id",
             )
             .bind(t)
             .bind(inv.customer_id)
-            .fetch_all(tx.x())
+            .fetch_all(&mut tx)
             .await?;
             for (sub,) in subs {
                 let reason = format!("{REASON_PREFIX} invoice {} overdue", inv.number.as_deref().unwrap_or("?"));
-                let row = sqlx::query_as::<_, Subscription>(&format!(
+                let row = query_as::<Subscription>(&format!(
                     "UPDATE subscriptions SET status = 'SUSPENDED', status_reason = $1, updated_at = $2 \
                      WHERE tenant_id = $3 AND id = $4 AND status = 'ACTIVE' RETURNING {}",
                     subscriptions::COLS
@@ -146,7 +146,7 @@ pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<Dunni
                 .bind(now)
                 .bind(t)
                 .bind(sub)
-                .fetch_optional(tx.x())
+                .fetch_optional(&mut tx)
                 .await?;
                 // Changed by someone else since the SELECT: not ours to suspend any more.
                 let Some(row) = row else { continue };
@@ -177,30 +177,30 @@ pub async fn reactivate_if_clear(
     now: i64,
 ) -> CoreResult<usize> {
     let t = actor.tenant_id;
-    let (overdue,): (i64,) = sqlx::query_as(
+    let (overdue,): (i64,) = query_as(
         "SELECT COUNT(*) FROM invoices WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'INVOICE' AND status = 'OVERDUE'",
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     if overdue > 0 {
         return Ok(0);
     }
-    let subs: Vec<(i64,)> = sqlx::query_as(
+    let subs: Vec<(i64,)> = query_as(
         "SELECT id FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status = 'SUSPENDED' AND status_reason LIKE $3",
     )
     .bind(t)
     .bind(customer_id)
     .bind(format!("{REASON_PREFIX}%"))
-    .fetch_all(tx.x())
+    .fetch_all(&mut *tx)
     .await?;
     if subs.is_empty() {
         return Ok(0);
     }
     let network = tenants::settings_in(tx, t).await?;
     for (sub,) in &subs {
-        let row = sqlx::query_as::<_, Subscription>(&format!(
+        let row = query_as::<Subscription>(&format!(
             "UPDATE subscriptions SET status = 'ACTIVE', status_reason = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 \
              RETURNING {}",
             subscriptions::COLS
@@ -209,15 +209,15 @@ pub async fn reactivate_if_clear(
         .bind(now)
         .bind(t)
         .bind(sub)
-        .fetch_one(tx.x())
+        .fetch_one(&mut *tx)
         .await?;
         let jobs = netjobs::enqueue_for_status(tx, t, &network, &row, false, "dunning reactivation", now).await?;
-        let (invoice,): (i64,) = sqlx::query_as(
+        let (invoice,): (i64,) = query_as(
             "SELECT COALESCE(MAX(invoice_id), 0) FROM dunning_events WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'SUSPENDED'",
         )
         .bind(t)
         .bind(sub)
-        .fetch_one(tx.x())
+        .fetch_one(&mut *tx)
         .await?;
         event(tx, t, customer_id, invoice, *sub, DunningKind::Reactivated, now).await?;
         let details =

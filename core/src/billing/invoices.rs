@@ -4,16 +4,16 @@
 use super::settings;
 use super::{fmt_date, lock_customer, numbering, InvoiceKind, InvoiceStatus, LineKind};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::store::audit;
 use crate::store::page::{self, Order, Page, PageArgs};
-use crate::store::{audit, Arg, Sql};
 use crate::Ctx;
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
 /// An invoice or credit note.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Invoice {
     /// Row id.
     pub id: i64,
@@ -61,7 +61,7 @@ impl Invoice {
 }
 
 /// A line of an invoice.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct InvoiceLine {
     /// Row id.
     pub id: i64,
@@ -98,20 +98,20 @@ pub const COLS: &str =
 
 /// Invoice `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Invoice> {
-    sqlx::query_as::<_, Invoice>(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Invoice>(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("invoice"))
 }
 
 /// Invoice `id` inside a transaction.
 pub async fn get_in(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<Invoice> {
-    sqlx::query_as::<_, Invoice>(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Invoice>(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("invoice"))
 }
@@ -150,7 +150,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
     if let Some(k) = f.kind {
-        sql.push(" AND kind = ").arg(Arg::T(k.as_str().into()));
+        sql.push(" AND kind = ").arg(k);
     }
     if let Some(r) = f.billing_run_id {
         sql.push(" AND billing_run_id = ").arg(Arg::I(r));
@@ -161,7 +161,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -
             if i > 0 {
                 sql.push(", ");
             }
-            sql.arg(Arg::T(s.as_str().into()));
+            sql.arg(*s);
         }
         sql.push(")");
     }
@@ -192,24 +192,24 @@ pub async fn refresh(tx: &mut Tx, tenant_id: i64, id: i64, today: NaiveDate, now
     if inv.kind != InvoiceKind::Invoice || matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Draft) {
         return Ok(inv);
     }
-    let (paid,): (i64,) = sqlx::query_as(
+    let (paid,): (i64,) = query_as(
         "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payment_allocations WHERE tenant_id = $1 AND invoice_id = $2",
     )
     .bind(tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     let s = settings::get_in(tx, tenant_id).await?;
     let due = super::parse_date("dueDate", &inv.due_date)?;
     let status = settle(inv.total_minor, paid, due, s.overdue_after_days, today);
-    Ok(sqlx::query_as::<_, Invoice>(&format!("{SETTLE_SQL} RETURNING {COLS}"))
+    query_as::<Invoice>(&format!("{SETTLE_SQL} RETURNING {COLS}"))
         .bind(paid)
         .bind(status)
         .bind(now)
         .bind(tenant_id)
         .bind(id)
-        .fetch_one(tx.x())
-        .await?)
+        .fetch_one(&mut *tx)
+        .await
 }
 
 /// Voids invoice `id`: issues a credit note reversing every line, releases the payments
@@ -242,7 +242,7 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
     }
     let s = settings::get_in(&mut tx, t).await?;
     let number = numbering::next(&mut tx, t, "CREDIT_NOTE", &s.credit_note_template, today).await?;
-    let (cn,): (i64,) = sqlx::query_as(
+    let (cn,): (i64,) = query_as(
         "INSERT INTO invoices (tenant_id, customer_id, kind, number, status, issue_date, due_date, subtotal_minor, tax_minor, \
          total_minor, paid_minor, original_invoice_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 0, $10, $11, $11) RETURNING id",
@@ -258,9 +258,9 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
     .bind(-cur.total_minor)
     .bind(id)
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
-    sqlx::query(
+    query(
         "INSERT INTO invoice_lines (tenant_id, invoice_id, kind, subscription_id, plan_id, description, period_start, period_end, \
          net_minor, tax_minor, total_minor, tax_rate_bp, tax_inclusive) \
          SELECT tenant_id, $1, kind, subscription_id, plan_id, description, period_start, period_end, -net_minor, -tax_minor, \
@@ -269,14 +269,13 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
     .bind(cn)
     .bind(t)
     .bind(id)
-    .execute(tx.x())
+    .execute(&mut tx)
     .await?;
-    let released = sqlx::query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND invoice_id = $2")
+    let released = query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND invoice_id = $2")
         .bind(t)
         .bind(id)
-        .execute(tx.x())
-        .await?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
     set_void(&mut tx, t, id, reason, now).await?;
     let details =
         json!({"number": cur.number, "creditNote": number, "reason": reason.trim(), "releasedAllocations": released});
@@ -291,13 +290,13 @@ pub async fn void(ctx: &Ctx, actor: &Actor, id: i64, reason: &str) -> CoreResult
 }
 
 async fn set_void(tx: &mut Tx, t: i64, id: i64, reason: &str, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE invoices SET status = $1, void_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
+    query("UPDATE invoices SET status = $1, void_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
         .bind(InvoiceStatus::Void)
         .bind(reason.trim())
         .bind(now)
         .bind(t)
         .bind(id)
-        .execute(tx.x())
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -340,7 +339,7 @@ pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invo
     for (i, inv) in drafts.iter().enumerate() {
         let number = numbering::render(&s.invoice_template, today, first + i as i64);
         let status = if inv.total_minor <= 0 { InvoiceStatus::Paid } else { InvoiceStatus::Issued };
-        sqlx::query(
+        query(
             "UPDATE invoices SET number = $1, status = $2, issue_date = $3, due_date = $4, updated_at = $5 \
              WHERE tenant_id = $6 AND id = $7 AND status = 'DRAFT'",
         )
@@ -351,7 +350,7 @@ pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invo
         .bind(now)
         .bind(t)
         .bind(inv.id)
-        .execute(tx.x())
+        .execute(&mut tx)
         .await?;
         let details = json!({"number": number, "total": inv.total_minor, "dueDate": fmt_date(due)});
         audit::record(&mut tx, actor, "invoice.issue", "Invoice", Some(inv.id), details, now).await?;
@@ -370,7 +369,7 @@ pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invo
 async fn get_many(tx: &mut Tx, t: i64, ids: &[i64]) -> CoreResult<Vec<Invoice>> {
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = "));
     sql.arg(Arg::I(t)).push(" AND id IN ").in_list(ids);
-    let rows = sql.query_as::<Invoice>().fetch_all(tx.x()).await?;
+    let rows = sql.fetch_all::<Invoice>(&mut *tx).await?;
     ids.iter().map(|id| rows.iter().find(|r| r.id == *id).cloned().ok_or(CoreError::NotFound("invoice"))).collect()
 }
 
@@ -396,13 +395,13 @@ pub async fn delete_draft(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<()> {
     .into_iter()
     .enumerate()
     {
-        released[i] = sqlx::query(q).bind(t).bind(id).execute(tx.x()).await?.rows_affected();
+        released[i] = query(q).bind(t).bind(id).execute(&mut tx).await?;
     }
     for q in [
         "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2",
         "DELETE FROM invoices WHERE tenant_id = $1 AND id = $2 AND status = 'DRAFT'",
     ] {
-        sqlx::query(q).bind(t).bind(id).execute(tx.x()).await?;
+        query(q).bind(t).bind(id).execute(&mut tx).await?;
     }
     let details = json!({"customerId": cur.customer_id, "total": cur.total_minor, "releasedCycles": released[0],
         "releasedCharges": released[1]});

@@ -1,7 +1,7 @@
 //! The customer's account: balance, credit, and a statement of invoices, credit notes,
 //! payments and refunds with a running balance (positive: the customer owes).
 
-use crate::db::Db;
+use crate::db::{query_as, Db, FromRow};
 use crate::error::CoreResult;
 use crate::text_enum;
 
@@ -20,7 +20,7 @@ text_enum!(
 );
 
 /// One line of a statement.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct LedgerEntry {
     /// Date, `YYYY-MM-DD`.
     pub date: String,
@@ -33,7 +33,7 @@ pub struct LedgerEntry {
     /// Signed amount: positive raises what the customer owes.
     pub amount_minor: i64,
     /// Balance after this entry.
-    #[sqlx(default)]
+    #[row(default)]
     pub balance_minor: i64,
 }
 
@@ -54,7 +54,7 @@ pub struct Balance {
 
 /// The customer's statement, oldest first, with running balances.
 pub async fn statement(db: &Db, t: i64, customer_id: i64) -> CoreResult<Vec<LedgerEntry>> {
-    let mut rows = sqlx::query_as::<_, LedgerEntry>(
+    let mut rows = query_as::<LedgerEntry>(
         "SELECT date, kind, object_id, number, amount_minor FROM ( \
            SELECT issue_date AS date, kind, id AS object_id, number, total_minor AS amount_minor, created_at AS at FROM invoices \
              WHERE tenant_id = $1 AND customer_id = $2 AND status <> 'DRAFT' \
@@ -66,7 +66,7 @@ pub async fn statement(db: &Db, t: i64, customer_id: i64) -> CoreResult<Vec<Ledg
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
     let mut running = 0;
     for r in &mut rows {
@@ -78,29 +78,29 @@ pub async fn statement(db: &Db, t: i64, customer_id: i64) -> CoreResult<Vec<Ledg
 
 /// The customer's balance, credit and overdue amount.
 pub async fn balance(db: &Db, t: i64, customer_id: i64) -> CoreResult<Balance> {
-    let (outstanding, overdue): (i64, i64) = sqlx::query_as(
+    let (outstanding, overdue): (i64, i64) = query_as(
         "SELECT CAST(COALESCE(SUM(total_minor - paid_minor), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN status = 'OVERDUE' THEN total_minor - paid_minor ELSE 0 END), 0) AS BIGINT) FROM invoices \
          WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'INVOICE' AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE')",
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_one(db.x())
+    .fetch_one(db)
     .await?;
-    let (credit,): (i64,) = sqlx::query_as(
+    let (credit,): (i64,) = query_as(
         "SELECT CAST(COALESCE(SUM(p.amount_minor - p.refunded_minor - COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a \
          WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.id), 0)), 0) AS BIGINT) FROM payments p WHERE p.tenant_id = $1 AND p.customer_id = $2",
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_one(db.x())
+    .fetch_one(db)
     .await?;
-    let (pending,): (i64,) = sqlx::query_as(
+    let (pending,): (i64,) = query_as(
         "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM charges WHERE tenant_id = $1 AND customer_id = $2 AND invoice_id IS NULL",
     )
     .bind(t)
     .bind(customer_id)
-    .fetch_one(db.x())
+    .fetch_one(db)
     .await?;
     Ok(Balance {
         balance_minor: outstanding - credit,

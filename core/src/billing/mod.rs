@@ -21,9 +21,8 @@ pub mod settings;
 pub mod tax;
 pub mod webhooks;
 
-use crate::db::{Backend, Db, Tx};
+use crate::db::{query, query_as, Arg, Backend, Db, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Arg, Sql};
 use crate::text_enum;
 use crate::Ctx;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -136,18 +135,18 @@ pub async fn tenant_today(ctx: &Ctx, tenant_id: i64) -> CoreResult<NaiveDate> {
 
 /// [`tenant_today`] inside a transaction.
 pub async fn tenant_today_in(ctx: &Ctx, tx: &mut Tx, tenant_id: i64) -> CoreResult<NaiveDate> {
-    let (zone,): (String,) = sqlx::query_as("SELECT timezone FROM tenants WHERE id = $1")
+    let (zone,): (String,) = query_as("SELECT timezone FROM tenants WHERE id = $1")
         .bind(tenant_id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
     Ok(local_date(ctx.clock.now(), &zone))
 }
 
 async fn tenant_zone(db: &Db, tenant_id: i64) -> CoreResult<String> {
-    let (zone,): (String,) = sqlx::query_as("SELECT timezone FROM tenants WHERE id = $1")
+    let (zone,): (String,) = query_as("SELECT timezone FROM tenants WHERE id = $1")
         .bind(tenant_id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
     Ok(zone)
@@ -157,12 +156,12 @@ async fn tenant_zone(db: &Db, tenant_id: i64) -> CoreResult<String> {
 /// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises writers). NOT_FOUND when the
 /// customer is not in the tenant.
 pub async fn lock_customer(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> CoreResult<()> {
-    let r = sqlx::query("UPDATE customers SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
+    let r = query("UPDATE customers SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(customer_id)
-        .execute(tx.x())
+        .execute(&mut *tx)
         .await?;
-    if r.rows_affected() == 0 {
+    if r == 0 {
         return Err(CoreError::NotFound("customer"));
     }
     Ok(())
@@ -176,7 +175,7 @@ pub async fn lock_customers(backend: Backend, tx: &mut Tx, tenant_id: i64, custo
     }
     let mut sql = Sql::new("SELECT id FROM customers WHERE tenant_id = ");
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(customer_ids).push(" ORDER BY id FOR UPDATE");
-    sql.query_as::<(i64,)>().fetch_all(tx.x()).await?;
+    sql.fetch_all::<(i64,)>(&mut *tx).await?;
     Ok(())
 }
 
@@ -193,11 +192,11 @@ pub async fn customers_with_credit(
         return Ok(HashSet::new());
     }
     let sql = credit_sql(backend, tenant_id, customer_ids.len());
-    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    let mut q = query_as::<(i64,)>(&sql);
     for c in customer_ids {
         q = q.bind(*c);
     }
-    Ok(q.fetch_all(tx.x()).await?.into_iter().map(|r| r.0).collect())
+    Ok(q.fetch_all(&mut *tx).await?.into_iter().map(|r| r.0).collect())
 }
 
 /// The query of [`customers_with_credit`] for `n` customer ids.

@@ -2,7 +2,7 @@
 //! per-tenant sequence row that is updated in the transaction issuing the document (a
 //! rolled-back transaction gives its number back).
 
-use crate::db::Tx;
+use crate::db::{query_as, Tx};
 use crate::error::{CoreError, CoreResult};
 use chrono::{Datelike, NaiveDate};
 
@@ -90,12 +90,12 @@ pub async fn reserve(
     if count < 1 {
         return Err(CoreError::internal("a number block must hold at least one number"));
     }
-    let (first,): (i64,) = sqlx::query_as(RESERVE_SQL)
+    let (first,): (i64,) = query_as(RESERVE_SQL)
         .bind(tenant_id)
         .bind(kind)
         .bind(scope(template, date))
         .bind(count)
-        .fetch_one(tx.x())
+        .fetch_one(&mut *tx)
         .await?;
     checked_first(Some(first))
 }

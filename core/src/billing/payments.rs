@@ -5,16 +5,16 @@
 use super::invoices::{self, Invoice};
 use super::{dunning, lock_customer, numbering, parse_date, settings, PaymentMethod};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::store::audit;
 use crate::store::page::{self, Order, Page, PageArgs};
-use crate::store::{audit, Arg, Sql};
 use crate::Ctx;
 use chrono::NaiveDate;
 use serde_json::json;
 
 /// A payment received from a customer.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Payment {
     /// Row id.
     pub id: i64,
@@ -43,7 +43,7 @@ pub const COLS: &str =
     "id, tenant_id, customer_id, method, reference, amount_minor, refunded_minor, receipt_number, received_on, created_at";
 
 /// A part of a payment applied to an invoice.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Allocation {
     /// Payment.
     pub payment_id: i64,
@@ -54,7 +54,7 @@ pub struct Allocation {
 }
 
 /// A refund of (part of) a payment.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Refund {
     /// Row id.
     pub id: i64,
@@ -114,7 +114,7 @@ pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) ->
     lock_customer(tx, t, p.customer_id).await.map_err(|_| CoreError::validation("customerId", "no such customer"))?;
     let s = settings::get_in(tx, t).await?;
     let receipt = numbering::next(tx, t, "RECEIPT", &s.receipt_template, received).await?;
-    let pay = sqlx::query_as::<_, Payment>(&format!(
+    let pay = query_as::<Payment>(&format!(
         "INSERT INTO payments (tenant_id, customer_id, method, reference, amount_minor, refunded_minor, receipt_number, received_on, created_at) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) RETURNING {COLS}"
     ))
@@ -126,7 +126,7 @@ pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) ->
     .bind(&receipt)
     .bind(super::fmt_date(received))
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     let targets: Vec<Invoice> = match &p.invoice_ids {
         Some(ids) => {
@@ -163,15 +163,15 @@ pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) ->
 }
 
 async fn open_invoices(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<Invoice>> {
-    Ok(sqlx::query_as::<_, Invoice>(&format!(
+    query_as::<Invoice>(&format!(
         "SELECT {} FROM invoices WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'INVOICE' \
          AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE') ORDER BY due_date, id",
         invoices::COLS
     ))
     .bind(t)
     .bind(customer_id)
-    .fetch_all(tx.x())
-    .await?)
+    .fetch_all(&mut *tx)
+    .await
 }
 
 async fn allocate(
@@ -183,7 +183,7 @@ async fn allocate(
     today: NaiveDate,
     now: i64,
 ) -> CoreResult<()> {
-    sqlx::query(ALLOCATE_SQL).bind(t).bind(payment).bind(invoice).bind(amount).bind(now).execute(tx.x()).await?;
+    query(ALLOCATE_SQL).bind(t).bind(payment).bind(invoice).bind(amount).bind(now).execute(&mut *tx).await?;
     invoices::refresh(tx, t, invoice, today, now).await?;
     Ok(())
 }
@@ -199,7 +199,7 @@ pub(crate) const AVAILABLE_SQL: &str = "SELECT p.id, CAST(p.amount_minor - p.ref
 
 /// Unallocated, unrefunded money of each of the customer's payments, oldest first.
 async fn available(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<(i64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(AVAILABLE_SQL).bind(t).bind(customer_id).fetch_all(tx.x()).await?;
+    let rows: Vec<(i64, i64)> = query_as(AVAILABLE_SQL).bind(t).bind(customer_id).fetch_all(&mut *tx).await?;
     Ok(rows.into_iter().filter(|(_, a)| *a > 0).collect())
 }
 
@@ -259,12 +259,12 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
             format!("exceeds what can still be refunded on this payment ({refundable})"),
         ));
     }
-    let allocs: Vec<(i64, i64, i64)> = sqlx::query_as(
+    let allocs: Vec<(i64, i64, i64)> = query_as(
         "SELECT id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = $1 AND payment_id = $2 ORDER BY id DESC",
     )
     .bind(t)
     .bind(id)
-    .fetch_all(tx.x())
+    .fetch_all(&mut tx)
     .await?;
     let allocated: i64 = allocs.iter().map(|a| a.2).sum();
     let mut release = amount - (refundable - allocated).max(0);
@@ -274,25 +274,23 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
         }
         let take = release.min(amt);
         if take == amt {
-            sqlx::query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND id = $2")
+            query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND id = $2")
                 .bind(t)
                 .bind(alloc)
-                .execute(tx.x())
+                .execute(&mut tx)
                 .await?;
         } else {
-            sqlx::query(
-                "UPDATE payment_allocations SET amount_minor = amount_minor - $1 WHERE tenant_id = $2 AND id = $3",
-            )
-            .bind(take)
-            .bind(t)
-            .bind(alloc)
-            .execute(tx.x())
-            .await?;
+            query("UPDATE payment_allocations SET amount_minor = amount_minor - $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(take)
+                .bind(t)
+                .bind(alloc)
+                .execute(&mut tx)
+                .await?;
         }
         invoices::refresh(&mut tx, t, invoice, today, now).await?;
         release -= take;
     }
-    sqlx::query(
+    query(
         "INSERT INTO refunds (tenant_id, payment_id, amount_minor, reason, refunded_on, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(t)
@@ -301,15 +299,15 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
     .bind(reason.trim())
     .bind(super::fmt_date(today))
     .bind(now)
-        .execute(tx.x())
+        .execute(&mut tx)
         .await?;
-    let p = sqlx::query_as::<_, Payment>(&format!(
+    let p = query_as::<Payment>(&format!(
         "UPDATE payments SET refunded_minor = refunded_minor + $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
     ))
     .bind(amount)
     .bind(t)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     let details = json!({"amount": amount, "reason": reason.trim(), "receipt": p.receipt_number});
     audit::record(&mut tx, actor, "payment.refund", "Payment", Some(id), details, now).await?;
@@ -318,20 +316,20 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
 }
 
 async fn get_in(tx: &mut Tx, t: i64, id: i64) -> CoreResult<Payment> {
-    sqlx::query_as::<_, Payment>(&format!("SELECT {COLS} FROM payments WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Payment>(&format!("SELECT {COLS} FROM payments WHERE tenant_id = $1 AND id = $2"))
         .bind(t)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("payment"))
 }
 
 /// Payment `id` of `tenant_id`.
 pub async fn get(db: &Db, t: i64, id: i64) -> CoreResult<Payment> {
-    sqlx::query_as::<_, Payment>(&format!("SELECT {COLS} FROM payments WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Payment>(&format!("SELECT {COLS} FROM payments WHERE tenant_id = $1 AND id = $2"))
         .bind(t)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("payment"))
 }
@@ -350,24 +348,24 @@ pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) ->
 /// Allocations of a payment (or, with `by_invoice`, to an invoice).
 pub async fn allocations(db: &Db, t: i64, id: i64, by_invoice: bool) -> CoreResult<Vec<Allocation>> {
     let col = if by_invoice { "invoice_id" } else { "payment_id" };
-    Ok(sqlx::query_as::<_, Allocation>(&format!(
+    query_as::<Allocation>(&format!(
         "SELECT payment_id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = $1 AND {col} = $2 ORDER BY id"
     ))
     .bind(t)
     .bind(id)
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }
 
 /// Refunds of a payment.
 pub async fn refunds(db: &Db, t: i64, payment_id: i64) -> CoreResult<Vec<Refund>> {
-    Ok(sqlx::query_as::<_, Refund>(
+    query_as::<Refund>(
         "SELECT id, payment_id, amount_minor, reason, created_at FROM refunds WHERE tenant_id = $1 AND payment_id = $2 ORDER BY id",
     )
     .bind(t)
     .bind(payment_id)
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }
 
 #[cfg(test)]

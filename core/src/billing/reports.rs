@@ -3,7 +3,7 @@
 
 use super::proration::round_div;
 use crate::auth::{Action, Actor};
-use crate::db::Db;
+use crate::db::{query_as, Db, FromRow};
 use crate::error::CoreResult;
 use crate::store::plans::BillingPeriod;
 use chrono::NaiveDate;
@@ -12,12 +12,12 @@ use chrono::NaiveDate;
 /// (weekly x 52/12, daily x 365/12), rounded once at the end.
 pub async fn mrr(db: &Db, actor: &Actor) -> CoreResult<i64> {
     actor.require(Action::ReportRead)?;
-    let rows: Vec<(i64, BillingPeriod, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, BillingPeriod, i64)> = query_as(
         "SELECT p.price_minor, p.billing_period, COUNT(*) FROM subscriptions s JOIN plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id \
          WHERE s.tenant_id = $1 AND s.status = 'ACTIVE' GROUP BY p.id, p.price_minor, p.billing_period",
     )
     .bind(actor.tenant_id)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
     // Sum in 1/12 minor units: monthly x12, quarterly x4, semi-annual x2, yearly x1.
     let twelfths: i128 = rows
@@ -38,7 +38,7 @@ pub async fn mrr(db: &Db, actor: &Actor) -> CoreResult<i64> {
 }
 
 /// Subscription revenue (net of tax) of one plan over a date range.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct PlanRevenue {
     /// Plan id.
     pub plan_id: i64,
@@ -53,7 +53,7 @@ pub struct PlanRevenue {
 /// Subscription revenue by plan on invoices issued from `from` to `to` (inclusive).
 pub async fn revenue_by_plan(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveDate) -> CoreResult<Vec<PlanRevenue>> {
     actor.require(Action::ReportRead)?;
-    Ok(sqlx::query_as::<_, PlanRevenue>(
+    query_as::<PlanRevenue>(
         "SELECT l.plan_id, p.name AS plan_name, CAST(SUM(l.net_minor) AS BIGINT) AS net_minor, COUNT(*) AS lines \
          FROM invoice_lines l JOIN invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id \
          JOIN plans p ON p.tenant_id = l.tenant_id AND p.id = l.plan_id \
@@ -63,8 +63,8 @@ pub async fn revenue_by_plan(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveD
     .bind(actor.tenant_id)
     .bind(super::fmt_date(from))
     .bind(super::fmt_date(to))
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }
 
 /// Invoiced and collected money in one month.
@@ -84,23 +84,23 @@ pub struct MonthCollection {
 pub async fn collections(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveDate) -> CoreResult<Vec<MonthCollection>> {
     actor.require(Action::ReportRead)?;
     let (f, t) = (super::fmt_date(from), super::fmt_date(to));
-    let invoiced: Vec<(String, i64)> = sqlx::query_as(
+    let invoiced: Vec<(String, i64)> = query_as(
         "SELECT SUBSTR(issue_date, 1, 7) AS m, CAST(SUM(total_minor) AS BIGINT) FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' \
          AND status NOT IN ('VOID', 'DRAFT') AND issue_date >= $2 AND issue_date <= $3 GROUP BY SUBSTR(issue_date, 1, 7)",
     )
     .bind(actor.tenant_id)
     .bind(&f)
     .bind(&t)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
-    let collected: Vec<(String, i64)> = sqlx::query_as(
+    let collected: Vec<(String, i64)> = query_as(
         "SELECT SUBSTR(received_on, 1, 7) AS m, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM payments WHERE tenant_id = $1 \
          AND received_on >= $2 AND received_on <= $3 GROUP BY SUBSTR(received_on, 1, 7)",
     )
     .bind(actor.tenant_id)
     .bind(&f)
     .bind(&t)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
     let mut months: Vec<String> = invoiced.iter().chain(collected.iter()).map(|(m, _)| m.clone()).collect();
     months.sort();
@@ -136,12 +136,12 @@ pub struct Ageing {
 /// Open receivables as of `as_of`, bucketed by days past due.
 pub async fn ageing(db: &Db, actor: &Actor, as_of: NaiveDate) -> CoreResult<Ageing> {
     actor.require(Action::ReportRead)?;
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64)> = query_as(
         "SELECT due_date, total_minor - paid_minor FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' \
          AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE')",
     )
     .bind(actor.tenant_id)
-    .fetch_all(db.x())
+    .fetch_all(db)
     .await?;
     let mut a = Ageing::default();
     for (due, owed) in rows {

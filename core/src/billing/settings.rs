@@ -6,7 +6,7 @@ use super::numbering;
 use super::tax::Rate;
 use super::BillingMode;
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Db, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::store::audit;
 use crate::Ctx;
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 pub const WEBHOOK_SECRET_CONTEXT: &str = "billing.webhook_secret";
 
 /// How a tenant bills.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct BillingSettings {
     /// Fixed day of the month 1-28, or 0 for the subscription's anniversary.
     pub billing_day: i64,
@@ -144,20 +144,12 @@ pub(crate) fn select_sql() -> String {
 
 /// The tenant's settings (defaults until changed).
 pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
-    Ok(sqlx::query_as::<_, BillingSettings>(&select_sql())
-        .bind(tenant_id)
-        .fetch_optional(db.x())
-        .await?
-        .unwrap_or_default())
+    Ok(query_as::<BillingSettings>(&select_sql()).bind(tenant_id).fetch_optional(db).await?.unwrap_or_default())
 }
 
 /// Like [`get`] inside a transaction.
 pub async fn get_in(tx: &mut Tx, tenant_id: i64) -> CoreResult<BillingSettings> {
-    Ok(sqlx::query_as::<_, BillingSettings>(&select_sql())
-        .bind(tenant_id)
-        .fetch_optional(tx.x())
-        .await?
-        .unwrap_or_default())
+    Ok(query_as::<BillingSettings>(&select_sql()).bind(tenant_id).fetch_optional(&mut *tx).await?.unwrap_or_default())
 }
 
 /// Replaces the settings (the webhook secret is kept unless `new_secret` is given).
@@ -196,7 +188,7 @@ pub async fn update_with_logo(
         Some(secret) => Some(ctx.secrets.cipher.encrypt(WEBHOOK_SECRET_CONTEXT, secret)),
         None => cur.webhook_secret_enc,
     };
-    sqlx::query(&format!(
+    query(&format!(
         "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18, $16) \
          ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
          receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
@@ -221,11 +213,11 @@ pub async fn update_with_logo(
     .bind(now)
     .bind(s.draft_invoices.signum())
     .bind(s.accent_color.as_deref().map(str::to_ascii_uppercase))
-    .execute(tx.x())
+    .execute(&mut tx)
     .await?;
     let logo_details = match &logo {
         Some(Some((content_type, data))) => {
-            sqlx::query(
+            query(
                 "INSERT INTO billing_logos (tenant_id, content_type, size_bytes, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (tenant_id) DO UPDATE SET content_type = $2, size_bytes = $3, data = $4, updated_at = $5",
             )
@@ -234,12 +226,12 @@ pub async fn update_with_logo(
             .bind(data.len() as i64)
             .bind(data.as_slice())
             .bind(now)
-            .execute(tx.x())
+            .execute(&mut tx)
             .await?;
             json!({"contentType": content_type, "sizeBytes": data.len()})
         }
         Some(None) => {
-            sqlx::query("DELETE FROM billing_logos WHERE tenant_id = $1").bind(actor.tenant_id).execute(tx.x()).await?;
+            query("DELETE FROM billing_logos WHERE tenant_id = $1").bind(actor.tenant_id).execute(&mut tx).await?;
             json!("removed")
         }
         None => json!("unchanged"),
@@ -271,7 +263,7 @@ pub enum LogoChange {
 }
 
 /// A tenant's logo.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Logo {
     /// `image/png` or `image/svg+xml`, sniffed from the bytes.
     pub content_type: String,
@@ -340,22 +332,22 @@ fn first_element(mut t: &str) -> Option<&str> {
 
 /// The tenant's logo, if one is set.
 pub async fn logo(db: &Db, tenant_id: i64) -> CoreResult<Option<Logo>> {
-    Ok(sqlx::query_as::<_, Logo>("SELECT content_type, size_bytes, data FROM billing_logos WHERE tenant_id = $1")
+    query_as::<Logo>("SELECT content_type, size_bytes, data FROM billing_logos WHERE tenant_id = $1")
         .bind(tenant_id)
-        .fetch_optional(db.x())
-        .await?)
+        .fetch_optional(db)
+        .await
 }
 
 /// The content type and size of the tenant's logo, without the image.
 pub async fn logo_info(db: &Db, tenant_id: i64) -> CoreResult<Option<(String, i64)>> {
-    Ok(sqlx::query_as("SELECT content_type, size_bytes FROM billing_logos WHERE tenant_id = $1")
+    query_as("SELECT content_type, size_bytes FROM billing_logos WHERE tenant_id = $1")
         .bind(tenant_id)
-        .fetch_optional(db.x())
-        .await?)
+        .fetch_optional(db)
+        .await
 }
 
 /// A tax rate of a tax class.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct TaxRate {
     /// Tax class (`standard`, `reduced` ...), referenced by plans and charges.
     pub tax_class: String,
@@ -376,12 +368,12 @@ impl TaxRate {
 
 /// The tenant's tax rates by class.
 pub async fn tax_rates(db: &Db, tenant_id: i64) -> CoreResult<Vec<TaxRate>> {
-    Ok(sqlx::query_as::<_, TaxRate>(
+    query_as::<TaxRate>(
         "SELECT tax_class, name, rate_bp, inclusive FROM tax_rates WHERE tenant_id = $1 ORDER BY tax_class",
     )
     .bind(tenant_id)
-    .fetch_all(db.x())
-    .await?)
+    .fetch_all(db)
+    .await
 }
 
 /// A tenant's (`$1`) tax rates.
@@ -389,7 +381,7 @@ pub(crate) const RATES_SQL: &str = "SELECT tax_class, name, rate_bp, inclusive F
 
 /// Tax rates by class, inside a transaction.
 pub async fn rate_map(tx: &mut Tx, tenant_id: i64) -> CoreResult<HashMap<String, Rate>> {
-    Ok(rate_map_of(sqlx::query_as::<_, TaxRate>(RATES_SQL).bind(tenant_id).fetch_all(tx.x()).await?))
+    Ok(rate_map_of(query_as::<TaxRate>(RATES_SQL).bind(tenant_id).fetch_all(&mut *tx).await?))
 }
 
 /// Rates by class.
@@ -417,7 +409,7 @@ pub async fn set_tax_rate(ctx: &Ctx, actor: &Actor, r: &TaxRate) -> CoreResult<T
     }
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    sqlx::query(
+    query(
         "INSERT INTO tax_rates (tenant_id, tax_class, name, rate_bp, inclusive, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, tax_class) DO UPDATE SET name = $3, rate_bp = $4, inclusive = $5, updated_at = $6",
     )
@@ -427,7 +419,7 @@ pub async fn set_tax_rate(ctx: &Ctx, actor: &Actor, r: &TaxRate) -> CoreResult<T
     .bind(r.rate_bp)
     .bind(r.inclusive.signum())
     .bind(now)
-    .execute(tx.x())
+    .execute(&mut tx)
     .await?;
     let details = json!({"taxClass": r.tax_class, "rateBp": r.rate_bp, "inclusive": r.inclusive != 0});
     audit::record(&mut tx, actor, "billing.taxRate", "Tenant", Some(actor.tenant_id), details, now).await?;
@@ -441,14 +433,14 @@ pub async fn set_plan_tax_class(ctx: &Ctx, actor: &Actor, plan_id: i64, class: &
     check_class(class)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let r = sqlx::query("UPDATE plans SET tax_class = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+    let r = query("UPDATE plans SET tax_class = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
         .bind(class)
         .bind(now)
         .bind(actor.tenant_id)
         .bind(plan_id)
-        .execute(tx.x())
+        .execute(&mut tx)
         .await?;
-    if r.rows_affected() == 0 {
+    if r == 0 {
         return Err(CoreError::NotFound("plan"));
     }
     audit::record(&mut tx, actor, "plan.taxClass", "Plan", Some(plan_id), json!({"taxClass": class}), now).await?;
@@ -458,10 +450,10 @@ pub async fn set_plan_tax_class(ctx: &Ctx, actor: &Actor, plan_id: i64, class: &
 
 /// The tax class of plan `plan_id`.
 pub async fn plan_tax_class(db: &Db, tenant_id: i64, plan_id: i64) -> CoreResult<String> {
-    let (c,): (String,) = sqlx::query_as("SELECT tax_class FROM plans WHERE tenant_id = $1 AND id = $2")
+    let (c,): (String,) = query_as("SELECT tax_class FROM plans WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(plan_id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("plan"))?;
     Ok(c)

@@ -8,6 +8,7 @@
 use super::payments::{self, NewPayment};
 use super::{settings, PaymentMethod};
 use crate::auth::Actor;
+use crate::db::{query, query_as};
 use crate::error::{CoreError, CoreResult};
 use crate::store::tenants;
 use crate::Ctx;
@@ -172,7 +173,7 @@ pub async fn receive(
     let actor = Actor::system(tenant.id, &format!("webhook:{provider}"));
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let fresh = sqlx::query(
+    let fresh = query(
         "INSERT INTO payment_gateway_events (tenant_id, provider, event_id, received_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, provider, event_id) DO NOTHING",
     )
@@ -180,9 +181,8 @@ pub async fn receive(
     .bind(provider)
     .bind(&ev.event_id)
     .bind(now)
-    .execute(tx.x())
+    .execute(&mut tx)
     .await?
-    .rows_affected()
         == 1;
     if !fresh {
         return Ok(Outcome::Duplicate);
@@ -194,12 +194,11 @@ pub async fn receive(
     if !ev.currency.eq_ignore_ascii_case(&tenant.currency) {
         return Err(CoreError::validation("currency", format!("must be {}", tenant.currency)));
     }
-    let customer: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM customers WHERE tenant_id = $1 AND account_number = $2")
-            .bind(tenant.id)
-            .bind(&ev.account_number)
-            .fetch_optional(tx.x())
-            .await?;
+    let customer: Option<(i64,)> = query_as("SELECT id FROM customers WHERE tenant_id = $1 AND account_number = $2")
+        .bind(tenant.id)
+        .bind(&ev.account_number)
+        .fetch_optional(&mut tx)
+        .await?;
     let (customer_id,) = customer.ok_or_else(|| CoreError::validation("accountNumber", "no such customer"))?;
     let reference = ev.reference.clone().unwrap_or_else(|| ev.event_id.clone());
     let p = NewPayment {
@@ -211,15 +210,13 @@ pub async fn receive(
         invoice_ids: None,
     };
     let pay = payments::record_in(ctx, &mut tx, &actor, &p).await?;
-    sqlx::query(
-        "UPDATE payment_gateway_events SET payment_id = $1 WHERE tenant_id = $2 AND provider = $3 AND event_id = $4",
-    )
-    .bind(pay.id)
-    .bind(tenant.id)
-    .bind(provider)
-    .bind(&ev.event_id)
-    .execute(tx.x())
-    .await?;
+    query("UPDATE payment_gateway_events SET payment_id = $1 WHERE tenant_id = $2 AND provider = $3 AND event_id = $4")
+        .bind(pay.id)
+        .bind(tenant.id)
+        .bind(provider)
+        .bind(&ev.event_id)
+        .execute(&mut tx)
+        .await?;
     tx.commit().await?;
     ctx.jobs_wakeup.notify_one();
     Ok(Outcome::Recorded { payment_id: pay.id })

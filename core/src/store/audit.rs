@@ -2,13 +2,12 @@
 //! transaction as the change it records, so neither exists without the other.
 
 use super::page::{self, Order, Page, PageArgs};
-use super::{Arg, Sql};
 use crate::auth::Actor;
-use crate::db::{Db, Tx};
+use crate::db::{query, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 
 /// One recorded change.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct AuditEntry {
     /// Row id (increasing).
     pub id: i64,
@@ -42,7 +41,7 @@ pub async fn record(
     details: serde_json::Value,
     now: i64,
 ) -> CoreResult<()> {
-    sqlx::query(
+    query(
         "INSERT INTO audit_log (tenant_id, user_id, actor, action, object_type, object_id, details, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(actor.tenant_id)
@@ -54,7 +53,7 @@ pub async fn record(
     .bind(details.to_string())
     .bind(actor.ip.as_deref())
     .bind(now)
-    .execute(tx.x())
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -84,7 +83,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> 
     );
     sql.arg(Arg::I(tenant_id));
     if let Some(t) = &f.object_type {
-        sql.push(" AND object_type = ").arg(Arg::T(t.clone()));
+        sql.push(" AND object_type = ").arg(Arg::text(t.clone()));
     }
     if let Some(id) = f.object_id {
         sql.push(" AND object_id = ").arg(Arg::I(id));
@@ -93,7 +92,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> 
         sql.push(" AND user_id = ").arg(Arg::I(u));
     }
     if let Some(p) = &f.action_prefix {
-        sql.push(" AND action LIKE ").arg(Arg::T(format!("{}%", p.replace(['%', '_'], ""))));
+        sql.push(" AND action LIKE ").arg(Arg::text(format!("{}%", p.replace(['%', '_'], ""))));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
     let rows = sql.fetch_all::<AuditEntry>(db).await?;

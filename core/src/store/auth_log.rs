@@ -2,13 +2,11 @@
 //! staff can answer "why can't this customer connect?".
 
 use super::page::{self, Order, Page, PageArgs};
-use super::{Arg, Sql};
-use crate::db::Db;
+use crate::db::{Arg, Backend, Db, Encode, FromRow, Sql, Tx};
 use crate::error::CoreResult;
-use crate::lite::lite_err;
 
 /// One authentication attempt.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct AuthLogEntry {
     /// Row id (increasing).
     pub id: i64,
@@ -58,66 +56,44 @@ pub struct NewAuthLog {
 const INSERT: &str =
     "INSERT INTO auth_log (tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at) VALUES ";
 
-/// Writes entries in one transaction (the RADIUS server batches them off the hot path): on
-/// SQLite through a direct connection with one cached single-row statement per entry, on
-/// PostgreSQL with multi-row statements.
+/// Writes entries in one transaction (the RADIUS server batches them off the hot path), as a
+/// bulk transaction ([`Db::bulk`]): on SQLite one cached single-row statement per entry, on
+/// PostgreSQL multi-row statements of [`PG_ROWS`].
 pub async fn insert_batch(db: &Db, rows: &[NewAuthLog]) -> CoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    if let Some(lite) = db.lite() {
-        let rows = rows.to_vec();
-        return lite
-            .write(move |c| {
-                let sql = format!("{INSERT}($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-                // Parameters appear in order, so SQLite numbers `$n` as n.
-                let mut st = c.raw().prepare_cached(&sql).map_err(lite_err)?;
-                for r in &rows {
-                    st.execute(rusqlite::params![
-                        r.tenant_id,
-                        r.nas_id,
-                        r.username,
-                        r.subscription_id,
-                        r.method,
-                        r.result,
-                        r.reason,
-                        r.calling_station_id,
-                        r.at
-                    ])
-                    .map_err(lite_err)?;
-                }
-                Ok(())
-            })
-            .await;
-    }
-    // SQLite looks bound parameters up by name with a linear scan, so one statement of 500
-    // rows x 9 parameters costs quadratic time. Chunks of a fixed size keep that small and
-    // let the prepared statement be reused.
-    const ROWS_PER_STATEMENT: usize = 32;
-    let mut tx = db.begin().await?;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    let rows = rows.to_vec();
+    db.bulk(move |tx| Box::pin(async move { insert_in(tx, &rows).await })).await
+}
+
+/// Rows per INSERT on PostgreSQL (one round trip each); SQLite runs cached single-row
+/// statements, which cost less there than binding a wide one.
+const PG_ROWS: usize = 32;
+
+async fn insert_in(tx: &mut Tx, rows: &[NewAuthLog]) -> CoreResult<()> {
+    let per = if tx.backend() == Backend::Postgres { PG_ROWS } else { 1 };
+    for chunk in rows.chunks(per) {
         let mut sql = Sql::new(INSERT);
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push("(").arg(Arg::I(r.tenant_id)).push(", ").arg(Arg::I(r.nas_id)).push(", ");
-            sql.arg(Arg::T(r.username.clone())).push(", ");
-            match r.subscription_id {
-                Some(s) => sql.arg(Arg::I(s)),
-                None => sql.push("NULL"),
-            };
-            sql.push(", ").arg(Arg::T(r.method.into())).push(", ").arg(Arg::T(r.result.into())).push(", ");
-            sql.arg(Arg::T(r.reason.clone())).push(", ");
-            match &r.calling_station_id {
-                Some(c) => sql.arg(Arg::T(c.clone())),
-                None => sql.push("NULL"),
-            };
-            sql.push(", ").arg(Arg::I(r.at)).push(")");
+            sql.values([
+                r.tenant_id.encode(),
+                r.nas_id.encode(),
+                r.username.as_str().encode(),
+                r.subscription_id.encode(),
+                r.method.encode(),
+                r.result.encode(),
+                r.reason.as_str().encode(),
+                r.calling_station_id.as_deref().encode(),
+                r.at.encode(),
+            ]);
         }
-        sql.query().execute(tx.x()).await?;
+        sql.execute(&mut *tx).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Filters for reading the log.
@@ -138,13 +114,13 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -
     );
     sql.arg(Arg::I(tenant_id));
     if let Some(u) = &f.username {
-        sql.push(" AND username = ").arg(Arg::T(u.clone()));
+        sql.push(" AND username = ").arg(Arg::text(u.clone()));
     }
     if let Some(s) = f.subscription_id {
         sql.push(" AND subscription_id = ").arg(Arg::I(s));
     }
     if let Some(r) = &f.result {
-        sql.push(" AND result = ").arg(Arg::T(r.clone()));
+        sql.push(" AND result = ").arg(Arg::text(r.clone()));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
     Ok(page::finish(sql.fetch_all::<AuthLogEntry>(db).await?, plan, args))

@@ -1,9 +1,9 @@
 //! Customers: the people and businesses an ISP sells to.
 
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, like_pattern, tenants, Arg, Sql};
+use super::{audit, tenants};
 use crate::auth::{Action, Actor};
-use crate::db::Db;
+use crate::db::{like_pattern, query_as, Arg, Db, FromRow, Sql};
 use crate::error::{CoreError, CoreResult};
 use crate::events::{Event, EventKind};
 use crate::{text_enum, validate, Ctx};
@@ -51,7 +51,7 @@ impl CustomerSort {
 }
 
 /// A customer of the tenant.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Customer {
     /// Row id.
     pub id: i64,
@@ -81,21 +81,6 @@ pub struct Customer {
 
 pub(crate) const COLS: &str =
     "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
-
-crate::lite_row!(Customer {
-    id,
-    tenant_id,
-    account_number,
-    name,
-    email,
-    phone,
-    address,
-    tax_id,
-    notes,
-    status,
-    created_at,
-    updated_at
-});
 
 /// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
 /// `Some(None)` clears it.
@@ -174,7 +159,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<C
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let number = tenants::next_customer_number(&mut tx, actor.tenant_id).await?;
-    let c = sqlx::query_as::<_, Customer>(&format!(
+    let c = query_as::<Customer>(&format!(
         "INSERT INTO customers (tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLS}"
     ))
@@ -188,7 +173,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<C
     .bind(clean(&p.notes).flatten())
     .bind(p.status.unwrap_or(CustomerStatus::Active))
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     audit::record(
         &mut tx,
@@ -211,10 +196,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> Cor
     p.validate()?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let cur = sqlx::query_as::<_, Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
+    let cur = query_as::<Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
         .bind(actor.tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(CoreError::NotFound("customer"))?;
     if cur.status == CustomerStatus::Archived {
@@ -224,7 +209,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> Cor
         Some(v) => v,
         None => old.clone(),
     };
-    let c = sqlx::query_as::<_, Customer>(&format!(
+    let c = query_as::<Customer>(&format!(
         "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, tax_id = $5, notes = $6, status = $7, updated_at = $8 \
          WHERE tenant_id = $9 AND id = $10 RETURNING {COLS}"
     ))
@@ -238,7 +223,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> Cor
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     audit::record(&mut tx, actor, "customer.update", "Customer", Some(id), json!({"fields": p.changed()}), now).await?;
     tx.commit().await?;
@@ -251,23 +236,23 @@ pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Customer> 
     actor.require(Action::CustomerArchive)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let (open,): (i64,) = sqlx::query_as(
+    let (open,): (i64,) = query_as(
         "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status <> 'CANCELLED'",
     )
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     if open > 0 {
         return Err(CoreError::conflict("id", format!("customer has {open} subscription(s) that are not cancelled")));
     }
-    let c = sqlx::query_as::<_, Customer>(&format!(
+    let c = query_as::<Customer>(&format!(
         "UPDATE customers SET status = 'ARCHIVED', updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
     ))
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut tx)
     .await?
     .ok_or(CoreError::NotFound("customer"))?;
     audit::record(&mut tx, actor, "customer.archive", "Customer", Some(id), json!({}), now).await?;
@@ -278,10 +263,10 @@ pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Customer> 
 
 /// Customer `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Customer> {
-    sqlx::query_as::<_, Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("customer"))
 }
@@ -293,7 +278,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_rows::<Customer>(db).await
+    sql.fetch_all::<Customer>(db).await
 }
 
 /// Filters for customer lists.
@@ -314,7 +299,7 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.arg(Arg::T(s.as_str().into()));
+                sql.arg(s);
             }
             sql.push(")");
         }
@@ -324,14 +309,14 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
     }
     if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let p = like_pattern(s);
-        sql.push(" AND (LOWER(name) LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(email) LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR phone LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(account_number) LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" AND (LOWER(name) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(email) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR phone LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(account_number) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
         sql.push(" OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = customers.id AND s.tenant_id = ")
             .arg(Arg::I(tenant_id))
             .push(" AND LOWER(s.username) LIKE ")
-            .arg(Arg::T(p))
+            .arg(Arg::text(p))
             .push(" ESCAPE '\\'))");
     }
 }
@@ -347,13 +332,13 @@ pub async fn list(
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_rows::<Customer>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Customer>(db).await?, plan, args))
 }
 
 /// How many customers match the filter.
 pub async fn count(db: &Db, tenant_id: i64, f: &CustomerFilter) -> CoreResult<i64> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM customers WHERE tenant_id = ");
     filter_sql(&mut sql, tenant_id, f);
-    let (n,): (i64,) = sql.query_as().fetch_one(db.x()).await?;
+    let (n,): (i64,) = sql.fetch_one(db).await?;
     Ok(n)
 }

@@ -9,10 +9,10 @@
 //! are delivered or dead. Deleting keeps the history: finished jobs and cancelled
 //! subscriptions that named it keep their rows with the device cleared.
 
+use super::audit;
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, Arg, Sql};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::{text_enum, validate, Ctx};
 use serde_json::json;
@@ -74,7 +74,7 @@ impl Transport {
 pub const PASSWORD_CONTEXT: &str = "device.password";
 
 /// A device row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Device {
     /// Row id.
     pub id: i64,
@@ -265,10 +265,10 @@ async fn resolve(
         None => cur.and_then(|c| c.nas_id),
     };
     if let (Some(n), true) = (nas_id, p.nas_id.is_some()) {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM nas WHERE tenant_id = $1 AND id = $2")
+        let found: Option<(i64,)> = query_as("SELECT id FROM nas WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(n)
-            .fetch_optional(tx.x())
+            .fetch_optional(&mut *tx)
             .await?;
         if found.is_none() {
             return Err(CoreError::validation("nasId", "no such NAS"));
@@ -284,7 +284,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &DevicePatch) -> CoreResult<Dev
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, None).await?;
-    let d = sqlx::query_as::<_, Device>(&format!(
+    let d = query_as::<Device>(&format!(
         "INSERT INTO devices (tenant_id, name, kind, host, port, transport, tls_fingerprint, username, password_enc, nas_id, \
          enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
     ))
@@ -300,7 +300,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &DevicePatch) -> CoreResult<Dev
     .bind(r.nas_id)
     .bind(i64::from(r.enabled))
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     let details = json!({"name": d.name, "kind": d.kind, "host": d.host, "port": d.port, "transport": d.transport,
                          "username": d.username, "enabled": d.is_enabled()});
@@ -311,12 +311,12 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &DevicePatch) -> CoreResult<Dev
 
 /// Non-cancelled subscriptions served by device `id`.
 async fn serving(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<i64> {
-    let (n,): (i64,) = sqlx::query_as(
+    let (n,): (i64,) = query_as(
         "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND device_id = $2 AND status <> 'CANCELLED'",
     )
     .bind(tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     Ok(n)
 }
@@ -335,7 +335,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &DevicePatch) -> CoreR
             return Err(CoreError::conflict("kind", format!("{n} subscriptions use this device as a {}", cur.kind)));
         }
     }
-    let d = sqlx::query_as::<_, Device>(&format!(
+    let d = query_as::<Device>(&format!(
         "UPDATE devices SET name = $1, kind = $2, host = $3, port = $4, transport = $5, tls_fingerprint = $6, username = $7, \
          password_enc = $8, nas_id = $9, enabled = $10, updated_at = $11 WHERE tenant_id = $12 AND id = $13 RETURNING {COLS}"
     ))
@@ -352,7 +352,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &DevicePatch) -> CoreR
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     let fields = audit::set_fields(&[
         ("name", p.name.is_some()),
@@ -378,13 +378,12 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Device> {
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let d = get_in(&mut tx, actor.tenant_id, id).await?;
-    let (pending,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM device_jobs WHERE tenant_id = $1 AND device_id = $2 AND status = 'PENDING'",
-    )
-    .bind(actor.tenant_id)
-    .bind(id)
-    .fetch_one(tx.x())
-    .await?;
+    let (pending,): (i64,) =
+        query_as("SELECT COUNT(*) FROM device_jobs WHERE tenant_id = $1 AND device_id = $2 AND status = 'PENDING'")
+            .bind(actor.tenant_id)
+            .bind(id)
+            .fetch_one(&mut tx)
+            .await?;
     if pending > 0 {
         return Err(CoreError::conflict(
             "id",
@@ -397,10 +396,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Device> {
     if n > 0 {
         return Err(CoreError::conflict("id", format!("{n} subscriptions use this device; move them first")));
     }
-    sqlx::query("DELETE FROM devices WHERE tenant_id = $1 AND id = $2")
+    query("DELETE FROM devices WHERE tenant_id = $1 AND id = $2")
         .bind(actor.tenant_id)
         .bind(id)
-        .execute(tx.x())
+        .execute(&mut tx)
         .await?;
     let details = json!({"name": d.name, "kind": d.kind, "host": d.host});
     audit::record(&mut tx, actor, "device.delete", "Device", Some(id), details, now).await?;
@@ -409,31 +408,31 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Device> {
 }
 
 async fn get_in(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<Device> {
-    sqlx::query_as::<_, Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("device"))
 }
 
 /// Device `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Device> {
-    sqlx::query_as::<_, Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("device"))
 }
 
 /// The device named `name` in `tenant_id`, if any.
 pub async fn by_name(db: &Db, tenant_id: i64, name: &str) -> CoreResult<Option<Device>> {
-    Ok(sqlx::query_as::<_, Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND name = $2"))
+    query_as::<Device>(&format!("SELECT {COLS} FROM devices WHERE tenant_id = $1 AND name = $2"))
         .bind(tenant_id)
         .bind(name.trim())
-        .fetch_optional(db.x())
-        .await?)
+        .fetch_optional(db)
+        .await
 }
 
 /// Devices with the given ids in `tenant_id`, one statement.
@@ -451,7 +450,7 @@ pub async fn list(db: &Db, tenant_id: i64, kind: Option<DeviceKind>, args: &Page
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM devices WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id));
     if let Some(k) = kind {
-        sql.push(" AND kind = ").arg(Arg::T(k.as_str().into()));
+        sql.push(" AND kind = ").arg(k);
     }
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
     Ok(page::finish(sql.fetch_all::<Device>(db).await?, plan, args))
@@ -459,13 +458,13 @@ pub async fn list(db: &Db, tenant_id: i64, kind: Option<DeviceKind>, args: &Page
 
 /// Every enabled device of `kind` in `tenant_id` inside `tx`, by id.
 pub async fn enabled_in(tx: &mut Tx, tenant_id: i64, kind: DeviceKind) -> CoreResult<Vec<Device>> {
-    Ok(sqlx::query_as::<_, Device>(&format!(
+    query_as::<Device>(&format!(
         "SELECT {COLS} FROM devices WHERE tenant_id = $1 AND kind = $2 AND enabled = 1 ORDER BY id"
     ))
     .bind(tenant_id)
     .bind(kind)
-    .fetch_all(tx.x())
-    .await?)
+    .fetch_all(&mut *tx)
+    .await
 }
 
 /// Device `id` of `tenant_id` inside `tx`, if it exists.

@@ -1,10 +1,10 @@
 //! Network access servers (routers) that talk RADIUS to us. The source IP of a RADIUS packet
 //! names the NAS, and the NAS names the tenant; its shared secret is encrypted at rest.
 
+use super::audit;
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, Arg, Sql};
 use crate::auth::{Action, Actor};
-use crate::db::Db;
+use crate::db::{query_as, Arg, Db, FromRow, Sql};
 use crate::error::{CoreError, CoreResult};
 use crate::{text_enum, validate, Ctx};
 use serde_json::json;
@@ -23,7 +23,7 @@ text_enum!(
 pub const SECRET_CONTEXT: &str = "nas.secret";
 
 /// A NAS row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Nas {
     /// Row id.
     pub id: i64,
@@ -121,7 +121,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &NasPatch) -> CoreResult<Nas> {
     let secret = p.secret.as_deref().ok_or_else(|| CoreError::validation("secret", "is required"))?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let n = sqlx::query_as::<_, Nas>(&format!(
+    let n = query_as::<Nas>(&format!(
         "INSERT INTO nas (tenant_id, name, ip_address, secret_enc, nas_type, coa_port, require_message_authenticator, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COLS}"
     ))
@@ -134,7 +134,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &NasPatch) -> CoreResult<Nas> {
     .bind(i64::from(p.require_message_authenticator.unwrap_or(true)))
     .bind(p.description.clone().flatten())
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     audit::record(
         &mut tx,
@@ -157,17 +157,17 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
     check(p)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let cur = sqlx::query_as::<_, Nas>(&format!("SELECT {COLS} FROM nas WHERE tenant_id = $1 AND id = $2"))
+    let cur = query_as::<Nas>(&format!("SELECT {COLS} FROM nas WHERE tenant_id = $1 AND id = $2"))
         .bind(actor.tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(CoreError::NotFound("nas"))?;
     let secret_enc = match &p.secret {
         Some(s) => ctx.secrets.cipher.encrypt(SECRET_CONTEXT, s),
         None => cur.secret_enc.clone(),
     };
-    let n = sqlx::query_as::<_, Nas>(&format!(
+    let n = query_as::<Nas>(&format!(
         "UPDATE nas SET name = $1, ip_address = $2, secret_enc = $3, nas_type = $4, coa_port = $5, require_message_authenticator = $6, \
          description = $7, updated_at = $8 WHERE tenant_id = $9 AND id = $10 RETURNING {COLS}"
     ))
@@ -184,7 +184,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     let fields = audit::set_fields(&[
         ("name", p.name.is_some()),
@@ -206,10 +206,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Nas> {
     actor.require(Action::NasWrite)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let n = sqlx::query_as::<_, Nas>(&format!("DELETE FROM nas WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"))
+    let n = query_as::<Nas>(&format!("DELETE FROM nas WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"))
         .bind(actor.tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(CoreError::NotFound("nas"))?;
     audit::record(
@@ -229,10 +229,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Nas> {
 
 /// NAS `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Nas> {
-    sqlx::query_as::<_, Nas>(&format!("SELECT {COLS} FROM nas WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Nas>(&format!("SELECT {COLS} FROM nas WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("nas"))
 }
@@ -240,10 +240,7 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Nas> {
 /// The NAS whose packets come from `ip`, in any tenant: this lookup is what decides the
 /// tenant of a RADIUS request, so it is the one query not filtered by a tenant.
 pub async fn by_ip(db: &Db, ip: &str) -> CoreResult<Option<Nas>> {
-    Ok(sqlx::query_as::<_, Nas>(&format!("SELECT {COLS} FROM nas WHERE ip_address = $1"))
-        .bind(ip)
-        .fetch_optional(db.x())
-        .await?)
+    query_as::<Nas>(&format!("SELECT {COLS} FROM nas WHERE ip_address = $1")).bind(ip).fetch_optional(db).await
 }
 
 /// NAS devices with the given ids in `tenant_id`.

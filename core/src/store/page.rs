@@ -1,7 +1,7 @@
 //! Keyset pagination behind the API's Relay connections: stable under inserts, and as fast
 //! on page 1,000 as on page 1.
 
-use super::{Arg, Sql};
+use crate::db::{Arg, Sql};
 use crate::error::{CoreError, CoreResult};
 
 /// The largest page a client may ask for.
@@ -106,7 +106,7 @@ fn cursor_arg(c: &Cursor, order: &Order, field: &str) -> CoreResult<Arg> {
     }
     match (&c.key, order.integer) {
         (SortKey::I(i), true) => Ok(Arg::I(*i)),
-        (SortKey::T(t), false) => Ok(Arg::T(t.clone())),
+        (SortKey::T(t), false) => Ok(Arg::text(t.clone())),
         _ => Err(CoreError::validation(field, "cursor belongs to another sort order")),
     }
 }
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn builds_keyset_conditions() {
         let mut sql = Sql::new("SELECT * FROM c WHERE tenant_id = $1");
-        sql.args.push(Arg::I(1));
+        sql.bind_next(1_i64);
         let args = PageArgs {
             after: Some(Cursor { key: SortKey::T("bob".into()), id: 7, order: None }),
             first: Some(10),

@@ -1,9 +1,9 @@
 //! Plans: what an ISP sells — price, speeds, bursts, quotas.
 
+use super::audit;
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, Arg, Sql};
 use crate::auth::{Action, Actor};
-use crate::db::Db;
+use crate::db::{query_as, Arg, Db, FromRow, QueryAs, Sql};
 use crate::error::{CoreError, CoreResult};
 use crate::events::{Event, EventKind};
 use crate::store::subscriptions::AccessType;
@@ -39,7 +39,7 @@ text_enum!(
 );
 
 /// A plan of the tenant. Speeds are in kbit/s, quotas in bytes and seconds.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Plan {
     /// Row id.
     pub id: i64,
@@ -128,32 +128,6 @@ impl Plan {
 pub(crate) const COLS: &str = "id, tenant_id, name, description, price_minor, billing_period, download_kbps, upload_kbps, \
     burst_download_kbps, burst_upload_kbps, burst_threshold_download_kbps, burst_threshold_upload_kbps, burst_time_secs, \
     data_quota_bytes, quota_action, fup_download_kbps, fup_upload_kbps, time_quota_secs, access_types, ip_pool, active, created_at, updated_at";
-
-crate::lite_row!(Plan {
-    id,
-    tenant_id,
-    name,
-    description,
-    price_minor,
-    billing_period,
-    download_kbps,
-    upload_kbps,
-    burst_download_kbps,
-    burst_upload_kbps,
-    burst_threshold_download_kbps,
-    burst_threshold_upload_kbps,
-    burst_time_secs,
-    data_quota_bytes,
-    quota_action,
-    fup_download_kbps,
-    fup_upload_kbps,
-    time_quota_secs,
-    access_types,
-    ip_pool,
-    active,
-    created_at,
-    updated_at
-});
 
 /// Burst settings (MikroTik burst: rate, threshold and averaging time per direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,10 +279,7 @@ fn publish(ctx: &Ctx, p: &Plan) {
     ctx.events.publish(Event { tenant_id: p.tenant_id, kind: EventKind::PlanChanged, object_id: p.id });
 }
 
-fn bind_input<'q>(
-    q: sqlx::query::QueryAs<'q, sqlx::Any, Plan, sqlx::any::AnyArguments<'q>>,
-    i: &'q PlanInput,
-) -> sqlx::query::QueryAs<'q, sqlx::Any, Plan, sqlx::any::AnyArguments<'q>> {
+fn bind_input<'q>(q: QueryAs<'q, Plan>, i: &'q PlanInput) -> QueryAs<'q, Plan> {
     let b = i.burst;
     let dq = i.data_quota;
     q.bind(i.name.trim())
@@ -343,7 +314,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, i: &PlanInput) -> CoreResult<Plan>
          fup_upload_kbps, time_quota_secs, access_types, ip_pool, tenant_id, active, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20) RETURNING {COLS}"
     );
-    let p = bind_input(sqlx::query_as::<_, Plan>(&sql), i).bind(actor.tenant_id).bind(now).fetch_one(tx.x()).await?;
+    let p = bind_input(query_as::<Plan>(&sql), i).bind(actor.tenant_id).bind(now).fetch_one(&mut tx).await?;
     audit::record(
         &mut tx,
         actor,
@@ -371,11 +342,11 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, i: &PlanInput) -> CoreRes
          burst_time_secs = $11, data_quota_bytes = $12, quota_action = $13, fup_download_kbps = $14, fup_upload_kbps = $15, \
          time_quota_secs = $16, access_types = $17, ip_pool = $18, updated_at = $19 WHERE tenant_id = $20 AND id = $21 RETURNING {COLS}"
     );
-    let p = bind_input(sqlx::query_as::<_, Plan>(&sql), i)
+    let p = bind_input(query_as::<Plan>(&sql), i)
         .bind(now)
         .bind(actor.tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(CoreError::NotFound("plan"))?;
     audit::record(
@@ -398,13 +369,13 @@ pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Plan> {
     actor.require(Action::PlanWrite)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let p = sqlx::query_as::<_, Plan>(&format!(
+    let p = query_as::<Plan>(&format!(
         "UPDATE plans SET active = 0, updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
     ))
     .bind(now)
     .bind(actor.tenant_id)
     .bind(id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut tx)
     .await?
     .ok_or(CoreError::NotFound("plan"))?;
     audit::record(&mut tx, actor, "plan.archive", "Plan", Some(id), json!({}), now).await?;
@@ -415,10 +386,10 @@ pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Plan> {
 
 /// Plan `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Plan> {
-    sqlx::query_as::<_, Plan>(&format!("SELECT {COLS} FROM plans WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Plan>(&format!("SELECT {COLS} FROM plans WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("plan"))
 }
@@ -430,7 +401,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_rows::<Plan>(db).await
+    sql.fetch_all::<Plan>(db).await
 }
 
 /// A page of the tenant's plans by name; archived ones only when asked for.
@@ -441,7 +412,7 @@ pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, args: &PageAr
         sql.push(" AND active = 1");
     }
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_rows::<Plan>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Plan>(db).await?, plan, args))
 }
 
 #[cfg(test)]

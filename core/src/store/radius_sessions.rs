@@ -2,13 +2,13 @@
 //! Stop, Accounting-On/Off, stale sweep) that keeps sessions, per-period usage and quota
 //! enforcement jobs consistent in one transaction per request.
 
+use super::audit;
 use super::page::{self, Order, Page, PageArgs};
 use super::plans::{Plan, QuotaAction};
 use super::subscriptions::SubscriptionStatus;
 use super::usage::{self, parse_date};
-use super::{audit, Arg, Sql};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::jobs::{self, JobKind, RadiusJobPayload};
 use crate::Ctx;
@@ -16,12 +16,10 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 mod batch;
-mod exec;
 pub use batch::{account_many, AcctItem};
-use exec::{Exec, SqlxExec, V};
 
 /// Everything an Access-Request decision needs, read with one indexed query.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct AuthProfile {
     /// Subscription id.
     pub s_id: i64,
@@ -46,7 +44,7 @@ pub struct AuthProfile {
     /// Seconds in that period.
     pub u_seconds: Option<i64>,
     /// The plan.
-    #[sqlx(flatten)]
+    #[row(flatten)]
     pub plan: Plan,
 }
 
@@ -90,20 +88,20 @@ fn profile_select(extra_cols: &str) -> String {
 /// newest usage period.
 pub async fn auth_profile(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<AuthProfile>> {
     let mut sql = Sql::new(&profile_select(""));
-    sql.push("s.tenant_id = ").arg(Arg::I(tenant_id)).push(" AND s.username = ").arg(Arg::T(username.to_string()));
+    sql.push("s.tenant_id = ").arg(Arg::I(tenant_id)).push(" AND s.username = ").arg(Arg::text(username.to_string()));
     // On SQLite a direct read on this thread: no hop to sqlx's worker (see `crate::lite`).
     sql.fetch_optional(db).await
 }
 
 /// An [`AuthProfile`] with the login it belongs to, for filling a cache in bulk.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct KeyedProfile {
     /// Tenant of the subscription.
     pub k_tenant_id: i64,
     /// Its login.
     pub k_username: String,
     /// The profile.
-    #[sqlx(flatten)]
+    #[row(flatten)]
     pub profile: AuthProfile,
 }
 
@@ -129,7 +127,7 @@ pub async fn auth_profiles_after(db: &Db, after: i64, limit: i64) -> CoreResult<
 }
 
 /// A session row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct RadiusSession {
     /// Row id.
     pub id: i64,
@@ -220,7 +218,7 @@ pub struct AcctOutcome {
     pub subscription_id: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct QuotaRow {
     id: i64,
     start_date: String,
@@ -244,166 +242,17 @@ const UPDATE_SESSION: &str = "UPDATE radius_sessions SET input_octets = $1, outp
 /// session's counters are overwritten with the reported cumulative values (a retransmission
 /// or reordering never counts twice), their growth is added to the current period's usage,
 /// and a crossed quota enqueues Disconnect (hard cap) or CoA (FUP) jobs for every open
-/// session of the subscription.
-///
-/// Two updates of one session racing each other (on PostgreSQL) cannot both add the same
-/// growth: the counter update is guarded by the values read, and the loser starts over.
+/// session of the subscription. It is a batch of one ([`account_many`]).
 pub async fn account(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> CoreResult<AcctOutcome> {
-    for _ in 0..5 {
-        if let Some(outcome) = account_once(ctx, tenant_id, nas_id, r).await? {
-            return Ok(outcome);
-        }
-    }
-    Err(CoreError::internal(format!("accounting for session {:?} kept racing; giving up", r.acct_session_id)))
-}
-
-/// One attempt of [`account`]; `None` when a concurrent update of the session won.
-async fn account_once(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> CoreResult<Option<AcctOutcome>> {
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let cur: Option<(i64, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, subscription_id, input_octets, output_octets, session_time, open FROM radius_sessions \
-         WHERE tenant_id = $1 AND nas_id = $2 AND acct_session_id = $3",
-    )
-    .bind(tenant_id)
-    .bind(nas_id)
-    .bind(&r.acct_session_id)
-    .fetch_optional(tx.x())
-    .await?;
-    let stop = r.status == AcctStatus::Stop;
-    let (subscription_id, d_in, d_out, d_time) = match cur {
-        None => {
-            // The Class we sent names the subscription; trust it only inside this tenant.
-            let sub = match r.class_subscription_id {
-                Some(id) => {
-                    sqlx::query_as::<_, (i64,)>("SELECT id FROM subscriptions WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant_id)
-                        .bind(id)
-                        .fetch_optional(tx.x())
-                        .await?
-                        .map(|(id,)| id)
-                }
-                None => None,
-            };
-            let sub = match sub {
-                Some(id) => Some(id),
-                None => {
-                    sqlx::query_as::<_, (i64,)>("SELECT id FROM subscriptions WHERE tenant_id = $1 AND username = $2")
-                        .bind(tenant_id)
-                        .bind(&r.username)
-                        .fetch_optional(tx.x())
-                        .await?
-                        .map(|(id,)| id)
-                }
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO radius_sessions (tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, calling_station_id, \
-                 nas_port_id, started_at, updated_at, stopped_at, input_octets, output_octets, session_time, terminate_cause, open) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(tenant_id)
-            .bind(nas_id)
-            .bind(sub)
-            .bind(&r.username)
-            .bind(&r.acct_session_id)
-            .bind(&r.framed_ip)
-            .bind(&r.calling_station_id)
-            .bind(&r.nas_port_id)
-            .bind(now - r.session_time * 1000)
-            .bind(now)
-            .bind(stop.then_some(now))
-            .bind(r.input_octets)
-            .bind(r.output_octets)
-            .bind(r.session_time)
-            .bind(&r.terminate_cause)
-            .bind(i64::from(!stop))
-            .execute(tx.x())
-            .await;
-            match inserted {
-                Ok(_) => {}
-                // The same session was created concurrently: start over and update it.
-                Err(e) => {
-                    return match CoreError::from(e) {
-                        CoreError::Conflict { .. } => Ok(None),
-                        other => Err(other),
-                    }
-                }
-            }
-            (sub, r.input_octets, r.output_octets, r.session_time)
-        }
-        Some((id, sub, old_in, old_out, old_time, open)) => {
-            // Cumulative counters only grow; an older update arriving late changes nothing.
-            let (new_in, new_out, new_time) =
-                (r.input_octets.max(old_in), r.output_octets.max(old_out), r.session_time.max(old_time));
-            let still_open = open != 0 && !stop;
-            let guarded =
-                format!("{UPDATE_SESSION} AND input_octets = $11 AND output_octets = $12 AND session_time = $13");
-            let updated = sqlx::query(&guarded)
-                .bind(new_in)
-                .bind(new_out)
-                .bind(new_time)
-                .bind(now)
-                .bind(&r.framed_ip)
-                .bind(i64::from(still_open))
-                .bind(stop.then_some(now))
-                .bind(if stop { r.terminate_cause.clone() } else { None })
-                .bind(tenant_id)
-                .bind(id)
-                .bind(old_in)
-                .bind(old_out)
-                .bind(old_time)
-                .execute(tx.x())
-                .await?;
-            if updated.rows_affected() == 0 {
-                return Ok(None);
-            }
-            (sub, new_in - old_in, new_out - old_out, new_time - old_time)
-        }
-    };
-    let mut outcome = AcctOutcome::default();
-    if let Some(sub) = subscription_id.filter(|_| d_in > 0 || d_out > 0 || d_time > 0) {
-        outcome = add_usage(ctx, &mut tx, tenant_id, sub, (d_in, d_out, d_time), now).await?;
-    }
-    outcome.subscription_id = subscription_id;
-    tx.commit().await?;
-    if outcome.jobs > 0 {
-        ctx.jobs_wakeup.notify_one();
-    }
-    Ok(Some(outcome))
-}
-
-async fn add_usage(
-    ctx: &Ctx,
-    tx: &mut Tx,
-    tenant_id: i64,
-    sub: i64,
-    (d_in, d_out, d_time): (i64, i64, i64),
-    now: i64,
-) -> CoreResult<AcctOutcome> {
-    let q: Option<QuotaRow> = sqlx::query_as(
-        "SELECT s.id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, p.fup_upload_kbps, \
-         p.fup_download_kbps, p.time_quota_secs FROM subscriptions s JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
-         JOIN tenants t ON t.id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2",
-    )
-    .bind(tenant_id)
-    .bind(sub)
-    .fetch_optional(tx.x())
-    .await?;
-    let Some(q) = q else {
-        return Ok(AcctOutcome::default());
-    };
-    let today = crate::billing::local_date(ctx.clock.now(), &q.timezone);
-    let period = usage::period_containing(parse_date(&q.start_date)?, q.billing_period, today);
-    let totals = usage::add(tx, tenant_id, sub, period, d_in, d_out, d_time, now).await?;
-    enforce_quota(&mut SqlxExec { tx, backend: ctx.db.backend() }, tenant_id, &q, totals, (d_in + d_out, d_time), now)
-        .await
+    let item = AcctItem { tenant_id, nas_id, record: r.clone() };
+    account_many(ctx, std::slice::from_ref(&item)).await.remove(0)
 }
 
 /// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
 /// subscription `q` when the usage totals `(octets, seconds)` just crossed a quota with
 /// growth `(d_octets, d_secs)`.
-async fn enforce_quota<E: Exec>(
-    ex: &mut E,
+async fn enforce_quota(
+    tx: &mut Tx,
     tenant_id: i64,
     q: &QuotaRow,
     (octets, secs): (i64, i64),
@@ -424,13 +273,14 @@ async fn enforce_quota<E: Exec>(
         }
         _ => (JobKind::RadiusDisconnect, None),
     };
-    let open: Vec<(i64, String, String, Option<String>)> = ex
-        .fetch_all_v(
-            "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
-             WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-            &[V::I(tenant_id), V::I(sub)],
-        )
-        .await?;
+    let open: Vec<(i64, String, String, Option<String>)> = query_as(
+        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
+         WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
+    )
+    .bind(tenant_id)
+    .bind(sub)
+    .fetch_all(&mut *tx)
+    .await?;
     let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
     for (nas_id, acct_session_id, username, framed_ip) in &open {
         let payload = RadiusJobPayload {
@@ -440,14 +290,7 @@ async fn enforce_quota<E: Exec>(
             rate_limit: rate_limit.clone(),
             reason: reason.into(),
         };
-        // `jobs::enqueue`'s statement, run through `ex` so it joins the batch's transaction on
-        // either path.
-        let payload = serde_json::to_string(&payload).expect("payload serializes");
-        ex.execute_v(
-            jobs::ENQUEUE_SQL,
-            &[V::I(tenant_id), V::I(*nas_id), V::T(kind.as_str()), V::T(&payload), V::I(now)],
-        )
-        .await?;
+        jobs::enqueue(tx, tenant_id, Some(*nas_id), kind, &payload, now).await?;
     }
     tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
     Ok(AcctOutcome { jobs: open.len(), quota_crossed: true, subscription_id: Some(sub) })
@@ -456,16 +299,16 @@ async fn enforce_quota<E: Exec>(
 /// Accounting-On / Accounting-Off from a NAS: every session it had open is over
 /// (RFC 2866 §5.1). Returns how many were closed.
 pub async fn close_nas_sessions(db: &Db, tenant_id: i64, nas_id: i64, now: i64) -> CoreResult<u64> {
-    let r = sqlx::query(
+    let r = query(
         "UPDATE radius_sessions SET open = 0, stopped_at = $1, terminate_cause = 'NAS-Reboot', updated_at = $1 \
          WHERE tenant_id = $2 AND nas_id = $3 AND open = 1",
     )
     .bind(now)
     .bind(tenant_id)
     .bind(nas_id)
-    .execute(db.x())
+    .execute(db)
     .await?;
-    Ok(r.rows_affected())
+    Ok(r)
 }
 
 /// Closes open sessions of every tenant that had no update since `cutoff` (a lost Stop).
@@ -490,7 +333,7 @@ pub async fn close_stale(db: &Db, cutoff: i64) -> CoreResult<u64> {
                  WHERE open = 1 AND updated_at < ",
             );
             close.arg(Arg::I(cutoff)).push(" AND id IN ").in_list(&stale);
-            closed += close.query().execute(db.x()).await?.rows_affected();
+            closed += close.execute(db).await?;
         }
         if (rows.len() as i64) < PAGE {
             break;
@@ -527,7 +370,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -
         sql.push(" AND nas_id = ").arg(Arg::I(n));
     }
     if let Some(u) = &f.username {
-        sql.push(" AND username = ").arg(Arg::T(u.clone()));
+        sql.push(" AND username = ").arg(Arg::text(u.clone()));
     }
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
     Ok(page::finish(sql.fetch_all::<RadiusSession>(db).await?, plan, args))
@@ -535,10 +378,10 @@ pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -
 
 /// Session `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<RadiusSession> {
-    sqlx::query_as::<_, RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
+    query_as::<RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("session"))
 }
@@ -548,14 +391,12 @@ pub async fn disconnect(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<RadiusS
     actor.require(Action::SessionDisconnect)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let s = sqlx::query_as::<_, RadiusSession>(&format!(
-        "SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(actor.tenant_id)
-    .bind(id)
-    .fetch_optional(tx.x())
-    .await?
-    .ok_or(CoreError::NotFound("session"))?;
+    let s = query_as::<RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
+        .bind(actor.tenant_id)
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await?
+        .ok_or(CoreError::NotFound("session"))?;
     if s.open == 0 {
         return Err(CoreError::conflict("id", "the session has already ended"));
     }

@@ -1,11 +1,11 @@
 //! Subscriptions: a customer's service on a plan, with its network identity and a status
 //! that moves only along the allowed transitions.
 
+use super::audit;
 use super::customers::CustomerStatus;
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, like_pattern, Arg, Sql};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{like_pattern, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::events::{Event, EventKind};
 use crate::{text_enum, validate, Ctx};
@@ -80,7 +80,7 @@ impl SubscriptionSort {
 
 /// A subscription row. The password is stored encrypted and never leaves the core except
 /// to the RADIUS server.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Subscription {
     /// Row id.
     pub id: i64,
@@ -125,27 +125,6 @@ pub struct Subscription {
 pub const COLS: &str =
     "id, tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
     onu_serial, olt_port, status, start_date, status_reason, simultaneous_use, device_id, created_at, updated_at";
-
-crate::lite_row!(Subscription {
-    id,
-    tenant_id,
-    customer_id,
-    plan_id,
-    access_type,
-    username,
-    password_enc,
-    static_ipv4,
-    mac_address,
-    onu_serial,
-    olt_port,
-    status,
-    start_date,
-    status_reason,
-    simultaneous_use,
-    device_id,
-    created_at,
-    updated_at
-});
 
 /// Context string binding encrypted passwords to this column.
 pub const PASSWORD_CONTEXT: &str = "subscription.password";
@@ -283,14 +262,12 @@ async fn resolve(
     }
     // The plan must exist in this tenant, be sellable, and allow the access type.
     if p.plan_id.is_some() || p.access_type.is_some() {
-        let plan = sqlx::query_as::<_, (i64, String)>(
-            "SELECT active, access_types FROM plans WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(plan_id)
-        .fetch_optional(tx.x())
-        .await?
-        .ok_or_else(|| CoreError::validation("planId", "no such plan"))?;
+        let plan = query_as::<(i64, String)>("SELECT active, access_types FROM plans WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(plan_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| CoreError::validation("planId", "no such plan"))?;
         if plan.0 == 0 && p.plan_id.is_some() && cur.map(|c| c.plan_id) != Some(plan_id) {
             return Err(CoreError::validation("planId", "plan is archived"));
         }
@@ -348,18 +325,17 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
         None => crate::billing::tenant_today(ctx, actor.tenant_id).await?.format("%Y-%m-%d").to_string(),
     };
     let mut tx = ctx.db.begin().await?;
-    let customer =
-        sqlx::query_as::<_, (CustomerStatus,)>("SELECT status FROM customers WHERE tenant_id = $1 AND id = $2")
-            .bind(actor.tenant_id)
-            .bind(customer_id)
-            .fetch_optional(tx.x())
-            .await?
-            .ok_or_else(|| CoreError::validation("customerId", "no such customer"))?;
+    let customer = query_as::<(CustomerStatus,)>("SELECT status FROM customers WHERE tenant_id = $1 AND id = $2")
+        .bind(actor.tenant_id)
+        .bind(customer_id)
+        .fetch_optional(&mut tx)
+        .await?
+        .ok_or_else(|| CoreError::validation("customerId", "no such customer"))?;
     if customer.0 == CustomerStatus::Archived {
         return Err(CoreError::validation("customerId", "customer is archived"));
     }
     let r = resolve(ctx, &mut tx, actor.tenant_id, p, None).await?;
-    let s = sqlx::query_as::<_, Subscription>(&format!(
+    let s = query_as::<Subscription>(&format!(
         "INSERT INTO subscriptions (tenant_id, customer_id, plan_id, access_type, username, password_enc, static_ipv4, mac_address, \
          onu_serial, olt_port, status, start_date, simultaneous_use, device_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14) RETURNING {COLS}"
@@ -379,7 +355,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     .bind(r.simultaneous_use)
     .bind(now)
     .bind(r.device_id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     audit::record(
         &mut tx,
@@ -415,7 +391,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     } else {
         Vec::new()
     };
-    let s = sqlx::query_as::<_, Subscription>(&format!(
+    let s = query_as::<Subscription>(&format!(
         "UPDATE subscriptions SET plan_id = $1, access_type = $2, username = $3, password_enc = $4, static_ipv4 = $5, mac_address = $6, \
          onu_serial = $7, olt_port = $8, simultaneous_use = $9, updated_at = $10, device_id = $13 WHERE tenant_id = $11 AND id = $12 RETURNING {COLS}"
     ))
@@ -432,7 +408,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
     .bind(actor.tenant_id)
     .bind(id)
     .bind(r.device_id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut tx)
     .await?;
     let fields = audit::set_fields(&[
         ("planId", p.plan_id.is_some()),
@@ -480,7 +456,7 @@ pub async fn change_status(
         return Err(CoreError::conflict("status", format!("a {} subscription cannot become {}", cur.status, to)));
     }
     // The status guard in WHERE makes a concurrent change lose cleanly instead of skipping a state.
-    let s = sqlx::query_as::<_, Subscription>(&format!(
+    let s = query_as::<Subscription>(&format!(
         "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5 AND status = $6 RETURNING {COLS}"
     ))
     .bind(to)
@@ -489,7 +465,7 @@ pub async fn change_status(
     .bind(actor.tenant_id)
     .bind(id)
     .bind(cur.status)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut tx)
     .await?
     .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
     use SubscriptionStatus::{Active, Cancelled, Suspended};
@@ -517,33 +493,31 @@ pub async fn change_status(
 }
 
 async fn get_in(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<Subscription> {
-    sqlx::query_as::<_, Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("subscription"))
 }
 
 /// Subscription `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Subscription> {
-    sqlx::query_as::<_, Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND id = $2"))
+    query_as::<Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("subscription"))
 }
 
 /// Subscription with login `username` in `tenant_id`, if any.
 pub async fn by_username(db: &Db, tenant_id: i64, username: &str) -> CoreResult<Option<Subscription>> {
-    Ok(sqlx::query_as::<_, Subscription>(&format!(
-        "SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND username = $2"
-    ))
-    .bind(tenant_id)
-    .bind(username)
-    .fetch_optional(db.x())
-    .await?)
+    query_as::<Subscription>(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = $1 AND username = $2"))
+        .bind(tenant_id)
+        .bind(username)
+        .fetch_optional(db)
+        .await
 }
 
 /// Subscriptions with the given ids in `tenant_id`, one statement.
@@ -553,7 +527,7 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Su
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_rows::<Subscription>(db).await
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// Every subscription of `tenant_id` in one of `statuses`, by id: what `netctl sync`
@@ -565,10 +539,10 @@ pub async fn with_status(db: &Db, tenant_id: i64, statuses: &[SubscriptionStatus
         if i > 0 {
             sql.push(", ");
         }
-        sql.arg(Arg::T(st.as_str().to_string()));
+        sql.arg(Arg::text(st.as_str().to_string()));
     }
     sql.push(") ORDER BY id");
-    sql.fetch_rows::<Subscription>(db).await
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// All subscriptions of the given customers in `tenant_id`, by id, one statement.
@@ -578,7 +552,7 @@ pub async fn by_customers(db: &Db, tenant_id: i64, customer_ids: &[i64]) -> Core
     }
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND customer_id IN ").in_list(customer_ids).push(" ORDER BY id");
-    sql.fetch_rows::<Subscription>(db).await
+    sql.fetch_all::<Subscription>(db).await
 }
 
 /// Filters for subscription lists.
@@ -604,7 +578,7 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &SubscriptionFilter) {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.arg(Arg::T(s.as_str().into()));
+            sql.arg(s);
         }
         sql.push(")");
     }
@@ -612,17 +586,17 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &SubscriptionFilter) {
         sql.push(" AND plan_id = ").arg(Arg::I(p));
     }
     if let Some(a) = f.access_type {
-        sql.push(" AND access_type = ").arg(Arg::T(a.as_str().into()));
+        sql.push(" AND access_type = ").arg(a);
     }
     if let Some(c) = f.customer_id {
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
     if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let p = like_pattern(s);
-        sql.push(" AND (LOWER(username) LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR static_ipv4 LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(mac_address) LIKE ").arg(Arg::T(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(onu_serial) LIKE ").arg(Arg::T(p)).push(" ESCAPE '\\')");
+        sql.push(" AND (LOWER(username) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR static_ipv4 LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(mac_address) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(onu_serial) LIKE ").arg(Arg::text(p)).push(" ESCAPE '\\')");
     }
 }
 
@@ -637,14 +611,14 @@ pub async fn list(
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     filter_sql(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_rows::<Subscription>(db).await?, plan, args))
+    Ok(page::finish(sql.fetch_all::<Subscription>(db).await?, plan, args))
 }
 
 /// How many subscriptions match the filter.
 pub async fn count(db: &Db, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<i64> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM subscriptions WHERE tenant_id = ");
     filter_sql(&mut sql, tenant_id, f);
-    let (n,): (i64,) = sql.query_as().fetch_one(db.x()).await?;
+    let (n,): (i64,) = sql.fetch_one(db).await?;
     Ok(n)
 }
 

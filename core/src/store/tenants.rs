@@ -1,13 +1,13 @@
 //! Tenants: one ISP each. Every other row belongs to exactly one tenant.
 
-use crate::db::{Db, Tx};
+use crate::db::{query_as, Db, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
 use crate::validate;
 use serde::{Deserialize, Serialize};
 
 /// An ISP using the system.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Tenant {
     /// Row id.
     pub id: i64,
@@ -110,7 +110,7 @@ impl NewTenant {
 /// Inserts a tenant (validated by the caller) inside `tx`.
 pub async fn insert(tx: &mut Tx, t: &NewTenant, now: i64) -> CoreResult<Tenant> {
     let settings = serde_json::to_string(&TenantSettings::default()).expect("settings serialize");
-    let row = sqlx::query_as::<_, Tenant>(&format!(
+    let row = query_as::<Tenant>(&format!(
         "INSERT INTO tenants (slug, name, currency, timezone, settings, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}"
     ))
     .bind(&t.slug)
@@ -119,25 +119,25 @@ pub async fn insert(tx: &mut Tx, t: &NewTenant, now: i64) -> CoreResult<Tenant> 
     .bind(&t.timezone)
     .bind(settings)
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     Ok(row)
 }
 
 /// The tenant with `id`.
 pub async fn get(db: &Db, id: i64) -> CoreResult<Tenant> {
-    sqlx::query_as::<_, Tenant>(&format!("SELECT {COLS} FROM tenants WHERE id = $1"))
+    query_as::<Tenant>(&format!("SELECT {COLS} FROM tenants WHERE id = $1"))
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("tenant"))
 }
 
 /// The settings of tenant `id`, read inside `tx` (defaults for anything missing).
 pub async fn settings_in(tx: &mut Tx, id: i64) -> CoreResult<TenantSettings> {
-    let (raw,): (String,) = sqlx::query_as("SELECT settings FROM tenants WHERE id = $1")
+    let (raw,): (String,) = query_as("SELECT settings FROM tenants WHERE id = $1")
         .bind(id)
-        .fetch_optional(tx.x())
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
     Ok(serde_json::from_str(&raw).unwrap_or_default())
@@ -145,10 +145,7 @@ pub async fn settings_in(tx: &mut Tx, id: i64) -> CoreResult<TenantSettings> {
 
 /// The tenant with `slug`, if any.
 pub async fn by_slug(db: &Db, slug: &str) -> CoreResult<Option<Tenant>> {
-    Ok(sqlx::query_as::<_, Tenant>(&format!("SELECT {COLS} FROM tenants WHERE slug = $1"))
-        .bind(slug)
-        .fetch_optional(db.x())
-        .await?)
+    query_as::<Tenant>(&format!("SELECT {COLS} FROM tenants WHERE slug = $1")).bind(slug).fetch_optional(db).await
 }
 
 /// Changes name, currency, timezone and settings of tenant `id` inside `tx`.
@@ -170,7 +167,7 @@ pub async fn update(
         return Err(CoreError::validation("walledGardenAddressList", "must not start or end with spaces"));
     }
     let json = serde_json::to_string(settings).expect("settings serialize");
-    Ok(sqlx::query_as::<_, Tenant>(&format!(
+    query_as::<Tenant>(&format!(
         "UPDATE tenants SET name = $1, currency = $2, timezone = $3, settings = $4 WHERE id = $5 RETURNING {COLS}"
     ))
     .bind(name.trim())
@@ -178,17 +175,17 @@ pub async fn update(
     .bind(timezone)
     .bind(json)
     .bind(id)
-    .fetch_one(tx.x())
-    .await?)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// Takes the next customer account number of the tenant (gapless per tenant) inside `tx`.
 pub async fn next_customer_number(tx: &mut Tx, tenant_id: i64) -> CoreResult<i64> {
-    let (n,): (i64,) = sqlx::query_as(
+    let (n,): (i64,) = query_as(
         "UPDATE tenants SET next_customer_number = next_customer_number + 1 WHERE id = $1 RETURNING next_customer_number - 1",
     )
     .bind(tenant_id)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     Ok(n)
 }

@@ -2,7 +2,7 @@
 //! the login throttle (failed attempts per account and per client IP, kept in the database so
 //! every API process sees the same counts).
 
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Db, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// A stored refresh token.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct RefreshToken {
     /// Row id.
     pub id: i64,
@@ -51,7 +51,7 @@ pub async fn issue(
 ) -> CoreResult<String> {
     let token = random_token();
     let family = family.map(str::to_string).unwrap_or_else(random_token);
-    sqlx::query(
+    query(
         "INSERT INTO refresh_tokens (tenant_id, user_id, token_hash, family_id, created_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tenant_id)
@@ -61,47 +61,47 @@ pub async fn issue(
     .bind(now)
     .bind(now + ttl_ms)
     .bind(ip)
-    .execute(tx.x())
+    .execute(&mut *tx)
     .await?;
     Ok(token)
 }
 
 /// Looks a presented token up by its hash.
 pub async fn find(tx: &mut Tx, token: &str) -> CoreResult<Option<RefreshToken>> {
-    Ok(sqlx::query_as::<_, RefreshToken>(
+    query_as::<RefreshToken>(
         "SELECT id, tenant_id, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
     )
     .bind(digest(token))
-    .fetch_optional(tx.x())
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// Marks token `id` as used, only if nobody used it first; false when it lost that race.
 pub async fn mark_used(tx: &mut Tx, id: i64, now: i64) -> CoreResult<bool> {
-    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+    let r = query("UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(now)
         .bind(id)
-        .execute(tx.x())
+        .execute(&mut *tx)
         .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(r == 1)
 }
 
 /// Revokes every token of a family (logout, or reuse of a rotated token).
 pub async fn revoke_family(db_or_tx: &mut Tx, family: &str, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+    query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(family)
-        .execute(db_or_tx.x())
+        .execute(db_or_tx)
         .await?;
     Ok(())
 }
 
 /// Revokes every token of a user (password change, disabling the account).
 pub async fn revoke_user(tx: &mut Tx, user_id: i64, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+    query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(user_id)
-        .execute(tx.x())
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -123,20 +123,20 @@ pub struct Throttle {
 /// until the oldest counted failure leaves the window.
 pub async fn check_throttle(db: &Db, account: &str, ip: &str, now: i64, t: Throttle) -> CoreResult<()> {
     let since = now - t.window_ms;
-    let (n_acct, oldest_acct): (i64, Option<i64>) = sqlx::query_as(
+    let (n_acct, oldest_acct): (i64, Option<i64>) = query_as(
         "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE account = $1 AND success = 0 AND at > $2 \
          AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE account = $3 AND success = 1), 0)",
     )
     .bind(account)
     .bind(since)
     .bind(account)
-    .fetch_one(db.x())
+    .fetch_one(db)
     .await?;
     let (n_ip, oldest_ip): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_attempts WHERE ip = $1 AND success = 0 AND at > $2")
+        query_as("SELECT COUNT(*), MIN(at) FROM login_attempts WHERE ip = $1 AND success = 0 AND at > $2")
             .bind(ip)
             .bind(since)
-            .fetch_one(db.x())
+            .fetch_one(db)
             .await?;
     let limited = [(n_acct, oldest_acct, t.per_account), (n_ip, oldest_ip, t.per_ip)]
         .into_iter()
@@ -152,15 +152,15 @@ pub async fn check_throttle(db: &Db, account: &str, ip: &str, now: i64, t: Throt
 
 /// Records a login attempt for the throttle, and forgets attempts older than a day.
 pub async fn record_attempt(db: &Db, account: &str, ip: &str, success: bool, now: i64) -> CoreResult<()> {
-    sqlx::query("INSERT INTO login_attempts (account, ip, success, at) VALUES ($1, $2, $3, $4)")
+    query("INSERT INTO login_attempts (account, ip, success, at) VALUES ($1, $2, $3, $4)")
         .bind(account)
         .bind(ip)
         .bind(i64::from(success))
         .bind(now)
-        .execute(db.x())
+        .execute(db)
         .await?;
     if success {
-        sqlx::query("DELETE FROM login_attempts WHERE at < $1").bind(now - 86_400_000).execute(db.x()).await?;
+        query("DELETE FROM login_attempts WHERE at < $1").bind(now - 86_400_000).execute(db).await?;
     }
     Ok(())
 }

@@ -7,13 +7,12 @@
 
 use super::page::{self, Order, Page, PageArgs};
 use super::plans::BillingPeriod;
-use super::{Arg, Sql};
-use crate::db::{Db, Tx};
+use crate::db::{query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use chrono::{Datelike, Duration, NaiveDate};
 
 /// Usage of one subscription in one billing period.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Usage {
     /// Row id.
     pub id: i64,
@@ -105,7 +104,7 @@ pub async fn add(
     seconds: i64,
     now: i64,
 ) -> CoreResult<(i64, i64)> {
-    let (octets, secs): (i64, i64) = sqlx::query_as(
+    let (octets, secs): (i64, i64) = query_as(
         "INSERT INTO radius_usage (tenant_id, subscription_id, period_start, period_end, input_octets, output_octets, session_time, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (subscription_id, period_start) DO UPDATE SET input_octets = radius_usage.input_octets + excluded.input_octets, \
@@ -121,7 +120,7 @@ pub async fn add(
     .bind(output)
     .bind(seconds)
     .bind(now)
-    .fetch_one(tx.x())
+    .fetch_one(&mut *tx)
     .await?;
     Ok((octets, secs))
 }
@@ -139,14 +138,14 @@ pub async fn list(db: &Db, tenant_id: i64, subscription_id: i64, args: &PageArgs
 
 /// Usage of one subscription in the period starting on `period_start`, if any traffic.
 pub async fn in_period(db: &Db, tenant_id: i64, subscription_id: i64, period_start: &str) -> CoreResult<Option<Usage>> {
-    Ok(sqlx::query_as::<_, Usage>(&format!(
+    query_as::<Usage>(&format!(
         "SELECT {COLS} FROM radius_usage WHERE tenant_id = $1 AND subscription_id = $2 AND period_start = $3"
     ))
     .bind(tenant_id)
     .bind(subscription_id)
     .bind(period_start)
-    .fetch_optional(db.x())
-    .await?)
+    .fetch_optional(db)
+    .await
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
 //! Staff users of a tenant.
 
 use super::page::{self, Order, Page, PageArgs};
-use super::{Arg, Sql};
 use crate::auth::Role;
-use crate::db::{Db, Tx};
+use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 
 /// A staff member who logs in to manage the tenant.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct User {
     /// Row id.
     pub id: i64,
@@ -55,7 +54,7 @@ pub async fn insert(
     hash: &str,
     now: i64,
 ) -> CoreResult<User> {
-    Ok(sqlx::query_as::<_, User>(&format!(
+    query_as::<User>(&format!(
         "INSERT INTO users (tenant_id, email, name, role, password_hash, disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING {COLS}"
     ))
     .bind(tenant_id)
@@ -64,36 +63,35 @@ pub async fn insert(
     .bind(role.as_str())
     .bind(hash)
     .bind(now)
-    .fetch_one(tx.x())
-    .await?)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// The user `id` of `tenant_id`.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<User> {
-    sqlx::query_as::<_, User>(&format!("SELECT {COLS} FROM users WHERE tenant_id = $1 AND id = $2"))
+    query_as::<User>(&format!("SELECT {COLS} FROM users WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db.x())
+        .fetch_optional(db)
         .await?
         .ok_or(CoreError::NotFound("user"))
 }
 
 /// The user with `email` in `tenant_id`, if any.
 pub async fn by_email(db: &Db, tenant_id: i64, email: &str) -> CoreResult<Option<User>> {
-    Ok(sqlx::query_as::<_, User>(&format!("SELECT {COLS} FROM users WHERE tenant_id = $1 AND email = $2"))
+    query_as::<User>(&format!("SELECT {COLS} FROM users WHERE tenant_id = $1 AND email = $2"))
         .bind(tenant_id)
         .bind(email.trim().to_lowercase())
-        .fetch_optional(db.x())
-        .await?)
+        .fetch_optional(db)
+        .await
 }
 
 /// Number of enabled owners of the tenant (there must always be one).
 pub async fn active_owners(tx: &mut Tx, tenant_id: i64) -> CoreResult<i64> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND disabled = 0")
-            .bind(tenant_id)
-            .fetch_one(tx.x())
-            .await?;
+    let (n,): (i64,) = query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND disabled = 0")
+        .bind(tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(n)
 }
 
@@ -115,7 +113,7 @@ pub async fn update(
     disabled: bool,
     now: i64,
 ) -> CoreResult<User> {
-    sqlx::query_as::<_, User>(&format!(
+    query_as::<User>(&format!(
         "UPDATE users SET name = $1, role = $2, disabled = $3, updated_at = $4 WHERE tenant_id = $5 AND id = $6 RETURNING {COLS}"
     ))
     .bind(name.trim())
@@ -124,25 +122,25 @@ pub async fn update(
     .bind(now)
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(tx.x())
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(CoreError::NotFound("user"))
 }
 
 /// Replaces the password hash of user `id` inside `tx`.
 pub async fn set_password(tx: &mut Tx, tenant_id: i64, id: i64, hash: &str, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+    query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
         .bind(hash)
         .bind(now)
         .bind(tenant_id)
         .bind(id)
-        .execute(tx.x())
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 /// Notes a successful login.
 pub async fn touch_login(db: &Db, id: i64, now: i64) -> CoreResult<()> {
-    sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(id).execute(db.x()).await?;
+    query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
     Ok(())
 }

@@ -316,7 +316,7 @@ mod tests {
     use super::*;
     use isp_core::clock::SystemClock;
     use isp_core::config::Config;
-    use isp_core::store::Sql;
+    use isp_core::db::Sql;
 
     async fn demo_ctx(name: &str) -> (Ctx, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("isp-profile-cache-{name}-{}", std::process::id()));

@@ -9,11 +9,9 @@
 //! the gapless sequence. A preview rolls every chunk back. A re-run with nothing due is one
 //! empty index walk.
 //!
-//! The chunk logic is written once against `exec::InsertRows` (over `db_exec::Exec`), with
-//! the same SQL text on both backends; only the executor differs. On a SQLite file a chunk runs in one
-//! [`Lite::write`](crate::lite::Lite::write) on a direct connection and writes its rows through
-//! cached multi-row statements; elsewhere (PostgreSQL, in-memory SQLite) it runs in a sqlx
-//! transaction with multi-row INSERTs of up to 1,000 rows.
+//! A chunk is one bulk transaction ([`crate::db::Db::bulk`]): on SQLite on a blocking thread,
+//! with cached 64-row statements; on PostgreSQL with multi-row INSERTs of up to 1,000 rows;
+//! the same SQL text on both (see `exec`).
 //!
 //! Each billed cycle is a `billed_periods` row whose primary key is (tenant, subscription,
 //! period start), so a second run, or two runs at once, cannot bill a cycle twice; a run that
@@ -33,13 +31,12 @@ use super::settings::{self, BillingSettings};
 use super::tax::{self, Rate};
 use super::{fmt_date, BillingMode, LineKind};
 use crate::auth::{Action, Actor};
+use crate::db::{Arg, Backend, FromRow, Tx, TxFuture};
 use crate::error::{CoreError, CoreResult};
-use crate::lite::lite_err;
 use crate::store::plans::BillingPeriod;
-use crate::store::Arg;
 use crate::Ctx;
 use chrono::{Duration, NaiveDate};
-use exec::{run_ready, values_sql, Exec, InsertRows, LiteExec, SqlxExec};
+use exec::values_sql;
 use std::collections::HashMap;
 
 /// Customers billed per transaction. Larger chunks spread each transaction's fixed costs
@@ -52,7 +49,7 @@ pub const CHUNK: usize = 2000;
 const MAX_CYCLES: usize = 400;
 
 /// A subscription as billing sees it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct BillableSubscription {
     /// Customer billed.
     pub customer_id: i64,
@@ -77,7 +74,7 @@ pub struct BillableSubscription {
 }
 
 /// A one-off charge or adjustment waiting for the next invoice.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct PendingCharge {
     /// Customer billed.
     pub customer_id: i64,
@@ -344,40 +341,12 @@ struct ChunkJob {
     now: i64,
 }
 
-/// Savepoint a preview rolls back to on the direct SQLite path (`Lite::write` commits).
-const PREVIEW_SAVEPOINT: &str = "billing_preview";
-
-/// Bills one chunk in one transaction; None when no customer is left. On a SQLite file the
-/// chunk runs on a direct connection ([`crate::lite`]), elsewhere through sqlx: the same
-/// [`chunk`] either way.
+/// Bills one chunk in one bulk transaction (rolled back for a preview); None when no customer
+/// is left.
 async fn bill_chunk(ctx: &Ctx, job: ChunkJob) -> CoreResult<Option<Chunk>> {
     let dry = job.opts.dry_run;
-    let chunk = match ctx.db.lite() {
-        Some(lite) => {
-            lite.write(move |conn| {
-                if dry {
-                    conn.raw().execute_batch(&format!("SAVEPOINT {PREVIEW_SAVEPOINT}")).map_err(lite_err)?;
-                }
-                let c = run_ready(chunk(&mut LiteExec { conn }, &job))?;
-                if dry {
-                    let undo = format!("ROLLBACK TO {PREVIEW_SAVEPOINT}; RELEASE {PREVIEW_SAVEPOINT}");
-                    conn.raw().execute_batch(&undo).map_err(lite_err)?;
-                }
-                Ok(c)
-            })
-            .await?
-        }
-        None => {
-            let mut tx = ctx.db.begin().await?;
-            let c = chunk(&mut SqlxExec { tx: &mut tx, backend: ctx.db.backend() }, &job).await?;
-            if dry {
-                drop(tx); // rolled back
-            } else {
-                tx.commit().await?;
-            }
-            c
-        }
-    };
+    let chunk =
+        if dry { ctx.db.bulk_rolled_back(chunk_work(job)).await? } else { ctx.db.bulk(chunk_work(job)).await? };
     Ok(chunk.map(|mut c| {
         if dry {
             for inv in &mut c.invoices {
@@ -389,14 +358,18 @@ async fn bill_chunk(ctx: &Ctx, job: ChunkJob) -> CoreResult<Option<Chunk>> {
     }))
 }
 
+fn chunk_work(job: ChunkJob) -> impl for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, Option<Chunk>> + Send + 'static {
+    move |tx| Box::pin(async move { chunk(tx, &job).await })
+}
+
 /// Reads, plans and writes one chunk inside the caller's transaction.
-async fn chunk<E: InsertRows>(x: &mut E, job: &ChunkJob) -> CoreResult<Option<Chunk>> {
+async fn chunk(x: &mut Tx, job: &ChunkJob) -> CoreResult<Option<Chunk>> {
     let t = job.actor.tenant_id;
     let as_of = job.as_of;
     let s: BillingSettings = x.fetch_optional(&settings::select_sql(), &[Arg::I(t)]).await?.unwrap_or_default();
     let ids = due_customers(x, t, &s, as_of, job.after, job.size).await?;
     let Some(&last_customer) = ids.last() else { return Ok(None) };
-    if x.lock_rows() {
+    if x.backend() == Backend::Postgres {
         // Customers in id order, so that two runs cannot deadlock (see [`super::lock_customers`]).
         let sql = format!(
             "SELECT id FROM customers WHERE tenant_id = {t} AND id IN {} ORDER BY id FOR UPDATE",
@@ -446,8 +419,8 @@ const DUE_CHARGES_SQL: &str = "SELECT DISTINCT customer_id FROM charges WHERE te
 /// charge waiting, in id order. A subscription is a candidate when nothing is billed beyond
 /// the horizon (the as-of date for prepaid, the day before for postpaid, which bills a cycle
 /// only once it has ended); [`plan_lines`] then decides exactly.
-async fn due_customers<E: Exec>(
-    x: &mut E,
+async fn due_customers(
+    x: &mut Tx,
     t: i64,
     s: &BillingSettings,
     as_of: NaiveDate,
@@ -459,8 +432,9 @@ async fn due_customers<E: Exec>(
         BillingMode::Postpaid => as_of - Duration::days(1),
     };
     let n = limit as i64;
-    let subs: Vec<(i64,)> =
-        x.fetch_all(DUE_SUBSCRIPTIONS_SQL, &[Arg::I(t), Arg::I(after), Arg::T(fmt_date(horizon)), Arg::I(n)]).await?;
+    let subs: Vec<(i64,)> = x
+        .fetch_all(DUE_SUBSCRIPTIONS_SQL, &[Arg::I(t), Arg::I(after), Arg::text(fmt_date(horizon)), Arg::I(n)])
+        .await?;
     let charged: Vec<(i64,)> = x.fetch_all(DUE_CHARGES_SQL, &[Arg::I(t), Arg::I(after), Arg::I(n)]).await?;
     Ok(merge_ids(subs.into_iter().map(|r| r.0), charged.into_iter().map(|r| r.0), limit))
 }
@@ -476,11 +450,7 @@ fn merge_ids(a: impl Iterator<Item = i64>, b: impl Iterator<Item = i64>, limit: 
 }
 
 /// The billable subscriptions and waiting charges of `customers`, by customer then id.
-async fn load<E: Exec>(
-    x: &mut E,
-    t: i64,
-    customers: &[i64],
-) -> CoreResult<(Vec<BillableSubscription>, Vec<PendingCharge>)> {
+async fn load(x: &mut Tx, t: i64, customers: &[i64]) -> CoreResult<(Vec<BillableSubscription>, Vec<PendingCharge>)> {
     let ids = values_sql(x.backend(), "(", "?", customers.len(), ")");
     let args = int_args(customers);
     let sql = format!(

@@ -1,15 +1,14 @@
-//! Writing a chunk's invoices: every row is computed once here, then handed to the chunk's
-//! [`InsertRows`] executor, which writes it as multi-row INSERTs (sqlx) or row by row through
-//! one prepared statement (direct SQLite). What is the same for the whole chunk (tenant, run, dates,
+//! Writing a chunk's invoices: every row is computed once here, then written as multi-row
+//! INSERTs (`super::exec`). What is the same for the whole chunk (tenant, run, dates,
 //! timestamps, constant columns) is written into the statement as an SQL literal, never user
 //! text, so each row binds only what differs.
 
-use super::exec::{Exec, Insert, InsertRows, V};
+use super::exec::{insert, insert_ids, Insert};
 use super::{int_args, ChunkJob, PlannedInvoice, PlannedLine};
 use crate::billing::settings::BillingSettings;
 use crate::billing::{fmt_date, invoices, numbering, payments, InvoiceStatus};
+use crate::db::{Arg, Encode, Sql, Tx, Value};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Arg, Sql};
 use chrono::{Duration, NaiveDate};
 use std::collections::HashMap;
 
@@ -57,8 +56,8 @@ impl Dates {
 /// Writes a chunk's invoices (issued, or drafts) with their lines, billed periods, charges,
 /// credit and audit entries; fills in their ids and numbers. Returns the run's id, creating
 /// its `billing_runs` row with the first chunk that writes anything.
-pub(super) async fn write<E: InsertRows>(
-    x: &mut E,
+pub(super) async fn write(
+    x: &mut Tx,
     job: &ChunkJob,
     s: &BillingSettings,
     invs: &mut [PlannedInvoice],
@@ -76,8 +75,8 @@ pub(super) async fn write<E: InsertRows>(
         None => {
             let args = [
                 Arg::I(t),
-                Arg::T(fmt_date(as_of)),
-                Arg::T(actor.name.clone()),
+                Arg::text(fmt_date(as_of)),
+                Arg::text(actor.name.clone()),
                 Arg::I(i64::from(drafts)),
                 Arg::I(count),
                 Arg::I(total),
@@ -89,7 +88,7 @@ pub(super) async fn write<E: InsertRows>(
     };
     if !drafts {
         let scope = numbering::scope(&s.invoice_template, as_of);
-        let args = [Arg::I(t), Arg::T("INVOICE".into()), Arg::T(scope), Arg::I(count)];
+        let args = [Arg::I(t), Arg::text("INVOICE"), Arg::text(scope), Arg::I(count)];
         let row: Option<(i64,)> = x.fetch_optional(numbering::RESERVE_SQL, &args).await?;
         let first = numbering::checked_first(row.map(|r| r.0))?;
         for (i, inv) in invs.iter_mut().enumerate() {
@@ -110,7 +109,7 @@ pub(super) async fn write<E: InsertRows>(
         tail: "",
         returning: " RETURNING id, customer_id",
     };
-    let rows: Vec<[V<'_>; 6]> = invs
+    let rows: Vec<[Value<'_>; 6]> = invs
         .iter()
         .map(|inv| {
             let status = match (drafts, inv.total <= 0) {
@@ -119,17 +118,17 @@ pub(super) async fn write<E: InsertRows>(
                 (false, false) => InvoiceStatus::Issued,
             };
             [
-                V::I(inv.customer_id),
-                V::OptT(inv.number.as_deref()),
-                V::T(status.as_str()),
-                V::I(inv.subtotal),
-                V::I(inv.tax),
-                V::I(inv.total),
+                Value::I(inv.customer_id),
+                Value::from_opt_t(inv.number.as_deref()),
+                Value::text(status.as_str()),
+                Value::I(inv.subtotal),
+                Value::I(inv.tax),
+                Value::I(inv.total),
             ]
         })
         .collect();
     // One invoice per customer and chunk, so the customer (column 0) names the row.
-    let ids = x.insert_ids(&ins, &rows, 0).await?;
+    let ids = insert_ids(x, &ins, &rows, 0).await?;
     drop(rows);
     for (inv, id) in invs.iter_mut().zip(ids) {
         inv.invoice_id = Some(id);
@@ -154,26 +153,26 @@ pub(super) async fn write<E: InsertRows>(
         tail: "",
         returning: "",
     };
-    let rows: Vec<[V<'_>; 12]> = lines
+    let rows: Vec<[Value<'_>; 12]> = lines
         .iter()
         .map(|(id, l, [start, last, _])| {
             [
-                V::I(*id),
-                V::T(l.kind.as_str()),
-                V::OptI(l.subscription_id),
-                V::OptI(l.plan_id),
-                V::T(l.description.as_str()),
-                V::OptT(dates.get(*start)),
-                V::OptT(dates.get(*last)),
-                V::I(l.net),
-                V::I(l.tax),
-                V::I(l.total),
-                V::I(l.rate.bp),
-                V::I(i64::from(l.rate.inclusive)),
+                Value::I(*id),
+                Value::text(l.kind.as_str()),
+                Value::from_opt_i(l.subscription_id),
+                Value::from_opt_i(l.plan_id),
+                Value::text(l.description.as_str()),
+                Value::from_opt_t(dates.get(*start)),
+                Value::from_opt_t(dates.get(*last)),
+                Value::I(l.net),
+                Value::I(l.tax),
+                Value::I(l.total),
+                Value::I(l.rate.bp),
+                Value::I(i64::from(l.rate.inclusive)),
             ]
         })
         .collect();
-    x.insert(&ins, &rows).await?;
+    insert(x, &ins, &rows).await?;
     drop(rows);
     let ins = Insert {
         head: "INSERT INTO billed_periods (tenant_id, subscription_id, period_start, period_end, plan_id, invoice_id) \
@@ -182,20 +181,20 @@ pub(super) async fn write<E: InsertRows>(
         tail: " ON CONFLICT (tenant_id, subscription_id, period_start) DO NOTHING",
         returning: "",
     };
-    let rows: Vec<[V<'_>; 5]> = lines
+    let rows: Vec<[Value<'_>; 5]> = lines
         .iter()
         .filter_map(|(id, l, [start, _, end])| {
             Some([
-                V::I(l.subscription_id?),
-                V::T(dates.get(*start)?),
-                V::T(dates.get(*end)?),
-                V::I(l.plan_id?),
-                V::I(*id),
+                Value::I(l.subscription_id?),
+                Value::text(dates.get(*start)?),
+                Value::text(dates.get(*end)?),
+                Value::I(l.plan_id?),
+                Value::I(*id),
             ])
         })
         .collect();
     // The primary key, not this process, decides: a cycle billed meanwhile fails the chunk.
-    if x.insert(&ins, &rows).await? != rows.len() as u64 {
+    if insert(x, &ins, &rows).await? != rows.len() as u64 {
         return Err(CoreError::conflict("period", "a cycle of this chunk was billed meanwhile"));
     }
     drop(rows);
@@ -240,21 +239,26 @@ pub(super) async fn write<E: InsertRows>(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CoreError::internal(format!("audit details: {e}")))?;
-    let rows: Vec<[V<'_>; 4]> = invs
+    let rows: Vec<[Value<'_>; 4]> = invs
         .iter()
         .zip(&details)
         .map(|(inv, d)| {
-            [V::T(actor.name.as_str()), V::I(inv.invoice_id.unwrap_or_default()), V::T(d), V::OptT(actor.ip.as_deref())]
+            [
+                Value::text(actor.name.as_str()),
+                Value::I(inv.invoice_id.unwrap_or_default()),
+                Value::text(d),
+                Value::from_opt_t(actor.ip.as_deref()),
+            ]
         })
         .collect();
-    x.insert(&ins, &rows).await?;
+    insert(x, &ins, &rows).await?;
     Ok(run_id)
 }
 
 /// Pays the chunk's new invoices from their customers' credit (overpayments, released
 /// allocations), oldest payment first, as [`payments::apply_credit`] does for one invoice.
-async fn apply_credit<E: Exec>(
-    x: &mut E,
+async fn apply_credit(
+    x: &mut Tx,
     t: i64,
     s: &BillingSettings,
     invs: &[PlannedInvoice],
@@ -282,7 +286,7 @@ async fn apply_credit<E: Exec>(
         }
         if paid > 0 {
             let status = invoices::settle(inv.total, paid, inv.due_date, s.overdue_after_days, today);
-            let args = [Arg::I(paid), Arg::T(status.as_str().into()), Arg::I(now), Arg::I(t), Arg::I(id)];
+            let args = [Arg::I(paid), status.encode(), Arg::I(now), Arg::I(t), Arg::I(id)];
             x.execute(invoices::SETTLE_SQL, &args).await?;
         }
     }

@@ -9,14 +9,12 @@
 //! known ones updated, the growth is added to each subscription's current period with one
 //! upsert, and crossed quotas enqueue their device jobs, all before the one commit.
 
-use super::exec::{run_ready, Exec, LiteExec, SqlxExec, Stmt, WriteRows, V};
 use super::{enforce_quota, AcctOutcome, AcctRecord, AcctStatus, QuotaRow, UPDATE_SESSION};
+use crate::db::{Backend, Sql, Tx, Value};
 use crate::error::{CoreError, CoreResult};
-use crate::lite::Lite;
 use crate::store::usage::{self, parse_date};
 use crate::Ctx;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// One Accounting-Request for [`account_many`].
 #[derive(Debug, Clone)]
@@ -29,38 +27,51 @@ pub struct AcctItem {
     pub record: AcctRecord,
 }
 
-/// Records `items` with the effect of [`super::account`] on each, in order, in one
-/// transaction; results come back in input order and none is committed before all are.
+/// Records `items` in order, in one transaction; results come back in input order and none
+/// is committed before all are. This is the only accounting path: one request is a batch of
+/// one ([`super::account`]).
 ///
-/// On SQLite the batch runs on a direct connection ([`crate::lite`]) with cached single-row
-/// statements; on PostgreSQL through sqlx with multi-row ones, the same SQL text either way.
+/// The batch runs as a bulk transaction ([`crate::db::Db::bulk`]): on SQLite on a blocking
+/// thread with cached single-row statements, on PostgreSQL with multi-row ones and the sessions
+/// locked `FOR UPDATE`, the same SQL text either way.
 ///
-/// When the batch cannot commit (on PostgreSQL: another process created one of the new
-/// sessions at the same moment, or a deadlock), it is rolled back whole and every item is
-/// recorded on its own with [`super::account`], so one request never fails another.
+/// When a batch cannot commit (on PostgreSQL: another process created one of the new sessions
+/// at the same moment, or a deadlock), it is rolled back whole and every item is recorded on
+/// its own, each retried a few times, so one request never fails another.
 pub async fn account_many(ctx: &Ctx, items: &[AcctItem]) -> Vec<CoreResult<AcctOutcome>> {
-    let batched = match ctx.db.lite() {
-        Some(lite) if !items.is_empty() => Some(account_batch_lite(ctx, lite, items).await),
-        _ if items.len() > 1 => Some(account_batch_sqlx(ctx, items).await),
-        _ => None,
-    };
-    match batched {
-        Some(Ok((out, jobs))) => {
-            if jobs > 0 {
-                ctx.jobs_wakeup.notify_one();
-            }
-            return out.into_iter().map(Ok).collect();
-        }
-        Some(Err(e)) => {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    match run_batch(ctx, items.to_vec()).await {
+        Ok(out) => return out.into_iter().map(Ok).collect(),
+        Err(e) if items.len() > 1 => {
             tracing::warn!(error = %e, requests = items.len(), "batched accounting failed; recording one by one")
         }
-        None => {}
+        Err(_) => {}
     }
     let mut out = Vec::with_capacity(items.len());
     for it in items {
-        out.push(super::account(ctx, it.tenant_id, it.nas_id, &it.record).await);
+        let mut attempt = run_batch(ctx, vec![it.clone()]).await;
+        for _ in 1..5 {
+            match &attempt {
+                // The session was created concurrently: the next attempt updates it.
+                Err(CoreError::Conflict { .. }) => attempt = run_batch(ctx, vec![it.clone()]).await,
+                _ => break,
+            }
+        }
+        out.push(attempt.map(|mut v| v.remove(0)));
     }
     out
+}
+
+/// One batch in one transaction; wakes the worker when it enqueued device jobs.
+async fn run_batch(ctx: &Ctx, items: Vec<AcctItem>) -> CoreResult<Vec<AcctOutcome>> {
+    let c = ctx.clone();
+    let (out, jobs) = ctx.db.bulk(move |tx| Box::pin(async move { account_batch(&c, tx, &items).await })).await?;
+    if jobs > 0 {
+        ctx.jobs_wakeup.notify_one();
+    }
+    Ok(out)
 }
 
 /// Most values in one `IN (...)` list. SQLite resolves each `$n` by a linear scan over the
@@ -109,29 +120,22 @@ type Key<'a> = (i64, i64, &'a str);
 /// last request that added some.
 type Growth = HashMap<(i64, i64), ((i64, i64, i64), usize)>;
 
-/// The batch on a direct SQLite connection, in one `BEGIN IMMEDIATE` transaction.
-async fn account_batch_lite(ctx: &Ctx, lite: &Arc<Lite>, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
-    let (ctx, items) = (ctx.clone(), items.to_vec());
-    lite.write(move |conn| run_ready(account_batch(&ctx, &mut LiteExec { conn }, &items))).await
+/// Rows per multi-row INSERT/UPDATE: one on SQLite, where a cached prepared single-row
+/// statement costs less than binding a wide one and needs no round trip (measured on the
+/// accounting benchmark: 33 µs of CPU per update single-row, 37 µs with 32-row statements);
+/// 32 on PostgreSQL, one round trip each.
+fn write_rows(tx: &Tx) -> usize {
+    match tx.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 32,
+    }
 }
 
-/// The batch in one sqlx transaction.
-async fn account_batch_sqlx(ctx: &Ctx, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
-    let mut tx = ctx.db.begin().await?;
-    let out = account_batch(ctx, &mut SqlxExec { tx: &mut tx, backend: ctx.db.backend() }, items).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// Records `items` through `ex` inside its transaction; returns the outcomes and the device
-/// jobs enqueued (the caller commits, then wakes the worker).
-async fn account_batch<E: WriteRows>(
-    ctx: &Ctx,
-    ex: &mut E,
-    items: &[AcctItem],
-) -> CoreResult<(Vec<AcctOutcome>, usize)> {
+/// Records `items` inside `tx`; returns the outcomes and the device jobs enqueued (the caller
+/// commits, then wakes the worker).
+async fn account_batch(ctx: &Ctx, tx: &mut Tx, items: &[AcctItem]) -> CoreResult<(Vec<AcctOutcome>, usize)> {
     let now = ctx.now_ms();
-    let pg = ex.lock_rows();
+    let pg = tx.backend() == Backend::Postgres;
 
     // 1. The sessions named, per NAS.
     let mut by_nas: HashMap<(i64, i64), Vec<&str>> = HashMap::new();
@@ -149,17 +153,17 @@ async fn account_batch<E: WriteRows>(
         for n in chunk_lens(ids.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
-            let mut q = Stmt::new(
+            let mut q = Sql::new(
                 "SELECT id, acct_session_id, subscription_id, input_octets, output_octets, session_time, open \
                  FROM radius_sessions WHERE tenant_id = ",
             );
-            q.arg(V::I(*tenant_id)).push(" AND nas_id = ").arg(V::I(*nas_id)).push(" AND acct_session_id IN ");
-            q.row(chunk.iter().map(|s| V::T(s)));
+            q.arg(Value::I(*tenant_id)).push(" AND nas_id = ").arg(Value::I(*nas_id)).push(" AND acct_session_id IN ");
+            q.values(chunk.iter().map(|s| Value::text(*s)));
             if pg {
                 q.push(" ORDER BY id FOR UPDATE");
             }
             type Found = (i64, String, Option<i64>, i64, i64, i64, i64);
-            for (id, sid, sub, input, output, time, open) in ex.fetch_all_v::<Found>(&q.text, &q.args).await? {
+            for (id, sid, sub, input, output, time, open) in q.fetch_all::<Found>(&mut *tx).await? {
                 let Some(&key_sid) = chunk.iter().find(|s| **s == sid) else { continue };
                 rows.insert(
                     (*tenant_id, *nas_id, key_sid),
@@ -195,7 +199,7 @@ async fn account_batch<E: WriteRows>(
             creators.entry(key).or_insert(&it.record);
         }
     }
-    let resolved = resolve_subscriptions(ex, &creators).await?;
+    let resolved = resolve_subscriptions(tx, &creators).await?;
 
     // 3. Every request folded into its session, in order.
     let mut outcomes = vec![AcctOutcome::default(); items.len()];
@@ -256,16 +260,16 @@ async fn account_batch<E: WriteRows>(
 
     // 4. Sessions written.
     let (new, known): (Vec<&Row<'_>>, Vec<&Row<'_>>) = rows.values().partition(|r| r.id.is_none());
-    insert_sessions(ex, &new, now).await?;
-    update_sessions(ex, &known, now).await?;
+    insert_sessions(tx, &new, now).await?;
+    update_sessions(tx, &known, now).await?;
 
     // 5. Usage per subscription and period, and quota enforcement.
-    let jobs = add_usage_many(ctx, ex, &growth, &mut outcomes, now).await?;
+    let jobs = add_usage_many(ctx, tx, &growth, &mut outcomes, now).await?;
     Ok((outcomes, jobs))
 }
 
-async fn resolve_subscriptions<'a, E: Exec>(
-    ex: &mut E,
+async fn resolve_subscriptions<'a>(
+    tx: &mut Tx,
     creators: &HashMap<Key<'a>, &'a AcctRecord>,
 ) -> CoreResult<HashMap<Key<'a>, Option<i64>>> {
     let mut per_tenant: HashMap<i64, (Vec<i64>, Vec<&str>)> = HashMap::new();
@@ -290,17 +294,17 @@ async fn resolve_subscriptions<'a, E: Exec>(
             rest = tail;
             // `+tenant_id`: without planner statistics SQLite would rather walk the tenant's
             // whole index (it guesses an equality matches ~10 rows) than look up ids.
-            let mut q = Stmt::new("SELECT id FROM subscriptions WHERE +tenant_id = ");
-            q.arg(V::I(tenant)).push(" AND id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            k.0.extend(ex.fetch_all_v::<(i64,)>(&q.text, &q.args).await?.into_iter().map(|(id,)| id));
+            let mut q = Sql::new("SELECT id FROM subscriptions WHERE +tenant_id = ");
+            q.arg(Value::I(tenant)).push(" AND id IN ").values(chunk.iter().map(|i| Value::I(*i)));
+            k.0.extend(q.fetch_all::<(i64,)>(&mut *tx).await?.into_iter().map(|(id,)| id));
         }
         let mut rest = &names[..];
         for n in chunk_lens(names.len(), IN_LIST) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
-            let mut q = Stmt::new("SELECT id, username FROM subscriptions WHERE tenant_id = ");
-            q.arg(V::I(tenant)).push(" AND username IN ").row(chunk.iter().map(|u| V::T(u)));
-            k.1.extend(ex.fetch_all_v::<(i64, String)>(&q.text, &q.args).await?.into_iter().map(|(id, u)| (u, id)));
+            let mut q = Sql::new("SELECT id, username FROM subscriptions WHERE tenant_id = ");
+            q.arg(Value::I(tenant)).push(" AND username IN ").values(chunk.iter().map(|u| Value::text(*u)));
+            k.1.extend(q.fetch_all::<(i64, String)>(&mut *tx).await?.into_iter().map(|(id, u)| (u, id)));
         }
     }
     Ok(creators
@@ -313,12 +317,12 @@ async fn resolve_subscriptions<'a, E: Exec>(
         .collect())
 }
 
-async fn insert_sessions<E: WriteRows>(ex: &mut E, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn insert_sessions(tx: &mut Tx, new: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = new;
-    for n in chunk_lens(new.len(), (ex.write_rows() / 2).max(1)) {
+    for n in chunk_lens(new.len(), (write_rows(tx) / 2).max(1)) {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut q = Stmt::new(
+        let mut q = Sql::new(
             "INSERT INTO radius_sessions (tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, \
              calling_station_id, nas_port_id, started_at, updated_at, stopped_at, input_octets, output_octets, \
              session_time, terminate_cause, open) VALUES ",
@@ -327,84 +331,84 @@ async fn insert_sessions<E: WriteRows>(ex: &mut E, new: &[&Row<'_>], now: i64) -
             if i > 0 {
                 q.push(", ");
             }
-            q.row([
-                V::I(r.tenant_id),
-                V::I(r.nas_id),
-                V::OptI(r.sub),
-                V::T(r.username),
-                V::T(r.acct_session_id),
-                V::OptT(r.framed_ip),
-                V::OptT(r.calling_station_id),
-                V::OptT(r.nas_port_id),
-                V::I(r.started_at),
-                V::I(now),
-                V::OptI(r.stopped_at),
-                V::I(r.input),
-                V::I(r.output),
-                V::I(r.time),
-                V::OptT(r.terminate_cause),
-                V::I(i64::from(r.open)),
+            q.values([
+                Value::I(r.tenant_id),
+                Value::I(r.nas_id),
+                Value::from_opt_i(r.sub),
+                Value::text(r.username),
+                Value::text(r.acct_session_id),
+                Value::from_opt_t(r.framed_ip),
+                Value::from_opt_t(r.calling_station_id),
+                Value::from_opt_t(r.nas_port_id),
+                Value::I(r.started_at),
+                Value::I(now),
+                Value::from_opt_i(r.stopped_at),
+                Value::I(r.input),
+                Value::I(r.output),
+                Value::I(r.time),
+                Value::from_opt_t(r.terminate_cause),
+                Value::I(i64::from(r.open)),
             ]);
         }
         // A session created by another process since step 1 fails the batch (unique key).
-        ex.execute_v(&q.text, &q.args).await?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
-async fn update_sessions<E: WriteRows>(ex: &mut E, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
+async fn update_sessions(tx: &mut Tx, known: &[&Row<'_>], now: i64) -> CoreResult<()> {
     let mut rest = known;
-    for n in chunk_lens(known.len(), ex.write_rows()) {
+    for n in chunk_lens(known.len(), write_rows(tx)) {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         if let [r] = chunk {
             // One row: the plain statement (no VALUES join to plan).
-            let q = Stmt::with(
+            let q = Sql::with(
                 UPDATE_SESSION,
                 vec![
-                    V::I(r.input),
-                    V::I(r.output),
-                    V::I(r.time),
-                    V::I(now),
-                    V::OptT(r.framed_ip),
-                    V::I(i64::from(r.open)),
-                    V::OptI(r.stopped_at),
-                    V::OptT(r.terminate_cause),
-                    V::I(r.tenant_id),
-                    V::I(r.id.expect("known sessions have an id")),
+                    Value::I(r.input),
+                    Value::I(r.output),
+                    Value::I(r.time),
+                    Value::I(now),
+                    Value::from_opt_t(r.framed_ip),
+                    Value::I(i64::from(r.open)),
+                    Value::from_opt_i(r.stopped_at),
+                    Value::from_opt_t(r.terminate_cause),
+                    Value::I(r.tenant_id),
+                    Value::I(r.id.expect("known sessions have an id")),
                 ],
             );
-            if ex.execute_v(&q.text, &q.args).await? != 1 {
+            if q.execute(&mut *tx).await? != 1 {
                 return Err(CoreError::internal("an accounting session vanished during its update"));
             }
             continue;
         }
         // VALUES columns are named column1, column2 ... on both SQLite and PostgreSQL.
-        let mut q = Stmt::new(
+        let mut q = Sql::new(
             "UPDATE radius_sessions AS r SET input_octets = v.column3, output_octets = v.column4, \
              session_time = v.column5, updated_at = $1, framed_ip = COALESCE(v.column6, r.framed_ip), open = v.column7, \
              stopped_at = COALESCE(r.stopped_at, v.column8), terminate_cause = COALESCE(r.terminate_cause, v.column9) \
              FROM (VALUES ",
         );
-        q.args.push(V::I(now));
+        q.bind_next(Value::I(now));
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            q.row([
-                V::I(r.id.expect("known sessions have an id")),
-                V::I(r.tenant_id),
-                V::I(r.input),
-                V::I(r.output),
-                V::I(r.time),
-                V::OptT(r.framed_ip),
-                V::I(i64::from(r.open)),
-                V::OptI(r.stopped_at),
-                V::OptT(r.terminate_cause),
+            q.values([
+                Value::I(r.id.expect("known sessions have an id")),
+                Value::I(r.tenant_id),
+                Value::I(r.input),
+                Value::I(r.output),
+                Value::I(r.time),
+                Value::from_opt_t(r.framed_ip),
+                Value::I(i64::from(r.open)),
+                Value::from_opt_i(r.stopped_at),
+                Value::from_opt_t(r.terminate_cause),
             ]);
         }
         q.push(") AS v WHERE r.id = v.column1 AND r.tenant_id = v.column2");
-        let updated = ex.execute_v(&q.text, &q.args).await?;
+        let updated = q.execute(&mut *tx).await?;
         if updated != n as u64 {
             return Err(CoreError::internal(format!("updated {updated} of {n} accounting sessions")));
         }
@@ -414,9 +418,9 @@ async fn update_sessions<E: WriteRows>(ex: &mut E, known: &[&Row<'_>], now: i64)
 
 /// Adds the growth of each subscription to its current period and enforces crossed quotas;
 /// returns the device jobs enqueued.
-async fn add_usage_many<E: WriteRows>(
+async fn add_usage_many(
     ctx: &Ctx,
-    ex: &mut E,
+    tx: &mut Tx,
     growth: &Growth,
     outcomes: &mut [AcctOutcome],
     now: i64,
@@ -435,14 +439,14 @@ async fn add_usage_many<E: WriteRows>(
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             // `+s.tenant_id`: look the ids up, not the tenant's index (see `resolve_subscriptions`).
-            let mut q = Stmt::new(
+            let mut q = Sql::new(
                 "SELECT s.id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, \
                  p.fup_upload_kbps, p.fup_download_kbps, p.time_quota_secs FROM subscriptions s \
                  JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
                  JOIN tenants t ON t.id = s.tenant_id WHERE +s.tenant_id = ",
             );
-            q.arg(V::I(tenant)).push(" AND s.id IN ").row(chunk.iter().map(|i| V::I(*i)));
-            quotas.extend(ex.fetch_all_v::<QuotaRow>(&q.text, &q.args).await?.into_iter().map(|r| (r.id, r)));
+            q.arg(Value::I(tenant)).push(" AND s.id IN ").values(chunk.iter().map(|i| Value::I(*i)));
+            quotas.extend(q.fetch_all::<QuotaRow>(&mut *tx).await?.into_iter().map(|r| (r.id, r)));
         }
         // Subscriptions deleted since their session started have nothing to count against.
         let mut rows = Vec::with_capacity(quotas.len());
@@ -456,21 +460,20 @@ async fn add_usage_many<E: WriteRows>(
         }
         let mut totals: HashMap<i64, (i64, i64)> = HashMap::with_capacity(rows.len());
         let mut rest = &rows[..];
-        for n in chunk_lens(rows.len(), ex.write_rows()) {
+        for n in chunk_lens(rows.len(), write_rows(tx)) {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
-            let mut q = Stmt::new(
+            let mut q = Sql::new(
                 "INSERT INTO radius_usage (tenant_id, subscription_id, period_start, period_end, input_octets, \
                  output_octets, session_time, updated_at) VALUES ",
             );
-            q.args.push(V::I(tenant));
-            q.args.push(V::I(now));
+            q.bind_next(Value::I(tenant)).bind_next(Value::I(now));
             for (i, (sub, start, end, (d_in, d_out, d_time))) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
-                q.push("($1, ").arg(V::I(*sub)).push(", ").arg(V::T(start)).push(", ").arg(V::T(end));
-                q.push(", ").arg(V::I(*d_in)).push(", ").arg(V::I(*d_out)).push(", ").arg(V::I(*d_time));
+                q.push("($1, ").arg(Value::I(*sub)).push(", ").arg(Value::text(start)).push(", ").arg(Value::text(end));
+                q.push(", ").arg(Value::I(*d_in)).push(", ").arg(Value::I(*d_out)).push(", ").arg(Value::I(*d_time));
                 q.push(", $2)");
             }
             q.push(
@@ -480,13 +483,11 @@ async fn add_usage_many<E: WriteRows>(
                  session_time = radius_usage.session_time + excluded.session_time, updated_at = excluded.updated_at \
                  RETURNING subscription_id, input_octets + output_octets, session_time",
             );
-            totals.extend(
-                ex.fetch_all_v::<(i64, i64, i64)>(&q.text, &q.args).await?.into_iter().map(|(s, o, t)| (s, (o, t))),
-            );
+            totals.extend(q.fetch_all::<(i64, i64, i64)>(&mut *tx).await?.into_iter().map(|(s, o, t)| (s, (o, t))));
         }
         for (sub, _, _, (d_in, d_out, d_time)) in &rows {
             let Some(t) = totals.get(sub) else { continue };
-            let out = enforce_quota(ex, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
+            let out = enforce_quota(tx, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
             if out.quota_crossed {
                 let last = growth[&(tenant, *sub)].1;
                 outcomes[last].jobs = out.jobs;
