@@ -10,6 +10,7 @@ pub mod body;
 pub mod direct;
 pub mod error;
 pub mod fast;
+pub mod graphiql;
 pub mod ids;
 pub mod loaders;
 pub mod pdf;
@@ -17,7 +18,7 @@ pub mod request;
 pub mod schema;
 pub mod webhooks;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -25,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use isp_core::staff;
@@ -177,7 +178,8 @@ fn variable_shape(doc: &ExecutableDocument, r: &async_graphql::Request) -> Optio
     Some(shape)
 }
 
-/// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/ws`, `/healthz`,
+/// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/assets/...`
+/// (GraphiQL's files), `/graphql/ws`, `/healthz`,
 /// `/readyz`, `/metrics`.
 pub fn router(ctx: Ctx) -> Router {
     let cfg = ctx.config.graphql.clone();
@@ -207,7 +209,8 @@ pub fn router(ctx: Ctx) -> Router {
         // for a Content-Length over the limit and cuts longer streams; `/graphql`, added
         // below, reads its body itself (within DefaultBodyLimit) to answer with a GraphQL error.
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphiql::graphiql).post(graphql))
+        .route("/graphql/assets/{file}", get(graphiql::asset_file))
         .route("/graphql/ws", get(graphql_ws))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(cors)
@@ -360,14 +363,6 @@ fn tag_uncoded_errors(resp: &mut async_graphql::BatchResponse) {
             }
         }
     }
-}
-
-async fn graphiql(State(st): State<AppState>) -> Response {
-    if !st.ctx.config.graphql.graphiql {
-        return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
-    }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("ISP API").finish())
-        .into_response()
 }
 
 async fn graphql_ws(
