@@ -19,6 +19,7 @@ mod devices;
 mod docs;
 mod fixtures;
 mod harness;
+mod interop_graphiql;
 mod interop_graphql_js;
 mod isolation;
 mod limits;
