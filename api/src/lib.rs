@@ -6,9 +6,11 @@
 
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod direct;
 pub mod error;
 pub mod fast;
+pub mod graphiql;
 pub mod ids;
 pub mod loaders;
 pub mod pdf;
@@ -16,13 +18,15 @@ pub mod request;
 pub mod schema;
 pub mod webhooks;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use isp_core::staff;
@@ -174,7 +178,8 @@ fn variable_shape(doc: &ExecutableDocument, r: &async_graphql::Request) -> Optio
     Some(shape)
 }
 
-/// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/ws`, `/healthz`,
+/// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/assets/...`
+/// (GraphiQL's files), `/graphql/ws`, `/healthz`,
 /// `/readyz`, `/metrics`.
 pub fn router(ctx: Ctx) -> Router {
     let cfg = ctx.config.graphql.clone();
@@ -194,18 +199,20 @@ pub fn router(ctx: Ctx) -> Router {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
-        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/webhooks/payments/{provider}", axum::routing::post(webhooks::payment_webhook))
         .route("/invoices/{id}/pdf", get(pdf::invoice_pdf))
         .route("/payments/{id}/receipt", get(pdf::payment_receipt))
-        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        // The GraphQL extractor streams the raw body, which DefaultBodyLimit does not cover:
-        // this layer answers 413 for a Content-Length over the limit and cuts longer streams.
+        // A layer wraps only the routes added before it. This one answers 413 in plain text
+        // for a Content-Length over the limit and cuts longer streams; `/graphql`, added
+        // below, reads its body itself (within DefaultBodyLimit) to answer with a GraphQL error.
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .route("/graphql", get(graphiql::graphiql).post(graphql))
+        .route("/graphql/assets/{file}", get(graphiql::asset_file))
+        .route("/graphql/ws", get(graphql_ws))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(cors)
         .with_state(state)
 }
@@ -256,13 +263,15 @@ async fn graphql(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    req: GraphQLBatchRequest,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let batch = req.into_inner();
+    let batch = match body::parse(&headers, body, st.ctx.config.graphql.max_body_bytes) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let n = batch.iter().count();
     if n > MAX_BATCH {
-        let body = serde_json::json!({"errors": [{"message": format!("at most {MAX_BATCH} operations per batch"), "extensions": {"code": "VALIDATION"}}]});
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        return body::BodyError::bad(format!("at most {MAX_BATCH} operations per batch")).into_response();
     }
     // Over HTTP, list pages may be written straight to JSON (`respond` splices them in).
     let request_data = || {
@@ -354,14 +363,6 @@ fn tag_uncoded_errors(resp: &mut async_graphql::BatchResponse) {
             }
         }
     }
-}
-
-async fn graphiql(State(st): State<AppState>) -> Response {
-    if !st.ctx.config.graphql.graphiql {
-        return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
-    }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("ISP API").finish())
-        .into_response()
 }
 
 async fn graphql_ws(

@@ -54,3 +54,39 @@ async fn get_graphql_serves_graphiql_and_can_be_turned_off() {
     let resp = off.client.get(format!("{}/graphql", off.base)).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn graphiql_assets_come_from_the_binary_with_long_caching_and_etags() {
+    let app = spawn_app().await;
+    let html = app.client.get(format!("{}/graphql", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("://"), "the page names no other host: {html}");
+    // Every script and stylesheet the page loads is one of ours.
+    let urls: Vec<&str> = html.split(['"', '\'']).filter(|s| s.starts_with("/graphql/assets/")).collect();
+    assert_eq!(urls.len(), 4, "{html}");
+    for url in urls {
+        let resp = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        let h = resp.headers().clone();
+        let ct = h["content-type"].to_str().unwrap();
+        let want = if url.contains(".js?") { "text/javascript" } else { "text/css" };
+        assert!(ct.starts_with(want), "{url}: {ct}");
+        assert_eq!(h["cache-control"], "public, max-age=31536000, immutable", "{url}");
+        let etag = h["etag"].to_str().unwrap().to_string();
+        // The URL carries the content hash that is also the ETag, so a new build is a new URL.
+        assert!(url.ends_with(&format!("?v={}", etag.trim_matches('"'))), "{url} vs {etag}");
+        assert!(resp.bytes().await.unwrap().len() > 1000, "{url}");
+        // Revalidation: 304 without a body.
+        let again = app.client.get(format!("{}{url}", app.base)).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{url}");
+        assert!(again.bytes().await.unwrap().is_empty());
+        let other =
+            app.client.get(format!("{}{url}", app.base)).header("if-none-match", "\"0000\"").send().await.unwrap();
+        assert_eq!(other.status(), 200, "{url}");
+    }
+    let missing = app.client.get(format!("{}/graphql/assets/nope.js", app.base)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // With GraphiQL off, its files are gone too.
+    let off = spawn_app_with(|c| c.graphql.graphiql = false).await;
+    let resp = off.client.get(format!("{}/graphql/assets/graphiql.min.js", off.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}

@@ -629,3 +629,78 @@ async fn malformed_packets_never_stop_the_server() {
     let status = Packet::new_request(Code::StatusServer, 1);
     assert_eq!(r.send(r.acct, status).await.unwrap().code, Code::AccountingResponse);
 }
+
+/// The newest `authLog` entry of `user` as "METHOD RESULT reason", read through GraphQL once
+/// it reads `want` (entries are written by a batching task, a moment after the reply).
+async fn graphql_auth_log(r: &Radius, user: &str, want: &str) -> serde_json::Value {
+    let q = "query($u: String) { authLog(first: 1, filter: {username: $u}) { nodes { method result reason subscriptionId } } }";
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        let d = r.app.ok(&r.t.token, q, serde_json::json!({"u": user})).await;
+        last = d["authLog"]["nodes"][0].clone();
+        let got = format!(
+            "{} {} {}",
+            last["method"].as_str().unwrap_or(""),
+            last["result"].as_str().unwrap_or(""),
+            last["reason"].as_str().unwrap_or("")
+        );
+        if got == want {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("newest authLog entry of {user} is {last}, expected {want:?}");
+}
+
+/// What the auth log says about an Access-Request with both User-Password and CHAP-Password.
+const BOTH_REJECTED: &str = "NONE REJECT both User-Password and CHAP-Password in one request (RFC 2865 §5.2)";
+
+#[tokio::test]
+async fn user_password_and_chap_password_together_are_rejected_and_logged() {
+    // RFC 2865 §5.2/§5.3: an Access-Request MUST NOT contain both. Set up through GraphQL.
+    let r = spawn_radius().await;
+    let token = &r.t.token;
+    let c = r.app.customer(token, "Both Credentials").await;
+    let p = r.app.plan(token, "Both", &["PPPOE"]).await;
+    let u = format!("both{}", unique());
+    let sub = r.app.subscription(token, &c, &p, &u, "ACTIVE").await;
+    // Each alone, with the right password, is accepted.
+    assert_eq!(r.pap(&u, "s3cret").await.code, Code::AccessAccept);
+    let mut chap = Packet::new_request(Code::AccessRequest, rand_id());
+    chap.add_str(attr::USER_NAME, &u);
+    chap.add_chap_password(7, b"s3cret");
+    assert_eq!(r.send(r.auth, chap).await.unwrap().code, Code::AccessAccept);
+    graphql_auth_log(&r, &u, "CHAP ACCEPT ok").await;
+
+    // Both, each right, and both with only one of them right: rejected, before any password
+    // is looked at, and the auth log says why.
+    for (pap_pw, chap_pw) in [("s3cret", "s3cret"), ("s3cret", "wrong"), ("wrong", "s3cret")] {
+        let mut both = pap_request(&u, pap_pw);
+        both.add_chap_password(7, chap_pw.as_bytes());
+        let reply = r.send(r.auth, both).await.expect("an answer");
+        assert_eq!(reply.code, Code::AccessReject, "PAP {pap_pw:?} + CHAP {chap_pw:?}");
+        assert_eq!(reply_message(&reply), None);
+        let e = graphql_auth_log(&r, &u, BOTH_REJECTED).await;
+        assert_eq!(e["subscriptionId"].as_str(), Some(sub.as_str()), "{e}");
+    }
+    // The same for a user that does not exist: the malformed request is the reason.
+    let nobody = format!("nobody{}", unique());
+    let mut both = pap_request(&nobody, "x");
+    both.add_chap_password(1, b"x");
+    assert_eq!(r.send(r.auth, both).await.unwrap().code, Code::AccessReject);
+    let e = graphql_auth_log(&r, &nobody, BOTH_REJECTED).await;
+    assert!(e["subscriptionId"].is_null(), "{e}");
+    // The reason is readable by support staff, filtered to rejects.
+    let support = r.app.staff(&r.t, "SUPPORT").await;
+    let d = r
+        .app
+        .ok(
+            &support.token,
+            "{ authLog(first: 10, filter: {result: REJECT}) { nodes { reason } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let reasons = d["authLog"]["nodes"].as_array().unwrap();
+    assert!(reasons.iter().all(|n| n["reason"].as_str().unwrap().contains("User-Password and CHAP-Password")), "{d}");
+    assert_eq!(reasons.len(), 4, "{d}");
+}

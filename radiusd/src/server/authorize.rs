@@ -28,7 +28,7 @@ pub enum Method {
     Chap,
     /// MS-CHAP2-Response (RFC 2548 §2.3.2).
     MsChapV2,
-    /// Nothing we support.
+    /// No usable credentials: nothing we support, or credentials that contradict each other.
     None,
 }
 
@@ -43,19 +43,29 @@ impl Method {
         }
     }
 
-    /// The method a request uses.
-    pub fn of(p: &Packet) -> Method {
-        if p.attr(attr::USER_PASSWORD).is_some() {
+    /// The method a request uses, or why its credentials cannot be checked at all.
+    pub fn of(p: &Packet) -> Result<Method, &'static str> {
+        let pap = p.attr(attr::USER_PASSWORD).is_some();
+        let chap = p.attr(attr::CHAP_PASSWORD).is_some();
+        // RFC 2865 §5.2 and §5.3: an Access-Request MUST NOT contain both. Checking either
+        // one alone would let the NAS's (or a forger's) choice of attribute pick the check.
+        if pap && chap {
+            return Err(PAP_AND_CHAP);
+        }
+        Ok(if pap {
             Method::Pap
-        } else if p.attr(attr::CHAP_PASSWORD).is_some() {
+        } else if chap {
             Method::Chap
         } else if p.vendor_attr(microsoft::VENDOR_ID, microsoft::CHAP2_RESPONSE).is_some() {
             Method::MsChapV2
         } else {
             Method::None
-        }
+        })
     }
 }
+
+/// Auth-log reason for an Access-Request with both User-Password and CHAP-Password.
+pub const PAP_AND_CHAP: &str = "both User-Password and CHAP-Password in one request (RFC 2865 §5.2)";
 
 /// The subscription id in a Class we sent, if it is one.
 pub fn class_subscription(class: &[u8]) -> Option<i64> {
@@ -91,7 +101,10 @@ pub async fn decide(
     req: &Packet,
     interim_secs: u32,
 ) -> CoreResult<Decision> {
-    let method = Method::of(req);
+    let (method, malformed) = match Method::of(req) {
+        Ok(m) => (m, None),
+        Err(why) => (Method::None, Some(why)),
+    };
     let username = req.attr_str(attr::USER_NAME).unwrap_or("").to_string();
     let calling = req.attr_str(attr::CALLING_STATION_ID).map(str::to_string);
     let mut log = NewAuthLog {
@@ -106,13 +119,13 @@ pub async fn decide(
         at: ctx.now_ms(),
     };
     let profile = if username.is_empty() { None } else { profiles.get(ctx, nas.nas.tenant_id, &username).await? };
-    let outcome = match &profile {
-        None if username.is_empty() => Err(reject("no User-Name", false, mschap::ERROR_AUTHENTICATION_FAILURE)),
-        None => Err(reject("unknown user", false, mschap::ERROR_AUTHENTICATION_FAILURE)),
-        Some(p) => {
-            log.subscription_id = Some(p.s_id);
-            check(ctx, nas, req, p, method, calling.as_deref(), interim_secs)
-        }
+    log.subscription_id = profile.as_ref().map(|p| p.s_id);
+    let outcome = match (&profile, malformed) {
+        // Refused whoever the user is, before any password is looked at.
+        (_, Some(why)) => Err(reject(why, false, mschap::ERROR_AUTHENTICATION_FAILURE)),
+        (None, None) if username.is_empty() => Err(reject("no User-Name", false, mschap::ERROR_AUTHENTICATION_FAILURE)),
+        (None, None) => Err(reject("unknown user", false, mschap::ERROR_AUTHENTICATION_FAILURE)),
+        (Some(p), None) => check(ctx, nas, req, p, method, calling.as_deref(), interim_secs),
     };
     let reply = match outcome {
         Ok((reply, note)) => {
@@ -267,6 +280,28 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::tests::{hex, RFC2865_ACCESS_REQUEST, RFC2865_CHAP_REQUEST};
+
+    #[test]
+    fn user_password_and_chap_password_together_are_refused() {
+        // RFC 2865 §7.1 (PAP) and §7.2 (CHAP) as sent, then each with the other's attribute.
+        let pap = Packet::decode(&hex(RFC2865_ACCESS_REQUEST)).unwrap();
+        let chap = Packet::decode(&hex(RFC2865_CHAP_REQUEST)).unwrap();
+        assert_eq!(Method::of(&pap), Ok(Method::Pap));
+        assert_eq!(Method::of(&chap), Ok(Method::Chap));
+        let chap_password = chap.attr(attr::CHAP_PASSWORD).unwrap().to_vec();
+        let user_password = pap.attr(attr::USER_PASSWORD).unwrap().to_vec();
+        let mut both = pap.clone();
+        both.add(attr::CHAP_PASSWORD, chap_password);
+        assert_eq!(Method::of(&both), Err(PAP_AND_CHAP));
+        let mut both = chap.clone();
+        both.add(attr::USER_PASSWORD, user_password);
+        assert_eq!(Method::of(&both), Err(PAP_AND_CHAP));
+        // Neither is no method, which is refused later as such, not as malformed.
+        let mut neither = pap.clone();
+        neither.remove(attr::USER_PASSWORD);
+        assert_eq!(Method::of(&neither), Ok(Method::None));
+    }
 
     #[test]
     fn class_round_trip() {
