@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 use isp_core::auth::{Actor, Role};
 use isp_core::clock::SystemClock;
 use isp_core::config::Config;
-use isp_core::staff::{self, Registration};
 use isp_core::store::tenants::{self, NewTenant};
+use isp_core::workflows::staff::{self, Registration};
 use isp_core::{seed, Ctx};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -201,7 +201,7 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     let worker = tokio::spawn(isp_netctl::worker::run(ctx.clone(), stop.clone().cancelled_owned()));
     // Billing and dunning for every tenant at start and when the day changes; idempotent, so
     // several `isp serve` processes may run it at once.
-    let billing = tokio::spawn(isp_core::billing::daily::run_daily(
+    let billing = tokio::spawn(isp_core::scheduler::run_daily(
         ctx.clone(),
         std::time::Duration::from_secs(900),
         stop.clone().cancelled_owned(),

@@ -17,7 +17,8 @@
 
 use crate::ids;
 use crate::schema::types::Money;
-use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::Positioned;
 use async_graphql::Value;
 use isp_core::auth::{Action, Actor};
 use isp_core::clock::from_ms;
@@ -74,14 +75,14 @@ enum Slot<K> {
 }
 
 impl<K> Shape<K> {
-    /// Compiles the plain fields of `set` (see [`crate::fast::plain_fields`]) on `type_name`;
+    /// Compiles the plain fields of `set` (see [`plain_fields`]) on `type_name`;
     /// `key` compiles each field other than `__typename`. Arguments are not covered.
     pub fn compile(
         set: &SelectionSet,
         type_name: &str,
         mut key: impl FnMut(&Field) -> Result<K, NotCovered>,
     ) -> Result<Self, NotCovered> {
-        let plain = crate::fast::plain_fields(set).ok_or(NotCovered)?;
+        let plain = plain_fields(set).ok_or(NotCovered)?;
         let mut fields = Vec::with_capacity(plain.len());
         for (i, f) in plain.iter().enumerate() {
             let f = &f.node;
@@ -579,6 +580,25 @@ pub fn write_response(out: &mut Vec<u8>, r: &async_graphql::Response) {
         serde_json::to_writer(&mut *out, &r.errors).expect("errors serialise");
     }
     out.push(b'}');
+}
+
+/// Whether a selection set is plain fields, each with its own response key and no
+/// directives (what the one-pass resolvers and this writer handle themselves).
+pub(crate) fn plain_fields(set: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
+    let mut fields = Vec::with_capacity(set.items.len());
+    for s in &set.items {
+        match &s.node {
+            Selection::Field(f) if f.node.directives.is_empty() => {
+                let key = f.node.response_key();
+                if fields.iter().any(|g: &&Positioned<Field>| g.node.response_key().node == key.node) {
+                    return None;
+                }
+                fields.push(f);
+            }
+            _ => return None,
+        }
+    }
+    Some(fields)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::direct::{self, Dcx, Direct, DirectJson, NotCovered};
 use crate::ids::Cursor;
 use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::parser::types::{Field, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
 use async_graphql::{ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value};
@@ -87,25 +87,7 @@ impl<T: ContainerType> OutputType for FastList<T> {
 /// Whether the selection is plain fields, each with its own response key and no directives:
 /// what [`resolve`] handles itself.
 fn plain<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    plain_fields(&ctx.item.node)
-}
-
-/// [`plain`] for a selection set.
-pub(crate) fn plain_fields(set: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
-    let mut fields = Vec::with_capacity(set.items.len());
-    for s in &set.items {
-        match &s.node {
-            Selection::Field(f) if f.node.directives.is_empty() => {
-                let key = f.node.response_key();
-                if fields.iter().any(|g: &&Positioned<Field>| g.node.response_key().node == key.node) {
-                    return None;
-                }
-                fields.push(f);
-            }
-            _ => return None,
-        }
-    }
-    Some(fields)
+    direct::plain_fields(&ctx.item.node)
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

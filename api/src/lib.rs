@@ -29,7 +29,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use isp_core::staff;
+use isp_core::workflows::staff;
 use isp_core::Ctx;
 use request::Caller;
 use schema::{IspSchema, RequestState};

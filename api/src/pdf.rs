@@ -16,7 +16,8 @@ use isp_core::auth::{Action, Actor};
 use isp_core::billing::settings::{self, BillingSettings, Logo};
 use isp_core::billing::{invoices, payments, InvoiceKind};
 use isp_core::store::{customers, tenants};
-use isp_core::{staff, CoreError, Ctx};
+use isp_core::workflows::staff;
+use isp_core::{CoreError, Ctx};
 
 /// A typst string literal holding `s` (inserted into markup as `#"..."`).
 pub fn lit(s: &str) -> String {

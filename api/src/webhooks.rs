@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use isp_core::billing::webhooks::{self, Outcome, Signatures};
+use isp_core::billing::webhooks::{Outcome, Signatures};
 use isp_core::CoreError;
 use serde::Deserialize;
 use serde_json::json;
@@ -30,7 +30,7 @@ pub(crate) async fn payment_webhook(
 ) -> Response {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let sigs = Signatures { stripe: h("stripe-signature"), generic: h("x-signature") };
-    match webhooks::receive(&st.ctx, &provider, &q.tenant, &sigs, &body).await {
+    match isp_core::workflows::webhooks::receive(&st.ctx, &provider, &q.tenant, &sigs, &body).await {
         Ok(Outcome::Recorded { payment_id }) => {
             Json(json!({"status": "recorded", "paymentId": crate::ids::encode("Payment", payment_id).0}))
                 .into_response()

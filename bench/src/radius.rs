@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use isp_core::auth::{Actor, Role};
 use isp_core::clock::SystemClock;
 use isp_core::config::Config;
-use isp_core::store::nas::{self, NasPatch};
+use isp_core::workflows::nas::{self, NasPatch};
 use isp_core::Ctx;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,7 +1,8 @@
 //! What the network must do when a subscription's status changes: the one place that turns
-//! a suspension or a resumption into device-job rows, called by every status change (staff
-//! through `subscriptions::change_status`, dunning, payments) inside the transaction that
-//! changes the status, so the change and its jobs commit together.
+//! a suspension or a resumption into device jobs, asked by every status change (staff,
+//! `netctl`, dunning, the reactivation a payment triggers) inside the transaction that changes
+//! the status; the use case writes them with its other effects (`crate::effects`), so the
+//! change and its jobs commit together.
 //!
 //! Strategy per access type (the tenant's [`RouterSuspension`] decides the PPPoE / hotspot
 //! rows; "the routers" are the subscription's own MikroTik if it names an enabled one, else
@@ -20,8 +21,8 @@
 
 use crate::db::{query_as, Tx};
 use crate::error::CoreResult;
-use crate::jobs::{self, DeviceJobPayload, DeviceOp, JobKind, RadiusJobPayload};
 use crate::store::devices::{self, Device, DeviceKind};
+use crate::store::jobs::{self, DeviceJobPayload, DeviceOp, JobKind, NewJob, RadiusJobPayload};
 use crate::store::subscriptions::{AccessType, Subscription};
 use crate::store::tenants::{RouterSuspension, SuspendedAccess, TenantSettings};
 
@@ -34,32 +35,29 @@ pub struct DeviceChange {
     pub payload: DeviceJobPayload,
 }
 
-/// Enqueues, inside `tx`, the jobs that suspend (`suspend`) or resume subscription `sub`:
-/// RADIUS Disconnects for its open sessions and device jobs per the strategy table above.
-/// Returns how many jobs were written. Call `ctx.jobs_wakeup.notify_one()` after the commit.
-pub async fn enqueue_for_status(
+/// The jobs that suspend (`suspend`) or resume subscription `sub`, read inside `tx`: RADIUS
+/// Disconnects for its open sessions and device jobs per the strategy table above.
+pub async fn for_status(
     tx: &mut Tx,
     tenant_id: i64,
     settings: &TenantSettings,
     sub: &Subscription,
     suspend: bool,
     reason: &str,
-    now: i64,
-) -> CoreResult<usize> {
-    let mut n = 0;
+) -> CoreResult<Vec<NewJob>> {
+    let mut out = Vec::new();
     if suspend || settings.suspended_access == SuspendedAccess::WalledGarden {
-        n += disconnect_sessions(tx, tenant_id, sub.id, reason, now).await?;
+        out.extend(disconnect_sessions(tx, tenant_id, sub.id, reason).await?);
     }
     let kind = if suspend { JobKind::DeviceSuspend } else { JobKind::DeviceResume };
     for change in device_changes(tx, tenant_id, settings, sub, reason).await? {
-        jobs::enqueue_device(tx, tenant_id, change.device_id, kind, &change.payload, now).await?;
-        n += 1;
+        out.push(NewJob::device(change.device_id, kind, &change.payload));
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// RADIUS Disconnect jobs for the open sessions of subscription `sub`.
-async fn disconnect_sessions(tx: &mut Tx, tenant_id: i64, sub: i64, reason: &str, now: i64) -> CoreResult<usize> {
+async fn disconnect_sessions(tx: &mut Tx, tenant_id: i64, sub: i64, reason: &str) -> CoreResult<Vec<NewJob>> {
     let sessions: Vec<(i64, String, String, Option<String>)> = query_as(
         "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
     )
@@ -67,17 +65,14 @@ async fn disconnect_sessions(tx: &mut Tx, tenant_id: i64, sub: i64, reason: &str
     .bind(sub)
     .fetch_all(&mut *tx)
     .await?;
-    for (nas, acct, username, ip) in &sessions {
-        let payload = RadiusJobPayload {
-            acct_session_id: acct.clone(),
-            username: username.clone(),
-            framed_ip: ip.clone(),
-            rate_limit: None,
-            reason: reason.into(),
-        };
-        jobs::enqueue(tx, tenant_id, Some(*nas), JobKind::RadiusDisconnect, &payload, now).await?;
-    }
-    Ok(sessions.len())
+    Ok(sessions
+        .into_iter()
+        .map(|(nas, acct_session_id, username, framed_ip)| {
+            let payload =
+                RadiusJobPayload { acct_session_id, username, framed_ip, rate_limit: None, reason: reason.into() };
+            NewJob::radius(nas, JobKind::RadiusDisconnect, &payload)
+        })
+        .collect())
 }
 
 /// The device changes that block or unblock `sub` (the same for both directions: the

@@ -4,13 +4,15 @@
 use crate::auth::{Actor, Role};
 use crate::db::{query, query_as, Arg, Sql};
 use crate::error::CoreResult;
-use crate::staff::{self, Registration};
-use crate::store::customers::{self, CustomerPatch};
-use crate::store::nas::{self, NasPatch};
-use crate::store::plans::{self, BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
-use crate::store::subscriptions::{self, AccessType, SubscriptionPatch, SubscriptionStatus, PASSWORD_CONTEXT};
+use crate::store::plans::{BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
+use crate::store::subscriptions::{AccessType, SubscriptionStatus, PASSWORD_CONTEXT};
 use crate::store::tenants::{self, NewTenant};
 use crate::store::usage;
+use crate::workflows::customers::{self, CustomerPatch};
+use crate::workflows::nas::{self, NasPatch};
+use crate::workflows::plans;
+use crate::workflows::staff::{self, Registration};
+use crate::workflows::subscriptions::{self, SubscriptionPatch};
 use crate::Ctx;
 
 /// Slug of the demo tenant.
@@ -250,7 +252,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
 /// RADIUS demo: the NAS `127.0.0.1` (secret `testing123`), a suspended subscriber
 /// `demo-suspended` and a subscriber `demo-capped` whose hard-cap quota is used up,
 /// both with password `demo123`.
-async fn radius_demo(ctx: &Ctx, owner: &Actor, capped_plan: &plans::Plan) -> CoreResult<()> {
+async fn radius_demo(ctx: &Ctx, owner: &Actor, capped_plan: &crate::store::plans::Plan) -> CoreResult<()> {
     nas::create(
         ctx,
         owner,

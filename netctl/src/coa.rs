@@ -1,7 +1,7 @@
 //! RADIUS Disconnect-Request and CoA-Request client (RFC 5176), built on the `isp-radiusd`
 //! wire code so that serving and sending share one implementation.
 
-use isp_core::jobs::RadiusJobPayload;
+use isp_core::store::jobs::RadiusJobPayload;
 use isp_radiusd::dictionary::{attr, error_cause, mikrotik};
 use isp_radiusd::{AuthError, Code, EncodeError, Packet};
 use std::future::Future;

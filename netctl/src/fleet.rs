@@ -13,8 +13,8 @@ use crate::routeros::ops::{self, Change, OpError};
 use crate::routeros::pool::{self, PoolConfig, RouterPool};
 use crate::routeros::tls::Fingerprint;
 use isp_core::config::DevicesConfig;
-use isp_core::jobs::{DeviceJobPayload, DeviceOp};
 use isp_core::store::devices::{Device, DeviceKind, Transport};
+use isp_core::store::jobs::{DeviceJobPayload, DeviceOp};
 use isp_core::Ctx;
 use std::time::Duration;
 
@@ -85,7 +85,7 @@ impl Fleet {
         if d.kind != DeviceKind::Mikrotik {
             return Err(DeviceError(format!("{} is a {}, not a MikroTik router", d.name, d.kind)));
         }
-        let password = d.password(ctx).map_err(|e| DeviceError(format!("{}: credentials: {e}", d.name)))?;
+        let password = d.password(&ctx.secrets).map_err(|e| DeviceError(format!("{}: credentials: {e}", d.name)))?;
         let port = u16::try_from(d.port).map_err(|_| DeviceError(format!("{}: bad port {}", d.name, d.port)))?;
         match d.transport {
             Transport::ApiSsl => {
@@ -116,7 +116,7 @@ impl Fleet {
             Transport::Ssh => OltTransport::Ssh,
             other => return Err(DeviceError(format!("{}: OLTs are reached over TELNET or SSH, not {other}", d.name))),
         };
-        let password = d.password(ctx).map_err(|e| DeviceError(format!("{}: credentials: {e}", d.name)))?;
+        let password = d.password(&ctx.secrets).map_err(|e| DeviceError(format!("{}: credentials: {e}", d.name)))?;
         let port = u16::try_from(d.port).map_err(|_| DeviceError(format!("{}: bad port {}", d.name, d.port)))?;
         Ok(OltConfig {
             vendor,

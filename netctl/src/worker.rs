@@ -4,7 +4,7 @@
 //! RADIUS jobs go to the NAS as CoA/Disconnect requests; device jobs go to routers and OLTs
 //! through the [`Fleet`], at most `devices.max_per_device` at a time per device, and the jobs
 //! of one subscription on one device strictly in order. A device job converges the device to
-//! the subscription's status as it is at delivery (see [`isp_core::jobs::DeviceJobPayload`]),
+//! the subscription's status as it is at delivery (see [`isp_core::store::jobs::DeviceJobPayload`]),
 //! so a retry, a duplicate after a crash, or a resume overtaken by a newer suspension all end
 //! with the device as the database says.
 //!
@@ -15,7 +15,7 @@
 use crate::coa::{self, CoaAnswer, CoaSender};
 use crate::fleet::{DeviceError, Fleet};
 use futures::StreamExt;
-use isp_core::jobs::{self, DeviceJob, DeviceJobPayload, JobKind, RadiusJobPayload};
+use isp_core::store::jobs::{self, DeviceJob, DeviceJobPayload, JobKind, RadiusJobPayload};
 use isp_core::store::subscriptions::{self, SubscriptionStatus};
 use isp_core::store::{devices, nas};
 use isp_core::{CoreError, Ctx};
@@ -102,7 +102,7 @@ impl<S: CoaSender> Worker<S> {
         let Ok(payload) = serde_json::from_str::<RadiusJobPayload>(&job.payload) else {
             return Attempt::Fatal("payload is not valid".into());
         };
-        let secret = match nas.secret(ctx) {
+        let secret = match nas.secret(&ctx.secrets) {
             Ok(s) => s,
             Err(e) => return Attempt::Fatal(format!("NAS secret: {e}")),
         };

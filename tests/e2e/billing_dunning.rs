@@ -3,9 +3,9 @@
 
 use crate::billing::{minor, plan_priced, run_billing, set_day, settings, sub_from};
 use crate::*;
-use isp_core::jobs::{self, JobKind};
-use isp_core::store::radius_sessions::{self, AcctRecord, AcctStatus};
+use isp_core::store::jobs::{self, JobKind};
 use isp_core::store::tenants;
+use isp_core::workflows::accounting::{self, AcctRecord, AcctStatus};
 use serde_json::json;
 
 async fn dunning(app: &TestApp, token: &str, day: &str) -> (i64, i64, i64) {
@@ -56,7 +56,7 @@ async fn overdue_customers_are_reminded_suspended_with_a_device_job_and_reactiva
         session_time: 0,
         terminate_cause: None,
     };
-    radius_sessions::account(&app.ctx, tenant_id, 1, &start).await.unwrap();
+    accounting::account(&app.ctx, tenant_id, 1, &start).await.unwrap();
     let inv = &run_billing(&app, &t.token, "2024-01-01").await[0];
     assert_eq!(inv["dueDate"], "2024-01-11");
 
@@ -159,7 +159,7 @@ async fn reports_show_mrr_revenue_collections_and_ageing() {
 
 #[tokio::test]
 async fn the_daily_job_bills_and_dunns_each_tenant_once_per_day() {
-    use isp_core::billing::daily;
+    use isp_core::scheduler as daily;
     let app = spawn_app().await;
     let t = app.tenant().await;
     set_day(&app, "2024-01-01");

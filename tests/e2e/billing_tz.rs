@@ -4,7 +4,7 @@
 use crate::billing::{minor, plan_priced, settings, sub_from, INVOICE};
 use crate::*;
 use chrono::{NaiveDate, TimeZone, Utc};
-use isp_core::billing::daily;
+use isp_core::scheduler as daily;
 use isp_core::store::tenants;
 use serde_json::{json, Value};
 

@@ -5,10 +5,10 @@
 
 use crate::*;
 use chrono::{NaiveDate, TimeZone, Utc};
-use isp_core::jobs::{self, DeviceJob, DeviceJobPayload, DeviceOp, JobKind};
 use isp_core::store::devices;
-use isp_core::store::radius_sessions::{self, AcctRecord, AcctStatus};
+use isp_core::store::jobs::{self, DeviceJob, DeviceJobPayload, DeviceOp, JobKind};
 use isp_core::store::tenants;
+use isp_core::workflows::accounting::{self, AcctRecord, AcctStatus};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -35,7 +35,7 @@ async fn nas_ip(app: &TestApp) -> String {
     let ip = crate::radius::unique_loopback().to_string();
     if let Some(old) = isp_core::store::nas::by_ip(&app.ctx.db, &ip).await.unwrap() {
         let owner = isp_core::auth::Actor::system(old.tenant_id, "test");
-        isp_core::store::nas::delete(&app.ctx, &owner, old.id).await.unwrap();
+        isp_core::workflows::nas::delete(&app.ctx, &owner, old.id).await.unwrap();
     }
     ip
 }
@@ -90,7 +90,7 @@ async fn devices_are_validated_and_their_password_is_write_only_encrypted_and_ne
         .unwrap();
     assert!(enc.starts_with("v1:") && !enc.contains(&secret), "{enc}");
     let stored = devices::get(&app.ctx.db, tid, row(&id)).await.unwrap();
-    assert_eq!(stored.password(&app.ctx).unwrap(), secret);
+    assert_eq!(stored.password(&app.ctx.secrets).unwrap(), secret);
     assert!(app.ctx.secrets.cipher.decrypt("subscription.password", &enc).is_err(), "bound to its column");
 
     // Field-level errors.
@@ -141,7 +141,7 @@ async fn devices_are_validated_and_their_password_is_write_only_encrypted_and_ne
     let new_secret = format!("N3w-{}", unique());
     let d = app.ok(&t.token, UPDATE, json!({"id": id, "i": {"password": new_secret, "enabled": false}})).await;
     assert_eq!(d["updateDevice"]["enabled"], false);
-    assert_eq!(devices::get(&app.ctx.db, tid, row(&id)).await.unwrap().password(&app.ctx).unwrap(), new_secret);
+    assert_eq!(devices::get(&app.ctx.db, tid, row(&id)).await.unwrap().password(&app.ctx.secrets).unwrap(), new_secret);
     let r = app.gql(Some(&t.token), UPDATE, json!({"id": id, "i": {"name": "oltdefault"}})).await;
     assert_eq!((code(&r), field(&r)), (Some("CONFLICT"), Some("name")), "{r:#}");
 
@@ -399,7 +399,7 @@ async fn suspending_and_resuming_enqueue_the_jobs_of_each_access_type_and_strate
         session_time: 0,
         terminate_cause: None,
     };
-    radius_sessions::account(&app.ctx, f.tid, nas, &rec).await.unwrap();
+    accounting::account(&app.ctx, f.tid, nas, &rec).await.unwrap();
 
     use DeviceOp::*;
     use JobKind::{DeviceResume as Res, DeviceSuspend as Sus};

@@ -4,10 +4,10 @@
 
 use crate::radius::*;
 use crate::*;
-use isp_core::jobs::{self, JobStatus};
 use isp_core::store::audit::{self, AuditFilter};
+use isp_core::store::jobs::{self, JobStatus};
 use isp_core::store::page::PageArgs;
-use isp_core::store::radius_sessions::{self, AcctRecord, AcctStatus};
+use isp_core::workflows::accounting::{self, AcctRecord, AcctStatus};
 use isp_netctl::cli;
 use serde_json::Value;
 
@@ -65,7 +65,7 @@ async fn start_session(r: &Radius, username: &str, sid: &str) {
         session_time: 0,
         terminate_cause: None,
     };
-    radius_sessions::account(&r.app.ctx, r.tenant_id, r.nas_id, &rec).await.unwrap();
+    accounting::account(&r.app.ctx, r.tenant_id, r.nas_id, &rec).await.unwrap();
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@
 use crate::fixtures::*;
 use crate::netctl_cli::{netctl, Run};
 use crate::*;
-use isp_core::jobs::{self, DeviceJob, JobStatus};
 use isp_core::store::audit::{self, AuditFilter};
+use isp_core::store::jobs::{self, DeviceJob, JobStatus};
 use isp_core::store::page::PageArgs;
 use isp_netctl::cli;
 use isp_netctl::fleet::Fleet;

@@ -5,12 +5,14 @@
 use crate::*;
 use chrono::Duration as ChronoDuration;
 use isp_core::auth::Actor;
-use isp_core::store::customers::{self, CustomerPatch};
-use isp_core::store::nas::{self, NasPatch};
-use isp_core::store::plans::{self, BillingPeriod, DataQuota, PlanInput, QuotaAction};
-use isp_core::store::subscriptions::{self, AccessType, Subscription, SubscriptionPatch, SubscriptionStatus};
+use isp_core::store::plans::{BillingPeriod, DataQuota, PlanInput, QuotaAction};
+use isp_core::store::subscriptions::{AccessType, Subscription, SubscriptionStatus};
 use isp_core::store::tenants;
 use isp_core::store::usage;
+use isp_core::workflows::customers::{self, CustomerPatch};
+use isp_core::workflows::nas::{self, NasPatch};
+use isp_core::workflows::plans;
+use isp_core::workflows::subscriptions::{self, SubscriptionPatch};
 use isp_radiusd::dictionary::{attr, microsoft, mikrotik};
 use isp_radiusd::{mppe, mschap, Code, Packet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -73,7 +75,7 @@ pub async fn spawn_radius_with(tweak: impl FnOnce(&mut isp_core::config::Config)
     let tenant_id = tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
     let nas_ip = unique_loopback();
     // A NAS with this address left over from an earlier run on the same database.
-    if let Some(old) = nas::by_ip(&app.ctx.db, &nas_ip.to_string()).await.unwrap() {
+    if let Some(old) = isp_core::store::nas::by_ip(&app.ctx.db, &nas_ip.to_string()).await.unwrap() {
         nas::delete(&app.ctx, &Actor::system(old.tenant_id, "test"), old.id).await.unwrap();
     }
     let n = nas::create(
@@ -125,7 +127,7 @@ impl Radius {
     }
 
     /// Creates a plan.
-    pub async fn plan(&self, p: PlanInput) -> plans::Plan {
+    pub async fn plan(&self, p: PlanInput) -> isp_core::store::plans::Plan {
         plans::create(&self.app.ctx, &self.owner(), &p).await.unwrap()
     }
 

@@ -5,12 +5,12 @@
 use crate::radius::*;
 use crate::*;
 use chrono::Duration as ChronoDuration;
-use isp_core::jobs::{self, JobStatus};
-use isp_core::store::nas::{self, NasPatch};
+use isp_core::store::jobs::{self, JobStatus};
 use isp_core::store::page::PageArgs;
 use isp_core::store::plans::PlanInput;
 use isp_core::store::radius_sessions::{self, RadiusSession, SessionFilter};
 use isp_core::store::usage;
+use isp_core::workflows::nas::{self, NasPatch};
 use isp_radiusd::dictionary::{acct_status_type, attr, mikrotik};
 use isp_radiusd::{Code, Packet};
 use std::net::Ipv4Addr;
@@ -393,7 +393,7 @@ async fn device_jobs_retry_with_backoff_dead_letter_and_survive_restarts() {
     r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
     r.account(acct(acct_status_type::START, &u, "h-1", 0, 0, 0)).await;
     let session = r.sessions(&u).await[0].id;
-    radius_sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
+    isp_core::workflows::sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
 
     let worker = r.worker();
     // Attempt 1 fails and is scheduled 2 s later (by the injected clock).
@@ -424,7 +424,7 @@ async fn device_jobs_retry_with_backoff_dead_letter_and_survive_restarts() {
     // A fresh session: on a shared PostgreSQL another test's stale sweep may have closed h-1.
     r.account(acct(acct_status_type::START, &u, "h-2", 0, 0, 0)).await;
     let session = r.sessions(&u).await[0].id;
-    radius_sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
+    isp_core::workflows::sessions::disconnect(&r.app.ctx, &r.owner(), session).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(r.jobs().await[0].status, JobStatus::Pending);
     let _again = r.worker().drop_guard();
@@ -438,7 +438,7 @@ async fn racing_updates_of_one_session_never_count_growth_twice() {
     let plan = r.plan(base_plan("Racing")).await;
     let u = format!("judy{}", unique());
     let sub = r.subscriber(plan.id, &u, "pw-123456", |_| {}).await;
-    let record = |status, n: i64| radius_sessions::AcctRecord {
+    let record = |status, n: i64| isp_core::workflows::accounting::AcctRecord {
         status,
         acct_session_id: "race-1".into(),
         username: u.clone(),
@@ -453,16 +453,16 @@ async fn racing_updates_of_one_session_never_count_growth_twice() {
     };
     let ctx = &r.app.ctx;
     // Like a NAS, retry what was not acknowledged (SQLite may refuse a racing writer).
-    let send = |rec: radius_sessions::AcctRecord| async move {
+    let send = |rec: isp_core::workflows::accounting::AcctRecord| async move {
         for _ in 0..50 {
-            if radius_sessions::account(ctx, r.tenant_id, r.nas_id, &rec).await.is_ok() {
+            if isp_core::workflows::accounting::account(ctx, r.tenant_id, r.nas_id, &rec).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         panic!("never recorded");
     };
-    use radius_sessions::AcctStatus::*;
+    use isp_core::workflows::accounting::AcctStatus::*;
     let updates = (1..=20).map(|n| send(record(if n % 7 == 0 { Start } else { Interim }, n)));
     futures::future::join_all(updates).await;
     assert_eq!(r.usage(sub.id).await[0].1, 20 * 1010, "usage is the largest cumulative value, counted once");

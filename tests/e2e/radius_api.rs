@@ -142,7 +142,7 @@ async fn support_reads_the_auth_log_and_sessions_and_disconnects() {
         )
         .await;
     assert_eq!(d["disconnectSession"]["acctSessionId"], "iv-1");
-    r.wait_jobs(1, isp_core::jobs::JobStatus::Done).await;
+    r.wait_jobs(1, isp_core::store::jobs::JobStatus::Done).await;
     assert_eq!(nas.got.lock().unwrap()[0].code, Code::DisconnectRequest);
     let audit = r.app.ok(&r.t.token, "{ auditLog(first: 5) { nodes { action actor } } }", json!({})).await;
     assert_eq!(audit["auditLog"]["nodes"][0]["action"], "session.disconnect");

@@ -7,7 +7,7 @@
 use crate::radius::*;
 use crate::radius_acct::*;
 use crate::*;
-use isp_core::jobs::JobStatus;
+use isp_core::store::jobs::JobStatus;
 use isp_core::store::plans::PlanInput;
 use isp_radiusd::dictionary::acct_status_type;
 use std::io::{BufRead, BufReader};

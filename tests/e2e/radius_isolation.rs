@@ -4,9 +4,10 @@
 use crate::*;
 use isp_core::auth::Actor;
 use isp_core::store::auth_log::{self, NewAuthLog};
-use isp_core::store::nas::{self, NasPatch};
-use isp_core::store::radius_sessions::{self, AcctRecord, AcctStatus};
+use isp_core::store::radius_sessions;
 use isp_core::store::tenants;
+use isp_core::workflows::accounting::{self, AcctRecord, AcctStatus};
+use isp_core::workflows::nas::{self, NasPatch};
 use serde_json::{json, Value};
 
 /// What tenant A sees of its RADIUS data, compared before and after B's attempts.
@@ -31,7 +32,7 @@ pub async fn seed(app: &TestApp, slug: &str, a_sub: &str, a_username: &str) -> A
     let tenant_id = tenants::by_slug(&ctx.db, slug).await.unwrap().unwrap().id;
     let owner = Actor::system(tenant_id, "test");
     let nas_ip = crate::radius::unique_loopback().to_string();
-    if let Some(old) = nas::by_ip(&ctx.db, &nas_ip).await.unwrap() {
+    if let Some(old) = isp_core::store::nas::by_ip(&ctx.db, &nas_ip).await.unwrap() {
         nas::delete(ctx, &Actor::system(old.tenant_id, "test"), old.id).await.unwrap();
     }
     let nas_name = format!("A router {}", unique());
@@ -62,10 +63,10 @@ pub async fn seed(app: &TestApp, slug: &str, a_sub: &str, a_username: &str) -> A
         session_time: 0,
         terminate_cause: None,
     };
-    radius_sessions::account(ctx, tenant_id, n.id, &rec).await.unwrap();
+    accounting::account(ctx, tenant_id, n.id, &rec).await.unwrap();
     let rec =
         AcctRecord { status: AcctStatus::Interim, input_octets: 777, output_octets: 888, session_time: 60, ..rec };
-    radius_sessions::account(ctx, tenant_id, n.id, &rec).await.unwrap();
+    accounting::account(ctx, tenant_id, n.id, &rec).await.unwrap();
     let entry = NewAuthLog {
         tenant_id,
         nas_id: n.id,

@@ -165,14 +165,17 @@ async fn every_role_can_do_exactly_what_the_matrix_allows() {
 pub async fn dead_job(app: &TestApp, t: &Tenant) -> String {
     let tenant_id = isp_core::store::tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
     let now = app.ctx.now_ms();
-    let payload = isp_core::jobs::RadiusJobPayload { username: "gone".into(), ..Default::default() };
+    let payload = isp_core::store::jobs::RadiusJobPayload { username: "gone".into(), ..Default::default() };
     let mut tx = app.ctx.db.begin().await.unwrap();
-    let id =
-        isp_core::jobs::enqueue(&mut tx, tenant_id, None, isp_core::jobs::JobKind::RadiusDisconnect, &payload, now)
-            .await
-            .unwrap();
+    let job = isp_core::store::jobs::NewJob {
+        nas_id: None,
+        device_id: None,
+        kind: isp_core::store::jobs::JobKind::RadiusDisconnect,
+        payload: serde_json::to_string(&payload).unwrap(),
+    };
+    let id = isp_core::store::jobs::insert(&mut tx, tenant_id, &job, now).await.unwrap();
     tx.commit().await.unwrap();
-    isp_core::jobs::fail(&app.ctx.db, id, "unreachable", now, true, now).await.unwrap();
+    isp_core::store::jobs::fail(&app.ctx.db, id, "unreachable", now, true, now).await.unwrap();
     global_id("DeviceJob", id)
 }
 

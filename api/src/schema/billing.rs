@@ -1046,7 +1046,10 @@ impl BillingMutation {
                 LogoChange::Set(data)
             }
         };
-        bsettings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo).await.gql().map(BillingSettings)
+        isp_core::workflows::billing_settings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo)
+            .await
+            .gql()
+            .map(BillingSettings)
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
@@ -1058,7 +1061,7 @@ impl BillingMutation {
             rate_bp: input.rate_basis_points,
             inclusive: i64::from(input.inclusive),
         };
-        bsettings::set_tax_rate(core(ctx), a, &r).await.gql().map(Into::into)
+        isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &r).await.gql().map(Into::into)
     }
 
     /// Sets a plan's tax class (owner and admin). Returns the class.
@@ -1070,7 +1073,7 @@ impl BillingMutation {
     ) -> async_graphql::Result<String> {
         let a = require(ctx, Action::BillingSettingsWrite)?;
         let p = ids::decode(&plan_id, "Plan", "planId")?;
-        bsettings::set_plan_tax_class(core(ctx), a, p, &tax_class).await.gql()?;
+        isp_core::workflows::billing_settings::set_plan_tax_class(core(ctx), a, p, &tax_class).await.gql()?;
         Ok(tax_class)
     }
 
@@ -1079,10 +1082,18 @@ impl BillingMutation {
         let a = require(ctx, Action::BillingRun)?;
         let c = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let s = ids::decode_opt(&input.subscription_id, "Subscription", "subscriptionId")?;
-        charges::add(core(ctx), a, c, s, &input.description, input.amount_minor, input.tax_class.as_deref())
-            .await
-            .gql()
-            .map(Charge)
+        isp_core::workflows::charges::add(
+            core(ctx),
+            a,
+            c,
+            s,
+            &input.description,
+            input.amount_minor,
+            input.tax_class.as_deref(),
+        )
+        .await
+        .gql()
+        .map(Charge)
     }
 
     /// Moves a subscription to another plan from `effectiveDate` (default today), adding the
@@ -1097,7 +1108,7 @@ impl BillingMutation {
         let a = require(ctx, Action::SubscriptionWrite)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         let p = ids::decode(&plan_id, "Plan", "planId")?;
-        Ok(charges::change_plan(core(ctx), a, id, p, effective_date.as_deref())
+        Ok(isp_core::workflows::subscriptions::change_plan(core(ctx), a, id, p, effective_date.as_deref())
             .await
             .gql()?
             .into_iter()
@@ -1116,7 +1127,10 @@ impl BillingMutation {
     ) -> async_graphql::Result<Option<Charge>> {
         let a = require(ctx, Action::SubscriptionStatus)?;
         let id = ids::decode(&id, "Subscription", "id")?;
-        Ok(charges::cancel(core(ctx), a, id, effective_date.as_deref(), reason.as_deref()).await.gql()?.map(Charge))
+        Ok(isp_core::workflows::subscriptions::cancel(core(ctx), a, id, effective_date.as_deref(), reason.as_deref())
+            .await
+            .gql()?
+            .map(Charge))
     }
 
     /// Bills every due cycle and pending charge as of `asOf` (default today). Safe to repeat:
@@ -1132,7 +1146,7 @@ impl BillingMutation {
     async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Invoice> {
         let a = require(ctx, Action::BillingRun)?;
         let id = ids::decode(&id, "Invoice", "id")?;
-        let mut issued = invoices::issue(core(ctx), a, &[id]).await.gql()?;
+        let mut issued = isp_core::workflows::invoices::issue(core(ctx), a, &[id]).await.gql()?;
         Ok(Invoice(issued.remove(0)))
     }
 
@@ -1140,7 +1154,7 @@ impl BillingMutation {
     async fn issue_invoices(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Invoice>> {
         let a = require(ctx, Action::BillingRun)?;
         let list = ids.iter().map(|i| ids::decode(i, "Invoice", "ids")).collect::<Result<Vec<_>, _>>()?;
-        Ok(invoices::issue(core(ctx), a, &list).await.gql()?.into_iter().map(Invoice).collect())
+        Ok(isp_core::workflows::invoices::issue(core(ctx), a, &list).await.gql()?.into_iter().map(Invoice).collect())
     }
 
     /// Deletes a draft invoice; its cycles and charges are billed again by the next run.
@@ -1148,7 +1162,7 @@ impl BillingMutation {
     async fn delete_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let a = require(ctx, Action::BillingRun)?;
         let raw = ids::decode(&id, "Invoice", "id")?;
-        invoices::delete_draft(core(ctx), a, raw).await.gql()?;
+        isp_core::workflows::invoices::delete_draft(core(ctx), a, raw).await.gql()?;
         Ok(id)
     }
 
@@ -1157,7 +1171,10 @@ impl BillingMutation {
     async fn void_invoice(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Invoice> {
         let a = require(ctx, Action::BillingRun)?;
         let id = ids::decode(&id, "Invoice", "id")?;
-        invoices::void(core(ctx), a, id, &reason).await.gql().map(|(voided, note)| Invoice(note.unwrap_or(voided)))
+        isp_core::workflows::invoices::void(core(ctx), a, id, &reason)
+            .await
+            .gql()
+            .map(|(voided, note)| Invoice(note.unwrap_or(voided)))
     }
 
     /// Records a payment and allocates it (cashiers and up).
@@ -1177,7 +1194,7 @@ impl BillingMutation {
             received_on: input.received_on,
             invoice_ids,
         };
-        payments::record(core(ctx), a, &p).await.gql().map(Payment)
+        isp_core::workflows::payments::record(core(ctx), a, &p).await.gql().map(Payment)
     }
 
     /// Refunds all or part of a payment; more than what is left to refund is refused.
@@ -1190,14 +1207,14 @@ impl BillingMutation {
     ) -> async_graphql::Result<Payment> {
         let a = require(ctx, Action::PaymentWrite)?;
         let id = ids::decode(&id, "Payment", "id")?;
-        payments::refund(core(ctx), a, id, amount_minor, &reason).await.gql().map(Payment)
+        isp_core::workflows::payments::refund(core(ctx), a, id, amount_minor, &reason).await.gql().map(Payment)
     }
 
     /// Runs the dunning policy as of `asOf` (default today).
     async fn run_dunning(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<DunningRunResult> {
         let a = require(ctx, Action::BillingRun)?;
         let day = date_arg("asOf", as_of, ctx).await?;
-        let o = dunning::run(core(ctx), a, day).await.gql()?;
+        let o = isp_core::workflows::dunning::run(core(ctx), a, day).await.gql()?;
         Ok(DunningRunResult { reminders: o.reminders as i64, overdue: o.overdue as i64, suspended: o.suspended as i64 })
     }
 }

@@ -11,10 +11,11 @@ use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
-use isp_core::jobs::{self, DeviceJob as JobRow, JobKind, JobStatus};
-use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, DevicePatch, Transport};
+use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, Transport};
+use isp_core::store::jobs::{self, DeviceJob as JobRow, JobKind, JobStatus};
 use isp_core::store::nas;
 use isp_core::store::page::{Cursor as Pos, SortKey};
+use isp_core::workflows::devices::DevicePatch;
 
 type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
@@ -257,7 +258,7 @@ impl DeviceMutation {
             nas_id: Some(ids::decode_opt(&input.nas_id, "Nas", "nasId")?),
             enabled: input.enabled,
         };
-        devices::create(core(ctx), a, &p).await.gql().map(Device)
+        isp_core::workflows::devices::create(core(ctx), a, &p).await.gql().map(Device)
     }
 
     /// Changes a device.
@@ -286,7 +287,7 @@ impl DeviceMutation {
             nas_id,
             enabled: input.enabled,
         };
-        devices::update(core(ctx), a, id, &p).await.gql().map(Device)
+        isp_core::workflows::devices::update(core(ctx), a, id, &p).await.gql().map(Device)
     }
 
     /// Removes a device; CONFLICT while it has pending jobs or serves a subscription that is
@@ -294,13 +295,13 @@ impl DeviceMutation {
     async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Device> {
         let a = require(ctx, Action::DeviceWrite)?;
         let id = ids::decode(&id, "Device", "id")?;
-        devices::delete(core(ctx), a, id).await.gql().map(Device)
+        isp_core::workflows::devices::delete(core(ctx), a, id).await.gql().map(Device)
     }
 
     /// Puts a dead job back in the queue with its attempts reset; CONFLICT unless it is DEAD.
     async fn retry_device_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DeviceJob> {
         let a = require(ctx, Action::JobRetry)?;
         let id = ids::decode(&id, "DeviceJob", "id")?;
-        jobs::retry(core(ctx), a, id).await.gql().map(DeviceJob)
+        isp_core::workflows::jobs::retry(core(ctx), a, id).await.gql().map(DeviceJob)
     }
 }

@@ -9,12 +9,13 @@ use crate::ids;
 use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
-use isp_core::staff::{self, Registration};
 use isp_core::store::audit;
-use isp_core::store::customers::{self, CustomerPatch};
-use isp_core::store::plans::{self, Burst, DataQuota, PlanInput as CorePlanInput};
-use isp_core::store::subscriptions::{self, SubscriptionPatch, SubscriptionStatus};
+use isp_core::store::plans::{Burst, DataQuota, PlanInput as CorePlanInput};
+use isp_core::store::subscriptions::SubscriptionStatus;
 use isp_core::store::tenants::{self, NewTenant};
+use isp_core::workflows::customers::CustomerPatch;
+use isp_core::workflows::staff::{self, Registration};
+use isp_core::workflows::subscriptions::SubscriptionPatch;
 use serde_json::json;
 
 /// Changes of the foundation: auth, staff, tenant, customers, plans, subscriptions.
@@ -188,7 +189,7 @@ impl CoreMutation {
             notes: Some(input.notes),
             status: input.status,
         };
-        customers::create(core(ctx), a, &p).await.gql().map(Customer)
+        isp_core::workflows::customers::create(core(ctx), a, &p).await.gql().map(Customer)
     }
 
     /// Changes a customer's details.
@@ -204,34 +205,34 @@ impl CoreMutation {
             notes: patch(&input.notes),
             status: input.status,
         };
-        customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
+        isp_core::workflows::customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
     }
 
     /// Archives a customer whose subscriptions are all cancelled.
     async fn archive_customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Customer", "id")?;
-        customers::archive(core(ctx), a, id).await.gql().map(Customer)
+        isp_core::workflows::customers::archive(core(ctx), a, id).await.gql().map(Customer)
     }
 
     /// Creates a plan.
     async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
-        plans::create(core(ctx), a, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::create(core(ctx), a, &plan_input(input)).await.gql().map(Plan)
     }
 
     /// Replaces a plan's definition; its subscriptions follow it.
     async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        plans::update(core(ctx), a, id, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::update(core(ctx), a, id, &plan_input(input)).await.gql().map(Plan)
     }
 
     /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.
     async fn archive_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        plans::archive(core(ctx), a, id).await.gql().map(Plan)
+        isp_core::workflows::plans::archive(core(ctx), a, id).await.gql().map(Plan)
     }
 
     /// Creates a subscription.
@@ -256,7 +257,7 @@ impl CoreMutation {
             simultaneous_use: input.simultaneous_use,
             device_id: Some(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
         };
-        subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
+        isp_core::workflows::subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
     }
 
     /// Changes a subscription's plan, credentials or access settings.
@@ -284,7 +285,7 @@ impl CoreMutation {
             },
             ..Default::default()
         };
-        subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)
+        isp_core::workflows::subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)
     }
 
     /// Moves a subscription along its lifecycle: PENDING -> ACTIVE | CANCELLED,
@@ -299,7 +300,10 @@ impl CoreMutation {
     ) -> async_graphql::Result<Subscription> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
-        subscriptions::change_status(core(ctx), a, id, status, reason.as_deref()).await.gql().map(Subscription)
+        isp_core::workflows::subscriptions::change_status(core(ctx), a, id, status, reason.as_deref())
+            .await
+            .gql()
+            .map(Subscription)
     }
 
     /// Archives a subscription: the same as changing its status to CANCELLED.
@@ -311,9 +315,15 @@ impl CoreMutation {
     ) -> async_graphql::Result<Subscription> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
-        subscriptions::change_status(core(ctx), a, id, SubscriptionStatus::Cancelled, reason.as_deref())
-            .await
-            .gql()
-            .map(Subscription)
+        isp_core::workflows::subscriptions::change_status(
+            core(ctx),
+            a,
+            id,
+            SubscriptionStatus::Cancelled,
+            reason.as_deref(),
+        )
+        .await
+        .gql()
+        .map(Subscription)
     }
 }

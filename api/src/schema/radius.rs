@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
 use isp_core::store::auth_log::{self, AuthLogEntry as AuthLogRow, AuthLogFilter};
-use isp_core::store::nas::{self, Nas as NasRow, NasPatch, NasType};
+use isp_core::store::nas::{self, Nas as NasRow, NasType};
 use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::store::radius_sessions::{self, RadiusSession as SessionRow, SessionFilter};
 use isp_core::store::subscriptions;
 use isp_core::store::usage::{self, Usage as UsageRow};
+use isp_core::workflows::nas::NasPatch;
 
 type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
@@ -396,7 +397,7 @@ impl RadiusMutation {
             require_message_authenticator: input.require_message_authenticator,
             description: Some(input.description),
         };
-        nas::create(core(ctx), a, &p).await.gql().map(Nas)
+        isp_core::workflows::nas::create(core(ctx), a, &p).await.gql().map(Nas)
     }
 
     /// Changes a NAS.
@@ -412,20 +413,20 @@ impl RadiusMutation {
             require_message_authenticator: input.require_message_authenticator,
             description: super::inputs::patch(&input.description),
         };
-        nas::update(core(ctx), a, id, &p).await.gql().map(Nas)
+        isp_core::workflows::nas::update(core(ctx), a, id, &p).await.gql().map(Nas)
     }
 
     /// Removes a NAS; its past sessions stay. Returns the removed NAS.
     async fn delete_nas(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Nas> {
         let a = require(ctx, Action::NasWrite)?;
         let id = ids::decode(&id, "Nas", "id")?;
-        nas::delete(core(ctx), a, id).await.gql().map(Nas)
+        isp_core::workflows::nas::delete(core(ctx), a, id).await.gql().map(Nas)
     }
 
     /// Asks the NAS to end a live session (a Disconnect-Request delivered by the worker).
     async fn disconnect_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RadiusSession> {
         let a = require(ctx, Action::SessionDisconnect)?;
         let id = ids::decode(&id, "RadiusSession", "id")?;
-        radius_sessions::disconnect(core(ctx), a, id).await.gql().map(RadiusSession)
+        isp_core::workflows::sessions::disconnect(core(ctx), a, id).await.gql().map(RadiusSession)
     }
 }

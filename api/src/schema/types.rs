@@ -470,8 +470,8 @@ pub struct AuthPayload {
     pub tenant: Tenant,
 }
 
-impl From<isp_core::staff::Session> for AuthPayload {
-    fn from(s: isp_core::staff::Session) -> Self {
+impl From<isp_core::workflows::staff::Session> for AuthPayload {
+    fn from(s: isp_core::workflows::staff::Session) -> Self {
         Self {
             access_token: s.access_token,
             refresh_token: s.refresh_token,

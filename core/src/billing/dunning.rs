@@ -1,5 +1,7 @@
 //! Dunning: reminders before the due date, overdue after it, suspension after the grace
-//! days, and reactivation once a payment clears everything overdue.
+//! days, and reactivation once a payment clears everything overdue. This module holds the
+//! steps' rows; the run is `crate::workflows::dunning`, the reactivation
+//! [`super::settlement::reactivate_if_clear`].
 //!
 //! A suspension moves the subscription to SUSPENDED and, in the same transaction, enqueues
 //! what the network needs ([`crate::netjobs`]): a RADIUS Disconnect for each live session
@@ -8,21 +10,12 @@
 //! the jobs that undo them. Every step is a `dunning_events` row
 //! (unique per kind, invoice and subscription) for a notifications feature to send.
 
-use super::invoices::{self, Invoice};
-use super::{fmt_date, lock_customer, settings};
-use crate::auth::{Action, Actor};
+use super::fmt_date;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
-use crate::events::{Event, EventKind};
-use crate::netjobs;
-use crate::store::audit;
 use crate::store::page::{self, Order, Page, PageArgs};
-use crate::store::subscriptions::{self, Subscription};
-use crate::store::tenants;
 use crate::text_enum;
-use crate::Ctx;
-use chrono::{Duration, NaiveDate};
-use serde_json::json;
+use chrono::NaiveDate;
 
 text_enum!(
     /// A dunning step.
@@ -72,7 +65,8 @@ pub struct DunningOutcome {
     pub suspended: usize,
 }
 
-async fn event(
+/// Records dunning step `kind` (once per kind, invoice and subscription); whether it is new.
+pub async fn event(
     tx: &mut Tx,
     t: i64,
     customer: i64,
@@ -96,136 +90,30 @@ async fn event(
     Ok(r == 1)
 }
 
-/// Runs the tenant's dunning policy as of `as_of`.
-pub async fn run(ctx: &Ctx, actor: &Actor, as_of: NaiveDate) -> CoreResult<DunningOutcome> {
-    actor.require(Action::BillingRun)?;
-    let t = actor.tenant_id;
-    let s = settings::get(&ctx.db, t).await?;
-    let network = tenants::get(&ctx.db, t).await?.settings();
-    let now = ctx.now_ms();
-    let mut out = DunningOutcome::default();
-    let open: Vec<Invoice> = query_as::<Invoice>(&format!(
-        "SELECT {} FROM invoices WHERE tenant_id = $1 AND kind = 'INVOICE' AND status IN ('ISSUED', 'PARTIALLY_PAID', 'OVERDUE') \
-         ORDER BY customer_id, due_date, id",
-        invoices::COLS
-    ))
-    .bind(t)
-    .fetch_all(&ctx.db)
-    .await?;
-    for inv in open {
-        let due = super::parse_date("dueDate", &inv.due_date)?;
-        let mut tx = ctx.db.begin().await?;
-        lock_customer(&mut tx, t, inv.customer_id).await?;
-        let inv = invoices::refresh(&mut tx, t, inv.id, as_of, now).await?;
-        if !inv.status.is_open() {
-            continue;
-        }
-        if s.reminder_days_before > 0 && as_of >= due - Duration::days(s.reminder_days_before) && as_of <= due {
-            out.reminders +=
-                usize::from(event(&mut tx, t, inv.customer_id, inv.id, 0, DunningKind::Reminder, now).await?);
-        }
-        if as_of > due + Duration::days(s.overdue_after_days) {
-            out.overdue += usize::from(event(&mut tx, t, inv.customer_id, inv.id, 0, DunningKind::Overdue, now).await?);
-        }
-        if as_of >= due + Duration::days(s.suspend_after_days) && as_of > due {
-            let subs: Vec<(i64,)> = query_as(
-                "SELECT id FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status = 'ACTIVE' ORDER BY id",
-            )
-            .bind(t)
-            .bind(inv.customer_id)
-            .fetch_all(&mut tx)
-            .await?;
-            for (sub,) in subs {
-                let reason = format!("{REASON_PREFIX} invoice {} overdue", inv.number.as_deref().unwrap_or("?"));
-                let row = query_as::<Subscription>(&format!(
-                    "UPDATE subscriptions SET status = 'SUSPENDED', status_reason = $1, updated_at = $2 \
-                     WHERE tenant_id = $3 AND id = $4 AND status = 'ACTIVE' RETURNING {}",
-                    subscriptions::COLS
-                ))
-                .bind(&reason)
-                .bind(now)
-                .bind(t)
-                .bind(sub)
-                .fetch_optional(&mut tx)
-                .await?;
-                // Changed by someone else since the SELECT: not ours to suspend any more.
-                let Some(row) = row else { continue };
-                let jobs =
-                    netjobs::enqueue_for_status(&mut tx, t, &network, &row, true, "dunning suspension", now).await?;
-                event(&mut tx, t, inv.customer_id, inv.id, sub, DunningKind::Suspended, now).await?;
-                let details =
-                    json!({"from": "ACTIVE", "to": "SUSPENDED", "reason": reason, "invoiceId": inv.id, "jobs": jobs});
-                audit::record(&mut tx, actor, "subscription.status", "Subscription", Some(sub), details, now).await?;
-                ctx.events.publish(Event { tenant_id: t, kind: EventKind::SubscriptionChanged, object_id: sub });
-                out.suspended += 1;
-            }
-        }
-        tx.commit().await?;
-    }
-    ctx.jobs_wakeup.notify_one();
-    Ok(out)
-}
-
-/// Inside a payment's transaction: when the customer has nothing overdue any more, resumes
-/// the subscriptions dunning suspended, with a job to end walled-garden sessions.
-pub async fn reactivate_if_clear(
-    ctx: &Ctx,
-    tx: &mut Tx,
-    actor: &Actor,
-    customer_id: i64,
-    today: NaiveDate,
-    now: i64,
-) -> CoreResult<usize> {
-    let t = actor.tenant_id;
-    let (overdue,): (i64,) = query_as(
-        "SELECT COUNT(*) FROM invoices WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'INVOICE' AND status = 'OVERDUE'",
-    )
-    .bind(t)
-    .bind(customer_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if overdue > 0 {
-        return Ok(0);
-    }
-    let subs: Vec<(i64,)> = query_as(
+/// Subscriptions of customer `customer_id` that dunning suspended (status SUSPENDED with a
+/// dunning reason), by id.
+pub async fn suspended_by_dunning(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<i64>> {
+    let rows: Vec<(i64,)> = query_as(
         "SELECT id FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status = 'SUSPENDED' AND status_reason LIKE $3",
     )
     .bind(t)
     .bind(customer_id)
     .bind(format!("{REASON_PREFIX}%"))
-    .fetch_all(&mut *tx)
+    .fetch_all(tx)
     .await?;
-    if subs.is_empty() {
-        return Ok(0);
-    }
-    let network = tenants::settings_in(tx, t).await?;
-    for (sub,) in &subs {
-        let row = query_as::<Subscription>(&format!(
-            "UPDATE subscriptions SET status = 'ACTIVE', status_reason = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 \
-             RETURNING {}",
-            subscriptions::COLS
-        ))
-        .bind(format!("{REASON_PREFIX} paid {today}"))
-        .bind(now)
-        .bind(t)
-        .bind(sub)
-        .fetch_one(&mut *tx)
-        .await?;
-        let jobs = netjobs::enqueue_for_status(tx, t, &network, &row, false, "dunning reactivation", now).await?;
-        let (invoice,): (i64,) = query_as(
-            "SELECT COALESCE(MAX(invoice_id), 0) FROM dunning_events WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'SUSPENDED'",
-        )
-        .bind(t)
-        .bind(sub)
-        .fetch_one(&mut *tx)
-        .await?;
-        event(tx, t, customer_id, invoice, *sub, DunningKind::Reactivated, now).await?;
-        let details =
-            json!({"from": "SUSPENDED", "to": "ACTIVE", "reason": "payment cleared the overdue balance", "jobs": jobs});
-        audit::record(tx, actor, "subscription.status", "Subscription", Some(*sub), details, now).await?;
-        ctx.events.publish(Event { tenant_id: t, kind: EventKind::SubscriptionChanged, object_id: *sub });
-    }
-    Ok(subs.len())
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The invoice whose dunning suspended subscription `sub` (0 when there is none).
+pub async fn suspending_invoice(tx: &mut Tx, t: i64, sub: i64) -> CoreResult<i64> {
+    let (invoice,): (i64,) = query_as(
+        "SELECT COALESCE(MAX(invoice_id), 0) FROM dunning_events WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'SUSPENDED'",
+    )
+    .bind(t)
+    .bind(sub)
+    .fetch_one(tx)
+    .await?;
+    Ok(invoice)
 }
 
 /// A page of the tenant's dunning events, newest first.

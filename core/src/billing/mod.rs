@@ -8,7 +8,6 @@
 //! gapless numbers) are database constraints.
 
 pub mod charges;
-pub mod daily;
 pub mod dunning;
 pub mod invoices;
 pub mod ledger;
@@ -18,6 +17,7 @@ pub mod proration;
 pub mod reports;
 pub mod run;
 pub mod settings;
+pub mod settlement;
 pub mod tax;
 pub mod webhooks;
 

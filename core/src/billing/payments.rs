@@ -1,13 +1,14 @@
-//! Payments: recording them with a receipt number, allocating them to invoices (oldest
+//! Payments: receiving them with a receipt number, allocating them to invoices (oldest
 //! first, or the ones the customer named), keeping the rest as customer credit that later
-//! invoices consume, and refunds that can never exceed what was paid.
+//! invoices consume (see [`super::settlement`]), and the rows of refunds. The use cases that
+//! record and refund payments are in `crate::workflows::payments`.
 
 use super::invoices::{self, Invoice};
-use super::{dunning, lock_customer, numbering, parse_date, settings, PaymentMethod};
-use crate::auth::{Action, Actor};
+use super::{lock_customer, numbering, parse_date, settings, settlement, PaymentMethod};
+use crate::auth::Actor;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
+use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
-use crate::store::audit;
 use crate::store::page::{self, Order, Page, PageArgs};
 use crate::Ctx;
 use chrono::NaiveDate;
@@ -85,19 +86,12 @@ pub struct NewPayment {
     pub invoice_ids: Option<Vec<i64>>,
 }
 
-/// Records a payment, allocates it and reactivates a customer suspended for non-payment
-/// once nothing is overdue any more.
-pub async fn record(ctx: &Ctx, actor: &Actor, p: &NewPayment) -> CoreResult<Payment> {
-    actor.require(Action::PaymentWrite)?;
-    let mut tx = ctx.db.begin().await?;
-    let pay = record_in(ctx, &mut tx, actor, p).await?;
-    tx.commit().await?;
-    ctx.jobs_wakeup.notify_one();
-    Ok(pay)
-}
-
-/// [`record`] inside a transaction the caller commits (webhooks add their event row).
-pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> CoreResult<Payment> {
+/// Receives payment `p` inside the caller's transaction: checks it, numbers its receipt,
+/// allocates it (to the invoices it names, or oldest first; the rest stays as credit),
+/// audits it, and reactivates what dunning suspended once nothing is overdue
+/// ([`settlement::reactivate_if_clear`]). Staff recording and gateway webhooks both receive
+/// payments through here.
+pub async fn receive(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> CoreResult<Payment> {
     let t = actor.tenant_id;
     if p.amount_minor <= 0 {
         return Err(CoreError::validation("amountMinor", "must be positive"));
@@ -151,14 +145,14 @@ pub async fn record_in(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) ->
         }
         let take = left.min(inv.balance());
         if take > 0 {
-            allocate(tx, t, pay.id, inv.id, take, today, now).await?;
+            settlement::allocate(tx, t, pay.id, inv.id, take, today, now).await?;
             left -= take;
         }
     }
     let details = json!({"customerId": p.customer_id, "amount": p.amount_minor, "method": p.method,
         "receipt": receipt, "unallocated": left});
-    audit::record(tx, actor, "payment.record", "Payment", Some(pay.id), details, now).await?;
-    dunning::reactivate_if_clear(ctx, tx, actor, p.customer_id, today, now).await?;
+    Effects::new(ctx, actor, now).audit("payment.record", "Payment", Some(pay.id), details).write(tx).await?;
+    settlement::reactivate_if_clear(ctx, tx, actor, p.customer_id, today, now).await?;
     Ok(pay)
 }
 
@@ -174,148 +168,69 @@ async fn open_invoices(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<
     .await
 }
 
-async fn allocate(
-    tx: &mut Tx,
-    t: i64,
-    payment: i64,
-    invoice: i64,
-    amount: i64,
-    today: NaiveDate,
-    now: i64,
-) -> CoreResult<()> {
-    query(ALLOCATE_SQL).bind(t).bind(payment).bind(invoice).bind(amount).bind(now).execute(&mut *tx).await?;
-    invoices::refresh(tx, t, invoice, today, now).await?;
-    Ok(())
-}
-
-/// Allocates (`$1` tenant) `$4` of payment `$2` to invoice `$3` at `$5`.
-pub(crate) const ALLOCATE_SQL: &str =
-    "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount_minor, created_at) VALUES ($1, $2, $3, $4, $5)";
-
-/// Unallocated, unrefunded money of each payment of (`$1` tenant) customer `$2`, oldest first.
-pub(crate) const AVAILABLE_SQL: &str = "SELECT p.id, CAST(p.amount_minor - p.refunded_minor - \
-     COALESCE((SELECT SUM(a.amount_minor) FROM payment_allocations a WHERE a.tenant_id = p.tenant_id \
-     AND a.payment_id = p.id), 0) AS BIGINT) FROM payments p WHERE p.tenant_id = $1 AND p.customer_id = $2 ORDER BY p.id";
-
-/// Unallocated, unrefunded money of each of the customer's payments, oldest first.
-async fn available(tx: &mut Tx, t: i64, customer_id: i64) -> CoreResult<Vec<(i64, i64)>> {
-    let rows: Vec<(i64, i64)> = query_as(AVAILABLE_SQL).bind(t).bind(customer_id).fetch_all(&mut *tx).await?;
-    Ok(rows.into_iter().filter(|(_, a)| *a > 0).collect())
-}
-
-/// Pays a new invoice from the customer's credit (overpayments, released allocations).
-pub async fn apply_credit(
-    tx: &mut Tx,
-    t: i64,
-    customer_id: i64,
-    invoice_id: i64,
-    today: NaiveDate,
-    now: i64,
-) -> CoreResult<()> {
-    let due = invoices::get_in(tx, t, invoice_id).await?.balance();
-    for (payment, take) in credit_takes(due, &available(tx, t, customer_id).await?) {
-        allocate(tx, t, payment, invoice_id, take, today, now).await?;
-    }
-    Ok(())
-}
-
-/// How much of each payment's unallocated money (`(payment, available)`, oldest first) pays
-/// `due`: oldest first, never more than is due.
-pub(crate) fn credit_takes(mut due: i64, available: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut takes = Vec::new();
-    for &(payment, avail) in available {
-        if due <= 0 {
-            break;
-        }
-        if avail <= 0 {
-            continue;
-        }
-        let take = avail.min(due);
-        takes.push((payment, take));
-        due -= take;
-    }
-    takes
-}
-
-/// Refunds `amount` of payment `id`. Money still unallocated is refunded first; beyond it,
-/// the newest allocations are released, reopening their invoices.
-pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str) -> CoreResult<Payment> {
-    actor.require(Action::PaymentWrite)?;
-    crate::validate::text(reason, 500).map_err(|m| CoreError::validation("reason", m))?;
-    if amount <= 0 {
-        return Err(CoreError::validation("amountMinor", "must be positive"));
-    }
-    let t = actor.tenant_id;
-    let now = ctx.now_ms();
-    let today = super::tenant_today(ctx, t).await?;
-    let mut tx = ctx.db.begin().await?;
-    let p = get_in(&mut tx, t, id).await?;
-    lock_customer(&mut tx, t, p.customer_id).await?;
-    let p = get_in(&mut tx, t, id).await?;
-    let refundable = p.amount_minor - p.refunded_minor;
-    if amount > refundable {
-        return Err(CoreError::validation(
-            "amountMinor",
-            format!("exceeds what can still be refunded on this payment ({refundable})"),
-        ));
-    }
-    let allocs: Vec<(i64, i64, i64)> = query_as(
+/// The allocations of payment `id`, newest first: (allocation, invoice, amount).
+pub async fn allocations_newest_first(tx: &mut Tx, t: i64, id: i64) -> CoreResult<Vec<(i64, i64, i64)>> {
+    query_as(
         "SELECT id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = $1 AND payment_id = $2 ORDER BY id DESC",
     )
     .bind(t)
     .bind(id)
-    .fetch_all(&mut tx)
-    .await?;
-    let allocated: i64 = allocs.iter().map(|a| a.2).sum();
-    let mut release = amount - (refundable - allocated).max(0);
-    for (alloc, invoice, amt) in allocs {
-        if release <= 0 {
-            break;
-        }
-        let take = release.min(amt);
-        if take == amt {
-            query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND id = $2")
-                .bind(t)
-                .bind(alloc)
-                .execute(&mut tx)
-                .await?;
-        } else {
-            query("UPDATE payment_allocations SET amount_minor = amount_minor - $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(take)
-                .bind(t)
-                .bind(alloc)
-                .execute(&mut tx)
-                .await?;
-        }
-        invoices::refresh(&mut tx, t, invoice, today, now).await?;
-        release -= take;
+    .fetch_all(tx)
+    .await
+}
+
+/// Takes `take` back from allocation `alloc` of amount `amount` (deleting it when it is all).
+pub async fn release_allocation(tx: &mut Tx, t: i64, alloc: i64, amount: i64, take: i64) -> CoreResult<()> {
+    if take == amount {
+        query("DELETE FROM payment_allocations WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(alloc)
+            .execute(tx)
+            .await?;
+    } else {
+        query("UPDATE payment_allocations SET amount_minor = amount_minor - $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(take)
+            .bind(t)
+            .bind(alloc)
+            .execute(tx)
+            .await?;
     }
+    Ok(())
+}
+
+/// Records a refund of `amount` of payment `id` on `day` and returns the payment after it.
+pub async fn insert_refund(
+    tx: &mut Tx,
+    t: i64,
+    id: i64,
+    amount: i64,
+    reason: &str,
+    day: NaiveDate,
+    now: i64,
+) -> CoreResult<Payment> {
     query(
         "INSERT INTO refunds (tenant_id, payment_id, amount_minor, reason, refunded_on, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(t)
     .bind(id)
     .bind(amount)
-    .bind(reason.trim())
-    .bind(super::fmt_date(today))
+    .bind(reason)
+    .bind(super::fmt_date(day))
     .bind(now)
-        .execute(&mut tx)
-        .await?;
-    let p = query_as::<Payment>(&format!(
+    .execute(&mut *tx)
+    .await?;
+    query_as::<Payment>(&format!(
         "UPDATE payments SET refunded_minor = refunded_minor + $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
     ))
     .bind(amount)
     .bind(t)
     .bind(id)
-    .fetch_one(&mut tx)
-    .await?;
-    let details = json!({"amount": amount, "reason": reason.trim(), "receipt": p.receipt_number});
-    audit::record(&mut tx, actor, "payment.refund", "Payment", Some(id), details, now).await?;
-    tx.commit().await?;
-    Ok(p)
+    .fetch_one(tx)
+    .await
 }
 
-async fn get_in(tx: &mut Tx, t: i64, id: i64) -> CoreResult<Payment> {
+/// Payment `id` inside a transaction.
+pub async fn get_in(tx: &mut Tx, t: i64, id: i64) -> CoreResult<Payment> {
     query_as::<Payment>(&format!("SELECT {COLS} FROM payments WHERE tenant_id = $1 AND id = $2"))
         .bind(t)
         .bind(id)
@@ -366,16 +281,4 @@ pub async fn refunds(db: &Db, t: i64, payment_id: i64) -> CoreResult<Vec<Refund>
     .bind(payment_id)
     .fetch_all(db)
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::credit_takes;
-
-    #[test]
-    fn credit_pays_oldest_payments_first_and_never_more_than_due() {
-        assert_eq!(credit_takes(500, &[(1, 200), (2, 0), (3, 400), (4, 100)]), vec![(1, 200), (3, 300)]);
-        assert_eq!(credit_takes(0, &[(1, 200)]), vec![]);
-        assert!(credit_takes(100, &[]).is_empty());
-    }
 }

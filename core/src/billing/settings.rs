@@ -5,12 +5,8 @@
 use super::numbering;
 use super::tax::Rate;
 use super::BillingMode;
-use crate::auth::{Action, Actor};
 use crate::db::{query, query_as, Db, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::store::audit;
-use crate::Ctx;
-use serde_json::json;
 use std::collections::HashMap;
 
 /// Context string binding encrypted webhook secrets to their column.
@@ -150,97 +146,6 @@ pub async fn get(db: &Db, tenant_id: i64) -> CoreResult<BillingSettings> {
 /// Like [`get`] inside a transaction.
 pub async fn get_in(tx: &mut Tx, tenant_id: i64) -> CoreResult<BillingSettings> {
     Ok(query_as::<BillingSettings>(&select_sql()).bind(tenant_id).fetch_optional(&mut *tx).await?.unwrap_or_default())
-}
-
-/// Replaces the settings (the webhook secret is kept unless `new_secret` is given).
-pub async fn update(
-    ctx: &Ctx,
-    actor: &Actor,
-    s: &BillingSettings,
-    new_secret: Option<&str>,
-) -> CoreResult<BillingSettings> {
-    update_with_logo(ctx, actor, s, new_secret, LogoChange::Keep).await
-}
-
-/// [`update`] that also sets or removes the logo, in the same transaction.
-pub async fn update_with_logo(
-    ctx: &Ctx,
-    actor: &Actor,
-    s: &BillingSettings,
-    new_secret: Option<&str>,
-    logo: LogoChange,
-) -> CoreResult<BillingSettings> {
-    actor.require(Action::BillingSettingsWrite)?;
-    s.validate()?;
-    let logo = match logo {
-        LogoChange::Set(data) => Some(Some((sniff_logo(&data)?, data))),
-        LogoChange::Remove => Some(None),
-        LogoChange::Keep => None,
-    };
-    let mut s = s.clone();
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let cur = get_in(&mut tx, actor.tenant_id).await?;
-    s.webhook_secret_enc = match new_secret {
-        Some(secret) if secret.len() < 16 => {
-            return Err(CoreError::validation("webhookSecret", "must be at least 16 characters"));
-        }
-        Some(secret) => Some(ctx.secrets.cipher.encrypt(WEBHOOK_SECRET_CONTEXT, secret)),
-        None => cur.webhook_secret_enc,
-    };
-    query(&format!(
-        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18, $16) \
-         ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
-         receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
-         suspend_after_days = $10, webhook_secret_enc = $11, brand_color = $12, legal_address = $13, tax_id = $14, \
-         payment_instructions = $15, updated_at = $16, draft_invoices = $17, accent_color = $18"
-    ))
-    .bind(actor.tenant_id)
-    .bind(s.billing_day)
-    .bind(s.mode)
-    .bind(s.payment_terms_days)
-    .bind(&s.invoice_template)
-    .bind(&s.receipt_template)
-    .bind(&s.credit_note_template)
-    .bind(s.reminder_days_before)
-    .bind(s.overdue_after_days)
-    .bind(s.suspend_after_days)
-    .bind(&s.webhook_secret_enc)
-    .bind(s.brand_color.to_ascii_uppercase())
-    .bind(s.legal_address.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(s.tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(s.payment_instructions.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(now)
-    .bind(s.draft_invoices.signum())
-    .bind(s.accent_color.as_deref().map(str::to_ascii_uppercase))
-    .execute(&mut tx)
-    .await?;
-    let logo_details = match &logo {
-        Some(Some((content_type, data))) => {
-            query(
-                "INSERT INTO billing_logos (tenant_id, content_type, size_bytes, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (tenant_id) DO UPDATE SET content_type = $2, size_bytes = $3, data = $4, updated_at = $5",
-            )
-            .bind(actor.tenant_id)
-            .bind(*content_type)
-            .bind(data.len() as i64)
-            .bind(data.as_slice())
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
-            json!({"contentType": content_type, "sizeBytes": data.len()})
-        }
-        Some(None) => {
-            query("DELETE FROM billing_logos WHERE tenant_id = $1").bind(actor.tenant_id).execute(&mut tx).await?;
-            json!("removed")
-        }
-        None => json!("unchanged"),
-    };
-    let details = json!({"billingDay": s.billing_day, "mode": s.mode, "paymentTermsDays": s.payment_terms_days,
-        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "webhookSecretChanged": new_secret.is_some(), "logo": logo_details});
-    audit::record(&mut tx, actor, "billing.settings", "Tenant", Some(actor.tenant_id), details, now).await?;
-    tx.commit().await?;
-    Ok(s)
 }
 
 /// Largest logo accepted, in bytes. The image travels base64-encoded inside a GraphQL request,
@@ -389,7 +294,8 @@ pub(crate) fn rate_map_of(rows: Vec<TaxRate>) -> HashMap<String, Rate> {
     rows.into_iter().map(|r| (r.tax_class.clone(), r.rate())).collect()
 }
 
-fn check_class(class: &str) -> CoreResult<()> {
+/// A tax class name: 1-40 letters, digits, `-` or `_`.
+pub fn check_class(class: &str) -> CoreResult<()> {
     let ok =
         (1..=40).contains(&class.len()) && class.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
@@ -399,52 +305,89 @@ fn check_class(class: &str) -> CoreResult<()> {
     }
 }
 
-/// Creates or replaces the rate of a tax class.
-pub async fn set_tax_rate(ctx: &Ctx, actor: &Actor, r: &TaxRate) -> CoreResult<TaxRate> {
-    actor.require(Action::BillingSettingsWrite)?;
-    check_class(&r.tax_class)?;
-    crate::validate::text(&r.name, 60).map_err(|m| CoreError::validation("name", m))?;
-    if !(0..=10_000).contains(&r.rate_bp) {
-        return Err(CoreError::validation("rateBasisPoints", "must be 0-10000 (0-100 %)"));
-    }
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
+/// Writes the tenant's settings (`s.webhook_secret_enc` already decided by the caller).
+pub async fn upsert(tx: &mut Tx, tenant_id: i64, s: &BillingSettings, now: i64) -> CoreResult<()> {
+    query(&format!(
+        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18, $16) \
+         ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
+         receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
+         suspend_after_days = $10, webhook_secret_enc = $11, brand_color = $12, legal_address = $13, tax_id = $14, \
+         payment_instructions = $15, updated_at = $16, draft_invoices = $17, accent_color = $18"
+    ))
+    .bind(tenant_id)
+    .bind(s.billing_day)
+    .bind(s.mode)
+    .bind(s.payment_terms_days)
+    .bind(&s.invoice_template)
+    .bind(&s.receipt_template)
+    .bind(&s.credit_note_template)
+    .bind(s.reminder_days_before)
+    .bind(s.overdue_after_days)
+    .bind(s.suspend_after_days)
+    .bind(&s.webhook_secret_enc)
+    .bind(s.brand_color.to_ascii_uppercase())
+    .bind(s.legal_address.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(s.tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(s.payment_instructions.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(now)
+    .bind(s.draft_invoices.signum())
+    .bind(s.accent_color.as_deref().map(str::to_ascii_uppercase))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores the tenant's logo (sniffed `content_type`).
+pub async fn set_logo(tx: &mut Tx, tenant_id: i64, content_type: &str, data: &[u8], now: i64) -> CoreResult<()> {
+    query(
+        "INSERT INTO billing_logos (tenant_id, content_type, size_bytes, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id) DO UPDATE SET content_type = $2, size_bytes = $3, data = $4, updated_at = $5",
+    )
+    .bind(tenant_id)
+    .bind(content_type)
+    .bind(data.len() as i64)
+    .bind(data)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes the tenant's logo.
+pub async fn remove_logo(tx: &mut Tx, tenant_id: i64) -> CoreResult<()> {
+    query("DELETE FROM billing_logos WHERE tenant_id = $1").bind(tenant_id).execute(tx).await?;
+    Ok(())
+}
+
+/// Creates or replaces the rate of a tax class (already checked).
+pub async fn upsert_tax_rate(tx: &mut Tx, tenant_id: i64, r: &TaxRate, now: i64) -> CoreResult<()> {
     query(
         "INSERT INTO tax_rates (tenant_id, tax_class, name, rate_bp, inclusive, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, tax_class) DO UPDATE SET name = $3, rate_bp = $4, inclusive = $5, updated_at = $6",
     )
-    .bind(actor.tenant_id)
+    .bind(tenant_id)
     .bind(&r.tax_class)
     .bind(r.name.trim())
     .bind(r.rate_bp)
     .bind(r.inclusive.signum())
     .bind(now)
-    .execute(&mut tx)
+    .execute(tx)
     .await?;
-    let details = json!({"taxClass": r.tax_class, "rateBp": r.rate_bp, "inclusive": r.inclusive != 0});
-    audit::record(&mut tx, actor, "billing.taxRate", "Tenant", Some(actor.tenant_id), details, now).await?;
-    tx.commit().await?;
-    Ok(r.clone())
+    Ok(())
 }
 
-/// Sets the tax class of plan `plan_id`.
-pub async fn set_plan_tax_class(ctx: &Ctx, actor: &Actor, plan_id: i64, class: &str) -> CoreResult<()> {
-    actor.require(Action::BillingSettingsWrite)?;
-    check_class(class)?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let r = query("UPDATE plans SET tax_class = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+/// Sets the tax class of plan `plan_id`; NOT_FOUND when the plan is not in the tenant.
+pub async fn set_plan_class(tx: &mut Tx, tenant_id: i64, plan_id: i64, class: &str, now: i64) -> CoreResult<()> {
+    let n = query("UPDATE plans SET tax_class = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
         .bind(class)
         .bind(now)
-        .bind(actor.tenant_id)
+        .bind(tenant_id)
         .bind(plan_id)
-        .execute(&mut tx)
+        .execute(tx)
         .await?;
-    if r == 0 {
+    if n == 0 {
         return Err(CoreError::NotFound("plan"));
     }
-    audit::record(&mut tx, actor, "plan.taxClass", "Plan", Some(plan_id), json!({"taxClass": class}), now).await?;
-    tx.commit().await?;
     Ok(())
 }
 

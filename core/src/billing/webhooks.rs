@@ -5,13 +5,8 @@
 //! `"<t>.<body>"` with a tolerance window against replays of old events, and a generic
 //! `X-Signature: sha256=<hex>` over the raw body.
 
-use super::payments::{self, NewPayment};
-use super::{settings, PaymentMethod};
-use crate::auth::Actor;
-use crate::db::{query, query_as};
+use crate::db::{query, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::store::tenants;
-use crate::Ctx;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -141,85 +136,38 @@ pub struct Signatures<'a> {
     pub generic: Option<&'a str>,
 }
 
-/// Verifies and applies a webhook for tenant `tenant_slug`. A bad or missing signature is
-/// UNAUTHENTICATED (and logged); a malformed body is VALIDATION.
-pub async fn receive(
-    ctx: &Ctx,
-    provider: &str,
-    tenant_slug: &str,
-    sigs: &Signatures<'_>,
-    body: &[u8],
-) -> CoreResult<Outcome> {
-    let reject = |why: &str| {
-        tracing::warn!(provider, tenant = tenant_slug, reason = why, "payment webhook rejected: bad signature");
-        CoreError::Unauthenticated
-    };
-    if provider.is_empty() || provider.len() > 40 || !provider.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(CoreError::validation("provider", "must be 1-40 letters, digits or -"));
-    }
-    let tenant = tenants::by_slug(&ctx.db, tenant_slug).await?.ok_or_else(|| reject("unknown tenant"))?;
-    let s = settings::get(&ctx.db, tenant.id).await?;
-    let enc = s.webhook_secret_enc.ok_or_else(|| reject("no webhook secret configured"))?;
-    let secret = ctx.secrets.cipher.decrypt(settings::WEBHOOK_SECRET_CONTEXT, &enc)?;
-    let checked = if provider == "stripe" {
-        let h = sigs.stripe.ok_or_else(|| reject("missing Stripe-Signature"))?;
-        verify_stripe(h, body, &secret, ctx.now_ms() / 1000)
-    } else {
-        let h = sigs.generic.ok_or_else(|| reject("missing X-Signature"))?;
-        verify_generic(h, body, &secret)
-    };
-    checked.map_err(reject)?;
-    let ev = parse(provider, body)?;
-    let actor = Actor::system(tenant.id, &format!("webhook:{provider}"));
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let fresh = query(
+/// Records gateway event `event_id` of `provider`; false when it was recorded before (a
+/// replay or a retry of the gateway).
+pub async fn record_event(tx: &mut Tx, tenant_id: i64, provider: &str, event_id: &str, now: i64) -> CoreResult<bool> {
+    let n = query(
         "INSERT INTO payment_gateway_events (tenant_id, provider, event_id, received_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, provider, event_id) DO NOTHING",
     )
-    .bind(tenant.id)
+    .bind(tenant_id)
     .bind(provider)
-    .bind(&ev.event_id)
+    .bind(event_id)
     .bind(now)
-    .execute(&mut tx)
-    .await?
-        == 1;
-    if !fresh {
-        return Ok(Outcome::Duplicate);
-    }
-    if !ev.succeeded {
-        tx.commit().await?;
-        return Ok(Outcome::Ignored);
-    }
-    if !ev.currency.eq_ignore_ascii_case(&tenant.currency) {
-        return Err(CoreError::validation("currency", format!("must be {}", tenant.currency)));
-    }
-    let customer: Option<(i64,)> = query_as("SELECT id FROM customers WHERE tenant_id = $1 AND account_number = $2")
-        .bind(tenant.id)
-        .bind(&ev.account_number)
-        .fetch_optional(&mut tx)
-        .await?;
-    let (customer_id,) = customer.ok_or_else(|| CoreError::validation("accountNumber", "no such customer"))?;
-    let reference = ev.reference.clone().unwrap_or_else(|| ev.event_id.clone());
-    let p = NewPayment {
-        customer_id,
-        amount_minor: ev.amount_minor,
-        method: PaymentMethod::Gateway,
-        reference: Some(format!("{provider}:{reference}")),
-        received_on: None,
-        invoice_ids: None,
-    };
-    let pay = payments::record_in(ctx, &mut tx, &actor, &p).await?;
+    .execute(tx)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Links gateway event `event_id` of `provider` to the payment it recorded.
+pub async fn link_payment(
+    tx: &mut Tx,
+    tenant_id: i64,
+    provider: &str,
+    event_id: &str,
+    payment_id: i64,
+) -> CoreResult<()> {
     query("UPDATE payment_gateway_events SET payment_id = $1 WHERE tenant_id = $2 AND provider = $3 AND event_id = $4")
-        .bind(pay.id)
-        .bind(tenant.id)
+        .bind(payment_id)
+        .bind(tenant_id)
         .bind(provider)
-        .bind(&ev.event_id)
-        .execute(&mut tx)
+        .bind(event_id)
+        .execute(tx)
         .await?;
-    tx.commit().await?;
-    ctx.jobs_wakeup.notify_one();
-    Ok(Outcome::Recorded { payment_id: pay.id })
+    Ok(())
 }
 
 #[cfg(test)]

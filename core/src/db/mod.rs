@@ -19,6 +19,7 @@ mod postgres;
 mod row;
 mod sql;
 mod sqlite;
+mod text_enum;
 mod tx;
 mod value;
 

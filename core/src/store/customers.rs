@@ -1,13 +1,9 @@
 //! Customers: the people and businesses an ISP sells to.
 
 use super::page::{self, Order, Page, PageArgs};
-use super::{audit, tenants};
-use crate::auth::{Action, Actor};
-use crate::db::{like_pattern, query_as, Arg, Db, FromRow, Sql};
+use crate::db::{like_pattern, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::events::{Event, EventKind};
-use crate::{text_enum, validate, Ctx};
-use serde_json::json;
+use crate::text_enum;
 
 text_enum!(
     /// Where a customer stands with the ISP.
@@ -82,193 +78,104 @@ pub struct Customer {
 pub(crate) const COLS: &str =
     "id, tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at";
 
-/// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
-/// `Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerPatch {
-    /// Name (required on create).
-    pub name: Option<String>,
-    /// Email.
-    pub email: Option<Option<String>>,
+/// A customer's editable fields as stored: trimmed, validated and normalised by the caller.
+#[derive(Debug, Clone)]
+pub struct CustomerFields {
+    /// Name.
+    pub name: String,
+    /// Email (lower case).
+    pub email: Option<String>,
     /// Phone.
-    pub phone: Option<Option<String>>,
+    pub phone: Option<String>,
     /// Address.
-    pub address: Option<Option<String>>,
+    pub address: Option<String>,
     /// Tax id.
-    pub tax_id: Option<Option<String>>,
+    pub tax_id: Option<String>,
     /// Notes.
-    pub notes: Option<Option<String>>,
-    /// Status (ACTIVE or INACTIVE; archive has its own operation).
-    pub status: Option<CustomerStatus>,
+    pub notes: Option<String>,
+    /// Status.
+    pub status: CustomerStatus,
 }
 
-fn clean(v: &Option<Option<String>>) -> Option<Option<String>> {
-    v.as_ref().map(|o| o.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
-}
-
-impl CustomerPatch {
-    fn validate(&self) -> CoreResult<()> {
-        if let Some(n) = &self.name {
-            validate::text(n, 200).map_err(|m| CoreError::validation("name", m))?;
-        }
-        if let Some(Some(e)) = clean(&self.email) {
-            validate::email(&e).map_err(|m| CoreError::validation("email", m))?;
-        }
-        if let Some(Some(p)) = clean(&self.phone) {
-            validate::phone(&p).map_err(|m| CoreError::validation("phone", m))?;
-        }
-        for (field, v, max) in [("address", &self.address, 500), ("taxId", &self.tax_id, 64)] {
-            if let Some(Some(s)) = clean(v) {
-                validate::text(&s, max).map_err(|m| CoreError::validation(field, m))?;
-            }
-        }
-        if let Some(Some(n)) = clean(&self.notes) {
-            if n.chars().count() > 5000 {
-                return Err(CoreError::validation("notes", "must be at most 5000 characters"));
-            }
-        }
-        if self.status == Some(CustomerStatus::Archived) {
-            return Err(CoreError::validation("status", "use archiveCustomer to archive"));
-        }
-        Ok(())
-    }
-
-    /// The fields this patch sets, for the audit log.
-    fn changed(&self) -> Vec<&'static str> {
-        audit::set_fields(&[
-            ("name", self.name.is_some()),
-            ("email", self.email.is_some()),
-            ("phone", self.phone.is_some()),
-            ("address", self.address.is_some()),
-            ("taxId", self.tax_id.is_some()),
-            ("notes", self.notes.is_some()),
-            ("status", self.status.is_some()),
-        ])
-    }
-}
-
-fn publish(ctx: &Ctx, c: &Customer) {
-    ctx.events.publish(Event { tenant_id: c.tenant_id, kind: EventKind::CustomerChanged, object_id: c.id });
-}
-
-/// Creates a customer with the next account number.
-pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<Customer> {
-    actor.require(Action::CustomerWrite)?;
-    let name = p.name.as_deref().ok_or_else(|| CoreError::validation("name", "is required"))?;
-    p.validate()?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let number = tenants::next_customer_number(&mut tx, actor.tenant_id).await?;
-    let c = query_as::<Customer>(&format!(
+/// Inserts a customer with account number `number`.
+pub async fn insert(tx: &mut Tx, tenant_id: i64, number: &str, f: &CustomerFields, now: i64) -> CoreResult<Customer> {
+    query_as::<Customer>(&format!(
         "INSERT INTO customers (tenant_id, account_number, name, email, phone, address, tax_id, notes, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLS}"
     ))
-    .bind(actor.tenant_id)
-    .bind(format!("C{number:06}"))
-    .bind(name.trim())
-    .bind(clean(&p.email).flatten().map(|e| e.to_lowercase()))
-    .bind(clean(&p.phone).flatten())
-    .bind(clean(&p.address).flatten())
-    .bind(clean(&p.tax_id).flatten())
-    .bind(clean(&p.notes).flatten())
-    .bind(p.status.unwrap_or(CustomerStatus::Active))
+    .bind(tenant_id)
+    .bind(number)
+    .bind(f.name.as_str())
+    .bind(&f.email)
+    .bind(&f.phone)
+    .bind(&f.address)
+    .bind(&f.tax_id)
+    .bind(&f.notes)
+    .bind(f.status)
     .bind(now)
-    .fetch_one(&mut tx)
-    .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "customer.create",
-        "Customer",
-        Some(c.id),
-        json!({"accountNumber": c.account_number, "name": c.name}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    publish(ctx, &c);
-    Ok(c)
+    .fetch_one(tx)
+    .await
 }
 
-/// Changes the fields `p` sets on customer `id`.
-pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> CoreResult<Customer> {
-    actor.require(Action::CustomerWrite)?;
-    p.validate()?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let cur = query_as::<Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
-        .bind(actor.tenant_id)
-        .bind(id)
-        .fetch_optional(&mut tx)
-        .await?
-        .ok_or(CoreError::NotFound("customer"))?;
-    if cur.status == CustomerStatus::Archived {
-        return Err(CoreError::conflict("id", "customer is archived"));
-    }
-    let pick = |new: &Option<Option<String>>, old: &Option<String>| match clean(new) {
-        Some(v) => v,
-        None => old.clone(),
-    };
-    let c = query_as::<Customer>(&format!(
+/// Overwrites the editable fields of customer `id`.
+pub async fn update(tx: &mut Tx, tenant_id: i64, id: i64, f: &CustomerFields, now: i64) -> CoreResult<Customer> {
+    query_as::<Customer>(&format!(
         "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, tax_id = $5, notes = $6, status = $7, updated_at = $8 \
          WHERE tenant_id = $9 AND id = $10 RETURNING {COLS}"
     ))
-    .bind(p.name.as_deref().map(str::trim).unwrap_or(&cur.name))
-    .bind(pick(&p.email, &cur.email).map(|e| e.to_lowercase()))
-    .bind(pick(&p.phone, &cur.phone))
-    .bind(pick(&p.address, &cur.address))
-    .bind(pick(&p.tax_id, &cur.tax_id))
-    .bind(pick(&p.notes, &cur.notes))
-    .bind(p.status.unwrap_or(cur.status))
+    .bind(f.name.as_str())
+    .bind(&f.email)
+    .bind(&f.phone)
+    .bind(&f.address)
+    .bind(&f.tax_id)
+    .bind(&f.notes)
+    .bind(f.status)
     .bind(now)
-    .bind(actor.tenant_id)
+    .bind(tenant_id)
     .bind(id)
-    .fetch_one(&mut tx)
-    .await?;
-    audit::record(&mut tx, actor, "customer.update", "Customer", Some(id), json!({"fields": p.changed()}), now).await?;
-    tx.commit().await?;
-    publish(ctx, &c);
-    Ok(c)
-}
-
-/// Archives customer `id`; refused while it has subscriptions that are not cancelled.
-pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Customer> {
-    actor.require(Action::CustomerArchive)?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let (open,): (i64,) = query_as(
-        "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND status <> 'CANCELLED'",
-    )
-    .bind(actor.tenant_id)
-    .bind(id)
-    .fetch_one(&mut tx)
-    .await?;
-    if open > 0 {
-        return Err(CoreError::conflict("id", format!("customer has {open} subscription(s) that are not cancelled")));
-    }
-    let c = query_as::<Customer>(&format!(
-        "UPDATE customers SET status = 'ARCHIVED', updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
-    ))
-    .bind(now)
-    .bind(actor.tenant_id)
-    .bind(id)
-    .fetch_optional(&mut tx)
+    .fetch_optional(tx)
     .await?
-    .ok_or(CoreError::NotFound("customer"))?;
-    audit::record(&mut tx, actor, "customer.archive", "Customer", Some(id), json!({}), now).await?;
-    tx.commit().await?;
-    publish(ctx, &c);
-    Ok(c)
+    .ok_or(CoreError::NotFound("customer"))
 }
 
-/// Customer `id` of `tenant_id`.
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Customer> {
+/// Sets customer `id`'s status; NOT_FOUND when it is not in the tenant.
+pub async fn set_status(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    status: CustomerStatus,
+    now: i64,
+) -> CoreResult<Customer> {
+    query_as::<Customer>(&format!(
+        "UPDATE customers SET status = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 RETURNING {COLS}"
+    ))
+    .bind(status)
+    .bind(now)
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx)
+    .await?
+    .ok_or(CoreError::NotFound("customer"))
+}
+
+/// Customer `id` of `tenant_id`, on the pool or in a transaction.
+pub async fn get(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult<Customer> {
     query_as::<Customer>(&format!("SELECT {COLS} FROM customers WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?
         .ok_or(CoreError::NotFound("customer"))
+}
+
+/// The id of the customer with account number `number`, if any.
+pub async fn by_account_number(ex: impl Executor, tenant_id: i64, number: &str) -> CoreResult<Option<i64>> {
+    let row: Option<(i64,)> = query_as("SELECT id FROM customers WHERE tenant_id = $1 AND account_number = $2")
+        .bind(tenant_id)
+        .bind(number)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map(|r| r.0))
 }
 
 /// Customers with the given ids in `tenant_id` (others are silently absent), one statement.

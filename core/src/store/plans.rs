@@ -1,14 +1,10 @@
 //! Plans: what an ISP sells — price, speeds, bursts, quotas.
 
-use super::audit;
 use super::page::{self, Order, Page, PageArgs};
-use crate::auth::{Action, Actor};
-use crate::db::{query_as, Arg, Db, FromRow, QueryAs, Sql};
+use crate::db::{query_as, Arg, Db, Executor, FromRow, QueryAs, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::events::{Event, EventKind};
 use crate::store::subscriptions::AccessType;
-use crate::{text_enum, validate, Ctx};
-use serde_json::json;
+use crate::{text_enum, validate};
 
 text_enum!(
     /// How often a plan is billed.
@@ -275,10 +271,6 @@ impl PlanInput {
     }
 }
 
-fn publish(ctx: &Ctx, p: &Plan) {
-    ctx.events.publish(Event { tenant_id: p.tenant_id, kind: EventKind::PlanChanged, object_id: p.id });
-}
-
 fn bind_input<'q>(q: QueryAs<'q, Plan>, i: &'q PlanInput) -> QueryAs<'q, Plan> {
     let b = i.burst;
     let dq = i.data_quota;
@@ -302,94 +294,53 @@ fn bind_input<'q>(q: QueryAs<'q, Plan>, i: &'q PlanInput) -> QueryAs<'q, Plan> {
         .bind(i.ip_pool.as_deref())
 }
 
-/// Creates a plan.
-pub async fn create(ctx: &Ctx, actor: &Actor, i: &PlanInput) -> CoreResult<Plan> {
-    actor.require(Action::PlanWrite)?;
-    i.validate()?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
+/// Inserts an active plan (the input already validated).
+pub async fn insert(tx: &mut Tx, tenant_id: i64, i: &PlanInput, now: i64) -> CoreResult<Plan> {
     let sql = format!(
         "INSERT INTO plans (name, description, price_minor, billing_period, download_kbps, upload_kbps, burst_download_kbps, burst_upload_kbps, \
          burst_threshold_download_kbps, burst_threshold_upload_kbps, burst_time_secs, data_quota_bytes, quota_action, fup_download_kbps, \
          fup_upload_kbps, time_quota_secs, access_types, ip_pool, tenant_id, active, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20) RETURNING {COLS}"
     );
-    let p = bind_input(query_as::<Plan>(&sql), i).bind(actor.tenant_id).bind(now).fetch_one(&mut tx).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "plan.create",
-        "Plan",
-        Some(p.id),
-        json!({"name": p.name, "priceMinor": p.price_minor}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    publish(ctx, &p);
-    Ok(p)
+    bind_input(query_as::<Plan>(&sql), i).bind(tenant_id).bind(now).fetch_one(tx).await
 }
 
-/// Replaces the definition of plan `id`; existing subscriptions follow it.
-pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, i: &PlanInput) -> CoreResult<Plan> {
-    actor.require(Action::PlanWrite)?;
-    i.validate()?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
+/// Replaces the definition of plan `id` (the input already validated).
+pub async fn update(tx: &mut Tx, tenant_id: i64, id: i64, i: &PlanInput, now: i64) -> CoreResult<Plan> {
     let sql = format!(
         "UPDATE plans SET name = $1, description = $2, price_minor = $3, billing_period = $4, download_kbps = $5, upload_kbps = $6, \
          burst_download_kbps = $7, burst_upload_kbps = $8, burst_threshold_download_kbps = $9, burst_threshold_upload_kbps = $10, \
          burst_time_secs = $11, data_quota_bytes = $12, quota_action = $13, fup_download_kbps = $14, fup_upload_kbps = $15, \
          time_quota_secs = $16, access_types = $17, ip_pool = $18, updated_at = $19 WHERE tenant_id = $20 AND id = $21 RETURNING {COLS}"
     );
-    let p = bind_input(query_as::<Plan>(&sql), i)
+    bind_input(query_as::<Plan>(&sql), i)
         .bind(now)
-        .bind(actor.tenant_id)
+        .bind(tenant_id)
         .bind(id)
-        .fetch_optional(&mut tx)
+        .fetch_optional(tx)
         .await?
-        .ok_or(CoreError::NotFound("plan"))?;
-    audit::record(
-        &mut tx,
-        actor,
-        "plan.update",
-        "Plan",
-        Some(id),
-        json!({"name": p.name, "priceMinor": p.price_minor}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    publish(ctx, &p);
-    Ok(p)
+        .ok_or(CoreError::NotFound("plan"))
 }
 
-/// Archives plan `id`: existing subscriptions keep it, new ones cannot choose it.
-pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Plan> {
-    actor.require(Action::PlanWrite)?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let p = query_as::<Plan>(&format!(
+/// Takes plan `id` off sale (existing subscriptions keep it).
+pub async fn deactivate(tx: &mut Tx, tenant_id: i64, id: i64, now: i64) -> CoreResult<Plan> {
+    query_as::<Plan>(&format!(
         "UPDATE plans SET active = 0, updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {COLS}"
     ))
     .bind(now)
-    .bind(actor.tenant_id)
+    .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&mut tx)
+    .fetch_optional(tx)
     .await?
-    .ok_or(CoreError::NotFound("plan"))?;
-    audit::record(&mut tx, actor, "plan.archive", "Plan", Some(id), json!({}), now).await?;
-    tx.commit().await?;
-    publish(ctx, &p);
-    Ok(p)
+    .ok_or(CoreError::NotFound("plan"))
 }
 
-/// Plan `id` of `tenant_id`.
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Plan> {
+/// Plan `id` of `tenant_id`, on the pool or in a transaction.
+pub async fn get(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult<Plan> {
     query_as::<Plan>(&format!("SELECT {COLS} FROM plans WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?
         .ok_or(CoreError::NotFound("plan"))
 }

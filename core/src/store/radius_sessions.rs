@@ -2,21 +2,13 @@
 //! Stop, Accounting-On/Off, stale sweep) that keeps sessions, per-period usage and quota
 //! enforcement jobs consistent in one transaction per request.
 
-use super::audit;
 use super::page::{self, Order, Page, PageArgs};
-use super::plans::{Plan, QuotaAction};
+use super::plans::Plan;
 use super::subscriptions::SubscriptionStatus;
 use super::usage::{self, parse_date};
-use crate::auth::{Action, Actor};
-use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
+use crate::db::{query, query_as, Arg, Db, Executor, FromRow, Sql};
 use crate::error::{CoreError, CoreResult};
-use crate::jobs::{self, JobKind, RadiusJobPayload};
-use crate::Ctx;
 use chrono::NaiveDate;
-use serde_json::json;
-
-mod batch;
-pub use batch::{account_many, AcctItem};
 
 /// Everything an Access-Request decision needs, read with one indexed query.
 #[derive(Debug, Clone, FromRow)]
@@ -169,133 +161,6 @@ const COLS: &str =
     "id, tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, calling_station_id, nas_port_id, \
     started_at, updated_at, stopped_at, input_octets, output_octets, session_time, terminate_cause, open";
 
-/// Acct-Status-Type values that touch one session (RFC 2866 §5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcctStatus {
-    /// Start.
-    Start,
-    /// Interim-Update.
-    Interim,
-    /// Stop.
-    Stop,
-}
-
-/// One Accounting-Request about one session, decoded by the RADIUS server.
-#[derive(Debug, Clone)]
-pub struct AcctRecord {
-    /// Start, Interim or Stop.
-    pub status: AcctStatus,
-    /// Acct-Session-Id.
-    pub acct_session_id: String,
-    /// User-Name.
-    pub username: String,
-    /// Subscription from our Class attribute, if the NAS echoed it.
-    pub class_subscription_id: Option<i64>,
-    /// Framed-IP-Address.
-    pub framed_ip: Option<String>,
-    /// Calling-Station-Id.
-    pub calling_station_id: Option<String>,
-    /// NAS-Port-Id.
-    pub nas_port_id: Option<String>,
-    /// 64-bit Acct-Input-Octets (+ gigawords).
-    pub input_octets: i64,
-    /// 64-bit Acct-Output-Octets (+ gigawords).
-    pub output_octets: i64,
-    /// Acct-Session-Time.
-    pub session_time: i64,
-    /// Acct-Terminate-Cause name (Stop).
-    pub terminate_cause: Option<String>,
-}
-
-/// What accounting did besides recording.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AcctOutcome {
-    /// Device jobs enqueued (quota crossed); wake the worker.
-    pub jobs: usize,
-    /// Whether the usage of a period crossed the plan's data or time quota.
-    pub quota_crossed: bool,
-    /// The subscription whose session (and maybe usage) was written, when it is known.
-    pub subscription_id: Option<i64>,
-}
-
-#[derive(FromRow)]
-struct QuotaRow {
-    id: i64,
-    start_date: String,
-    /// The tenant's time zone: periods run on its local calendar, like billing's.
-    timezone: String,
-    billing_period: super::plans::BillingPeriod,
-    data_quota_bytes: Option<i64>,
-    quota_action: Option<QuotaAction>,
-    fup_upload_kbps: Option<i64>,
-    fup_download_kbps: Option<i64>,
-    time_quota_secs: Option<i64>,
-}
-
-/// Sets a session's counters and state (`$1 .. $10`); the single-row form of the batch's
-/// update, and with a guard on the old counters the update of [`account`].
-const UPDATE_SESSION: &str = "UPDATE radius_sessions SET input_octets = $1, output_octets = $2, session_time = $3, \
-    updated_at = $4, framed_ip = COALESCE($5, framed_ip), open = $6, stopped_at = COALESCE(stopped_at, $7), \
-    terminate_cause = COALESCE(terminate_cause, $8) WHERE tenant_id = $9 AND id = $10";
-
-/// Records one Accounting-Request of `nas_id` in `tenant_id` in one transaction: the
-/// session's counters are overwritten with the reported cumulative values (a retransmission
-/// or reordering never counts twice), their growth is added to the current period's usage,
-/// and a crossed quota enqueues Disconnect (hard cap) or CoA (FUP) jobs for every open
-/// session of the subscription. It is a batch of one ([`account_many`]).
-pub async fn account(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> CoreResult<AcctOutcome> {
-    let item = AcctItem { tenant_id, nas_id, record: r.clone() };
-    account_many(ctx, std::slice::from_ref(&item)).await.remove(0)
-}
-
-/// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
-/// subscription `q` when the usage totals `(octets, seconds)` just crossed a quota with
-/// growth `(d_octets, d_secs)`.
-async fn enforce_quota(
-    tx: &mut Tx,
-    tenant_id: i64,
-    q: &QuotaRow,
-    (octets, secs): (i64, i64),
-    (d_octets, d_secs): (i64, i64),
-    now: i64,
-) -> CoreResult<AcctOutcome> {
-    let sub = q.id;
-    let crossed = |limit: Option<i64>, total: i64, delta: i64| limit.is_some_and(|l| total >= l && total - delta < l);
-    let data_crossed = crossed(q.data_quota_bytes, octets, d_octets);
-    let time_crossed = crossed(q.time_quota_secs, secs, d_secs);
-    if !data_crossed && !time_crossed {
-        return Ok(AcctOutcome::default());
-    }
-    // A time quota is always a hard cap; a data quota follows the plan's action.
-    let (kind, rate_limit) = match (data_crossed, q.quota_action, q.fup_upload_kbps, q.fup_download_kbps) {
-        (true, Some(QuotaAction::Fup), Some(u), Some(d)) if !time_crossed => {
-            (JobKind::RadiusCoa, Some(format!("{u}k/{d}k")))
-        }
-        _ => (JobKind::RadiusDisconnect, None),
-    };
-    let open: Vec<(i64, String, String, Option<String>)> = query_as(
-        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
-         WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-    )
-    .bind(tenant_id)
-    .bind(sub)
-    .fetch_all(&mut *tx)
-    .await?;
-    let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
-    for (nas_id, acct_session_id, username, framed_ip) in &open {
-        let payload = RadiusJobPayload {
-            acct_session_id: acct_session_id.clone(),
-            username: username.clone(),
-            framed_ip: framed_ip.clone(),
-            rate_limit: rate_limit.clone(),
-            reason: reason.into(),
-        };
-        jobs::enqueue(tx, tenant_id, Some(*nas_id), kind, &payload, now).await?;
-    }
-    tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
-    Ok(AcctOutcome { jobs: open.len(), quota_crossed: true, subscription_id: Some(sub) })
-}
-
 /// Accounting-On / Accounting-Off from a NAS: every session it had open is over
 /// (RFC 2866 §5.1). Returns how many were closed.
 pub async fn close_nas_sessions(db: &Db, tenant_id: i64, nas_id: i64, now: i64) -> CoreResult<u64> {
@@ -376,49 +241,12 @@ pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -
     Ok(page::finish(sql.fetch_all::<RadiusSession>(db).await?, plan, args))
 }
 
-/// Session `id` of `tenant_id`.
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<RadiusSession> {
+/// Session `id` of `tenant_id`, on the pool or in a transaction.
+pub async fn get(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult<RadiusSession> {
     query_as::<RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?
         .ok_or(CoreError::NotFound("session"))
-}
-
-/// Asks the NAS to end live session `id` (a Disconnect-Request job), audited.
-pub async fn disconnect(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<RadiusSession> {
-    actor.require(Action::SessionDisconnect)?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let s = query_as::<RadiusSession>(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = $1 AND id = $2"))
-        .bind(actor.tenant_id)
-        .bind(id)
-        .fetch_optional(&mut tx)
-        .await?
-        .ok_or(CoreError::NotFound("session"))?;
-    if s.open == 0 {
-        return Err(CoreError::conflict("id", "the session has already ended"));
-    }
-    let payload = RadiusJobPayload {
-        acct_session_id: s.acct_session_id.clone(),
-        username: s.username.clone(),
-        framed_ip: s.framed_ip.clone(),
-        rate_limit: None,
-        reason: "staff disconnect".into(),
-    };
-    let job = jobs::enqueue(&mut tx, actor.tenant_id, Some(s.nas_id), JobKind::RadiusDisconnect, &payload, now).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "session.disconnect",
-        "RadiusSession",
-        Some(id),
-        json!({"username": s.username, "acctSessionId": s.acct_session_id, "jobId": job}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    ctx.jobs_wakeup.notify_one();
-    Ok(s)
 }

@@ -1,6 +1,6 @@
 //! Tenants: one ISP each. Every other row belongs to exactly one tenant.
 
-use crate::db::{query_as, Db, FromRow, Tx};
+use crate::db::{query_as, Db, Executor, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
 use crate::validate;
@@ -124,11 +124,16 @@ pub async fn insert(tx: &mut Tx, t: &NewTenant, now: i64) -> CoreResult<Tenant> 
     Ok(row)
 }
 
+/// Every tenant's (id, IANA time zone), by id: what the daily scheduler walks.
+pub async fn zones(db: &Db) -> CoreResult<Vec<(i64, String)>> {
+    query_as("SELECT id, timezone FROM tenants ORDER BY id").fetch_all(db).await
+}
+
 /// The tenant with `id`.
-pub async fn get(db: &Db, id: i64) -> CoreResult<Tenant> {
+pub async fn get(ex: impl Executor, id: i64) -> CoreResult<Tenant> {
     query_as::<Tenant>(&format!("SELECT {COLS} FROM tenants WHERE id = $1"))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?
         .ok_or(CoreError::NotFound("tenant"))
 }

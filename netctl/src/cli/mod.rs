@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use isp_core::auth::Actor;
 use isp_core::clock::SystemClock;
 use isp_core::config::Config;
-use isp_core::jobs::{self, DeviceJob};
+use isp_core::store::jobs::{self, DeviceJob};
 use isp_core::store::nas;
 use isp_core::store::page::{PageArgs, MAX_PAGE};
 use isp_core::store::radius_sessions::{self, SessionFilter};
@@ -379,7 +379,7 @@ impl Cmd {
         let actor = Actor::system(self.tenant_id, ACTOR);
         let mut kicked = Vec::new();
         for s in &open {
-            match radius_sessions::disconnect(&self.ctx, &actor, s.id).await {
+            match isp_core::workflows::sessions::disconnect(&self.ctx, &actor, s.id).await {
                 Ok(_) => kicked.push(s.id),
                 // Ended between the listing and now: nothing left to disconnect.
                 Err(CoreError::Conflict { .. }) => {}
@@ -412,11 +412,15 @@ impl Cmd {
     }
 
     async fn retry(&self, id: i64, out: &mut impl Write) -> Outcome {
-        let j = jobs::retry(&self.ctx, &Actor::system(self.tenant_id, ACTOR), id).await.map_err(|e| match e {
-            CoreError::NotFound(_) => Failure::NotFound(format!("no job {id} in this tenant")),
-            CoreError::Conflict { .. } => Failure::Runtime(format!("job {id} is not dead; only dead jobs are retried")),
-            e => e.into(),
-        })?;
+        let j = isp_core::workflows::jobs::retry(&self.ctx, &Actor::system(self.tenant_id, ACTOR), id).await.map_err(
+            |e| match e {
+                CoreError::NotFound(_) => Failure::NotFound(format!("no job {id} in this tenant")),
+                CoreError::Conflict { .. } => {
+                    Failure::Runtime(format!("job {id} is not dead; only dead jobs are retried"))
+                }
+                e => e.into(),
+            },
+        )?;
         if self.json {
             writeln!(out, "{}", network::job_row(&j).1)?;
         } else {

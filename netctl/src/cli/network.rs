@@ -10,11 +10,12 @@ use crate::sync;
 use crate::worker::{Attempt, Worker};
 use clap::{Args, ValueEnum};
 use isp_core::auth::Actor;
-use isp_core::jobs::{self, DeviceJob, JobStatus};
-use isp_core::store::devices::{self, Device, DeviceKind, DevicePatch, Transport};
+use isp_core::store::devices::{self, Device, DeviceKind, Transport};
+use isp_core::store::jobs::{self, DeviceJob, JobStatus};
 use isp_core::store::nas;
 use isp_core::store::page::MAX_PAGE;
 use isp_core::store::subscriptions::{self, Subscription, SubscriptionStatus};
+use isp_core::workflows::devices::DevicePatch;
 use isp_core::CoreError;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -177,7 +178,7 @@ impl Cmd {
             nas_id,
             enabled: Some(true),
         };
-        let d = devices::create(&self.ctx, &self.actor(), &patch).await?;
+        let d = isp_core::workflows::devices::create(&self.ctx, &self.actor(), &patch).await?;
         if self.json {
             writeln!(out, "{}", device_json(&d))?;
         } else {
@@ -244,7 +245,9 @@ impl Cmd {
         let before = self.ctx.now_ms();
         let reason =
             a.reason.clone().unwrap_or_else(|| format!("netctl {}", if suspend { "suspend" } else { "resume" }));
-        let sub = subscriptions::change_status(&self.ctx, &self.actor(), sub.id, to, Some(&reason)).await?;
+        let sub =
+            isp_core::workflows::subscriptions::change_status(&self.ctx, &self.actor(), sub.id, to, Some(&reason))
+                .await?;
         // The jobs this change wrote: pending ones of this tenant about this subscription.
         let ids: Vec<i64> = jobs::recent(&self.ctx.db, self.tenant_id, MAX_PAGE as i64)
             .await?

@@ -1,7 +1,7 @@
 //! Accounting-Request handling (RFC 2866): Start, Interim-Update, Stop, Accounting-On/Off.
 //!
 //! Requests are handed to one writer task that records whatever has queued up in one
-//! transaction (group commit, [`radius_sessions::account_many`]) and answers each request
+//! transaction (group commit, [`accounting::account_many`]) and answers each request
 //! only after that commit (RFC 2866 §4.1: no response unless the record was successfully
 //! stored). The queue is bounded: when the database falls behind, handlers wait, the
 //! listener stops reading and datagrams wait in the socket buffer; nothing is dropped here.
@@ -11,7 +11,8 @@ use super::nas_cache::NasEntry;
 use super::profile_cache::ProfileCache;
 use crate::dictionary::{acct_status_type, attr};
 use crate::Packet;
-use isp_core::store::radius_sessions::{self, AcctItem, AcctOutcome, AcctRecord, AcctStatus};
+use isp_core::store::radius_sessions;
+use isp_core::workflows::accounting::{self, AcctItem, AcctOutcome, AcctRecord, AcctStatus};
 use isp_core::{CoreError, CoreResult, Ctx};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -91,7 +92,7 @@ async fn flush(ctx: &Ctx, profiles: &ProfileCache, items: &mut Vec<AcctItem>, re
     if items.is_empty() {
         return;
     }
-    let results = radius_sessions::account_many(ctx, items).await;
+    let results = accounting::account_many(ctx, items).await;
     profiles.evict_subscriptions(results.iter().filter_map(|r| r.as_ref().ok()?.subscription_id));
     for (r, reply) in results.into_iter().zip(replies.drain(..)) {
         let _ = reply.send(r.map(|o: AcctOutcome| Recorded::Session { jobs: o.jobs }));

@@ -57,7 +57,7 @@ impl NasCache {
         }
         let entry = match nas::by_ip(&ctx.db, &ip.to_string()).await? {
             Some(n) => {
-                let secret = n.secret(ctx)?.into_bytes();
+                let secret = n.secret(&ctx.secrets)?.into_bytes();
                 let tenant = tenants::get(&ctx.db, n.tenant_id).await?;
                 let (settings, timezone) = (tenant.settings(), tenant.timezone);
                 Some(Arc::new(NasEntry { nas: n, secret, settings, timezone }))

@@ -6,7 +6,7 @@
 use super::exec::{insert, insert_ids, Insert};
 use super::{int_args, ChunkJob, PlannedInvoice, PlannedLine};
 use crate::billing::settings::BillingSettings;
-use crate::billing::{fmt_date, invoices, numbering, payments, InvoiceStatus};
+use crate::billing::{fmt_date, numbering, settlement, InvoiceStatus};
 use crate::db::{Arg, Encode, Sql, Tx, Value};
 use crate::error::{CoreError, CoreResult};
 use chrono::{Duration, NaiveDate};
@@ -277,17 +277,17 @@ async fn apply_credit(
     for inv in invs.iter().filter(|i| i.total > 0 && with_credit.iter().any(|c| c.0 == i.customer_id)) {
         let id = inv.invoice_id.unwrap_or_default();
         let available: Vec<(i64, i64)> =
-            x.fetch_all(payments::AVAILABLE_SQL, &[Arg::I(t), Arg::I(inv.customer_id)]).await?;
+            x.fetch_all(settlement::AVAILABLE_SQL, &[Arg::I(t), Arg::I(inv.customer_id)]).await?;
         let mut paid = 0;
-        for (payment, take) in payments::credit_takes(inv.total, &available) {
+        for (payment, take) in settlement::credit_takes(inv.total, &available) {
             let args = [Arg::I(t), Arg::I(payment), Arg::I(id), Arg::I(take), Arg::I(now)];
-            x.execute(payments::ALLOCATE_SQL, &args).await?;
+            x.execute(settlement::ALLOCATE_SQL, &args).await?;
             paid += take;
         }
         if paid > 0 {
-            let status = invoices::settle(inv.total, paid, inv.due_date, s.overdue_after_days, today);
+            let status = settlement::settle(inv.total, paid, inv.due_date, s.overdue_after_days, today);
             let args = [Arg::I(paid), status.encode(), Arg::I(now), Arg::I(t), Arg::I(id)];
-            x.execute(invoices::SETTLE_SQL, &args).await?;
+            x.execute(settlement::SETTLE_SQL, &args).await?;
         }
     }
     Ok(())

@@ -1,14 +1,17 @@
 //! The daily job of `isp serve`: billing, then dunning, for every tenant on its own calendar.
 //!
-//! "Today" is the tenant's local date ([`super::local_date`] in its IANA time zone), so a
+//! "Today" is the tenant's local date ([`crate::billing::local_date`] in its IANA time zone), so a
 //! tenant in Auckland is billed for the 1st while one in Los Angeles is still on the 31st.
 //! Safe to run in several processes at once and to repeat: billing never bills a cycle
-//! twice and dunning records each step once (database constraints, see [`super`]).
+//! twice and dunning records each step once (database constraints, see [`crate::billing`]).
+//!
+//! A driver, like the API: it calls the billing run and the dunning use case, it is not one.
 
-use super::{dunning, local_date, run, tenant_today};
 use crate::auth::Actor;
-use crate::db::query_as;
+use crate::billing::{dunning, local_date, run, tenant_today};
 use crate::error::CoreResult;
+use crate::store::tenants;
+use crate::workflows;
 use crate::Ctx;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
@@ -28,7 +31,7 @@ pub struct TenantDay {
 pub async fn run_tenant(ctx: &Ctx, tenant_id: i64, as_of: NaiveDate) -> CoreResult<TenantDay> {
     let actor = Actor::system(tenant_id, "billing-daily");
     let billed = run::run(ctx, &actor, as_of).await?;
-    let dunned = dunning::run(ctx, &actor, as_of).await?;
+    let dunned = workflows::dunning::run(ctx, &actor, as_of).await?;
     Ok(TenantDay { invoices: billed.invoices, dunning: dunned })
 }
 
@@ -52,8 +55,7 @@ pub fn due(now: DateTime<Utc>, tenants: &[(i64, String)], done: &HashMap<i64, Na
 /// succeeded; a failing tenant is logged, left out of `done` (so the next check retries it)
 /// and the others go on. Returns how many tenants failed.
 pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResult<usize> {
-    let tenants: Vec<(i64, String)> =
-        query_as("SELECT id, timezone FROM tenants ORDER BY id").fetch_all(&ctx.db).await?;
+    let tenants = tenants::zones(&ctx.db).await?;
     let mut failed = 0;
     for (id, as_of) in due(ctx.clock.now(), &tenants, done) {
         match run_tenant(ctx, id, as_of).await {

@@ -1,11 +1,13 @@
-//! The device-job outbox: changes a network device must receive (disconnect a session,
-//! change its rate, block or unblock a subscriber on a router or OLT), written in the same transaction as the state change that causes them
-//! and delivered later by the worker with retries, backoff and a dead letter.
+//! The device-job outbox: changes a network device must receive (disconnect a session, change
+//! its rate, block or unblock a subscriber on a router or OLT), written in the same transaction
+//! as the state change that causes them and delivered later by the worker with retries,
+//! backoff and a dead letter. This module is the rows; which jobs a change implies is
+//! `crate::netjobs`, and use cases write them through `crate::effects`.
 //!
 //! Several workers may share one database: a job is claimed by moving its
 //! `next_attempt_at` forward with a guarded UPDATE, so only one of them wins.
 
-use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
+use crate::db::{query, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 use crate::store::page::{self, Order, Page, PageArgs};
 use crate::text_enum;
@@ -142,57 +144,48 @@ pub struct DeviceJob {
 const COLS: &str =
     "id, tenant_id, nas_id, device_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
 
-/// The statement of [`enqueue`] without its `RETURNING`: `$1` tenant, `$2` NAS, `$3` kind,
-/// `$4` payload (JSON), `$5` now. Accounting runs it through its own executor so the job joins
-/// the batch's transaction on either backend.
-macro_rules! enqueue_sql {
-    () => {
-        "INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5)"
-    };
-}
-const ENQUEUE_RETURNING_SQL: &str = concat!(enqueue_sql!(), " RETURNING id");
-
-/// Adds a job inside `tx`; it becomes visible to the worker when `tx` commits. Call
-/// `ctx.jobs_wakeup.notify_one()` after the commit to deliver it at once.
-pub async fn enqueue(
-    tx: &mut Tx,
-    tenant_id: i64,
-    nas_id: Option<i64>,
-    kind: JobKind,
-    payload: &RadiusJobPayload,
-    now: i64,
-) -> CoreResult<i64> {
-    let (id,): (i64,) = query_as(ENQUEUE_RETURNING_SQL)
-        .bind(tenant_id)
-        .bind(nas_id)
-        .bind(kind)
-        .bind(serde_json::to_string(payload).expect("payload serializes"))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok(id)
+/// A job to write: what a status change or a quota crossing asks of a NAS or a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// NAS to talk to (RADIUS jobs).
+    pub nas_id: Option<i64>,
+    /// Device to talk to (device jobs).
+    pub device_id: Option<i64>,
+    /// What to do.
+    pub kind: JobKind,
+    /// JSON payload ([`RadiusJobPayload`] or [`DeviceJobPayload`], by kind).
+    pub payload: String,
 }
 
-/// Adds a device job for `device_id` inside `tx` (see [`DeviceJobPayload`] for what
-/// delivery means); `kind` is [`JobKind::DeviceSuspend`] or [`JobKind::DeviceResume`].
-pub async fn enqueue_device(
-    tx: &mut Tx,
-    tenant_id: i64,
-    device_id: i64,
-    kind: JobKind,
-    payload: &DeviceJobPayload,
-    now: i64,
-) -> CoreResult<i64> {
-    debug_assert!(matches!(kind, JobKind::DeviceSuspend | JobKind::DeviceResume));
+impl NewJob {
+    /// A RADIUS CoA or Disconnect for a session on NAS `nas_id`.
+    pub fn radius(nas_id: i64, kind: JobKind, payload: &RadiusJobPayload) -> Self {
+        debug_assert!(matches!(kind, JobKind::RadiusCoa | JobKind::RadiusDisconnect));
+        let payload = serde_json::to_string(payload).expect("payload serializes");
+        Self { nas_id: Some(nas_id), device_id: None, kind, payload }
+    }
+
+    /// A suspension or resumption for router or OLT `device_id` (see [`DeviceJobPayload`] for
+    /// what delivery means).
+    pub fn device(device_id: i64, kind: JobKind, payload: &DeviceJobPayload) -> Self {
+        debug_assert!(matches!(kind, JobKind::DeviceSuspend | JobKind::DeviceResume));
+        let payload = serde_json::to_string(payload).expect("payload serializes");
+        Self { nas_id: None, device_id: Some(device_id), kind, payload }
+    }
+}
+
+/// Writes `job` of `tenant_id` inside `tx`, due at once; it becomes visible to the worker
+/// when `tx` commits. Returns its id.
+pub async fn insert(tx: &mut Tx, tenant_id: i64, job: &NewJob, now: i64) -> CoreResult<i64> {
     let (id,): (i64,) = query_as(
-        "INSERT INTO device_jobs (tenant_id, device_id, kind, payload, status, attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5, $5) RETURNING id",
+        "INSERT INTO device_jobs (tenant_id, nas_id, device_id, kind, payload, status, attempts, next_attempt_at, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $6, $6) RETURNING id",
     )
     .bind(tenant_id)
-    .bind(device_id)
-    .bind(kind)
-    .bind(serde_json::to_string(payload).expect("payload serializes"))
+    .bind(job.nas_id)
+    .bind(job.device_id)
+    .bind(job.kind)
+    .bind(job.payload.as_str())
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
@@ -288,11 +281,11 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 }
 
 /// Job `id` of `tenant_id`.
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<Option<DeviceJob>> {
+pub async fn get(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult<Option<DeviceJob>> {
     query_as::<DeviceJob>(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await
 }
 
@@ -327,45 +320,18 @@ pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &Pag
     Ok(page::finish(sql.fetch_all::<DeviceJob>(db).await?, plan, args))
 }
 
-/// Puts dead job `id` of the actor's tenant back to pending with its attempts reset, due at
-/// once, audited; NOT_FOUND for an unknown job, CONFLICT for one that is not dead.
-pub async fn retry(ctx: &crate::Ctx, actor: &crate::auth::Actor, id: i64) -> CoreResult<DeviceJob> {
-    actor.require(crate::auth::Action::JobRetry)?;
-    let now = ctx.now_ms();
-    let mut tx = ctx.db.begin().await?;
-    let job = query_as::<DeviceJob>(&format!(
+/// Puts dead job `id` of `tenant_id` back to pending with its attempts reset, due at `now`;
+/// None when it is not a dead job of the tenant.
+pub async fn revive(tx: &mut Tx, tenant_id: i64, id: i64, now: i64) -> CoreResult<Option<DeviceJob>> {
+    query_as::<DeviceJob>(&format!(
         "UPDATE device_jobs SET status = 'PENDING', attempts = 0, next_attempt_at = $1, updated_at = $1 \
          WHERE tenant_id = $2 AND id = $3 AND status = 'DEAD' RETURNING {COLS}"
     ))
     .bind(now)
-    .bind(actor.tenant_id)
+    .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&mut tx)
-    .await?;
-    let Some(job) = job else {
-        let exists: Option<(i64,)> = query_as("SELECT id FROM device_jobs WHERE tenant_id = $1 AND id = $2")
-            .bind(actor.tenant_id)
-            .bind(id)
-            .fetch_optional(&mut tx)
-            .await?;
-        return Err(match exists {
-            Some(_) => crate::CoreError::conflict("id", "only a dead job can be retried"),
-            None => crate::CoreError::NotFound("job"),
-        });
-    };
-    crate::store::audit::record(
-        &mut tx,
-        actor,
-        "job.retry",
-        "DeviceJob",
-        Some(id),
-        serde_json::json!({"kind": job.kind.as_str(), "lastError": job.last_error}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    ctx.jobs_wakeup.notify_one();
-    Ok(job)
+    .fetch_optional(tx)
+    .await
 }
 
 #[cfg(test)]

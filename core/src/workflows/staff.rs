@@ -2,10 +2,10 @@
 //! refresh tokens with reuse detection, password changes, and staff administration.
 
 use crate::auth::{Action, Actor, Role};
+use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::jwt::{self, Claims};
 use crate::password;
-use crate::store::audit;
 use crate::store::tenants::{self, NewTenant, Tenant};
 use crate::store::tokens::{self, Throttle};
 use crate::store::users::{self, User};
@@ -108,7 +108,9 @@ pub async fn create_tenant_with_owner(ctx: &Ctx, r: &Registration, ip: Option<&s
         name: email.clone(),
         ip: ip.map(str::to_string),
     };
-    audit::record(&mut tx, &actor, "tenant.register", "Tenant", Some(tenant.id), json!({"slug": tenant.slug}), now)
+    Effects::new(ctx, &actor, now)
+        .audit("tenant.register", "Tenant", Some(tenant.id), json!({"slug": tenant.slug}))
+        .write(&mut tx)
         .await?;
     let s = session(ctx, &mut tx, user, tenant, None, ip).await?;
     tx.commit().await?;
@@ -173,16 +175,10 @@ pub async fn refresh(ctx: &Ctx, token: &str, ip: Option<&str>) -> CoreResult<Ses
             name: "system:auth".into(),
             ip: ip.map(str::to_string),
         };
-        audit::record(
-            &mut tx,
-            &actor,
-            "auth.refresh_reuse",
-            "User",
-            Some(t.user_id),
-            json!({"family": "revoked"}),
-            now,
-        )
-        .await?;
+        Effects::new(ctx, &actor, now)
+            .audit("auth.refresh_reuse", "User", Some(t.user_id), json!({"family": "revoked"}))
+            .write(&mut tx)
+            .await?;
         tx.commit().await?;
         tracing::warn!(user_id = t.user_id, "refresh token reused: family revoked");
         return Err(CoreError::Unauthenticated);
@@ -229,7 +225,10 @@ pub async fn change_password(ctx: &Ctx, actor: &Actor, current: &str, new: &str)
     let mut tx = ctx.db.begin().await?;
     users::set_password(&mut tx, actor.tenant_id, actor.user_id, &hash, now).await?;
     tokens::revoke_user(&mut tx, actor.user_id, now).await?;
-    audit::record(&mut tx, actor, "staff.password", "User", Some(actor.user_id), json!({"by": "self"}), now).await?;
+    Effects::new(ctx, actor, now)
+        .audit("staff.password", "User", Some(actor.user_id), json!({"by": "self"}))
+        .write(&mut tx)
+        .await?;
     tx.commit().await
 }
 
@@ -245,7 +244,9 @@ pub async fn create_staff(ctx: &Ctx, actor: &Actor, email: &str, name: &str, rol
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let u = users::insert(&mut tx, actor.tenant_id, &email, name, role, &hash, now).await?;
-    audit::record(&mut tx, actor, "staff.create", "User", Some(u.id), json!({"email": u.email, "role": u.role}), now)
+    Effects::new(ctx, actor, now)
+        .audit("staff.create", "User", Some(u.id), json!({"email": u.email, "role": u.role}))
+        .write(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(u)
@@ -299,7 +300,7 @@ pub async fn update_staff(
         "disabled": {"from": cur.is_disabled(), "to": u.is_disabled()},
         "passwordReset": hash.is_some(),
     });
-    audit::record(&mut tx, actor, "staff.update", "User", Some(id), details, now).await?;
+    Effects::new(ctx, actor, now).audit("staff.update", "User", Some(id), details).write(&mut tx).await?;
     tx.commit().await?;
     Ok(u)
 }

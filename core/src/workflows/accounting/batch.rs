@@ -64,13 +64,11 @@ pub async fn account_many(ctx: &Ctx, items: &[AcctItem]) -> Vec<CoreResult<AcctO
     out
 }
 
-/// One batch in one transaction; wakes the worker when it enqueued device jobs.
+/// One batch in one transaction (the worker is woken after its commit when it enqueued
+/// device jobs, see [`enforce_quota`]).
 async fn run_batch(ctx: &Ctx, items: Vec<AcctItem>) -> CoreResult<Vec<AcctOutcome>> {
     let c = ctx.clone();
-    let (out, jobs) = ctx.db.bulk(move |tx| Box::pin(async move { account_batch(&c, tx, &items).await })).await?;
-    if jobs > 0 {
-        ctx.jobs_wakeup.notify_one();
-    }
+    let (out, _jobs) = ctx.db.bulk(move |tx| Box::pin(async move { account_batch(&c, tx, &items).await })).await?;
     Ok(out)
 }
 
@@ -487,7 +485,7 @@ async fn add_usage_many(
         }
         for (sub, _, _, (d_in, d_out, d_time)) in &rows {
             let Some(t) = totals.get(sub) else { continue };
-            let out = enforce_quota(tx, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
+            let out = enforce_quota(ctx, tx, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
             if out.quota_crossed {
                 let last = growth[&(tenant, *sub)].1;
                 outcomes[last].jobs = out.jobs;

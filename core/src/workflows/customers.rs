@@ -1,0 +1,156 @@
+//! Customer lifecycle: create, edit, archive.
+
+use crate::auth::{Action, Actor};
+use crate::effects::Effects;
+use crate::error::{CoreError, CoreResult};
+use crate::events::EventKind;
+use crate::store::customers::{self, Customer, CustomerFields, CustomerStatus};
+use crate::store::{subscriptions, tenants};
+use crate::{validate, Ctx};
+use serde_json::json;
+
+/// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    /// Name (required on create).
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<Option<String>>,
+    /// Phone.
+    pub phone: Option<Option<String>>,
+    /// Address.
+    pub address: Option<Option<String>>,
+    /// Tax id.
+    pub tax_id: Option<Option<String>>,
+    /// Notes.
+    pub notes: Option<Option<String>>,
+    /// Status (ACTIVE or INACTIVE; archive has its own operation).
+    pub status: Option<CustomerStatus>,
+}
+
+fn clean(v: &Option<Option<String>>) -> Option<Option<String>> {
+    v.as_ref().map(|o| o.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+impl CustomerPatch {
+    fn validate(&self) -> CoreResult<()> {
+        if let Some(n) = &self.name {
+            validate::text(n, 200).map_err(|m| CoreError::validation("name", m))?;
+        }
+        if let Some(Some(e)) = clean(&self.email) {
+            validate::email(&e).map_err(|m| CoreError::validation("email", m))?;
+        }
+        if let Some(Some(p)) = clean(&self.phone) {
+            validate::phone(&p).map_err(|m| CoreError::validation("phone", m))?;
+        }
+        for (field, v, max) in [("address", &self.address, 500), ("taxId", &self.tax_id, 64)] {
+            if let Some(Some(s)) = clean(v) {
+                validate::text(&s, max).map_err(|m| CoreError::validation(field, m))?;
+            }
+        }
+        if let Some(Some(n)) = clean(&self.notes) {
+            if n.chars().count() > 5000 {
+                return Err(CoreError::validation("notes", "must be at most 5000 characters"));
+            }
+        }
+        if self.status == Some(CustomerStatus::Archived) {
+            return Err(CoreError::validation("status", "use archiveCustomer to archive"));
+        }
+        Ok(())
+    }
+
+    /// The fields this patch sets, for the audit log.
+    fn changed(&self) -> Vec<&'static str> {
+        crate::store::audit::set_fields(&[
+            ("name", self.name.is_some()),
+            ("email", self.email.is_some()),
+            ("phone", self.phone.is_some()),
+            ("address", self.address.is_some()),
+            ("taxId", self.tax_id.is_some()),
+            ("notes", self.notes.is_some()),
+            ("status", self.status.is_some()),
+        ])
+    }
+}
+
+impl CustomerPatch {
+    /// The stored fields after applying this patch to `cur` (or to an empty customer).
+    fn apply(&self, cur: Option<&Customer>) -> CoreResult<CustomerFields> {
+        let pick = |new: &Option<Option<String>>, old: Option<&Option<String>>| match clean(new) {
+            Some(v) => v,
+            None => old.cloned().flatten(),
+        };
+        let name = match (&self.name, cur) {
+            (Some(n), _) => n.trim().to_string(),
+            (None, Some(c)) => c.name.clone(),
+            (None, None) => return Err(CoreError::validation("name", "is required")),
+        };
+        Ok(CustomerFields {
+            name,
+            email: pick(&self.email, cur.map(|c| &c.email)).map(|e| e.to_lowercase()),
+            phone: pick(&self.phone, cur.map(|c| &c.phone)),
+            address: pick(&self.address, cur.map(|c| &c.address)),
+            tax_id: pick(&self.tax_id, cur.map(|c| &c.tax_id)),
+            notes: pick(&self.notes, cur.map(|c| &c.notes)),
+            status: self.status.or(cur.map(|c| c.status)).unwrap_or(CustomerStatus::Active),
+        })
+    }
+}
+
+/// Creates a customer with the next account number.
+pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<Customer> {
+    actor.require(Action::CustomerWrite)?;
+    let fields = p.apply(None)?;
+    p.validate()?;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let number = tenants::next_customer_number(&mut tx, actor.tenant_id).await?;
+    let c = customers::insert(&mut tx, actor.tenant_id, &format!("C{number:06}"), &fields, now).await?;
+    Effects::new(ctx, actor, now)
+        .audit("customer.create", "Customer", Some(c.id), json!({"accountNumber": c.account_number, "name": c.name}))
+        .event(EventKind::CustomerChanged, c.id)
+        .write(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Changes the fields `p` sets on customer `id`.
+pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> CoreResult<Customer> {
+    actor.require(Action::CustomerWrite)?;
+    p.validate()?;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let cur = customers::get(&mut tx, actor.tenant_id, id).await?;
+    if cur.status == CustomerStatus::Archived {
+        return Err(CoreError::conflict("id", "customer is archived"));
+    }
+    let c = customers::update(&mut tx, actor.tenant_id, id, &p.apply(Some(&cur))?, now).await?;
+    Effects::new(ctx, actor, now)
+        .audit("customer.update", "Customer", Some(id), json!({"fields": p.changed()}))
+        .event(EventKind::CustomerChanged, id)
+        .write(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Archives customer `id`; refused while it has subscriptions that are not cancelled.
+pub async fn archive(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<Customer> {
+    actor.require(Action::CustomerArchive)?;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let open = subscriptions::count_not_cancelled(&mut tx, actor.tenant_id, id).await?;
+    if open > 0 {
+        return Err(CoreError::conflict("id", format!("customer has {open} subscription(s) that are not cancelled")));
+    }
+    let c = customers::set_status(&mut tx, actor.tenant_id, id, CustomerStatus::Archived, now).await?;
+    Effects::new(ctx, actor, now)
+        .audit("customer.archive", "Customer", Some(id), json!({}))
+        .event(EventKind::CustomerChanged, id)
+        .write(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(c)
+}
