@@ -34,6 +34,7 @@ mod radius_interop;
 mod radius_isolation;
 mod roles;
 mod schema;
+mod schema_parity;
 mod smoke;
 mod validation;
 mod ws;
