@@ -348,8 +348,12 @@ fn respond(resp: &async_graphql::BatchResponse) -> Response {
     out
 }
 
-/// Errors raised by the GraphQL engine itself (syntax, unknown fields, depth or complexity
-/// limits) carry no code; they are all the client's to fix, so they are VALIDATION.
+/// Gives every error a code. Errors the GraphQL engine raises about the request itself carry
+/// none: syntax, unknown fields, depth or complexity limits (no path: raised before any field
+/// ran) and arguments or variables of the wrong type ("Failed to parse ..."), all the
+/// client's to fix, so VALIDATION. An uncoded error from a field that ran is a server fault
+/// (resolvers report client errors with a code, through `error::to_gql`): it is logged once
+/// with its message and answered as INTERNAL "internal error", like any internal error.
 fn tag_uncoded_errors(resp: &mut async_graphql::BatchResponse) {
     let responses: Vec<&mut async_graphql::Response> = match resp {
         async_graphql::BatchResponse::Single(r) => vec![r],
@@ -357,12 +361,21 @@ fn tag_uncoded_errors(resp: &mut async_graphql::BatchResponse) {
     };
     for r in responses {
         for e in r.errors.iter_mut() {
-            let ext = e.extensions.get_or_insert_with(Default::default);
-            if ext.get("code").is_none() {
-                ext.set("code", "VALIDATION");
-            }
+            tag_uncoded(e);
         }
     }
+}
+
+fn tag_uncoded(e: &mut async_graphql::ServerError) {
+    if e.extensions.as_ref().is_some_and(|x| x.get("code").is_some()) {
+        return;
+    }
+    let client = e.path.is_empty() || e.message.starts_with("Failed to parse");
+    if !client {
+        tracing::error!(error = %e.message, path = ?e.path, "uncoded error in a GraphQL resolver");
+        e.message = "internal error".to_string();
+    }
+    e.extensions.get_or_insert_with(Default::default).set("code", if client { "VALIDATION" } else { "INTERNAL" });
 }
 
 async fn graphql_ws(
@@ -456,5 +469,43 @@ mod tests {
         assert_eq!(shape(q, Some("A"), json!({"a": "x"})).unwrap(), r#""A","a":*"#);
         assert_eq!(shape(q, Some("B"), json!({"a": "x"})).unwrap(), r#""B","a":"x""#);
         assert_eq!(shape("{ x }", Some("A"), json!({})), None, "a name for an anonymous operation");
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::tag_uncoded;
+    use async_graphql::{PathSegment, Pos, ServerError};
+
+    fn code(e: &ServerError) -> Option<String> {
+        match e.extensions.as_ref()?.get("code")? {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn request_errors_are_validation_and_resolver_faults_internal() {
+        let mut syntax = ServerError::new("Unknown field \"x\" on type \"Query\".", Some(Pos { line: 1, column: 3 }));
+        tag_uncoded(&mut syntax);
+        assert_eq!(code(&syntax).as_deref(), Some("VALIDATION"));
+        assert!(syntax.message.contains("Unknown field"));
+
+        let mut arg = ServerError::new("Failed to parse \"Int\": Only integers from -2^31 to 2^31 are accepted", None);
+        arg.path = vec![PathSegment::Field("customers".into())];
+        tag_uncoded(&mut arg);
+        assert_eq!(code(&arg).as_deref(), Some("VALIDATION"));
+
+        let mut fault = ServerError::new("Data `RequestState` does not exist.", None);
+        fault.path = vec![PathSegment::Field("customers".into()), PathSegment::Index(0)];
+        tag_uncoded(&mut fault);
+        assert_eq!(code(&fault).as_deref(), Some("INTERNAL"));
+        assert_eq!(fault.message, "internal error", "details stay in the log");
+
+        let mut coded = ServerError::new("no", None);
+        coded.path = vec![PathSegment::Field("x".into())];
+        coded.extensions.get_or_insert_with(Default::default).set("code", "FORBIDDEN");
+        tag_uncoded(&mut coded);
+        assert_eq!((code(&coded).as_deref(), coded.message.as_str()), (Some("FORBIDDEN"), "no"));
     }
 }

@@ -230,6 +230,24 @@ async fn suspension_through_graphql_reaches_the_router_and_both_olts_and_resume_
     assert!(n.jobs().await.iter().all(|j| j.status == JobStatus::Done));
 }
 
+/// Cancelling (with its final proration) blocks the subscriber on the network exactly as a
+/// status change to CANCELLED does: the jobs are written with the cancellation.
+#[tokio::test]
+async fn cancelling_a_subscription_blocks_it_on_the_router() {
+    let n = setup().await;
+    let w = n.worker();
+    let cancel = "mutation($s: ID!) { cancelSubscription(id: $s, reason: \"moving away\") { id } }";
+    for s in [&n.pppoe, &n.fixed] {
+        n.app.ok(&n.t.token, cancel, json!({"s": s.id})).await;
+    }
+    n.drain(&w).await;
+    assert_eq!(n.listed(), vec![format!("{SUBNET}.0.7")], "the static IP is on the suspended list");
+    assert!(n.secret_disabled(), "the PPP secret is disabled");
+    assert_eq!(n.active_sessions(), 0, "the live PPPoE session is removed");
+    let jobs = n.jobs().await;
+    assert!(jobs.iter().all(|j| j.status == JobStatus::Done), "{jobs:#?}");
+}
+
 #[tokio::test]
 async fn netctl_sync_shows_and_repairs_devices_changed_by_hand() {
     let n = setup().await;

@@ -400,11 +400,20 @@ pub async fn cancel(
         return Err(CoreError::conflict("status", format!("a {} subscription cannot become CANCELLED", sp.status)));
     }
     let (amount, charge) = charges::cancellation(&mut tx, t, id, &sp, day, now).await?;
-    subscriptions::set_status(&mut tx, t, id, sp.status, SubscriptionStatus::Cancelled, reason.map(str::trim), now)
-        .await?
-        .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
-    let details = json!({"from": sp.status, "to": "CANCELLED", "effective": fmt_date(day), "adjustment": amount});
-    Effects::new(ctx, actor, now)
+    let s =
+        subscriptions::set_status(&mut tx, t, id, sp.status, SubscriptionStatus::Cancelled, reason.map(str::trim), now)
+            .await?
+            .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
+    let mut details = json!({"from": sp.status, "to": "CANCELLED", "effective": fmt_date(day), "adjustment": amount});
+    // Blocked on the network like any move to CANCELLED.
+    let mut effects = Effects::new(ctx, actor, now);
+    if let Some((suspend, default_reason)) = network_move(sp.status, SubscriptionStatus::Cancelled) {
+        let why = reason.map(str::trim).unwrap_or(default_reason);
+        let jobs = network_jobs(&mut tx, t, &s, suspend, why).await?;
+        details["jobs"] = json!(jobs.len());
+        effects = effects.jobs(jobs);
+    }
+    effects
         .audit("subscription.status", "Subscription", Some(id), details)
         .event(EventKind::SubscriptionChanged, id)
         .write(&mut tx)
