@@ -12,7 +12,7 @@
 //! netjobs      which device jobs a status change implies (reads through store)
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
-//!      ^
+//!      ^       lists (every list statement, for the plan test)
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
@@ -48,6 +48,7 @@ mod tests {
                 "password", "secrets", "store", "validate",
             ],
         ),
+        ("lists", &["billing", "db", "error", "store"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         ("seed", &["auth", "billing", "ctx", "db", "error", "store", "validate", "workflows"]),
         ("layers", &[]),

@@ -22,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod jwt;
 mod layers;
+pub mod lists;
 pub mod metrics;
 pub mod netjobs;
 pub mod password;

@@ -97,7 +97,7 @@ async fn batches_of_more_than_ten_operations_are_refused() {
     let r: Value = resp.json().await.unwrap();
     assert_eq!(code(&r), Some("VALIDATION"), "{r:#}");
 
-    let two = json!([op, {"query": "query($n: String!) { customers(filter: {search: $n}) { totalCount } }", "variables": {"n": "x"}}]);
+    let two = json!([op, {"query": "query($n: String!) { customers(filter: {search: $n}) { totalCount } }", "variables": {"n": "xyz"}}]);
     let resp = app.post_raw(Some(&t.token), &two, &[]).await;
     assert_eq!(resp.status(), 200);
     let r: Value = resp.json().await.unwrap();

@@ -182,7 +182,12 @@ async fn customers_filter_by_text_subscription_login_and_status() {
         ("subscription login", json!({"search": "carol-PPP"}), vec!["Carol 100% Fibre"]),
         ("account number", json!({"search": "c000002"}), vec!["Bob Jones"]),
         ("percent is literal", json!({"search": "100%"}), vec!["Carol 100% Fibre"]),
-        ("underscore is literal", json!({"search": "_"}), vec![]),
+        // "e_s" would match "Alice Smith" ("e S") if the underscore were a wildcard.
+        ("underscore is literal", json!({"search": "e_s"}), vec![]),
+        ("every word must match", json!({"search": "alice smith"}), vec!["Alice Smith"]),
+        ("accents are folded", json!({"search": "ÁLICE"}), vec!["Alice Smith"]),
+        ("phone as typed elsewhere", json!({"search": "555-0100"}), vec!["Alice Smith"]),
+        ("short words are ignored beside a long one", json!({"search": "al smith"}), vec!["Alice Smith"]),
         ("no match", json!({"search": "zzz"}), vec![]),
         ("inactive only", json!({"status": ["INACTIVE"]}), vec!["Dave"]),
         ("archived when asked", json!({"status": ["ARCHIVED"]}), vec!["Eve Smith"]),
@@ -197,6 +202,10 @@ async fn customers_filter_by_text_subscription_login_and_status() {
         assert_eq!(names(&d, "customers", "name"), want, "{case}");
         assert_eq!(d["customers"]["totalCount"], want.len(), "{case}");
     }
+    // An index can only find words of three characters or more: a search without one says so.
+    let r = app.gql(Some(&t.token), SEARCH, json!({"f": {"search": "ab"}})).await;
+    assert_eq!(code(&r), Some("VALIDATION"), "{r:#}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "filter.search", "{r:#}");
 }
 
 #[tokio::test]

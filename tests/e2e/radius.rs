@@ -401,6 +401,13 @@ async fn decisions_are_logged_with_their_reasons() {
         let mut tx = ctx.db.begin().await.unwrap();
         usage::add(&mut tx, r.tenant_id, s.id, period, bytes / 2, bytes / 2, secs, ctx.now_ms()).await.unwrap();
         tx.commit().await.unwrap();
+        // Written behind accounting's back: tell the RADIUS profile cache, as accounting does
+        // (its start-up warm-up may have read this subscriber before the usage existed).
+        ctx.events.publish(isp_core::events::Event {
+            tenant_id: r.tenant_id,
+            kind: isp_core::events::EventKind::SubscriptionChanged,
+            object_id: s.id,
+        });
     }
     let rej = r.pap(&capped, "pw-123456").await;
     assert_eq!((rej.code, reply_message(&rej).as_deref()), (Code::AccessReject, Some("data quota exhausted")));

@@ -29,7 +29,7 @@ pub struct CustomerConnectionFields {
 impl CustomerConnectionFields {
     /// Number of customers matching the filter (one extra query; ask only when needed).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        customers::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql()
+        customers::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql().map(|c| c.value)
     }
 }
 
@@ -43,7 +43,7 @@ pub struct SubscriptionConnectionFields {
 impl SubscriptionConnectionFields {
     /// Number of subscriptions matching the filter.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        subscriptions::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql()
+        subscriptions::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql().map(|c| c.value)
     }
 }
 
@@ -123,7 +123,16 @@ impl CoreQuery {
         let f = filter.unwrap_or_default();
         let filter = CustomerFilter { search: f.search, status: f.status };
         let sort = order_by.unwrap_or(CustomerSort::NameAsc);
-        let page = customers::list(&core(ctx).db, a.tenant_id, &filter, sort, &args).await.gql()?;
+        let db = &core(ctx).db;
+        // Relevance order keys each row by an expression over the search: keep them for cursors.
+        let (page, relevance) = if sort == CustomerSort::Relevance {
+            let ranked = customers::list_ranked(db, a.tenant_id, &filter, &args).await.gql()?;
+            let keys: std::collections::HashMap<i64, String> =
+                ranked.items.iter().map(|r| (r.customer.id, r.relevance.clone())).collect();
+            (ranked.map(|r| r.customer), keys)
+        } else {
+            (customers::list(db, a.tenant_id, &filter, sort, &args).await.gql()?, Default::default())
+        };
         // Read the nested rows the query asks for now, so the page resolves in one pass.
         let subs = ctx.look_ahead().field("edges").field("node").field("subscriptions");
         if subs.exists() && a.require(Action::SubscriptionRead).is_ok() && !page.items.is_empty() {
@@ -136,6 +145,7 @@ impl CoreQuery {
                 CustomerSort::NameAsc | CustomerSort::NameDesc => sort_key_text(&c.name),
                 CustomerSort::CreatedAtAsc | CustomerSort::CreatedAtDesc => SortKey::I(c.created_at),
                 CustomerSort::AccountNumberAsc => sort_key_text(&c.account_number),
+                CustomerSort::Relevance => sort_key_text(relevance.get(&c.id).map_or("", String::as_str)),
             },
             id: c.id,
             order: Some(sort.order().tag()),

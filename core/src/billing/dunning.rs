@@ -13,7 +13,7 @@
 use super::fmt_date;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
-use crate::store::page::{self, Order, Page, PageArgs};
+use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::text_enum;
 use chrono::NaiveDate;
 
@@ -116,16 +116,39 @@ pub async fn suspending_invoice(tx: &mut Tx, t: i64, sub: i64) -> CoreResult<i64
     Ok(invoice)
 }
 
-/// A page of the tenant's dunning events, newest first.
-pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<Page<DunningEvent>> {
-    let mut sql =
-        Sql::new("SELECT id, customer_id, invoice_id, subscription_id, kind, at, notified_at FROM dunning_events WHERE tenant_id = ");
-    sql.arg(Arg::I(t));
+/// Appends ` FROM dunning_events WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, t: i64, customer_id: Option<i64>) {
+    sql.push(" FROM dunning_events WHERE tenant_id = ");
+    sql.arg(t);
     if let Some(c) = customer_id {
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
+}
+
+/// The statement of a page of the tenant's dunning events, newest first.
+pub fn list_sql(t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new("SELECT id, customer_id, invoice_id, subscription_id, kind, at, notified_at");
+    from_where(&mut sql, t, customer_id);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<DunningEvent>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's dunning events, newest first.
+pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<Page<DunningEvent>> {
+    list_sql(t, customer_id, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(t: i64, customer_id: Option<i64>) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, t, customer_id);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, t: i64, customer_id: Option<i64>) -> CoreResult<Count> {
+    page::count(db, &count_sql(t, customer_id)?).await
 }
 
 /// For log lines and the scheduler.

@@ -5,7 +5,7 @@
 use super::{fmt_date, InvoiceKind, InvoiceStatus, LineKind};
 use crate::db::{query, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::store::page::{self, Order, Page, PageArgs};
+use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use chrono::NaiveDate;
 
 /// An invoice or credit note.
@@ -138,10 +138,10 @@ pub struct InvoiceFilter {
     pub billing_run_id: Option<i64>,
 }
 
-/// A page of the tenant's invoices, newest first.
-pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -> CoreResult<Page<Invoice>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM invoices WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, f: &InvoiceFilter) {
+    sql.push(" FROM invoices WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(c) = f.customer_id {
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
@@ -161,8 +161,32 @@ pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -
         }
         sql.push(")");
     }
+}
+
+/// The statement of a page of the tenant's invoices, newest first.
+pub fn list_sql(tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<Invoice>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's invoices, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &InvoiceFilter, args: &PageArgs) -> CoreResult<Page<Invoice>> {
+    list_sql(tenant_id, f, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, f: &InvoiceFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, f);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &InvoiceFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, f)?).await
 }
 
 /// How many overdue invoices customer `customer_id` has.

@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
-use crate::store::page::{self, Order, Page, PageArgs};
+use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::Ctx;
 use chrono::NaiveDate;
 use serde_json::json;
@@ -249,15 +249,39 @@ pub async fn get(db: &Db, t: i64, id: i64) -> CoreResult<Payment> {
         .ok_or(CoreError::NotFound("payment"))
 }
 
-/// A page of payments, newest first, optionally of one customer.
-pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<Page<Payment>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM payments WHERE tenant_id = "));
-    sql.arg(Arg::I(t));
+/// Appends ` FROM payments WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, t: i64, customer_id: Option<i64>) {
+    sql.push(" FROM payments WHERE tenant_id = ");
+    sql.arg(t);
     if let Some(c) = customer_id {
         sql.push(" AND customer_id = ").arg(Arg::I(c));
     }
+}
+
+/// The statement of a page of payments, newest first, optionally of one customer.
+pub fn list_sql(t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, t, customer_id);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<Payment>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of payments, newest first, optionally of one customer.
+pub async fn list(db: &Db, t: i64, customer_id: Option<i64>, args: &PageArgs) -> CoreResult<Page<Payment>> {
+    list_sql(t, customer_id, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(t: i64, customer_id: Option<i64>) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, t, customer_id);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, t: i64, customer_id: Option<i64>) -> CoreResult<Count> {
+    page::count(db, &count_sql(t, customer_id)?).await
 }
 
 /// Allocations of a payment (or, with `by_invoice`, to an invoice).

@@ -23,6 +23,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (5, "billing_branding", "0005_billing_branding.sql"),
     (6, "billing_runs", "0006_billing_runs.sql"),
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
+    (8, "search", "0008_search.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -34,6 +35,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (5, "billing_branding", "0005_billing_branding.sql"),
     (6, "billing_runs", "0006_billing_runs.sql"),
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
+    (8, "search", "0008_search.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

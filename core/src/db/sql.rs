@@ -34,6 +34,13 @@ impl<'a> Sql<'a> {
         self
     }
 
+    /// Binds `arg` to the next placeholder number and returns its text (`$n`) without
+    /// appending it, for an expression used in more than one place.
+    pub fn param(&mut self, arg: impl Encode<'a>) -> String {
+        self.args.push(arg.encode());
+        format!("${}", self.args.len())
+    }
+
     /// Appends raw SQL (never user input).
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);

@@ -1,7 +1,7 @@
 //! The audit log: who did what to which object, when and from where. Written in the same
 //! transaction as the change it records, so neither exists without the other.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::auth::Actor;
 use crate::db::{query, Arg, Db, FromRow, Sql, Tx};
 use crate::error::CoreResult;
@@ -76,12 +76,10 @@ pub struct AuditFilter {
     pub action_prefix: Option<String>,
 }
 
-/// A page of the tenant's log, newest first.
-pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> CoreResult<Page<AuditEntry>> {
-    let mut sql = Sql::new(
-        "SELECT id, tenant_id, user_id, actor, action, object_type, object_id, details, ip, at FROM audit_log WHERE tenant_id = ",
-    );
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM audit_log WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, f: &AuditFilter) {
+    sql.push(" FROM audit_log WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(t) = &f.object_type {
         sql.push(" AND object_type = ").arg(Arg::text(t.clone()));
     }
@@ -94,7 +92,30 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> 
     if let Some(p) = &f.action_prefix {
         sql.push(" AND action LIKE ").arg(Arg::text(format!("{}%", p.replace(['%', '_'], ""))));
     }
+}
+
+/// The statement of a page of the tenant's log, newest first.
+pub fn list_sql(tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new("SELECT id, tenant_id, user_id, actor, action, object_type, object_id, details, ip, at");
+    from_where(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    let rows = sql.fetch_all::<AuditEntry>(db).await?;
-    Ok(page::finish(rows, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's log, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter, args: &PageArgs) -> CoreResult<Page<AuditEntry>> {
+    list_sql(tenant_id, f, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, f: &AuditFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, f);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &AuditFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, f)?).await
 }

@@ -1,7 +1,7 @@
 //! The RADIUS auth log: every Access-Request with its decision and the reason, so support
 //! staff can answer "why can't this customer connect?".
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::db::{Arg, Backend, Db, Encode, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 
@@ -107,12 +107,10 @@ pub struct AuthLogFilter {
     pub result: Option<String>,
 }
 
-/// A page of the tenant's auth log, newest first.
-pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -> CoreResult<Page<AuthLogEntry>> {
-    let mut sql = Sql::new(
-        "SELECT id, tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at FROM auth_log WHERE tenant_id = ",
-    );
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM auth_log WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, f: &AuthLogFilter) {
+    sql.push(" FROM auth_log WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(u) = &f.username {
         sql.push(" AND username = ").arg(Arg::text(u.clone()));
     }
@@ -122,6 +120,32 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -
     if let Some(r) = &f.result {
         sql.push(" AND result = ").arg(Arg::text(r.clone()));
     }
+}
+
+/// The statement of a page of the tenant's auth log, newest first.
+pub fn list_sql(tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(
+        "SELECT id, tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at",
+    );
+    from_where(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<AuthLogEntry>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's auth log, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &AuthLogFilter, args: &PageArgs) -> CoreResult<Page<AuthLogEntry>> {
+    list_sql(tenant_id, f, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, f: &AuthLogFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, f);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &AuthLogFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, f)?).await
 }

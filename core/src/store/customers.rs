@@ -1,7 +1,8 @@
 //! Customers: the people and businesses an ISP sells to.
 
-use super::page::{self, Order, Page, PageArgs};
-use crate::db::{like_pattern, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
+use super::search;
+use crate::db::{query_as, Arg, Backend, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
 
@@ -30,6 +31,9 @@ text_enum!(
         CreatedAtDesc = "CREATED_AT_DESC",
         /// By account number.
         AccountNumberAsc = "ACCOUNT_NUMBER_ASC",
+        /// Best matches of the search first: names that begin with its first word, names that
+        /// contain it, then the other matches, each group by name (needs a search).
+        Relevance = "RELEVANCE",
     }
 );
 
@@ -42,6 +46,9 @@ impl CustomerSort {
             Self::CreatedAtAsc => Order { column: "created_at", integer: true, desc: false },
             Self::CreatedAtDesc => Order { column: "created_at", integer: true, desc: true },
             Self::AccountNumberAsc => Order { column: "account_number", integer: false, desc: false },
+            // Sorted by an expression over the search (see `list_sql`); the column names the
+            // order in cursors.
+            Self::Relevance => Order { column: "relevance", integer: false, desc: false },
         }
     }
 }
@@ -191,14 +198,27 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
 /// Filters for customer lists.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerFilter {
-    /// Matches name, email, phone, account number or a subscription's login (case-insensitive).
+    /// Words that must all appear in the customer's name, email, phone, account number,
+    /// address, or a subscription's login, static IP or ONU serial (case and accents folded;
+    /// see [`super::search`]).
     pub search: Option<String>,
     /// Only these statuses (default: all but ARCHIVED).
     pub status: Option<Vec<CustomerStatus>>,
 }
 
-fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
-    sql.arg(Arg::I(tenant_id));
+impl CustomerFilter {
+    /// The search terms, if the filter searches.
+    fn terms(&self) -> CoreResult<Option<Vec<search::Term>>> {
+        match self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => search::terms("filter.search", s).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Appends ` FROM customers WHERE ...` for `f` in `tenant_id` to `sql`.
+fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &CustomerFilter) -> CoreResult<()> {
+    sql.push(" FROM customers WHERE tenant_id = ").arg(tenant_id);
     match &f.status {
         Some(list) if !list.is_empty() => {
             sql.push(" AND status IN (");
@@ -206,7 +226,7 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.arg(s);
+                sql.arg(*s);
             }
             sql.push(")");
         }
@@ -214,18 +234,77 @@ fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &CustomerFilter) {
             sql.push(" AND status <> 'ARCHIVED'");
         }
     }
-    if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let p = like_pattern(s);
-        sql.push(" AND (LOWER(name) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(email) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR phone LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(account_number) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = customers.id AND s.tenant_id = ")
-            .arg(Arg::I(tenant_id))
-            .push(" AND LOWER(s.username) LIKE ")
-            .arg(Arg::text(p))
-            .push(" ESCAPE '\\'))");
+    if let Some(terms) = f.terms()? {
+        search::push_match(sql, backend, search::Index::Customers, "id", tenant_id, &terms);
     }
+    Ok(())
+}
+
+/// The statement of a page of the tenant's customers. In [`CustomerSort::Relevance`] order
+/// each row also carries its sort key, column `relevance` ([`RankedCustomer`]).
+pub fn list_sql(
+    backend: Backend,
+    tenant_id: i64,
+    f: &CustomerFilter,
+    sort: CustomerSort,
+    args: &PageArgs,
+) -> CoreResult<ListQuery> {
+    if sort != CustomerSort::Relevance {
+        let mut sql = Sql::new(&format!("SELECT {COLS}"));
+        from_where(&mut sql, backend, tenant_id, f)?;
+        let plan = page::apply(&mut sql, sort.order(), args)?;
+        return Ok(ListQuery { sql, plan });
+    }
+    let terms = f.terms()?.ok_or_else(|| CoreError::validation("orderBy", "RELEVANCE needs a search"))?;
+    let first = &terms[0].0[0];
+    let name = match backend {
+        Backend::Sqlite => "lower(name)",
+        Backend::Postgres => "isp_fold(name)",
+    };
+    // Names that begin with the first word, then names that contain it, then the other
+    // matches (an email, a login ...), each group by name. The key is computed over the
+    // search's matches only, and sorted there.
+    let mut sql = Sql::new(&format!("SELECT * FROM (SELECT {COLS}, (CASE WHEN {name} LIKE "));
+    let starts = sql.param(format!("{}%", like_escape(first)));
+    let contains = sql.param(format!("%{}%", like_escape(first)));
+    sql.push(&format!(
+        "{starts} ESCAPE '\\' THEN '0' WHEN {name} LIKE {contains} ESCAPE '\\' THEN '1' ELSE '2' END || {name}) AS relevance"
+    ));
+    from_where(&mut sql, backend, tenant_id, f)?;
+    sql.push(") r WHERE 1 = 1");
+    let plan = page::apply(&mut sql, sort.order(), args)?;
+    Ok(ListQuery { sql, plan })
+}
+
+/// A customer in [`CustomerSort::Relevance`] order, with its sort key (for cursors).
+#[derive(Debug, Clone, FromRow)]
+pub struct RankedCustomer {
+    /// The customer.
+    #[row(flatten)]
+    pub customer: Customer,
+    /// Its place in the order.
+    pub relevance: String,
+}
+
+/// `s` with `%`, `_` and `\` escaped for `LIKE ... ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+/// A page of the search's matches, best first ([`CustomerSort::Relevance`]).
+pub async fn list_ranked(
+    db: &Db,
+    tenant_id: i64,
+    f: &CustomerFilter,
+    args: &PageArgs,
+) -> CoreResult<Page<RankedCustomer>> {
+    list_sql(db.backend(), tenant_id, f, CustomerSort::Relevance, args)?.page(db, args).await
 }
 
 /// A page of the tenant's customers.
@@ -236,16 +315,15 @@ pub async fn list(
     sort: CustomerSort,
     args: &PageArgs,
 ) -> CoreResult<Page<Customer>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM customers WHERE tenant_id = "));
-    filter_sql(&mut sql, tenant_id, f);
-    let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_all::<Customer>(db).await?, plan, args))
+    list_sql(db.backend(), tenant_id, f, sort, args)?.page(db, args).await
 }
 
-/// How many customers match the filter.
-pub async fn count(db: &Db, tenant_id: i64, f: &CustomerFilter) -> CoreResult<i64> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM customers WHERE tenant_id = ");
-    filter_sql(&mut sql, tenant_id, f);
-    let (n,): (i64,) = sql.fetch_one(db).await?;
-    Ok(n)
+/// The statement counting the customers that match the filter.
+pub fn count_sql(backend: Backend, tenant_id: i64, f: &CustomerFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| from_where(sql, backend, tenant_id, f))
+}
+
+/// How many customers match the filter (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &CustomerFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(db.backend(), tenant_id, f)?).await
 }

@@ -9,7 +9,7 @@
 //! are delivered or dead. Deleting keeps the history: finished jobs and cancelled
 //! subscriptions that named it keep their rows with the device cleared.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::secrets::Secrets;
@@ -268,15 +268,39 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<De
     sql.fetch_all::<Device>(db).await
 }
 
-/// A page of the tenant's devices by name, optionally of one kind.
-pub async fn list(db: &Db, tenant_id: i64, kind: Option<DeviceKind>, args: &PageArgs) -> CoreResult<Page<Device>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM devices WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM devices WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, kind: Option<DeviceKind>) {
+    sql.push(" FROM devices WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(k) = kind {
         sql.push(" AND kind = ").arg(k);
     }
+}
+
+/// The statement of a page of the tenant's devices by name, optionally of one kind.
+pub fn list_sql(tenant_id: i64, kind: Option<DeviceKind>, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, kind);
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_all::<Device>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's devices by name, optionally of one kind.
+pub async fn list(db: &Db, tenant_id: i64, kind: Option<DeviceKind>, args: &PageArgs) -> CoreResult<Page<Device>> {
+    list_sql(tenant_id, kind, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, kind: Option<DeviceKind>) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, kind);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, kind: Option<DeviceKind>) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, kind)?).await
 }
 
 /// Every enabled device of `kind` in `tenant_id` inside `tx`, by id.

@@ -7,9 +7,9 @@
 //! Several workers may share one database: a job is claimed by moving its
 //! `next_attempt_at` forward with a guarded UPDATE, so only one of them wins.
 
-use crate::db::{query, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
+use crate::db::{query, query_as, Db, Executor, FromRow, Sql, Tx};
 use crate::error::CoreResult;
-use crate::store::page::{self, Order, Page, PageArgs};
+use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::text_enum;
 use serde::{Deserialize, Serialize};
 
@@ -309,15 +309,39 @@ pub async fn dead(db: &Db, tenant_id: i64, limit: i64) -> CoreResult<Vec<DeviceJ
     .await
 }
 
-/// A page of the tenant's jobs, newest first, optionally only those in `status`.
-pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &PageArgs) -> CoreResult<Page<DeviceJob>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM device_jobs WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM device_jobs WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, status: Option<JobStatus>) {
+    sql.push(" FROM device_jobs WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(s) = status {
         sql.push(" AND status = ").arg(s);
     }
+}
+
+/// The statement of a page of the tenant's jobs, newest first, optionally only those in `status`.
+pub fn list_sql(tenant_id: i64, status: Option<JobStatus>, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, status);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<DeviceJob>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's jobs, newest first, optionally only those in `status`.
+pub async fn list(db: &Db, tenant_id: i64, status: Option<JobStatus>, args: &PageArgs) -> CoreResult<Page<DeviceJob>> {
+    list_sql(tenant_id, status, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, status: Option<JobStatus>) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, status);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, status: Option<JobStatus>) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, status)?).await
 }
 
 /// Puts dead job `id` of `tenant_id` back to pending with its attempts reset, due at `now`;

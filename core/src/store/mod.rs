@@ -11,6 +11,7 @@ pub mod nas;
 pub mod page;
 pub mod plans;
 pub mod radius_sessions;
+pub mod search;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tokens;

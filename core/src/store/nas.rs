@@ -1,7 +1,7 @@
 //! Network access servers (routers) that talk RADIUS to us. The source IP of a RADIUS packet
 //! names the NAS, and the NAS names the tenant; its shared secret is encrypted at rest.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::db::{query_as, Arg, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
@@ -160,10 +160,34 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Na
     sql.fetch_all::<Nas>(db).await
 }
 
+/// Appends ` FROM nas WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64) {
+    sql.push(" FROM nas WHERE tenant_id = ");
+    sql.arg(tenant_id);
+}
+
+/// The statement of a page of the tenant's NAS devices by name.
+pub fn list_sql(tenant_id: i64, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id);
+    let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
+    Ok(ListQuery { sql, plan })
+}
+
 /// A page of the tenant's NAS devices by name.
 pub async fn list(db: &Db, tenant_id: i64, args: &PageArgs) -> CoreResult<Page<Nas>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM nas WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
-    let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_all::<Nas>(db).await?, plan, args))
+    list_sql(tenant_id, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id)?).await
 }

@@ -1,7 +1,7 @@
 //! Keyset pagination behind the API's Relay connections: stable under inserts, and as fast
 //! on page 1,000 as on page 1.
 
-use crate::db::{Arg, Sql};
+use crate::db::{Arg, Executor, FromRow, Sql};
 use crate::error::{CoreError, CoreResult};
 
 /// The largest page a client may ask for.
@@ -113,10 +113,20 @@ fn cursor_arg(c: &Cursor, order: &Order, field: &str) -> CoreResult<Arg> {
 
 /// Appends the keyset conditions (as `AND ...`), ORDER BY and LIMIT for `args` to `sql`,
 /// whose WHERE clause is already open. Returns (limit, backward) for [`finish`].
-pub fn apply(sql: &mut Sql, order: Order, args: &PageArgs) -> CoreResult<(usize, bool)> {
+pub fn apply(sql: &mut Sql<'_>, order: Order, args: &PageArgs) -> CoreResult<(usize, bool)> {
+    apply_on(sql, order.column, &id_column(order.column), order, args)
+}
+
+/// [`apply`] for a list ordered by an SQL expression `expr` (text, ascending unless
+/// `order.desc`) rather than a column; `order.column` names the order in cursors, `id` is
+/// the id column beside it. Such a list sorts what its filter selects (no index holds the
+/// expression), so it is only for filters that select few rows, such as a search.
+pub fn apply_expr(sql: &mut Sql<'_>, expr: &str, id: &str, order: Order, args: &PageArgs) -> CoreResult<(usize, bool)> {
+    apply_on(sql, expr, id, order, args)
+}
+
+fn apply_on(sql: &mut Sql<'_>, col: &str, id: &str, order: Order, args: &PageArgs) -> CoreResult<(usize, bool)> {
     let (n, backward) = args.plan()?;
-    let col = order.column;
-    let id = id_column(col);
     for (cursor, after, field) in [(&args.after, true, "after"), (&args.before, false, "before")] {
         if let Some(c) = cursor {
             // "after" in ascending order means greater; "before" or descending flips it.
@@ -141,6 +151,58 @@ fn id_column(col: &str) -> String {
         Some((table, _)) => format!("{table}.id"),
         None => "id".to_string(),
     }
+}
+
+/// A list statement with what [`finish`] needs to turn its rows into a page.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// The statement: filter, keyset conditions, order and `LIMIT n + 1`.
+    pub sql: Sql<'static>,
+    /// (limit, backward), from [`apply`].
+    pub plan: (usize, bool),
+}
+
+impl ListQuery {
+    /// Runs the statement and returns the page.
+    pub async fn page<T: FromRow + Send + 'static>(&self, ex: impl Executor, args: &PageArgs) -> CoreResult<Page<T>> {
+        Ok(finish(self.sql.fetch_all(ex).await?, self.plan, args))
+    }
+}
+
+/// Lists count their rows up to this many; beyond it a count says "more than this" rather
+/// than reading every row of a large tenant on every page (README: Counts).
+pub const COUNT_LIMIT: i64 = 1000;
+
+/// How many items a list has: exact up to [`COUNT_LIMIT`], that limit and `exact: false`
+/// beyond it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// The number of items, at most [`COUNT_LIMIT`].
+    pub value: i64,
+    /// Whether `value` is the exact number (false: there are more).
+    pub exact: bool,
+}
+
+impl Count {
+    /// The count of `n` rows read with a limit of [`COUNT_LIMIT`] + 1.
+    pub fn of(n: i64) -> Self {
+        Self { value: n.min(COUNT_LIMIT), exact: n <= COUNT_LIMIT }
+    }
+}
+
+/// `SELECT COUNT(*)` over at most [`COUNT_LIMIT`] + 1 rows of the rows `from_where` selects
+/// (it appends ` FROM ... WHERE ...` to the statement it is given).
+pub fn count_sql(from_where: impl FnOnce(&mut Sql<'static>) -> CoreResult<()>) -> CoreResult<Sql<'static>> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1");
+    from_where(&mut sql)?;
+    sql.push(&format!(" LIMIT {}) n", COUNT_LIMIT + 1));
+    Ok(sql)
+}
+
+/// Runs a [`count_sql`] statement.
+pub async fn count(ex: impl Executor, sql: &Sql<'_>) -> CoreResult<Count> {
+    let (n,): (i64,) = sql.fetch_one(ex).await?;
+    Ok(Count::of(n))
 }
 
 /// Turns the `limit + 1` rows read by [`apply`] into a page in display order.

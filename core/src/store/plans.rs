@@ -1,6 +1,6 @@
 //! Plans: what an ISP sells — price, speeds, bursts, quotas.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::db::{query_as, Arg, Db, Executor, FromRow, QueryAs, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::store::subscriptions::AccessType;
@@ -355,15 +355,39 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     sql.fetch_all::<Plan>(db).await
 }
 
-/// A page of the tenant's plans by name; archived ones only when asked for.
-pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, args: &PageArgs) -> CoreResult<Page<Plan>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM plans WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, include_archived: bool) {
+    sql.push(" FROM plans WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if !include_archived {
         sql.push(" AND active = 1");
     }
+}
+
+/// The statement of a page of the tenant's plans by name; archived ones only when asked for.
+pub fn list_sql(tenant_id: i64, include_archived: bool, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, include_archived);
     let plan = page::apply(&mut sql, Order { column: "name", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_all::<Plan>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's plans by name; archived ones only when asked for.
+pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, args: &PageArgs) -> CoreResult<Page<Plan>> {
+    list_sql(tenant_id, include_archived, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, include_archived: bool) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, include_archived);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, include_archived: bool) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, include_archived)?).await
 }
 
 #[cfg(test)]

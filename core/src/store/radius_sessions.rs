@@ -2,7 +2,7 @@
 //! Stop, Accounting-On/Off, stale sweep) that keeps sessions, per-period usage and quota
 //! enforcement jobs consistent in one transaction per request.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use super::plans::Plan;
 use super::subscriptions::SubscriptionStatus;
 use super::usage::{self, parse_date};
@@ -221,10 +221,10 @@ pub struct SessionFilter {
     pub username: Option<String>,
 }
 
-/// A page of the tenant's sessions, newest first.
-pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -> CoreResult<Page<RadiusSession>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM radius_sessions WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM radius_sessions WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, f: &SessionFilter) {
+    sql.push(" FROM radius_sessions WHERE tenant_id = ");
+    sql.arg(tenant_id);
     if let Some(o) = f.open {
         sql.push(" AND open = ").arg(Arg::I(i64::from(o)));
     }
@@ -237,8 +237,32 @@ pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -
     if let Some(u) = &f.username {
         sql.push(" AND username = ").arg(Arg::text(u.clone()));
     }
+}
+
+/// The statement of a page of the tenant's sessions, newest first.
+pub fn list_sql(tenant_id: i64, f: &SessionFilter, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, f);
     let plan = page::apply(&mut sql, Order { column: "id", integer: true, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<RadiusSession>(db).await?, plan, args))
+    Ok(ListQuery { sql, plan })
+}
+
+/// A page of the tenant's sessions, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &SessionFilter, args: &PageArgs) -> CoreResult<Page<RadiusSession>> {
+    list_sql(tenant_id, f, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, f: &SessionFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, f);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &SessionFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, f)?).await
 }
 
 /// Session `id` of `tenant_id`, on the pool or in a transaction.

@@ -1,8 +1,9 @@
 //! Subscriptions: a customer's service on a plan, with its network identity and a status
 //! that moves only along the allowed transitions.
 
-use super::page::{self, Order, Page, PageArgs};
-use crate::db::{like_pattern, query, query_as, Arg, Db, Executor, FromRow, Sql, Tx};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
+use super::search;
+use crate::db::{query, query_as, Arg, Backend, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
 
@@ -344,38 +345,52 @@ pub struct SubscriptionFilter {
     pub access_type: Option<AccessType>,
     /// Only this customer.
     pub customer_id: Option<i64>,
-    /// Login, IP, MAC or ONU serial contains this (case-insensitive).
+    /// Words that must all appear in the login, static IP, MAC address or ONU serial (see
+    /// [`super::search`]).
     pub search: Option<String>,
 }
 
-fn filter_sql(sql: &mut Sql, tenant_id: i64, f: &SubscriptionFilter) {
-    sql.arg(Arg::I(tenant_id));
+/// Appends ` FROM subscriptions WHERE ...` for `f` in `tenant_id` to `sql`.
+fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<()> {
+    sql.push(" FROM subscriptions WHERE tenant_id = ").arg(tenant_id);
     if let Some(list) = f.status.as_ref().filter(|l| !l.is_empty()) {
         sql.push(" AND status IN (");
         for (i, s) in list.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.arg(s);
+            sql.arg(*s);
         }
         sql.push(")");
     }
     if let Some(p) = f.plan_id {
-        sql.push(" AND plan_id = ").arg(Arg::I(p));
+        sql.push(" AND plan_id = ").arg(p);
     }
     if let Some(a) = f.access_type {
         sql.push(" AND access_type = ").arg(a);
     }
     if let Some(c) = f.customer_id {
-        sql.push(" AND customer_id = ").arg(Arg::I(c));
+        sql.push(" AND customer_id = ").arg(c);
     }
     if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let p = like_pattern(s);
-        sql.push(" AND (LOWER(username) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR static_ipv4 LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(mac_address) LIKE ").arg(Arg::text(p.clone())).push(" ESCAPE '\\'");
-        sql.push(" OR LOWER(onu_serial) LIKE ").arg(Arg::text(p)).push(" ESCAPE '\\')");
+        let terms = search::terms("filter.search", s)?;
+        search::push_match(sql, backend, search::Index::Subscriptions, "id", tenant_id, &terms);
     }
+    Ok(())
+}
+
+/// The statement of a page of the tenant's subscriptions.
+pub fn list_sql(
+    backend: Backend,
+    tenant_id: i64,
+    f: &SubscriptionFilter,
+    sort: SubscriptionSort,
+    args: &PageArgs,
+) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, backend, tenant_id, f)?;
+    let plan = page::apply(&mut sql, sort.order(), args)?;
+    Ok(ListQuery { sql, plan })
 }
 
 /// A page of the tenant's subscriptions.
@@ -386,18 +401,17 @@ pub async fn list(
     sort: SubscriptionSort,
     args: &PageArgs,
 ) -> CoreResult<Page<Subscription>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
-    filter_sql(&mut sql, tenant_id, f);
-    let plan = page::apply(&mut sql, sort.order(), args)?;
-    Ok(page::finish(sql.fetch_all::<Subscription>(db).await?, plan, args))
+    list_sql(db.backend(), tenant_id, f, sort, args)?.page(db, args).await
 }
 
-/// How many subscriptions match the filter.
-pub async fn count(db: &Db, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<i64> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM subscriptions WHERE tenant_id = ");
-    filter_sql(&mut sql, tenant_id, f);
-    let (n,): (i64,) = sql.fetch_one(db).await?;
-    Ok(n)
+/// The statement counting the subscriptions that match the filter.
+pub fn count_sql(backend: Backend, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| from_where(sql, backend, tenant_id, f))
+}
+
+/// How many subscriptions match the filter (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<Count> {
+    page::count(db, &count_sql(db.backend(), tenant_id, f)?).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! before the boundary in the old period and after it in the new one. Periods are anchored
 //! on the subscription's start date and use UTC calendar dates.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use super::plans::BillingPeriod;
 use crate::db::{query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
@@ -128,12 +128,36 @@ pub async fn add(
 const COLS: &str =
     "id, tenant_id, subscription_id, period_start, period_end, input_octets, output_octets, session_time, updated_at";
 
+/// Appends ` FROM radius_usage WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64, subscription_id: i64) {
+    sql.push(" FROM radius_usage WHERE tenant_id = ");
+    sql.arg(tenant_id).push(" AND subscription_id = ").arg(Arg::I(subscription_id));
+}
+
+/// The statement of a page of one subscription's usage, newest period first.
+pub fn list_sql(tenant_id: i64, subscription_id: i64, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id, subscription_id);
+    let plan = page::apply(&mut sql, Order { column: "period_start", integer: false, desc: true }, args)?;
+    Ok(ListQuery { sql, plan })
+}
+
 /// A page of one subscription's usage, newest period first.
 pub async fn list(db: &Db, tenant_id: i64, subscription_id: i64, args: &PageArgs) -> CoreResult<Page<Usage>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM radius_usage WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id)).push(" AND subscription_id = ").arg(Arg::I(subscription_id));
-    let plan = page::apply(&mut sql, Order { column: "period_start", integer: false, desc: true }, args)?;
-    Ok(page::finish(sql.fetch_all::<Usage>(db).await?, plan, args))
+    list_sql(tenant_id, subscription_id, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64, subscription_id: i64) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id, subscription_id);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64, subscription_id: i64) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id, subscription_id)?).await
 }
 
 /// Usage of one subscription in the period starting on `period_start`, if any traffic.

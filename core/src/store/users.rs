@@ -1,8 +1,8 @@
 //! Staff users of a tenant.
 
-use super::page::{self, Order, Page, PageArgs};
+use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::auth::Role;
-use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
+use crate::db::{query, query_as, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 
 /// A staff member who logs in to manage the tenant.
@@ -95,12 +95,36 @@ pub async fn active_owners(tx: &mut Tx, tenant_id: i64) -> CoreResult<i64> {
     Ok(n)
 }
 
+/// Appends ` FROM users WHERE ...` of the list to `sql`.
+fn from_where(sql: &mut Sql<'static>, tenant_id: i64) {
+    sql.push(" FROM users WHERE tenant_id = ");
+    sql.arg(tenant_id);
+}
+
+/// The statement of a page of the tenant's staff ordered by email.
+pub fn list_sql(tenant_id: i64, args: &PageArgs) -> CoreResult<ListQuery> {
+    let mut sql = Sql::new(&format!("SELECT {COLS}"));
+    from_where(&mut sql, tenant_id);
+    let plan = page::apply(&mut sql, Order { column: "email", integer: false, desc: false }, args)?;
+    Ok(ListQuery { sql, plan })
+}
+
 /// A page of the tenant's staff ordered by email.
 pub async fn list(db: &Db, tenant_id: i64, args: &PageArgs) -> CoreResult<Page<User>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM users WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id));
-    let plan = page::apply(&mut sql, Order { column: "email", integer: false, desc: false }, args)?;
-    Ok(page::finish(sql.fetch_all::<User>(db).await?, plan, args))
+    list_sql(tenant_id, args)?.page(db, args).await
+}
+
+/// The statement counting the rows of the list.
+pub fn count_sql(tenant_id: i64) -> CoreResult<Sql<'static>> {
+    page::count_sql(|sql| {
+        from_where(sql, tenant_id);
+        Ok(())
+    })
+}
+
+/// How many rows the list has (up to [`page::COUNT_LIMIT`]).
+pub async fn count(db: &Db, tenant_id: i64) -> CoreResult<Count> {
+    page::count(db, &count_sql(tenant_id)?).await
 }
 
 /// Sets name, role and disabled flag of user `id` inside `tx`.

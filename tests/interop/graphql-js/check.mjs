@@ -39,7 +39,7 @@ check('introspection matches schema.graphql', a === b, a === b ? '' : firstDiff(
 // 3. The README's operations validate against the schema.
 const ops = {
   login: 'mutation Login($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { accessToken refreshToken expiresIn user { email role } } }',
-  customers: '{ customers(first: 5, filter: {search: "a"}) { totalCount edges { cursor node { id name accountNumber subscriptions { username status plan { name price { formatted } } } } } pageInfo { hasNextPage endCursor } } }',
+  customers: '{ customers(first: 5, filter: {search: "ana"}) { totalCount edges { cursor node { id name accountNumber subscriptions { username status plan { name price { formatted } } } } } pageInfo { hasNextPage endCursor } } }',
   create: 'mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id name } }',
   changes: 'subscription { changes(kinds: [CUSTOMER]) { kind id } }',
 };

@@ -1,0 +1,282 @@
+//! Every list the API pages through, as the statements the store builds for it: each sort
+//! with each combination of its filters, forwards and backwards, from the start and from a
+//! cursor, and its count. The plan test below runs `EXPLAIN` over all of them on both
+//! backends, so a list (or a filter, or a sort) that an index does not serve fails the
+//! suite; an e2e test checks that [`FIELDS`] names every connection of the GraphQL schema, so a
+//! new list cannot be left out.
+
+use crate::billing::{dunning, invoices, payments, InvoiceKind, InvoiceStatus};
+use crate::db::{Backend, Sql};
+use crate::error::CoreResult;
+use crate::store::customers::{self, CustomerFilter, CustomerSort, CustomerStatus};
+use crate::store::devices::{self, DeviceKind};
+use crate::store::jobs::{self, JobStatus};
+use crate::store::page::{Cursor, ListQuery, Order, PageArgs, SortKey};
+use crate::store::subscriptions::{self, AccessType, SubscriptionFilter, SubscriptionSort, SubscriptionStatus};
+use crate::store::{audit, auth_log, nas, plans, radius_sessions, usage, users};
+
+/// The GraphQL connection fields these lists serve.
+pub const FIELDS: &[&str] = &[
+    "customers",
+    "subscriptions",
+    "plans",
+    "staffUsers",
+    "auditLog",
+    "nasDevices",
+    "radiusSessions",
+    "subscriptionUsage",
+    "authLog",
+    "invoices",
+    "payments",
+    "dunningEvents",
+    "devices",
+    "deviceJobs",
+];
+
+/// Ids the statements filter by.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids {
+    /// The tenant.
+    pub tenant: i64,
+    /// A customer of it.
+    pub customer: i64,
+    /// A subscription of it.
+    pub subscription: i64,
+    /// A plan of it.
+    pub plan: i64,
+    /// A NAS of it.
+    pub nas: i64,
+    /// A staff user of it.
+    pub user: i64,
+    /// A billing run of it.
+    pub billing_run: i64,
+}
+
+/// One statement of a list.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The GraphQL field it serves.
+    pub field: &'static str,
+    /// What it is (sort, filters, page), for failure messages.
+    pub what: String,
+    /// The statement.
+    pub sql: Sql<'static>,
+    /// Whether it may sort what it selects: a search's matches, ordered by relevance or by a
+    /// column, are few enough to sort.
+    pub sorts_matches: bool,
+}
+
+/// The four ways into a list ordered by `order`: first page, a page after a cursor, last
+/// page, a page before a cursor.
+fn pages(order: Order) -> Vec<(&'static str, PageArgs)> {
+    let key = if order.integer { SortKey::I(1_700_000_000_000) } else { SortKey::T("m".into()) };
+    let cursor = Cursor { key, id: 1000, order: Some(order.tag()) };
+    vec![
+        ("first", PageArgs { first: Some(50), ..Default::default() }),
+        ("after", PageArgs { first: Some(50), after: Some(cursor.clone()), ..Default::default() }),
+        ("last", PageArgs { last: Some(50), ..Default::default() }),
+        ("before", PageArgs { last: Some(50), before: Some(cursor), ..Default::default() }),
+    ]
+}
+
+/// Filter fields by name, each with the ways a statement may set it.
+type Fields<F> = Vec<(&'static str, Vec<fn(&mut F, &Ids)>)>;
+
+/// Every combination of the filter fields, each either unset or one of its example values.
+fn combinations<F: Clone + Default>(fields: Fields<F>, ids: &Ids) -> Vec<(String, F)> {
+    let mut out = vec![(String::new(), F::default())];
+    for (name, setters) in fields {
+        let mut next = Vec::with_capacity(out.len() * (setters.len() + 1));
+        for (what, f) in &out {
+            next.push((what.clone(), f.clone()));
+            for (i, set) in setters.iter().enumerate() {
+                let mut g = f.clone();
+                set(&mut g, ids);
+                let label = if setters.len() > 1 { format!("{name}#{i}") } else { name.to_string() };
+                next.push((format!("{what} {label}"), g));
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+struct Out(Vec<Statement>);
+
+impl Out {
+    fn list(
+        &mut self,
+        field: &'static str,
+        what: String,
+        q: CoreResult<ListQuery>,
+        sorts_matches: bool,
+    ) -> CoreResult<()> {
+        self.0.push(Statement { field, what, sql: q?.sql, sorts_matches });
+        Ok(())
+    }
+
+    fn count(&mut self, field: &'static str, what: String, sql: CoreResult<Sql<'static>>) -> CoreResult<()> {
+        self.0.push(Statement { field, what: format!("count{what}"), sql: sql?, sorts_matches: false });
+        Ok(())
+    }
+}
+
+/// The statements of every list for tenant `ids.tenant` on `backend`.
+pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
+    let mut out = Out(Vec::new());
+    let t = ids.tenant;
+    let id_desc = Order { column: "id", integer: true, desc: true };
+
+    let customer_filters: Fields<CustomerFilter> = vec![
+        ("search", vec![|f, _| f.search = Some("silva".into()), |f, _| f.search = Some("joão 555-0100".into())]),
+        (
+            "status",
+            vec![|f, _| f.status = Some(vec![CustomerStatus::Active]), |f, _| {
+                f.status = Some(vec![CustomerStatus::Active, CustomerStatus::Inactive])
+            }],
+        ),
+    ];
+    for (what, f) in combinations(customer_filters, ids) {
+        for sort in CustomerSort::ALL {
+            if *sort == CustomerSort::Relevance && f.search.is_none() {
+                continue;
+            }
+            for (page, args) in pages(sort.order()) {
+                let q = customers::list_sql(backend, t, &f, *sort, &args);
+                out.list("customers", format!("{sort}{what} {page}"), q, f.search.is_some())?;
+            }
+        }
+        out.count("customers", what.clone(), customers::count_sql(backend, t, &f))?;
+    }
+
+    let subscription_filters: Fields<SubscriptionFilter> = vec![
+        (
+            "status",
+            vec![|f, _| f.status = Some(vec![SubscriptionStatus::Active]), |f, _| {
+                f.status = Some(vec![SubscriptionStatus::Active, SubscriptionStatus::Suspended])
+            }],
+        ),
+        ("plan", vec![|f, ids| f.plan_id = Some(ids.plan)]),
+        ("accessType", vec![|f, _| f.access_type = Some(AccessType::Pppoe)]),
+        ("customer", vec![|f, ids| f.customer_id = Some(ids.customer)]),
+        ("search", vec![|f, _| f.search = Some("10.0.".into())]),
+    ];
+    for (what, f) in combinations(subscription_filters, ids) {
+        for sort in SubscriptionSort::ALL {
+            for (page, args) in pages(sort.order()) {
+                let q = subscriptions::list_sql(backend, t, &f, *sort, &args);
+                out.list("subscriptions", format!("{sort}{what} {page}"), q, f.search.is_some())?;
+            }
+        }
+        out.count("subscriptions", what.clone(), subscriptions::count_sql(backend, t, &f))?;
+    }
+
+    for archived in [false, true] {
+        let what = if archived { " includeArchived" } else { "" };
+        for (page, args) in pages(Order { column: "name", integer: false, desc: false }) {
+            out.list("plans", format!("{what} {page}"), plans::list_sql(t, archived, &args), false)?;
+        }
+        out.count("plans", what.to_string(), plans::count_sql(t, archived))?;
+    }
+
+    for (page, args) in pages(Order { column: "email", integer: false, desc: false }) {
+        out.list("staffUsers", page.to_string(), users::list_sql(t, &args), false)?;
+    }
+    out.count("staffUsers", String::new(), users::count_sql(t))?;
+
+    let audit_filters: Fields<audit::AuditFilter> = vec![
+        ("objectType", vec![|f, _| f.object_type = Some("Customer".into())]),
+        ("objectId", vec![|f, ids| f.object_id = Some(ids.customer)]),
+        ("user", vec![|f, ids| f.user_id = Some(ids.user)]),
+        ("action", vec![|f, _| f.action_prefix = Some("customer.".into())]),
+    ];
+    for (what, f) in combinations(audit_filters, ids) {
+        for (page, args) in pages(id_desc) {
+            out.list("auditLog", format!("{what} {page}"), audit::list_sql(t, &f, &args), false)?;
+        }
+        out.count("auditLog", what.clone(), audit::count_sql(t, &f))?;
+    }
+
+    for (page, args) in pages(Order { column: "name", integer: false, desc: false }) {
+        out.list("nasDevices", page.to_string(), nas::list_sql(t, &args), false)?;
+    }
+    out.count("nasDevices", String::new(), nas::count_sql(t))?;
+
+    let session_filters: Fields<radius_sessions::SessionFilter> = vec![
+        ("open", vec![|f, _| f.open = Some(true), |f, _| f.open = Some(false)]),
+        ("subscription", vec![|f, ids| f.subscription_id = Some(ids.subscription)]),
+        ("nas", vec![|f, ids| f.nas_id = Some(ids.nas)]),
+        ("username", vec![|f, _| f.username = Some("b1".into())]),
+    ];
+    for (what, f) in combinations(session_filters, ids) {
+        for (page, args) in pages(id_desc) {
+            out.list("radiusSessions", format!("{what} {page}"), radius_sessions::list_sql(t, &f, &args), false)?;
+        }
+        out.count("radiusSessions", what.clone(), radius_sessions::count_sql(t, &f))?;
+    }
+
+    for (page, args) in pages(Order { column: "period_start", integer: false, desc: true }) {
+        out.list("subscriptionUsage", page.to_string(), usage::list_sql(t, ids.subscription, &args), false)?;
+    }
+    out.count("subscriptionUsage", String::new(), usage::count_sql(t, ids.subscription))?;
+
+    let auth_filters: Fields<auth_log::AuthLogFilter> = vec![
+        ("username", vec![|f, _| f.username = Some("b1".into())]),
+        ("subscription", vec![|f, ids| f.subscription_id = Some(ids.subscription)]),
+        ("result", vec![|f, _| f.result = Some("REJECT".into())]),
+    ];
+    for (what, f) in combinations(auth_filters, ids) {
+        for (page, args) in pages(id_desc) {
+            out.list("authLog", format!("{what} {page}"), auth_log::list_sql(t, &f, &args), false)?;
+        }
+        out.count("authLog", what.clone(), auth_log::count_sql(t, &f))?;
+    }
+
+    let invoice_filters: Fields<invoices::InvoiceFilter> = vec![
+        ("customer", vec![|f, ids| f.customer_id = Some(ids.customer)]),
+        (
+            "status",
+            vec![|f, _| f.status = Some(vec![InvoiceStatus::Overdue]), |f, _| {
+                f.status = Some(vec![InvoiceStatus::Issued, InvoiceStatus::PartiallyPaid, InvoiceStatus::Overdue])
+            }],
+        ),
+        ("kind", vec![|f, _| f.kind = Some(InvoiceKind::Invoice)]),
+        ("billingRun", vec![|f, ids| f.billing_run_id = Some(ids.billing_run)]),
+    ];
+    for (what, f) in combinations(invoice_filters, ids) {
+        for (page, args) in pages(id_desc) {
+            out.list("invoices", format!("{what} {page}"), invoices::list_sql(t, &f, &args), false)?;
+        }
+        out.count("invoices", what.clone(), invoices::count_sql(t, &f))?;
+    }
+
+    for customer in [None, Some(ids.customer)] {
+        let what = if customer.is_some() { " customer" } else { "" };
+        for (page, args) in pages(id_desc) {
+            out.list("payments", format!("{what} {page}"), payments::list_sql(t, customer, &args), false)?;
+            out.list("dunningEvents", format!("{what} {page}"), dunning::list_sql(t, customer, &args), false)?;
+        }
+        out.count("payments", what.to_string(), payments::count_sql(t, customer))?;
+        out.count("dunningEvents", what.to_string(), dunning::count_sql(t, customer))?;
+    }
+
+    for kind in [None, Some(DeviceKind::Mikrotik)] {
+        let what = if kind.is_some() { " kind" } else { "" };
+        for (page, args) in pages(Order { column: "name", integer: false, desc: false }) {
+            out.list("devices", format!("{what} {page}"), devices::list_sql(t, kind, &args), false)?;
+        }
+        out.count("devices", what.to_string(), devices::count_sql(t, kind))?;
+    }
+
+    for status in [None, Some(JobStatus::Dead), Some(JobStatus::Pending)] {
+        let what = status.map(|s| format!(" {s}")).unwrap_or_default();
+        for (page, args) in pages(id_desc) {
+            out.list("deviceJobs", format!("{what} {page}"), jobs::list_sql(t, status, &args), false)?;
+        }
+        out.count("deviceJobs", what.clone(), jobs::count_sql(t, status))?;
+    }
+    Ok(out.0)
+}
+
+#[cfg(test)]
+mod tests;
