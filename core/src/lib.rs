@@ -25,6 +25,7 @@ mod layers;
 pub mod metrics;
 pub mod netjobs;
 pub mod password;
+pub mod patch;
 pub mod scheduler;
 pub mod secrets;
 pub mod seed;

@@ -1,20 +1,12 @@
 //! Input types of mutations and list filters.
 
-use async_graphql::{InputObject, MaybeUndefined, ID};
+use async_graphql::{InputObject, ID};
 use isp_core::auth::Role;
+use isp_core::patch::Patch;
 use isp_core::store::customers::CustomerStatus;
 use isp_core::store::plans::{BillingPeriod, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, SubscriptionStatus};
 use isp_core::store::tenants::{RouterSuspension, SuspendedAccess};
-
-/// Converts "absent / null / value" into the core's patch convention.
-pub fn patch<T: Clone>(v: &MaybeUndefined<T>) -> Option<Option<T>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(x) => Some(Some(x.clone())),
-    }
-}
 
 /// A new tenant and its owner.
 #[derive(InputObject)]
@@ -109,15 +101,15 @@ pub struct UpdateCustomerInput {
     /// Full name or company name.
     pub name: Option<String>,
     /// Contact email.
-    pub email: MaybeUndefined<String>,
+    pub email: Patch<String>,
     /// Contact phone.
-    pub phone: MaybeUndefined<String>,
+    pub phone: Patch<String>,
     /// Service address.
-    pub address: MaybeUndefined<String>,
+    pub address: Patch<String>,
     /// Tax id.
-    pub tax_id: MaybeUndefined<String>,
+    pub tax_id: Patch<String>,
     /// Staff notes.
-    pub notes: MaybeUndefined<String>,
+    pub notes: Patch<String>,
     /// ACTIVE or INACTIVE.
     pub status: Option<CustomerStatus>,
 }
@@ -221,19 +213,19 @@ pub struct UpdateSubscriptionInput {
     /// New login.
     pub username: Option<String>,
     /// New password; write-only.
-    pub password: MaybeUndefined<String>,
+    pub password: Patch<String>,
     /// Fixed IPv4.
-    pub static_ipv4: MaybeUndefined<String>,
+    pub static_ipv4: Patch<String>,
     /// MAC binding.
-    pub mac_address: MaybeUndefined<String>,
+    pub mac_address: Patch<String>,
     /// ONU serial.
-    pub onu_serial: MaybeUndefined<String>,
+    pub onu_serial: Patch<String>,
     /// OLT port.
-    pub olt_port: MaybeUndefined<String>,
+    pub olt_port: Patch<String>,
     /// Sessions RADIUS allows at once for this login, 1-100.
     pub simultaneous_use: Option<i64>,
     /// Serving device (null: every enabled MikroTik).
-    pub device_id: MaybeUndefined<ID>,
+    pub device_id: Patch<ID>,
 }
 
 /// Filters for `customers`.

@@ -9,6 +9,7 @@ use crate::ids;
 use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
+use isp_core::patch::Patch;
 use isp_core::store::audit;
 use isp_core::store::plans::{Burst, DataQuota, PlanInput as CorePlanInput};
 use isp_core::store::subscriptions::SubscriptionStatus;
@@ -182,11 +183,11 @@ impl CoreMutation {
         let a = actor(ctx)?;
         let p = CustomerPatch {
             name: Some(input.name),
-            email: Some(input.email),
-            phone: Some(input.phone),
-            address: Some(input.address),
-            tax_id: Some(input.tax_id),
-            notes: Some(input.notes),
+            email: Patch::set_or_clear(input.email),
+            phone: Patch::set_or_clear(input.phone),
+            address: Patch::set_or_clear(input.address),
+            tax_id: Patch::set_or_clear(input.tax_id),
+            notes: Patch::set_or_clear(input.notes),
             status: input.status,
         };
         isp_core::workflows::customers::create(core(ctx), a, &p).await.gql().map(Customer)
@@ -198,11 +199,11 @@ impl CoreMutation {
         let id = ids::decode(&input.id, "Customer", "id")?;
         let p = CustomerPatch {
             name: input.name,
-            email: patch(&input.email),
-            phone: patch(&input.phone),
-            address: patch(&input.address),
-            tax_id: patch(&input.tax_id),
-            notes: patch(&input.notes),
+            email: input.email,
+            phone: input.phone,
+            address: input.address,
+            tax_id: input.tax_id,
+            notes: input.notes,
             status: input.status,
         };
         isp_core::workflows::customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
@@ -247,15 +248,15 @@ impl CoreMutation {
             plan_id: Some(ids::decode(&input.plan_id, "Plan", "planId")?),
             access_type: Some(input.access_type),
             username: Some(input.username),
-            password: Some(input.password),
-            static_ipv4: Some(input.static_ipv4),
-            mac_address: Some(input.mac_address),
-            onu_serial: Some(input.onu_serial),
-            olt_port: Some(input.olt_port),
+            password: Patch::set_or_clear(input.password),
+            static_ipv4: Patch::set_or_clear(input.static_ipv4),
+            mac_address: Patch::set_or_clear(input.mac_address),
+            onu_serial: Patch::set_or_clear(input.onu_serial),
+            olt_port: Patch::set_or_clear(input.olt_port),
             start_date: input.start_date,
             status: input.status,
             simultaneous_use: input.simultaneous_use,
-            device_id: Some(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
+            device_id: Patch::set_or_clear(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
         };
         isp_core::workflows::subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
     }
@@ -272,17 +273,13 @@ impl CoreMutation {
             plan_id: ids::decode_opt(&input.plan_id, "Plan", "planId")?,
             access_type: input.access_type,
             username: input.username,
-            password: patch(&input.password),
-            static_ipv4: patch(&input.static_ipv4),
-            mac_address: patch(&input.mac_address),
-            onu_serial: patch(&input.onu_serial),
-            olt_port: patch(&input.olt_port),
+            password: input.password,
+            static_ipv4: input.static_ipv4,
+            mac_address: input.mac_address,
+            onu_serial: input.onu_serial,
+            olt_port: input.olt_port,
             simultaneous_use: input.simultaneous_use,
-            device_id: match patch(&input.device_id) {
-                Some(Some(d)) => Some(Some(ids::decode(&d, "Device", "deviceId")?)),
-                Some(None) => Some(None),
-                None => None,
-            },
+            device_id: input.device_id.try_map(|d| ids::decode(&d, "Device", "deviceId"))?,
             ..Default::default()
         };
         isp_core::workflows::subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)

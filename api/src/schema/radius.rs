@@ -11,6 +11,7 @@ use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
+use isp_core::patch::Patch;
 use isp_core::store::auth_log::{self, AuthLogEntry as AuthLogRow, AuthLogFilter};
 use isp_core::store::nas::{self, Nas as NasRow, NasType};
 use isp_core::store::page::{Cursor as Pos, SortKey};
@@ -287,7 +288,7 @@ pub struct UpdateNasInput {
     /// Drop Access-Requests without Message-Authenticator.
     pub require_message_authenticator: Option<bool>,
     /// Notes (null clears).
-    pub description: async_graphql::MaybeUndefined<String>,
+    pub description: Patch<String>,
 }
 
 /// RADIUS reads.
@@ -395,7 +396,7 @@ impl RadiusMutation {
             nas_type: input.nas_type,
             coa_port: input.coa_port,
             require_message_authenticator: input.require_message_authenticator,
-            description: Some(input.description),
+            description: Patch::set_or_clear(input.description),
         };
         isp_core::workflows::nas::create(core(ctx), a, &p).await.gql().map(Nas)
     }
@@ -411,7 +412,7 @@ impl RadiusMutation {
             nas_type: input.nas_type,
             coa_port: input.coa_port,
             require_message_authenticator: input.require_message_authenticator,
-            description: super::inputs::patch(&input.description),
+            description: input.description,
         };
         isp_core::workflows::nas::update(core(ctx), a, id, &p).await.gql().map(Nas)
     }

@@ -1,7 +1,8 @@
 //! Input objects of the billing mutations.
 
-use async_graphql::{InputObject, MaybeUndefined, ID};
+use async_graphql::{InputObject, ID};
 use isp_core::billing::{BillingMode, PaymentMethod};
+use isp_core::patch::Patch;
 
 /// Changes to the billing settings. Absent fields stay as they are.
 #[derive(InputObject)]
@@ -29,16 +30,16 @@ pub struct BillingSettingsInput {
     /// Brand color of PDFs, `#RRGGBB`.
     pub brand_color: Option<String>,
     /// Second colour of PDFs (table headings), `#RRGGBB` (null: a tint of the brand color).
-    pub accent_color: MaybeUndefined<String>,
+    pub accent_color: Patch<String>,
     /// Logo printed on PDFs: a PNG (at most 4096 px each way) or SVG image of at most 128 KiB,
     /// base64-encoded; the type is sniffed from the bytes (null removes the logo).
-    pub logo: MaybeUndefined<String>,
+    pub logo: Patch<String>,
     /// Address printed on invoices (null clears).
-    pub legal_address: MaybeUndefined<String>,
+    pub legal_address: Patch<String>,
     /// Tax id printed on invoices (null clears).
-    pub tax_id: MaybeUndefined<String>,
+    pub tax_id: Patch<String>,
     /// Payment instructions printed on invoices (null clears).
-    pub payment_instructions: MaybeUndefined<String>,
+    pub payment_instructions: Patch<String>,
     /// Billing runs create DRAFT invoices, numbered when issued (`issueInvoices`).
     pub draft_invoices: Option<bool>,
 }

@@ -7,11 +7,12 @@ use crate::error::{invalid, Gql};
 use crate::ids;
 use crate::request::require;
 use crate::schema::{core, tenant_currency};
-use async_graphql::{Context, MaybeUndefined, Object, ID};
+use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::billing::payments::NewPayment;
 use isp_core::billing::run;
 use isp_core::billing::settings::{self as bsettings, LogoChange, TaxRate as CoreTaxRate};
+use isp_core::patch::Patch;
 
 /// Changes of billing.
 #[derive(Default)]
@@ -46,16 +47,12 @@ impl BillingMutation {
             (&mut s.payment_instructions, i.payment_instructions),
             (&mut s.accent_color, i.accent_color),
         ] {
-            match v {
-                MaybeUndefined::Undefined => {}
-                MaybeUndefined::Null => *field = None,
-                MaybeUndefined::Value(x) => *field = Some(x),
-            }
+            *field = v.apply(field.take());
         }
         let logo = match i.logo {
-            MaybeUndefined::Undefined => LogoChange::Keep,
-            MaybeUndefined::Null => LogoChange::Remove,
-            MaybeUndefined::Value(b64) => {
+            Patch::Unchanged => LogoChange::Keep,
+            Patch::Clear => LogoChange::Remove,
+            Patch::Set(b64) => {
                 use base64::Engine;
                 let data = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
