@@ -6,7 +6,6 @@ use isp_core::patch::Patch;
 use isp_core::store::customers::CustomerStatus;
 use isp_core::store::plans::{BillingPeriod, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, SubscriptionStatus};
-use isp_core::store::tenants::{RouterSuspension, SuspendedAccess};
 
 /// A new tenant and its owner.
 #[derive(InputObject)]
@@ -25,25 +24,6 @@ pub struct RegisterTenantInput {
     pub owner_name: String,
     /// Owner's password (at least 8 characters).
     pub owner_password: String,
-}
-
-/// Changes to the caller's tenant. Absent fields stay as they are.
-#[derive(InputObject)]
-pub struct UpdateTenantInput {
-    /// Display name.
-    pub name: Option<String>,
-    /// ISO 4217 currency.
-    pub currency: Option<String>,
-    /// IANA time zone.
-    pub timezone: Option<String>,
-    /// What RADIUS does with suspended subscribers.
-    pub suspended_access: Option<SuspendedAccess>,
-    /// MikroTik address list for walled-garden sessions.
-    pub walled_garden_address_list: Option<String>,
-    /// MikroTik rate limit for walled-garden sessions.
-    pub walled_garden_rate_limit: Option<String>,
-    /// How suspensions reach MikroTik routers beyond RADIUS.
-    pub router_suspension: Option<RouterSuspension>,
 }
 
 /// A new staff user.

@@ -10,14 +10,13 @@ use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::patch::Patch;
-use isp_core::store::audit;
 use isp_core::store::plans::{Burst, DataQuota, PlanInput as CorePlanInput};
 use isp_core::store::subscriptions::SubscriptionStatus;
-use isp_core::store::tenants::{self, NewTenant};
+use isp_core::store::tenants::NewTenant;
 use isp_core::workflows::customers::CustomerPatch;
 use isp_core::workflows::staff::{self, Registration};
 use isp_core::workflows::subscriptions::SubscriptionPatch;
-use serde_json::json;
+use isp_core::workflows::tenants::TenantPatch;
 
 /// Changes of the foundation: auth, staff, tenant, customers, plans, subscriptions.
 #[derive(Default)]
@@ -111,32 +110,9 @@ impl CoreMutation {
     }
 
     /// Changes the caller's tenant (owner and admin).
-    async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> async_graphql::Result<Tenant> {
+    async fn update_tenant(&self, ctx: &Context<'_>, input: TenantPatch) -> async_graphql::Result<Tenant> {
         let a = require(ctx, Action::TenantUpdate)?;
-        let c = core(ctx);
-        let cur = tenants::get(&c.db, a.tenant_id).await.gql()?;
-        let mut settings = cur.settings();
-        if let Some(v) = input.suspended_access {
-            settings.suspended_access = v;
-        }
-        if let Some(v) = input.walled_garden_address_list {
-            settings.walled_garden_address_list = v;
-        }
-        if let Some(v) = input.walled_garden_rate_limit {
-            settings.walled_garden_rate_limit = v;
-        }
-        if let Some(v) = input.router_suspension {
-            settings.router_suspension = v;
-        }
-        let name = input.name.unwrap_or(cur.name);
-        let currency = input.currency.unwrap_or(cur.currency);
-        let timezone = input.timezone.unwrap_or(cur.timezone);
-        let now = c.now_ms();
-        let mut tx = c.db.begin().await.gql()?;
-        let t = tenants::update(&mut tx, a.tenant_id, &name, &currency, &timezone, &settings).await.gql()?;
-        let details = json!({"name": t.name, "currency": t.currency, "timezone": t.timezone, "settings": settings});
-        audit::record(&mut tx, a, "tenant.update", "Tenant", Some(t.id), details, now).await.gql()?;
-        tx.commit().await.gql()?;
+        let t = isp_core::workflows::tenants::update(core(ctx), a, input).await.gql()?;
         if let Some(cache) = ctx.data_opt::<super::CurrencyCache>() {
             cache.forget(a.tenant_id);
         }
