@@ -10,9 +10,8 @@ use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::patch::Patch;
-use isp_core::store::plans::{Burst, DataQuota, PlanInput as CorePlanInput};
+use isp_core::store::plans::PlanInput;
 use isp_core::store::subscriptions::SubscriptionStatus;
-use isp_core::store::tenants::NewTenant;
 use isp_core::workflows::customers::CustomerPatch;
 use isp_core::workflows::staff::{self, Registration};
 use isp_core::workflows::subscriptions::SubscriptionPatch;
@@ -22,54 +21,12 @@ use isp_core::workflows::tenants::TenantPatch;
 #[derive(Default)]
 pub struct CoreMutation;
 
-fn plan_input(i: PlanInput) -> CorePlanInput {
-    CorePlanInput {
-        name: i.name,
-        description: i.description,
-        price_minor: i.price_minor,
-        billing_period: i.billing_period,
-        download_kbps: i.download_kbps,
-        upload_kbps: i.upload_kbps,
-        burst: i.burst.map(|b| Burst {
-            download_kbps: b.download_kbps,
-            upload_kbps: b.upload_kbps,
-            threshold_download_kbps: b.threshold_download_kbps,
-            threshold_upload_kbps: b.threshold_upload_kbps,
-            time_secs: b.time_secs,
-        }),
-        data_quota: i.data_quota.map(|q| DataQuota {
-            bytes: q.bytes,
-            action: q.action,
-            fup_download_kbps: q.fup_download_kbps,
-            fup_upload_kbps: q.fup_upload_kbps,
-        }),
-        time_quota_secs: i.time_quota_secs,
-        access_types: i.access_types,
-        ip_pool: i.ip_pool,
-    }
-}
-
 #[Object]
 impl CoreMutation {
     /// Signs up a new ISP: creates the tenant and its owner and logs the owner in.
     /// Fails with FORBIDDEN when the server has registration disabled.
-    async fn register_tenant(
-        &self,
-        ctx: &Context<'_>,
-        input: RegisterTenantInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let r = Registration {
-            tenant: NewTenant {
-                slug: input.slug,
-                name: input.name,
-                currency: input.currency,
-                timezone: input.timezone,
-            },
-            owner_email: input.owner_email,
-            owner_name: input.owner_name,
-            owner_password: input.owner_password,
-        };
-        staff::register_tenant(core(ctx), &r, Some(ip(ctx))).await.gql().map(Into::into)
+    async fn register_tenant(&self, ctx: &Context<'_>, input: Registration) -> async_graphql::Result<AuthPayload> {
+        staff::register_tenant(core(ctx), &input, Some(ip(ctx))).await.gql().map(Into::into)
     }
 
     /// Logs a staff user in. Unknown accounts and wrong passwords give the same
@@ -173,16 +130,7 @@ impl CoreMutation {
     async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "Customer", "id")?;
-        let p = CustomerPatch {
-            name: input.name,
-            email: input.email,
-            phone: input.phone,
-            address: input.address,
-            tax_id: input.tax_id,
-            notes: input.notes,
-            status: input.status,
-        };
-        isp_core::workflows::customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
+        isp_core::workflows::customers::update(core(ctx), a, id, &input.changes).await.gql().map(Customer)
     }
 
     /// Archives a customer whose subscriptions are all cancelled.
@@ -195,14 +143,14 @@ impl CoreMutation {
     /// Creates a plan.
     async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
-        isp_core::workflows::plans::create(core(ctx), a, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::create(core(ctx), a, &input).await.gql().map(Plan)
     }
 
     /// Replaces a plan's definition; its subscriptions follow it.
     async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        isp_core::workflows::plans::update(core(ctx), a, id, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::update(core(ctx), a, id, &input).await.gql().map(Plan)
     }
 
     /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.

@@ -188,10 +188,12 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     sql.fetch_all::<Customer>(db).await
 }
 
-/// Filters for customer lists.
+// The search is case-insensitive.
+/// Filters for `customers`.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "CustomerFilterInput"))]
 pub struct CustomerFilter {
-    /// Matches name, email, phone, account number or a subscription's login (case-insensitive).
+    /// Name, email, phone, account number or subscription login contains this.
     pub search: Option<String>,
     /// Only these statuses (default: all but ARCHIVED).
     pub status: Option<Vec<CustomerStatus>>,

@@ -11,22 +11,26 @@ use crate::{validate, Ctx};
 use serde_json::json;
 
 /// Fields of a customer as a client sends them. For updates, `None` / [`Patch::Unchanged`]
-/// leave a field alone and [`Patch::Clear`] clears it.
+/// leave a field alone and [`Patch::Clear`] clears it; a create requires the name.
+///
+/// Over GraphQL these are the fields of `UpdateCustomerInput` after its `id`, so the field
+/// docs are written for API clients. Archiving has its own operation, not the status.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct CustomerPatch {
-    /// Name (required on create).
+    /// Full name or company name.
     pub name: Option<String>,
-    /// Email.
+    /// Contact email.
     pub email: Patch<String>,
-    /// Phone.
+    /// Contact phone.
     pub phone: Patch<String>,
-    /// Address.
+    /// Service address.
     pub address: Patch<String>,
     /// Tax id.
     pub tax_id: Patch<String>,
-    /// Notes.
+    /// Staff notes.
     pub notes: Patch<String>,
-    /// Status (ACTIVE or INACTIVE; archive has its own operation).
+    /// ACTIVE or INACTIVE.
     pub status: Option<CustomerStatus>,
 }
 

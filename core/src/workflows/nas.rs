@@ -11,22 +11,24 @@ use crate::store::nas::{self, Nas, NasFields, NasType, SECRET_CONTEXT};
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// NAS fields as a client sends them; on update `None` leaves a field alone.
+// Also the fields of a new NAS: see `create` for what it requires and defaults.
+/// Changes to a NAS; omitted fields stay as they are.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "UpdateNasInput"))]
 pub struct NasPatch {
-    /// Display name (required on create).
+    /// Display name.
     pub name: Option<String>,
-    /// Source IPv4 (required on create).
+    /// Source IPv4 address.
     pub ip_address: Option<String>,
-    /// New shared secret (required on create; write-only).
+    /// New shared secret (write-only).
     pub secret: Option<String>,
-    /// Router kind (default MIKROTIK).
+    /// Router kind.
     pub nas_type: Option<NasType>,
-    /// CoA port (default 3799).
+    /// CoA/Disconnect port.
     pub coa_port: Option<i64>,
-    /// Require Message-Authenticator (default true).
+    /// Drop Access-Requests without Message-Authenticator.
     pub require_message_authenticator: Option<bool>,
-    /// Notes.
+    /// Notes (null clears).
     pub description: Patch<String>,
 }
 
@@ -63,7 +65,8 @@ fn reload_caches_after(ctx: &Ctx, tx: &mut Tx) {
     });
 }
 
-/// Registers a NAS.
+/// Registers a NAS: `name`, `ip_address` and `secret` are required; the type defaults to
+/// MIKROTIK, the CoA port to 3799, and Message-Authenticator is required unless turned off.
 pub async fn create(ctx: &Ctx, actor: &Actor, p: &NasPatch) -> CoreResult<Nas> {
     actor.require(Action::NasWrite)?;
     check(p)?;

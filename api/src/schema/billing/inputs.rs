@@ -1,4 +1,7 @@
-//! Input objects of the billing mutations.
+//! Input objects of the billing mutations that the API defines itself: the settings change
+//! (its logo arrives base64-encoded and is checked by typesetting it), and those that carry
+//! global `ID`s where the core takes row ids. `TaxRateInput` is the core's
+//! `billing::settings::TaxRate`, derived behind its `graphql` feature.
 
 use async_graphql::{InputObject, ID};
 use isp_core::billing::{BillingMode, PaymentMethod};
@@ -42,19 +45,6 @@ pub struct BillingSettingsInput {
     pub payment_instructions: Patch<String>,
     /// Billing runs create DRAFT invoices, numbered when issued (`issueInvoices`).
     pub draft_invoices: Option<bool>,
-}
-
-/// A tax rate for a tax class.
-#[derive(InputObject)]
-pub struct TaxRateInput {
-    /// Tax class (`standard`, `reduced` ...).
-    pub tax_class: String,
-    /// Name printed on invoices.
-    pub name: String,
-    /// Basis points (1600 = 16.00 %).
-    pub rate_basis_points: i64,
-    /// Prices include the tax.
-    pub inclusive: bool,
 }
 
 /// A one-off charge for the next invoice.

@@ -1,7 +1,7 @@
 //! Billing changes: settings and tax rates, charges and plan changes, billing and dunning
 //! runs, issuing and voiding invoices, payments and refunds.
 
-use super::inputs::{AddChargeInput, BillingSettingsInput, RecordPaymentInput, TaxRateInput};
+use super::inputs::{AddChargeInput, BillingSettingsInput, RecordPaymentInput};
 use super::{date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, TaxRate};
 use crate::error::{invalid, Gql};
 use crate::ids;
@@ -69,15 +69,9 @@ impl BillingMutation {
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
-    async fn set_tax_rate(&self, ctx: &Context<'_>, input: TaxRateInput) -> async_graphql::Result<TaxRate> {
+    async fn set_tax_rate(&self, ctx: &Context<'_>, input: CoreTaxRate) -> async_graphql::Result<TaxRate> {
         let a = require(ctx, Action::BillingSettingsWrite)?;
-        let r = CoreTaxRate {
-            tax_class: input.tax_class,
-            name: input.name,
-            rate_bp: input.rate_basis_points,
-            inclusive: i64::from(input.inclusive),
-        };
-        isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &r).await.gql().map(Into::into)
+        isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &input).await.gql().map(Into::into)
     }
 
     /// Sets a plan's tax class (owner and admin). Returns the class.

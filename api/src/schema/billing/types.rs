@@ -32,7 +32,7 @@ pub struct TaxRate {
 
 impl From<CoreTaxRate> for TaxRate {
     fn from(r: CoreTaxRate) -> Self {
-        Self { tax_class: r.tax_class, name: r.name, rate_basis_points: r.rate_bp, inclusive: r.inclusive != 0 }
+        Self { tax_class: r.tax_class, name: r.name, rate_basis_points: r.rate_bp, inclusive: r.inclusive }
     }
 }
 
