@@ -2,7 +2,7 @@
 //! that the module graph of every library crate of the workspace has no cycle.
 //!
 //! ```text
-//! foundation   error clock config validate password jwt metrics events secrets auth
+//! foundation   error clock config validate password jwt metrics events secrets auth patch
 //!      ^
 //! db           SQL builder, executor (SQLite direct / PostgreSQL sqlx), rows, migrations
 //!      ^
@@ -35,6 +35,7 @@ mod tests {
         ("events", &["error"]),
         ("secrets", &["config", "error"]),
         ("auth", &["error"]),
+        ("patch", &[]),
         ("db", &["error"]),
         ("ctx", &["clock", "config", "db", "error", "events", "metrics", "password", "secrets"]),
         ("store", &["auth", "clock", "db", "error", "secrets", "validate"]),
@@ -45,12 +46,12 @@ mod tests {
             "workflows",
             &[
                 "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "jwt", "netjobs",
-                "password", "secrets", "store", "validate",
+                "password", "patch", "secrets", "store", "validate",
             ],
         ),
         ("lists", &["billing", "db", "error", "store"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
-        ("seed", &["auth", "billing", "ctx", "db", "error", "store", "validate", "workflows"]),
+        ("seed", &["auth", "billing", "ctx", "db", "error", "patch", "store", "validate", "workflows"]),
         ("layers", &[]),
     ];
 

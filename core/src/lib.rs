@@ -26,6 +26,7 @@ pub mod lists;
 pub mod metrics;
 pub mod netjobs;
 pub mod password;
+pub mod patch;
 pub mod scheduler;
 pub mod secrets;
 pub mod seed;

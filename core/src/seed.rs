@@ -4,6 +4,7 @@
 use crate::auth::{Actor, Role};
 use crate::db::{query, query_as, Arg, Sql};
 use crate::error::CoreResult;
+use crate::patch::Patch;
 use crate::store::plans::{BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
 use crate::store::subscriptions::{AccessType, SubscriptionStatus, PASSWORD_CONTEXT};
 use crate::store::tenants::{self, NewTenant};
@@ -61,6 +62,15 @@ fn plan(name: &str, price: i64, period: BillingPeriod, down: i64, up: i64, acces
         time_quota_secs: None,
         access_types: access.to_vec(),
         ip_pool: None,
+    }
+}
+
+/// A field set by `v` when `cond` holds, else left out.
+fn set_if(cond: bool, v: impl FnOnce() -> String) -> Patch<String> {
+    if cond {
+        Patch::Set(v())
+    } else {
+        Patch::Unchanged
     }
 }
 
@@ -160,9 +170,9 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
             &owner,
             &CustomerPatch {
                 name: Some(name.clone()),
-                email: Some(Some(format!("{login}{i}@example.net"))),
-                phone: Some(Some(format!("+1 555 01{i:02}"))),
-                address: Some(Some(format!("{} {}, Springfield", 10 + i * 3, STREETS[i % STREETS.len()]))),
+                email: Patch::Set(format!("{login}{i}@example.net")),
+                phone: Patch::Set(format!("+1 555 01{i:02}")),
+                address: Patch::Set(format!("{} {}, Springfield", 10 + i * 3, STREETS[i % STREETS.len()])),
                 ..Default::default()
             },
         )
@@ -185,11 +195,11 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
                 plan_id: Some(plan_id),
                 access_type: Some(access),
                 username: Some(username),
-                password: Some(Some(password)),
-                static_ipv4: (access == StaticIp).then(|| Some(format!("203.0.113.{}", 10 + i))),
-                mac_address: (i % 10 == 7).then(|| Some(format!("02:00:00:00:00:{i:02X}"))),
-                onu_serial: (access == Gpon).then(|| Some(format!("HWTC{:08X}", 0x1A2B_0000 + i))),
-                olt_port: (access == Gpon).then(|| Some(format!("0/1/{}", i % 8))),
+                password: Patch::Set(password),
+                static_ipv4: set_if(access == StaticIp, || format!("203.0.113.{}", 10 + i)),
+                mac_address: set_if(i % 10 == 7, || format!("02:00:00:00:00:{i:02X}")),
+                onu_serial: set_if(access == Gpon, || format!("HWTC{:08X}", 0x1A2B_0000 + i)),
+                olt_port: set_if(access == Gpon, || format!("0/1/{}", i % 8)),
                 status: Some(SubscriptionStatus::Active),
                 ..Default::default()
             },
@@ -239,7 +249,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
                 plan_id: Some(basic.id),
                 access_type: Some(Pppoe),
                 username: Some(format!("acme{i}")),
-                password: Some(Some(format!("acme-pass-{i}"))),
+                password: Patch::Set(format!("acme-pass-{i}")),
                 status: Some(SubscriptionStatus::Active),
                 ..Default::default()
             },
@@ -275,7 +285,7 @@ async fn radius_demo(ctx: &Ctx, owner: &Actor, capped_plan: &crate::store::plans
                 plan_id: Some(capped_plan.id),
                 access_type: Some(AccessType::Pppoe),
                 username: Some(login.into()),
-                password: Some(Some("demo123".into())),
+                password: Patch::Set("demo123".into()),
                 status: Some(SubscriptionStatus::Active),
                 ..Default::default()
             },

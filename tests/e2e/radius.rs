@@ -5,6 +5,7 @@
 use crate::*;
 use chrono::Duration as ChronoDuration;
 use isp_core::auth::Actor;
+use isp_core::patch::Patch;
 use isp_core::store::plans::{BillingPeriod, DataQuota, PlanInput, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, Subscription, SubscriptionStatus};
 use isp_core::store::tenants;
@@ -151,7 +152,7 @@ impl Radius {
             plan_id: Some(plan_id),
             access_type: Some(AccessType::Pppoe),
             username: Some(username.into()),
-            password: Some(Some(password.into())),
+            password: Patch::Set(password.into()),
             status: Some(SubscriptionStatus::Active),
             ..Default::default()
         };
@@ -366,7 +367,7 @@ async fn decisions_are_logged_with_their_reasons() {
 
     // MAC binding, with the Calling-Station-Id in any common notation.
     let bound = u("bound");
-    r.subscriber(plan.id, &bound, "pw-123456", |p| p.mac_address = Some(Some("02:aa:bb:cc:dd:ee".into()))).await;
+    r.subscriber(plan.id, &bound, "pw-123456", |p| p.mac_address = Patch::Set("02:aa:bb:cc:dd:ee".into())).await;
     for (mac, ok) in [("02-AA-BB-CC-DD-EE", true), ("02aa.bbcc.ddee", true), ("02:AA:BB:CC:DD:EF", false)] {
         let mut req = pap_request(&bound, "pw-123456");
         req.add_str(attr::CALLING_STATION_ID, mac);
@@ -378,7 +379,7 @@ async fn decisions_are_logged_with_their_reasons() {
 
     // Static IP: Framed-IP-Address.
     let fixed = u("fixed");
-    r.subscriber(plan.id, &fixed, "pw-123456", |p| p.static_ipv4 = Some(Some("198.51.100.7".into()))).await;
+    r.subscriber(plan.id, &fixed, "pw-123456", |p| p.static_ipv4 = Patch::Set("198.51.100.7".into())).await;
     let a = r.pap(&fixed, "pw-123456").await;
     assert_eq!(a.attr_ipv4(attr::FRAMED_IP_ADDRESS), Some(Ipv4Addr::new(198, 51, 100, 7)));
 
@@ -456,7 +457,7 @@ async fn cached_subscriber_profiles_follow_changes_at_once() {
     plans::update(&r.app.ctx, &r.owner(), plan.id, &faster).await.unwrap();
     assert_eq!(rate_limit(&r.pap(&u, "pw-123456").await).as_deref(), Some("10000k/50000k"));
 
-    let patch = SubscriptionPatch { password: Some(Some("pw-654321".into())), ..Default::default() };
+    let patch = SubscriptionPatch { password: Patch::Set("pw-654321".into()), ..Default::default() };
     subscriptions::update(&r.app.ctx, &r.owner(), s.id, &patch).await.unwrap();
     assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessReject);
     r.expect_reason(&u, "PAP REJECT bad password").await;

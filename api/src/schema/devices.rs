@@ -11,6 +11,7 @@ use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
+use isp_core::patch::Patch;
 use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, Transport};
 use isp_core::store::jobs::{self, DeviceJob as JobRow, JobKind, JobStatus};
 use isp_core::store::nas;
@@ -178,13 +179,13 @@ pub struct UpdateDeviceInput {
     /// Transport.
     pub transport: Option<Transport>,
     /// API-SSL certificate or SSH host key fingerprint to pin (null clears).
-    pub tls_fingerprint: async_graphql::MaybeUndefined<String>,
+    pub tls_fingerprint: Patch<String>,
     /// Login name.
     pub username: Option<String>,
     /// New password (write-only).
     pub password: Option<String>,
     /// Linked NAS (null clears).
-    pub nas_id: async_graphql::MaybeUndefined<ID>,
+    pub nas_id: Patch<ID>,
     /// Whether jobs are sent to it.
     pub enabled: Option<bool>,
 }
@@ -252,10 +253,10 @@ impl DeviceMutation {
             host: Some(input.host),
             port: input.port,
             transport: input.transport,
-            tls_fingerprint: Some(input.tls_fingerprint),
+            tls_fingerprint: Patch::set_or_clear(input.tls_fingerprint),
             username: Some(input.username),
             password: Some(input.password),
-            nas_id: Some(ids::decode_opt(&input.nas_id, "Nas", "nasId")?),
+            nas_id: Patch::set_or_clear(ids::decode_opt(&input.nas_id, "Nas", "nasId")?),
             enabled: input.enabled,
         };
         isp_core::workflows::devices::create(core(ctx), a, &p).await.gql().map(Device)
@@ -270,18 +271,14 @@ impl DeviceMutation {
     ) -> async_graphql::Result<Device> {
         let a = require(ctx, Action::DeviceWrite)?;
         let id = ids::decode(&id, "Device", "id")?;
-        let nas_id = match super::inputs::patch(&input.nas_id) {
-            Some(Some(n)) => Some(Some(ids::decode(&n, "Nas", "nasId")?)),
-            Some(None) => Some(None),
-            None => None,
-        };
+        let nas_id = input.nas_id.try_map(|n| ids::decode(&n, "Nas", "nasId"))?;
         let p = DevicePatch {
             name: input.name,
             kind: input.kind,
             host: input.host,
             port: input.port,
             transport: input.transport,
-            tls_fingerprint: super::inputs::patch(&input.tls_fingerprint),
+            tls_fingerprint: input.tls_fingerprint,
             username: input.username,
             password: input.password,
             nas_id,

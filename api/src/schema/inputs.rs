@@ -1,58 +1,20 @@
-//! Input types of mutations and list filters.
+//! Input types of mutations and list filters that the API defines itself: those that carry
+//! global `ID`s where the core takes row ids, and creates whose required fields are optional
+//! in the core's patch structs (one struct serves create and update there), and inputs of
+//! use cases that take plain arguments.
+//!
+//! The other inputs are the core's own structs, derived behind its `graphql` feature:
+//! `RegisterTenantInput` (`workflows::staff::Registration`), `UpdateTenantInput`
+//! (`workflows::tenants::TenantPatch`), `PlanInput` (`store::plans::PlanInput`),
+//! `CustomerFilterInput` (`store::customers::CustomerFilter`) and the fields of
+//! `UpdateCustomerInput` after its `id` (`workflows::customers::CustomerPatch`).
 
-use async_graphql::{InputObject, MaybeUndefined, ID};
+use async_graphql::{InputObject, ID};
 use isp_core::auth::Role;
+use isp_core::patch::Patch;
 use isp_core::store::customers::CustomerStatus;
-use isp_core::store::plans::{BillingPeriod, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, SubscriptionStatus};
-use isp_core::store::tenants::{RouterSuspension, SuspendedAccess};
-
-/// Converts "absent / null / value" into the core's patch convention.
-pub fn patch<T: Clone>(v: &MaybeUndefined<T>) -> Option<Option<T>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(x) => Some(Some(x.clone())),
-    }
-}
-
-/// A new tenant and its owner.
-#[derive(InputObject)]
-pub struct RegisterTenantInput {
-    /// Unique slug (3-40 of a-z, 0-9, -), used at login.
-    pub slug: String,
-    /// Display name.
-    pub name: String,
-    /// ISO 4217 currency, e.g. USD.
-    pub currency: String,
-    /// IANA time zone, e.g. America/New_York.
-    pub timezone: String,
-    /// Owner's email.
-    pub owner_email: String,
-    /// Owner's name.
-    pub owner_name: String,
-    /// Owner's password (at least 8 characters).
-    pub owner_password: String,
-}
-
-/// Changes to the caller's tenant. Absent fields stay as they are.
-#[derive(InputObject)]
-pub struct UpdateTenantInput {
-    /// Display name.
-    pub name: Option<String>,
-    /// ISO 4217 currency.
-    pub currency: Option<String>,
-    /// IANA time zone.
-    pub timezone: Option<String>,
-    /// What RADIUS does with suspended subscribers.
-    pub suspended_access: Option<SuspendedAccess>,
-    /// MikroTik address list for walled-garden sessions.
-    pub walled_garden_address_list: Option<String>,
-    /// MikroTik rate limit for walled-garden sessions.
-    pub walled_garden_rate_limit: Option<String>,
-    /// How suspensions reach MikroTik routers beyond RADIUS.
-    pub router_suspension: Option<RouterSuspension>,
-}
+use isp_core::workflows::customers::CustomerPatch;
 
 /// A new staff user.
 #[derive(InputObject)]
@@ -106,75 +68,9 @@ pub struct CreateCustomerInput {
 pub struct UpdateCustomerInput {
     /// The customer.
     pub id: ID,
-    /// Full name or company name.
-    pub name: Option<String>,
-    /// Contact email.
-    pub email: MaybeUndefined<String>,
-    /// Contact phone.
-    pub phone: MaybeUndefined<String>,
-    /// Service address.
-    pub address: MaybeUndefined<String>,
-    /// Tax id.
-    pub tax_id: MaybeUndefined<String>,
-    /// Staff notes.
-    pub notes: MaybeUndefined<String>,
-    /// ACTIVE or INACTIVE.
-    pub status: Option<CustomerStatus>,
-}
-
-/// Burst settings of a plan.
-#[derive(InputObject)]
-pub struct PlanBurstInput {
-    /// Burst download speed, kbit/s (above the plan's download speed).
-    pub download_kbps: i64,
-    /// Burst upload speed, kbit/s (above the plan's upload speed).
-    pub upload_kbps: i64,
-    /// Average download below which bursting is allowed, kbit/s.
-    pub threshold_download_kbps: i64,
-    /// Average upload below which bursting is allowed, kbit/s.
-    pub threshold_upload_kbps: i64,
-    /// Averaging window, seconds.
-    pub time_secs: i64,
-}
-
-/// Data quota of a plan.
-#[derive(InputObject)]
-pub struct PlanDataQuotaInput {
-    /// Bytes per billing period.
-    pub bytes: i64,
-    /// HARD_CAP or FUP.
-    pub action: QuotaAction,
-    /// FUP download speed, kbit/s (FUP only).
-    pub fup_download_kbps: Option<i64>,
-    /// FUP upload speed, kbit/s (FUP only).
-    pub fup_upload_kbps: Option<i64>,
-}
-
-/// A whole plan definition (create and update replace every field).
-#[derive(InputObject)]
-pub struct PlanInput {
-    /// Name, unique in the tenant.
-    pub name: String,
-    /// Marketing description.
-    pub description: Option<String>,
-    /// Price per period in minor units (cents) of the tenant's currency.
-    pub price_minor: i64,
-    /// Billing period.
-    pub billing_period: BillingPeriod,
-    /// Download speed, kbit/s.
-    pub download_kbps: i64,
-    /// Upload speed, kbit/s.
-    pub upload_kbps: i64,
-    /// Burst settings.
-    pub burst: Option<PlanBurstInput>,
-    /// Data quota.
-    pub data_quota: Option<PlanDataQuotaInput>,
-    /// Online-time quota per period, seconds.
-    pub time_quota_secs: Option<i64>,
-    /// Access types the plan can be sold for.
-    pub access_types: Vec<AccessType>,
-    /// Address pool sent as Framed-Pool.
-    pub ip_pool: Option<String>,
+    /// The changes (their fields follow `id`).
+    #[graphql(flatten)]
+    pub changes: CustomerPatch,
 }
 
 /// A new subscription.
@@ -221,28 +117,19 @@ pub struct UpdateSubscriptionInput {
     /// New login.
     pub username: Option<String>,
     /// New password; write-only.
-    pub password: MaybeUndefined<String>,
+    pub password: Patch<String>,
     /// Fixed IPv4.
-    pub static_ipv4: MaybeUndefined<String>,
+    pub static_ipv4: Patch<String>,
     /// MAC binding.
-    pub mac_address: MaybeUndefined<String>,
+    pub mac_address: Patch<String>,
     /// ONU serial.
-    pub onu_serial: MaybeUndefined<String>,
+    pub onu_serial: Patch<String>,
     /// OLT port.
-    pub olt_port: MaybeUndefined<String>,
+    pub olt_port: Patch<String>,
     /// Sessions RADIUS allows at once for this login, 1-100.
     pub simultaneous_use: Option<i64>,
     /// Serving device (null: every enabled MikroTik).
-    pub device_id: MaybeUndefined<ID>,
-}
-
-/// Filters for `customers`.
-#[derive(InputObject, Default)]
-pub struct CustomerFilterInput {
-    /// Name, email, phone, account number or subscription login contains this.
-    pub search: Option<String>,
-    /// Only these statuses (default: all but ARCHIVED).
-    pub status: Option<Vec<CustomerStatus>>,
+    pub device_id: Patch<ID>,
 }
 
 /// Filters for `subscriptions`.

@@ -9,67 +9,24 @@ use crate::ids;
 use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
-use isp_core::store::audit;
-use isp_core::store::plans::{Burst, DataQuota, PlanInput as CorePlanInput};
+use isp_core::patch::Patch;
+use isp_core::store::plans::PlanInput;
 use isp_core::store::subscriptions::SubscriptionStatus;
-use isp_core::store::tenants::{self, NewTenant};
 use isp_core::workflows::customers::CustomerPatch;
 use isp_core::workflows::staff::{self, Registration};
 use isp_core::workflows::subscriptions::SubscriptionPatch;
-use serde_json::json;
+use isp_core::workflows::tenants::TenantPatch;
 
 /// Changes of the foundation: auth, staff, tenant, customers, plans, subscriptions.
 #[derive(Default)]
 pub struct CoreMutation;
 
-fn plan_input(i: PlanInput) -> CorePlanInput {
-    CorePlanInput {
-        name: i.name,
-        description: i.description,
-        price_minor: i.price_minor,
-        billing_period: i.billing_period,
-        download_kbps: i.download_kbps,
-        upload_kbps: i.upload_kbps,
-        burst: i.burst.map(|b| Burst {
-            download_kbps: b.download_kbps,
-            upload_kbps: b.upload_kbps,
-            threshold_download_kbps: b.threshold_download_kbps,
-            threshold_upload_kbps: b.threshold_upload_kbps,
-            time_secs: b.time_secs,
-        }),
-        data_quota: i.data_quota.map(|q| DataQuota {
-            bytes: q.bytes,
-            action: q.action,
-            fup_download_kbps: q.fup_download_kbps,
-            fup_upload_kbps: q.fup_upload_kbps,
-        }),
-        time_quota_secs: i.time_quota_secs,
-        access_types: i.access_types,
-        ip_pool: i.ip_pool,
-    }
-}
-
 #[Object]
 impl CoreMutation {
     /// Signs up a new ISP: creates the tenant and its owner and logs the owner in.
     /// Fails with FORBIDDEN when the server has registration disabled.
-    async fn register_tenant(
-        &self,
-        ctx: &Context<'_>,
-        input: RegisterTenantInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let r = Registration {
-            tenant: NewTenant {
-                slug: input.slug,
-                name: input.name,
-                currency: input.currency,
-                timezone: input.timezone,
-            },
-            owner_email: input.owner_email,
-            owner_name: input.owner_name,
-            owner_password: input.owner_password,
-        };
-        staff::register_tenant(core(ctx), &r, Some(ip(ctx))).await.gql().map(Into::into)
+    async fn register_tenant(&self, ctx: &Context<'_>, input: Registration) -> async_graphql::Result<AuthPayload> {
+        staff::register_tenant(core(ctx), &input, Some(ip(ctx))).await.gql().map(Into::into)
     }
 
     /// Logs a staff user in. Unknown accounts and wrong passwords give the same
@@ -110,32 +67,9 @@ impl CoreMutation {
     }
 
     /// Changes the caller's tenant (owner and admin).
-    async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> async_graphql::Result<Tenant> {
+    async fn update_tenant(&self, ctx: &Context<'_>, input: TenantPatch) -> async_graphql::Result<Tenant> {
         let a = require(ctx, Action::TenantUpdate)?;
-        let c = core(ctx);
-        let cur = tenants::get(&c.db, a.tenant_id).await.gql()?;
-        let mut settings = cur.settings();
-        if let Some(v) = input.suspended_access {
-            settings.suspended_access = v;
-        }
-        if let Some(v) = input.walled_garden_address_list {
-            settings.walled_garden_address_list = v;
-        }
-        if let Some(v) = input.walled_garden_rate_limit {
-            settings.walled_garden_rate_limit = v;
-        }
-        if let Some(v) = input.router_suspension {
-            settings.router_suspension = v;
-        }
-        let name = input.name.unwrap_or(cur.name);
-        let currency = input.currency.unwrap_or(cur.currency);
-        let timezone = input.timezone.unwrap_or(cur.timezone);
-        let now = c.now_ms();
-        let mut tx = c.db.begin().await.gql()?;
-        let t = tenants::update(&mut tx, a.tenant_id, &name, &currency, &timezone, &settings).await.gql()?;
-        let details = json!({"name": t.name, "currency": t.currency, "timezone": t.timezone, "settings": settings});
-        audit::record(&mut tx, a, "tenant.update", "Tenant", Some(t.id), details, now).await.gql()?;
-        tx.commit().await.gql()?;
+        let t = isp_core::workflows::tenants::update(core(ctx), a, input).await.gql()?;
         if let Some(cache) = ctx.data_opt::<super::CurrencyCache>() {
             cache.forget(a.tenant_id);
         }
@@ -182,11 +116,11 @@ impl CoreMutation {
         let a = actor(ctx)?;
         let p = CustomerPatch {
             name: Some(input.name),
-            email: Some(input.email),
-            phone: Some(input.phone),
-            address: Some(input.address),
-            tax_id: Some(input.tax_id),
-            notes: Some(input.notes),
+            email: Patch::set_or_clear(input.email),
+            phone: Patch::set_or_clear(input.phone),
+            address: Patch::set_or_clear(input.address),
+            tax_id: Patch::set_or_clear(input.tax_id),
+            notes: Patch::set_or_clear(input.notes),
             status: input.status,
         };
         isp_core::workflows::customers::create(core(ctx), a, &p).await.gql().map(Customer)
@@ -196,16 +130,7 @@ impl CoreMutation {
     async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "Customer", "id")?;
-        let p = CustomerPatch {
-            name: input.name,
-            email: patch(&input.email),
-            phone: patch(&input.phone),
-            address: patch(&input.address),
-            tax_id: patch(&input.tax_id),
-            notes: patch(&input.notes),
-            status: input.status,
-        };
-        isp_core::workflows::customers::update(core(ctx), a, id, &p).await.gql().map(Customer)
+        isp_core::workflows::customers::update(core(ctx), a, id, &input.changes).await.gql().map(Customer)
     }
 
     /// Archives a customer whose subscriptions are all cancelled.
@@ -218,14 +143,14 @@ impl CoreMutation {
     /// Creates a plan.
     async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
-        isp_core::workflows::plans::create(core(ctx), a, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::create(core(ctx), a, &input).await.gql().map(Plan)
     }
 
     /// Replaces a plan's definition; its subscriptions follow it.
     async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Plan> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        isp_core::workflows::plans::update(core(ctx), a, id, &plan_input(input)).await.gql().map(Plan)
+        isp_core::workflows::plans::update(core(ctx), a, id, &input).await.gql().map(Plan)
     }
 
     /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.
@@ -247,15 +172,15 @@ impl CoreMutation {
             plan_id: Some(ids::decode(&input.plan_id, "Plan", "planId")?),
             access_type: Some(input.access_type),
             username: Some(input.username),
-            password: Some(input.password),
-            static_ipv4: Some(input.static_ipv4),
-            mac_address: Some(input.mac_address),
-            onu_serial: Some(input.onu_serial),
-            olt_port: Some(input.olt_port),
+            password: Patch::set_or_clear(input.password),
+            static_ipv4: Patch::set_or_clear(input.static_ipv4),
+            mac_address: Patch::set_or_clear(input.mac_address),
+            onu_serial: Patch::set_or_clear(input.onu_serial),
+            olt_port: Patch::set_or_clear(input.olt_port),
             start_date: input.start_date,
             status: input.status,
             simultaneous_use: input.simultaneous_use,
-            device_id: Some(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
+            device_id: Patch::set_or_clear(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
         };
         isp_core::workflows::subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
     }
@@ -272,17 +197,13 @@ impl CoreMutation {
             plan_id: ids::decode_opt(&input.plan_id, "Plan", "planId")?,
             access_type: input.access_type,
             username: input.username,
-            password: patch(&input.password),
-            static_ipv4: patch(&input.static_ipv4),
-            mac_address: patch(&input.mac_address),
-            onu_serial: patch(&input.onu_serial),
-            olt_port: patch(&input.olt_port),
+            password: input.password,
+            static_ipv4: input.static_ipv4,
+            mac_address: input.mac_address,
+            onu_serial: input.onu_serial,
+            olt_port: input.olt_port,
             simultaneous_use: input.simultaneous_use,
-            device_id: match patch(&input.device_id) {
-                Some(Some(d)) => Some(Some(ids::decode(&d, "Device", "deviceId")?)),
-                Some(None) => Some(None),
-                None => None,
-            },
+            device_id: input.device_id.try_map(|d| ids::decode(&d, "Device", "deviceId"))?,
             ..Default::default()
         };
         isp_core::workflows::subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)

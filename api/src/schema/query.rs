@@ -115,13 +115,12 @@ impl CoreQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        filter: Option<CustomerFilterInput>,
+        filter: Option<CustomerFilter>,
         order_by: Option<CustomerSort>,
     ) -> async_graphql::Result<FastConnection<Customer, CustomerConnectionFields>> {
         let a = require(ctx, Action::CustomerRead)?;
         let args = page_args(first, after, last, before)?;
-        let f = filter.unwrap_or_default();
-        let filter = CustomerFilter { search: f.search, status: f.status };
+        let filter = filter.unwrap_or_default();
         let sort = order_by.unwrap_or(CustomerSort::NameAsc);
         let db = &core(ctx).db;
         // Relevance order keys each row by an expression over the search: keep them for cursors.

@@ -11,6 +11,7 @@ use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
+use isp_core::patch::Patch;
 use isp_core::store::auth_log::{self, AuthLogEntry as AuthLogRow, AuthLogFilter};
 use isp_core::store::nas::{self, Nas as NasRow, NasType};
 use isp_core::store::page::{Cursor as Pos, SortKey};
@@ -271,25 +272,6 @@ pub struct CreateNasInput {
     pub description: Option<String>,
 }
 
-/// Changes to a NAS; omitted fields stay as they are.
-#[derive(InputObject, Default)]
-pub struct UpdateNasInput {
-    /// Display name.
-    pub name: Option<String>,
-    /// Source IPv4 address.
-    pub ip_address: Option<String>,
-    /// New shared secret (write-only).
-    pub secret: Option<String>,
-    /// Router kind.
-    pub nas_type: Option<NasType>,
-    /// CoA/Disconnect port.
-    pub coa_port: Option<i64>,
-    /// Drop Access-Requests without Message-Authenticator.
-    pub require_message_authenticator: Option<bool>,
-    /// Notes (null clears).
-    pub description: async_graphql::MaybeUndefined<String>,
-}
-
 /// RADIUS reads.
 #[derive(Default)]
 pub struct RadiusQuery;
@@ -395,25 +377,16 @@ impl RadiusMutation {
             nas_type: input.nas_type,
             coa_port: input.coa_port,
             require_message_authenticator: input.require_message_authenticator,
-            description: Some(input.description),
+            description: Patch::set_or_clear(input.description),
         };
         isp_core::workflows::nas::create(core(ctx), a, &p).await.gql().map(Nas)
     }
 
     /// Changes a NAS.
-    async fn update_nas(&self, ctx: &Context<'_>, id: ID, input: UpdateNasInput) -> async_graphql::Result<Nas> {
+    async fn update_nas(&self, ctx: &Context<'_>, id: ID, input: NasPatch) -> async_graphql::Result<Nas> {
         let a = require(ctx, Action::NasWrite)?;
         let id = ids::decode(&id, "Nas", "id")?;
-        let p = NasPatch {
-            name: input.name,
-            ip_address: input.ip_address,
-            secret: input.secret,
-            nas_type: input.nas_type,
-            coa_port: input.coa_port,
-            require_message_authenticator: input.require_message_authenticator,
-            description: super::inputs::patch(&input.description),
-        };
-        isp_core::workflows::nas::update(core(ctx), a, id, &p).await.gql().map(Nas)
+        isp_core::workflows::nas::update(core(ctx), a, id, &input).await.gql().map(Nas)
     }
 
     /// Removes a NAS; its past sessions stay. Returns the removed NAS.

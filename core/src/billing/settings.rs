@@ -251,23 +251,26 @@ pub async fn logo_info(db: &Db, tenant_id: i64) -> CoreResult<Option<(String, i6
         .await
 }
 
-/// A tax rate of a tax class.
+// The tax class is what plans and charges refer to; the name is printed (`VAT 16%`).
+/// A tax rate for a tax class.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "TaxRateInput"))]
 pub struct TaxRate {
-    /// Tax class (`standard`, `reduced` ...), referenced by plans and charges.
+    /// Tax class (`standard`, `reduced` ...).
     pub tax_class: String,
-    /// Name printed on invoices (`VAT 16%`).
+    /// Name printed on invoices.
     pub name: String,
     /// Basis points (1600 = 16.00 %).
+    #[cfg_attr(feature = "graphql", graphql(name = "rateBasisPoints"))]
     pub rate_bp: i64,
-    /// 1 when prices include the tax.
-    pub inclusive: i64,
+    /// Prices include the tax.
+    pub inclusive: bool,
 }
 
 impl TaxRate {
     /// As used by [`super::tax::apply`].
     pub fn rate(&self) -> Rate {
-        Rate { bp: self.rate_bp, inclusive: self.inclusive != 0 }
+        Rate { bp: self.rate_bp, inclusive: self.inclusive }
     }
 }
 
@@ -369,7 +372,7 @@ pub async fn upsert_tax_rate(tx: &mut Tx, tenant_id: i64, r: &TaxRate, now: i64)
     .bind(&r.tax_class)
     .bind(r.name.trim())
     .bind(r.rate_bp)
-    .bind(r.inclusive.signum())
+    .bind(r.inclusive)
     .bind(now)
     .execute(tx)
     .await?;

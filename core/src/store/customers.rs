@@ -195,12 +195,13 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Cu
     sql.fetch_all::<Customer>(db).await
 }
 
-/// Filters for customer lists.
+/// Filters for `customers`.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "CustomerFilterInput"))]
 pub struct CustomerFilter {
     /// Words that must all appear in the customer's name, email, phone, account number,
-    /// address, or a subscription's login, static IP or ONU serial (case and accents folded;
-    /// see [`super::search`]).
+    /// address, or a subscription's login, static IP or ONU serial (case and accents do not
+    /// matter; words need three characters or more).
     pub search: Option<String>,
     /// Only these statuses (default: all but ARCHIVED).
     pub status: Option<Vec<CustomerStatus>>,

@@ -125,58 +125,65 @@ pub(crate) const COLS: &str = "id, tenant_id, name, description, price_minor, bi
     burst_download_kbps, burst_upload_kbps, burst_threshold_download_kbps, burst_threshold_upload_kbps, burst_time_secs, \
     data_quota_bytes, quota_action, fup_download_kbps, fup_upload_kbps, time_quota_secs, access_types, ip_pool, active, created_at, updated_at";
 
-/// Burst settings (MikroTik burst: rate, threshold and averaging time per direction).
+// The doc comments of the three input types below are their GraphQL descriptions.
+
+// MikroTik burst: rate, threshold and averaging time per direction.
+/// Burst settings of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "PlanBurstInput"))]
 pub struct Burst {
-    /// Burst download speed.
+    /// Burst download speed, kbit/s (above the plan's download speed).
     pub download_kbps: i64,
-    /// Burst upload speed.
+    /// Burst upload speed, kbit/s (above the plan's upload speed).
     pub upload_kbps: i64,
-    /// Average download below which bursting is allowed.
+    /// Average download below which bursting is allowed, kbit/s.
     pub threshold_download_kbps: i64,
-    /// Average upload below which bursting is allowed.
+    /// Average upload below which bursting is allowed, kbit/s.
     pub threshold_upload_kbps: i64,
-    /// Averaging window in seconds.
+    /// Averaging window, seconds.
     pub time_secs: i64,
 }
 
-/// Data quota settings.
+// The bytes count download + upload.
+/// Data quota of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "PlanDataQuotaInput"))]
 pub struct DataQuota {
-    /// Bytes per period (download + upload).
+    /// Bytes per billing period.
     pub bytes: i64,
-    /// What happens when it is used up.
+    /// HARD_CAP or FUP.
     pub action: QuotaAction,
-    /// FUP download speed (required for FUP).
+    /// FUP download speed, kbit/s (FUP only).
     pub fup_download_kbps: Option<i64>,
-    /// FUP upload speed (required for FUP).
+    /// FUP upload speed, kbit/s (FUP only).
     pub fup_upload_kbps: Option<i64>,
 }
 
-/// A whole plan definition as a client sends it (create and update replace everything).
+/// A whole plan definition (create and update replace every field).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "PlanInput"))]
 pub struct PlanInput {
-    /// Name.
+    /// Name, unique in the tenant.
     pub name: String,
-    /// Description.
+    /// Marketing description.
     pub description: Option<String>,
-    /// Price in minor units.
+    /// Price per period in minor units (cents) of the tenant's currency.
     pub price_minor: i64,
     /// Billing period.
     pub billing_period: BillingPeriod,
-    /// Download kbit/s.
+    /// Download speed, kbit/s.
     pub download_kbps: i64,
-    /// Upload kbit/s.
+    /// Upload speed, kbit/s.
     pub upload_kbps: i64,
-    /// Optional burst.
+    /// Burst settings.
     pub burst: Option<Burst>,
-    /// Optional data quota.
+    /// Data quota.
     pub data_quota: Option<DataQuota>,
-    /// Optional online-time quota in seconds.
+    /// Online-time quota per period, seconds.
     pub time_quota_secs: Option<i64>,
-    /// Access types it may be sold for.
+    /// Access types the plan can be sold for.
     pub access_types: Vec<AccessType>,
-    /// Framed-Pool name.
+    /// Address pool sent as Framed-Pool.
     pub ip_pool: Option<String>,
 }
 

@@ -83,16 +83,18 @@ impl Tenant {
 
 const COLS: &str = "id, slug, name, currency, timezone, settings, created_at";
 
-/// Validated input for a new tenant.
+// Over GraphQL its fields open `RegisterTenantInput` (`workflows::staff::Registration`).
+/// Input for a new tenant, checked by [`NewTenant::validate`].
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct NewTenant {
-    /// Unique slug.
+    /// Unique slug (3-40 of a-z, 0-9, -), used at login.
     pub slug: String,
     /// Display name.
     pub name: String,
-    /// ISO 4217 code.
+    /// ISO 4217 currency, e.g. USD.
     pub currency: String,
-    /// IANA zone.
+    /// IANA time zone, e.g. America/New_York.
     pub timezone: String,
 }
 

@@ -78,7 +78,7 @@ pub async fn set_tax_rate(ctx: &Ctx, actor: &Actor, r: &TaxRate) -> CoreResult<T
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     settings::upsert_tax_rate(&mut tx, actor.tenant_id, r, now).await?;
-    let details = json!({"taxClass": r.tax_class, "rateBp": r.rate_bp, "inclusive": r.inclusive != 0});
+    let details = json!({"taxClass": r.tax_class, "rateBp": r.rate_bp, "inclusive": r.inclusive});
     Effects::new(ctx, actor, now)
         .audit("billing.taxRate", "Tenant", Some(actor.tenant_id), details)
         .write(&mut tx)

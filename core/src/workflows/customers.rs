@@ -4,33 +4,42 @@ use crate::auth::{Action, Actor};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
+use crate::patch::Patch;
 use crate::store::customers::{self, Customer, CustomerFields, CustomerStatus};
 use crate::store::{subscriptions, tenants};
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// Fields of a customer as a client sends them. For updates, `None` leaves a field alone and
-/// `Some(None)` clears it.
+/// Fields of a customer as a client sends them. For updates, `None` / [`Patch::Unchanged`]
+/// leave a field alone and [`Patch::Clear`] clears it; a create requires the name.
+///
+/// Over GraphQL these are the fields of `UpdateCustomerInput` after its `id`, so the field
+/// docs are written for API clients. Archiving has its own operation, not the status.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct CustomerPatch {
-    /// Name (required on create).
+    /// Full name or company name.
     pub name: Option<String>,
-    /// Email.
-    pub email: Option<Option<String>>,
-    /// Phone.
-    pub phone: Option<Option<String>>,
-    /// Address.
-    pub address: Option<Option<String>>,
+    /// Contact email.
+    pub email: Patch<String>,
+    /// Contact phone.
+    pub phone: Patch<String>,
+    /// Service address.
+    pub address: Patch<String>,
     /// Tax id.
-    pub tax_id: Option<Option<String>>,
-    /// Notes.
-    pub notes: Option<Option<String>>,
-    /// Status (ACTIVE or INACTIVE; archive has its own operation).
+    pub tax_id: Patch<String>,
+    /// Staff notes.
+    pub notes: Patch<String>,
+    /// ACTIVE or INACTIVE.
     pub status: Option<CustomerStatus>,
 }
 
-fn clean(v: &Option<Option<String>>) -> Option<Option<String>> {
-    v.as_ref().map(|o| o.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+/// The patch with the value trimmed; a blank value clears.
+fn clean(v: &Patch<String>) -> Patch<String> {
+    match v.as_ref().map(|s| s.trim()) {
+        Patch::Set("") => Patch::Clear,
+        p => p.map(str::to_string),
+    }
 }
 
 impl CustomerPatch {
@@ -38,18 +47,18 @@ impl CustomerPatch {
         if let Some(n) = &self.name {
             validate::text(n, 200).map_err(|m| CoreError::validation("name", m))?;
         }
-        if let Some(Some(e)) = clean(&self.email) {
+        if let Patch::Set(e) = clean(&self.email) {
             validate::email(&e).map_err(|m| CoreError::validation("email", m))?;
         }
-        if let Some(Some(p)) = clean(&self.phone) {
+        if let Patch::Set(p) = clean(&self.phone) {
             validate::phone(&p).map_err(|m| CoreError::validation("phone", m))?;
         }
         for (field, v, max) in [("address", &self.address, 500), ("taxId", &self.tax_id, 64)] {
-            if let Some(Some(s)) = clean(v) {
+            if let Patch::Set(s) = clean(v) {
                 validate::text(&s, max).map_err(|m| CoreError::validation(field, m))?;
             }
         }
-        if let Some(Some(n)) = clean(&self.notes) {
+        if let Patch::Set(n) = clean(&self.notes) {
             if n.chars().count() > 5000 {
                 return Err(CoreError::validation("notes", "must be at most 5000 characters"));
             }
@@ -64,11 +73,11 @@ impl CustomerPatch {
     fn changed(&self) -> Vec<&'static str> {
         crate::store::audit::set_fields(&[
             ("name", self.name.is_some()),
-            ("email", self.email.is_some()),
-            ("phone", self.phone.is_some()),
-            ("address", self.address.is_some()),
-            ("taxId", self.tax_id.is_some()),
-            ("notes", self.notes.is_some()),
+            ("email", self.email.is_changed()),
+            ("phone", self.phone.is_changed()),
+            ("address", self.address.is_changed()),
+            ("taxId", self.tax_id.is_changed()),
+            ("notes", self.notes.is_changed()),
             ("status", self.status.is_some()),
         ])
     }
@@ -77,10 +86,7 @@ impl CustomerPatch {
 impl CustomerPatch {
     /// The stored fields after applying this patch to `cur` (or to an empty customer).
     fn apply(&self, cur: Option<&Customer>) -> CoreResult<CustomerFields> {
-        let pick = |new: &Option<Option<String>>, old: Option<&Option<String>>| match clean(new) {
-            Some(v) => v,
-            None => old.cloned().flatten(),
-        };
+        let pick = |new: &Patch<String>, old: Option<&Option<String>>| clean(new).apply(old.cloned().flatten());
         let name = match (&self.name, cur) {
             (Some(n), _) => n.trim().to_string(),
             (None, Some(c)) => c.name.clone(),

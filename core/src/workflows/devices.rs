@@ -4,6 +4,7 @@ use crate::auth::{Action, Actor};
 use crate::db::Tx;
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::devices::{
     self, normalize_fingerprint, Device, DeviceFields, DeviceKind, Transport, PASSWORD_CONTEXT,
@@ -12,8 +13,8 @@ use crate::store::nas;
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// Device fields as a client sends them. On update `None` leaves a field alone and
-/// `Some(None)` clears it; on create `name`, `kind`, `host`, `username` and `password` are
+/// Device fields as a client sends them. On update `None` / [`Patch::Unchanged`] leave a
+/// field alone and [`Patch::Clear`] clears it; on create `name`, `kind`, `host`, `username` and `password` are
 /// required, the transport defaults to API (MikroTik) or TELNET (OLTs) and the port to the
 /// transport's. On update a port left at the old transport's default follows a transport
 /// change to the new default.
@@ -30,13 +31,13 @@ pub struct DevicePatch {
     /// Transport.
     pub transport: Option<Transport>,
     /// Pinned certificate fingerprint (API_SSL only).
-    pub tls_fingerprint: Option<Option<String>>,
+    pub tls_fingerprint: Patch<String>,
     /// Login name.
     pub username: Option<String>,
     /// New password (write-only).
     pub password: Option<String>,
     /// Linked NAS in the same tenant.
-    pub nas_id: Option<Option<i64>>,
+    pub nas_id: Patch<i64>,
     /// Whether jobs go to it.
     pub enabled: Option<bool>,
 }
@@ -101,10 +102,10 @@ async fn resolve(
         return Err(CoreError::validation("port", "must be a TCP port (1-65535)"));
     }
     let tls_fingerprint = match &p.tls_fingerprint {
-        Some(Some(f)) if f.trim().is_empty() => None,
-        Some(Some(f)) => Some(normalize_fingerprint(f).map_err(|m| CoreError::validation("tlsFingerprint", m))?),
-        Some(None) => None,
-        None => cur.and_then(|c| c.tls_fingerprint.clone()),
+        Patch::Set(f) if f.trim().is_empty() => None,
+        Patch::Set(f) => Some(normalize_fingerprint(f).map_err(|m| CoreError::validation("tlsFingerprint", m))?),
+        Patch::Clear => None,
+        Patch::Unchanged => cur.and_then(|c| c.tls_fingerprint.clone()),
     };
     // The pinned identity: the API-SSL certificate of a router, or the SSH host key of an OLT.
     if tls_fingerprint.is_some() && !matches!(transport, Transport::ApiSsl | Transport::Ssh) {
@@ -126,11 +127,8 @@ async fn resolve(
         (None, Some(c)) => c.password_enc.clone(),
         (None, None) => return Err(CoreError::validation("password", "is required")),
     };
-    let nas_id = match p.nas_id {
-        Some(n) => n,
-        None => cur.and_then(|c| c.nas_id),
-    };
-    if let (Some(n), true) = (nas_id, p.nas_id.is_some()) {
+    let nas_id = p.nas_id.apply(cur.and_then(|c| c.nas_id));
+    if let (Some(n), true) = (nas_id, p.nas_id.is_changed()) {
         if nas::find(&mut *tx, tenant_id, n).await?.is_none() {
             return Err(CoreError::validation("nasId", "no such NAS"));
         }
@@ -174,10 +172,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &DevicePatch) -> CoreR
         ("host", p.host.is_some()),
         ("port", p.port.is_some() || d.port != cur.port),
         ("transport", p.transport.is_some()),
-        ("tlsFingerprint", p.tls_fingerprint.is_some()),
+        ("tlsFingerprint", p.tls_fingerprint.is_changed()),
         ("username", p.username.is_some()),
         ("password", p.password.is_some()),
-        ("nasId", p.nas_id.is_some()),
+        ("nasId", p.nas_id.is_changed()),
         ("enabled", p.enabled.is_some()),
     ]);
     Effects::new(ctx, actor, now)

@@ -5,28 +5,31 @@ use crate::auth::{Action, Actor};
 use crate::db::Tx;
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::nas::{self, Nas, NasFields, NasType, SECRET_CONTEXT};
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// NAS fields as a client sends them; on update `None` leaves a field alone.
+// Also the fields of a new NAS: see `create` for what it requires and defaults.
+/// Changes to a NAS; omitted fields stay as they are.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "UpdateNasInput"))]
 pub struct NasPatch {
-    /// Display name (required on create).
+    /// Display name.
     pub name: Option<String>,
-    /// Source IPv4 (required on create).
+    /// Source IPv4 address.
     pub ip_address: Option<String>,
-    /// New shared secret (required on create; write-only).
+    /// New shared secret (write-only).
     pub secret: Option<String>,
-    /// Router kind (default MIKROTIK).
+    /// Router kind.
     pub nas_type: Option<NasType>,
-    /// CoA port (default 3799).
+    /// CoA/Disconnect port.
     pub coa_port: Option<i64>,
-    /// Require Message-Authenticator (default true).
+    /// Drop Access-Requests without Message-Authenticator.
     pub require_message_authenticator: Option<bool>,
-    /// Notes (`Some(None)` clears).
-    pub description: Option<Option<String>>,
+    /// Notes (null clears).
+    pub description: Patch<String>,
 }
 
 fn check(p: &NasPatch) -> CoreResult<()> {
@@ -46,7 +49,7 @@ fn check(p: &NasPatch) -> CoreResult<()> {
             return Err(CoreError::validation("coaPort", "must be a UDP port (1-65535)"));
         }
     }
-    if let Some(Some(d)) = &p.description {
+    if let Patch::Set(d) = &p.description {
         if d.chars().count() > 500 {
             return Err(CoreError::validation("description", "must be at most 500 characters"));
         }
@@ -62,7 +65,8 @@ fn reload_caches_after(ctx: &Ctx, tx: &mut Tx) {
     });
 }
 
-/// Registers a NAS.
+/// Registers a NAS: `name`, `ip_address` and `secret` are required; the type defaults to
+/// MIKROTIK, the CoA port to 3799, and Message-Authenticator is required unless turned off.
 pub async fn create(ctx: &Ctx, actor: &Actor, p: &NasPatch) -> CoreResult<Nas> {
     actor.require(Action::NasWrite)?;
     check(p)?;
@@ -76,7 +80,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &NasPatch) -> CoreResult<Nas> {
         nas_type: p.nas_type.unwrap_or(NasType::Mikrotik),
         coa_port: p.coa_port.unwrap_or(3799),
         require_message_authenticator: p.require_message_authenticator.unwrap_or(true),
-        description: p.description.clone().flatten(),
+        description: p.description.clone().apply(None),
     };
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
@@ -109,10 +113,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
         require_message_authenticator: p
             .require_message_authenticator
             .unwrap_or(cur.require_message_authenticator != 0),
-        description: match &p.description {
-            Some(d) => d.clone(),
-            None => cur.description.clone(),
-        },
+        description: p.description.clone().apply(cur.description.clone()),
     };
     let n = nas::update(&mut tx, actor.tenant_id, id, &f, now).await?;
     let fields = set_fields(&[
@@ -122,7 +123,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &NasPatch) -> CoreResu
         ("nasType", p.nas_type.is_some()),
         ("coaPort", p.coa_port.is_some()),
         ("requireMessageAuthenticator", p.require_message_authenticator.is_some()),
-        ("description", p.description.is_some()),
+        ("description", p.description.is_changed()),
     ]);
     Effects::new(ctx, actor, now)
         .audit("nas.update", "Nas", Some(id), json!({"fields": fields}))

@@ -28,16 +28,18 @@ pub struct Session {
     pub tenant: Tenant,
 }
 
-/// Input of `registerTenant`.
+/// A new tenant and its owner.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "RegisterTenantInput"))]
 pub struct Registration {
-    /// The new tenant.
+    /// The new tenant (over GraphQL its fields come first, inline).
+    #[cfg_attr(feature = "graphql", graphql(flatten))]
     pub tenant: NewTenant,
     /// Owner's email.
     pub owner_email: String,
     /// Owner's name.
     pub owner_name: String,
-    /// Owner's password.
+    /// Owner's password (at least 8 characters).
     pub owner_password: String,
 }
 

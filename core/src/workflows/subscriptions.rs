@@ -9,6 +9,7 @@ use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
 use crate::netjobs;
+use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::customers::{self, CustomerStatus};
 use crate::store::subscriptions::{
@@ -18,8 +19,8 @@ use crate::store::{devices, plans, tenants};
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// Subscription fields as a client sends them. On update `None` leaves a field alone and
-/// `Some(None)` clears it; on create `customer_id`, `plan_id`, `access_type`, `username`
+/// Subscription fields as a client sends them. On update `None` / [`Patch::Unchanged`] leave
+/// a field alone and [`Patch::Clear`] clears it; on create `customer_id`, `plan_id`, `access_type`, `username`
 /// are required.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriptionPatch {
@@ -32,33 +33,34 @@ pub struct SubscriptionPatch {
     /// Login.
     pub username: Option<String>,
     /// New password (write-only).
-    pub password: Option<Option<String>>,
+    pub password: Patch<String>,
     /// Fixed IPv4.
-    pub static_ipv4: Option<Option<String>>,
+    pub static_ipv4: Patch<String>,
     /// MAC binding.
-    pub mac_address: Option<Option<String>>,
+    pub mac_address: Patch<String>,
     /// ONU serial.
-    pub onu_serial: Option<Option<String>>,
+    pub onu_serial: Patch<String>,
     /// OLT port.
-    pub olt_port: Option<Option<String>>,
+    pub olt_port: Patch<String>,
     /// Start date (create only; default today).
     pub start_date: Option<String>,
     /// Initial status (create only): PENDING (default) or ACTIVE.
     pub status: Option<SubscriptionStatus>,
     /// Sessions RADIUS allows at once (default 1).
     pub simultaneous_use: Option<i64>,
-    /// Serving device: an OLT for GPON, a MikroTik otherwise (`Some(None)` clears).
-    pub device_id: Option<Option<i64>>,
+    /// Serving device: an OLT for GPON, a MikroTik otherwise.
+    pub device_id: Patch<i64>,
 }
 
 fn trimmed(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn pick(new: &Option<Option<String>>, old: Option<String>) -> Option<String> {
+fn pick(new: &Patch<String>, old: Option<String>) -> Option<String> {
     match new {
-        Some(v) => trimmed(v.clone()),
-        None => old,
+        Patch::Unchanged => old,
+        Patch::Clear => None,
+        Patch::Set(v) => trimmed(Some(v.clone())),
     }
 }
 
@@ -82,12 +84,12 @@ async fn resolve(
         .ok_or_else(|| CoreError::validation("username", "is required"))?;
     validate::login(&username).map_err(|m| CoreError::validation("username", m))?;
     let password_enc = match &p.password {
-        Some(Some(pw)) => {
+        Patch::Set(pw) => {
             validate::access_password(pw).map_err(|m| CoreError::validation("password", m))?;
             Some(ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, pw))
         }
-        Some(None) => None,
-        None => cur.and_then(|c| c.password_enc.clone()),
+        Patch::Clear => None,
+        Patch::Unchanged => cur.and_then(|c| c.password_enc.clone()),
     };
     let static_ipv4 = pick(&p.static_ipv4, cur.and_then(|c| c.static_ipv4.clone()));
     if let Some(ip) = &static_ipv4 {
@@ -128,10 +130,7 @@ async fn resolve(
         }
         _ => {}
     }
-    let device_id = match p.device_id {
-        Some(d) => d,
-        None => cur.and_then(|c| c.device_id),
-    };
+    let device_id = p.device_id.apply(cur.and_then(|c| c.device_id));
     if let Some(d) = device_id {
         check_device(tx, tenant_id, d, access_type).await?;
     }
@@ -239,13 +238,13 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         ("planId", p.plan_id.is_some()),
         ("accessType", p.access_type.is_some()),
         ("username", p.username.is_some()),
-        ("password", p.password.is_some()),
-        ("staticIpv4", p.static_ipv4.is_some()),
-        ("macAddress", p.mac_address.is_some()),
-        ("onuSerial", p.onu_serial.is_some()),
-        ("oltPort", p.olt_port.is_some()),
+        ("password", p.password.is_changed()),
+        ("staticIpv4", p.static_ipv4.is_changed()),
+        ("macAddress", p.mac_address.is_changed()),
+        ("onuSerial", p.onu_serial.is_changed()),
+        ("oltPort", p.olt_port.is_changed()),
         ("simultaneousUse", p.simultaneous_use.is_some()),
-        ("deviceId", p.device_id.is_some()),
+        ("deviceId", p.device_id.is_changed()),
     ]);
     let adjustments: Vec<i64> = adjustments.iter().map(|c| c.amount_minor).collect();
     let details =

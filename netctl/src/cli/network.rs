@@ -10,6 +10,7 @@ use crate::sync;
 use crate::worker::{Attempt, Worker};
 use clap::{Args, ValueEnum};
 use isp_core::auth::Actor;
+use isp_core::patch::Patch;
 use isp_core::store::devices::{self, Device, DeviceKind, Transport};
 use isp_core::store::jobs::{self, DeviceJob, JobStatus};
 use isp_core::store::nas;
@@ -153,9 +154,9 @@ impl Cmd {
                     .iter()
                     .find(|n| &n.name == name)
                     .ok_or_else(|| Failure::NotFound(format!("no NAS named {name:?} in this tenant")))?;
-                Some(Some(n.id))
+                Patch::Set(n.id)
             }
-            None => None,
+            None => Patch::Unchanged,
         };
         let patch = DevicePatch {
             name: Some(a.name),
@@ -172,7 +173,7 @@ impl Cmd {
                 TransportArg::Telnet => Transport::Telnet,
                 TransportArg::Ssh => Transport::Ssh,
             }),
-            tls_fingerprint: a.fingerprint.map(Some),
+            tls_fingerprint: a.fingerprint.map_or(Patch::Unchanged, Patch::Set),
             username: Some(a.user),
             password: Some(password),
             nas_id,

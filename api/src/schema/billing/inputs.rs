@@ -1,0 +1,80 @@
+//! Input objects of the billing mutations that the API defines itself: the settings change
+//! (its logo arrives base64-encoded and is checked by typesetting it), and those that carry
+//! global `ID`s where the core takes row ids. `TaxRateInput` is the core's
+//! `billing::settings::TaxRate`, derived behind its `graphql` feature.
+
+use async_graphql::{InputObject, ID};
+use isp_core::billing::{BillingMode, PaymentMethod};
+use isp_core::patch::Patch;
+
+/// Changes to the billing settings. Absent fields stay as they are.
+#[derive(InputObject)]
+pub struct BillingSettingsInput {
+    /// Fixed day 1-28, or 0 for anniversaries.
+    pub billing_day: Option<i64>,
+    /// In advance or in arrears.
+    pub mode: Option<BillingMode>,
+    /// Days from issue to due date.
+    pub payment_terms_days: Option<i64>,
+    /// Invoice number template (`{YYYY}`, `{YY}`, `{MM}`, and `{SEQ}` or `{SEQ:n}` once).
+    pub invoice_template: Option<String>,
+    /// Receipt number template.
+    pub receipt_template: Option<String>,
+    /// Credit note number template.
+    pub credit_note_template: Option<String>,
+    /// Reminder days before the due date.
+    pub reminder_days_before: Option<i64>,
+    /// Overdue days after the due date.
+    pub overdue_after_days: Option<i64>,
+    /// Suspension days after the due date.
+    pub suspend_after_days: Option<i64>,
+    /// New HMAC secret for payment webhooks (write-only, at least 16 characters).
+    pub webhook_secret: Option<String>,
+    /// Brand color of PDFs, `#RRGGBB`.
+    pub brand_color: Option<String>,
+    /// Second colour of PDFs (table headings), `#RRGGBB` (null: a tint of the brand color).
+    pub accent_color: Patch<String>,
+    /// Logo printed on PDFs: a PNG (at most 4096 px each way) or SVG image of at most 128 KiB,
+    /// base64-encoded; the type is sniffed from the bytes (null removes the logo).
+    pub logo: Patch<String>,
+    /// Address printed on invoices (null clears).
+    pub legal_address: Patch<String>,
+    /// Tax id printed on invoices (null clears).
+    pub tax_id: Patch<String>,
+    /// Payment instructions printed on invoices (null clears).
+    pub payment_instructions: Patch<String>,
+    /// Billing runs create DRAFT invoices, numbered when issued (`issueInvoices`).
+    pub draft_invoices: Option<bool>,
+}
+
+/// A one-off charge for the next invoice.
+#[derive(InputObject)]
+pub struct AddChargeInput {
+    /// Customer.
+    pub customer_id: ID,
+    /// Subscription it concerns.
+    pub subscription_id: Option<ID>,
+    /// Text on the invoice.
+    pub description: String,
+    /// Amount in minor units (negative: a credit).
+    pub amount_minor: i64,
+    /// Tax class (default `standard`).
+    pub tax_class: Option<String>,
+}
+
+/// A payment to record.
+#[derive(InputObject)]
+pub struct RecordPaymentInput {
+    /// Customer paying.
+    pub customer_id: ID,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// How.
+    pub method: PaymentMethod,
+    /// Reference.
+    pub reference: Option<String>,
+    /// Date received (default today).
+    pub received_on: Option<String>,
+    /// Invoices to pay, in this order; default: the oldest open invoices first.
+    pub invoice_ids: Option<Vec<ID>>,
+}

@@ -1,0 +1,55 @@
+//! Billing in the graph: settings and tax rates, billing preview and runs, invoices and
+//! credit notes, payments and refunds, balances and statements, dunning, reports.
+//!
+//! - `types`: what billing stores (settings, tax rates, invoices and their lines, payments,
+//!   allocations, refunds, charges, dunning events);
+//! - `reports`: what it computes (run previews and outcomes, balances, statements, the
+//!   billing report);
+//! - `queries` and `mutations`: the `BillingQuery` and `BillingMutation` roots;
+//! - `inputs`: the mutations' input objects.
+
+mod inputs;
+mod mutations;
+mod queries;
+mod reports;
+mod types;
+
+pub use inputs::*;
+pub use mutations::BillingMutation;
+pub use queries::BillingQuery;
+pub use reports::*;
+pub use types::*;
+
+use super::core;
+use super::tenant_currency;
+use super::types::{Customer, Money};
+use crate::error::{invalid, Gql};
+use crate::ids;
+use crate::loaders::load_err;
+use crate::request::{actor, require};
+use crate::schema::request_loaders;
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::Context;
+use chrono::NaiveDate;
+use isp_core::auth::Action;
+use isp_core::CoreError;
+
+type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
+
+/// A date argument; absent means today in the tenant's time zone.
+async fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
+    match v {
+        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| invalid(field, "must be a date YYYY-MM-DD")),
+        None => isp_core::billing::tenant_today(core(ctx), actor(ctx)?.tenant_id).await.gql(),
+    }
+}
+
+async fn money(ctx: &Context<'_>, amount: i64) -> async_graphql::Result<Money> {
+    Ok(Money::new(amount, &tenant_currency(ctx).await?))
+}
+
+async fn load_customer(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Customer> {
+    require(ctx, Action::CustomerRead)?;
+    let c = request_loaders(ctx)?.customers.load_one(id).await.map_err(load_err)?;
+    c.map(Customer).ok_or_else(|| crate::error::to_gql(CoreError::NotFound("customer")))
+}
