@@ -18,6 +18,7 @@ mod radload;
 mod rawsql;
 mod report;
 mod server;
+mod year;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +41,25 @@ enum Command {
     Radius(RadiusArgs),
     /// A billing run over every subscription, then a re-run that must create nothing (in-process, SQLite).
     Billing(BillingArgs),
+    /// Seeds "a year of an ISP" on a scratch store and prints what it wrote and how long it took.
+    Fixture(FixtureArgs),
+}
+
+/// Options of `isp-bench fixture`.
+#[derive(Args, Debug, Clone)]
+pub struct FixtureArgs {
+    /// Customers to seed; every other size follows from it.
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
+    /// Seed PostgreSQL: a scratch database is created on this server (and dropped, unless --keep).
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Gather planner statistics after seeding (SQLite `ANALYZE`; PostgreSQL always does).
+    #[arg(long)]
+    pub analyze: bool,
+    /// Keep the scratch data directory (and PostgreSQL database) for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench billing`.
@@ -173,6 +193,19 @@ fn main() -> Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Fixture(a) => {
+            anyhow::ensure!(a.customers >= 100, "--customers must be at least 100");
+            rt.block_on(async {
+                let (fx, summary) =
+                    fixture::Fixture::year(a.customers, a.database_url.as_deref(), 4, a.analyze, a.keep).await?;
+                summary.print();
+                println!(
+                    "{}",
+                    serde_json::json!({"bench": "fixture", "customers": a.customers, "fixture": summary.json()})
+                );
+                fx.cleanup().await
+            })
         }
         Command::Billing(a) => {
             anyhow::ensure!(a.subscriptions >= 1, "--subscriptions must be at least 1");
