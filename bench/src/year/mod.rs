@@ -24,7 +24,7 @@ mod radius;
 mod rows;
 mod setup;
 
-pub use model::Calendar;
+pub use model::{Calendar, MONTHS};
 
 use anyhow::{Context, Result};
 use isp_core::auth::Actor;
