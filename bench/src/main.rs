@@ -4,7 +4,9 @@
 //! in its own process, drives the customers page query over HTTP/1.1 keep-alive connections
 //! and, in the same run, a raw-SQL loop reading the same rows, then prints both.
 //! `isp-bench radius` drives `isp radiusd` (and FreeRADIUS) over UDP; `isp-bench billing`
-//! times a billing run and its idempotent re-run in-process.
+//! times a billing run and its idempotent re-run in-process. `isp-bench fixture` seeds "a year
+//! of an ISP"; `isp-bench basket` runs the frontend's screens on it over HTTP, each against a
+//! raw-SQL baseline.
 
 mod basket;
 mod billing;

@@ -316,3 +316,52 @@ impl Worker for RawWorker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_must_hold_every_marker_as_often_as_expected() {
+        let body = br#"{"data":{"a":[{"__typename":"Invoice"},{"__typename":"Invoice"}],"totalCount":2}}"#;
+        let expect = |n: usize| vec![(br#""__typename":"Invoice""#.to_vec(), n), (br#""totalCount":2"#.to_vec(), 1)];
+        assert!(check(body, &expect(2), true).is_ok());
+        assert!(check(body, &expect(3), false).is_err());
+        let errors = br#"{"data":null,"errors":[{"message":"internal error"}]}"#;
+        assert!(check(errors, &Vec::new(), false).is_err());
+        assert!(check(b"{\"data\":", &Vec::new(), true).is_err(), "not JSON");
+    }
+
+    /// Completes after `delay`.
+    struct Slow(Duration);
+
+    impl Worker for Slow {
+        async fn run(&mut self, _: usize) -> Result<(), String> {
+            tokio::time::sleep(self.0).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_stretches_until_enough_requests_completed() {
+        let start = Instant::now();
+        let plan = Plan {
+            start,
+            end: start + Duration::from_millis(20),
+            cap: start + Duration::from_secs(5),
+            drain: Duration::from_secs(5),
+        };
+        // Nothing completes within the planned 20 ms: the window ends at the 20th completion.
+        let out = drive((0..MIN_OK).map(|_| Slow(Duration::from_millis(60))).collect(), 1, plan).await;
+        assert_eq!(out.stats.ok as usize, MIN_OK);
+        assert!(out.stats.window >= Duration::from_millis(60) && out.stats.window < Duration::from_secs(5));
+        assert_eq!(out.abandoned, 0);
+
+        // Fast workers: the window ends as planned, whatever completed after it is not counted.
+        let start = Instant::now();
+        let plan = Plan { start, end: start + Duration::from_millis(100), cap: start + Duration::from_secs(5), ..plan };
+        let out = drive((0..4).map(|_| Slow(Duration::from_millis(1))).collect(), 1, plan).await;
+        assert_eq!(out.stats.window, Duration::from_millis(100));
+        assert!(out.stats.ok >= MIN_OK as u64);
+    }
+}

@@ -429,12 +429,12 @@ async fn screens_in_turns(
 /// Resumes the writer subscriptions the status screen left suspended.
 async fn restore(s: &mut Session, prepared: &[Prepared]) -> Result<()> {
     for p in prepared.iter().filter(|p| p.id == ScreenId::SubscriptionStatus) {
-        let requests = p.requests(s.addr, &s.bearer().await?);
+        let (requests, expect) = (p.requests(s.addr, &s.bearer().await?), p.expect());
         for (k, suspended) in p.suspended.iter().enumerate() {
             if suspended.load(Ordering::Relaxed) {
                 let (status, body) = s.send(&requests[2 * k + 1]).await?;
                 ensure!(status == 200, "resuming a writer subscription: HTTP {status}");
-                drive::check(&body, &p.expect()[2 * k + 1], true).map_err(anyhow::Error::msg)?;
+                drive::check(&body, &expect[2 * k + 1], true).map_err(anyhow::Error::msg)?;
             }
         }
     }

@@ -569,3 +569,41 @@ async fn search_terms(db: &Db, s: &Sample) -> anyhow::Result<Vec<String>> {
     }
     Ok(terms)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_screen_has_a_named_operation_and_a_unique_name() {
+        let mut names = std::collections::HashSet::new();
+        for s in ALL {
+            let op = s.operation();
+            assert!(op.chars().next().is_some_and(|c| c.is_ascii_uppercase()), "{s:?}: {op:?}");
+            let kind = if s.writes() { "mutation" } else { "query" };
+            assert!(s.document().starts_with(&format!("{kind} {op}")), "{s:?}");
+            assert!(names.insert(s.name()), "{} twice", s.name());
+        }
+    }
+
+    #[test]
+    fn variants_spread_over_the_list_and_start_with_the_first_two_pages() {
+        assert_eq!(spread(3, 16), vec![0, 1, 2]);
+        let v = spread(1000, 8);
+        assert_eq!(&v[..3], &[0, 1, 250]);
+        assert_eq!(v.len(), 8);
+        let rows: Vec<(String, i64)> = (0..120).map(|i| (format!("n{i:03}"), i)).collect();
+        let pos = positions(&rows, 50, 0);
+        assert_eq!(pos, vec![None, Some(("n049".to_string(), 49))]);
+    }
+
+    #[test]
+    fn cursors_are_what_the_server_gives() {
+        // base64url of {"key":"Ana","id":7,"o":"name+"} and of {"key":42,"id":42}.
+        let c = cursor(SortKey::T("Ana".into()), 7, Some("name+".into()));
+        assert_eq!(String::from_utf8(B64.decode(c).unwrap()).unwrap(), r#"{"key":"Ana","id":7,"o":"name+"}"#);
+        let c = cursor(SortKey::I(42), 42, None);
+        assert_eq!(String::from_utf8(B64.decode(c).unwrap()).unwrap(), r#"{"key":42,"id":42}"#);
+        assert_eq!(gid("Customer", 42), B64.encode("Customer:42"));
+    }
+}
