@@ -79,15 +79,20 @@ impl Usage {
     }
 }
 
-struct Snapshot {
-    at: Instant,
+/// CPU counters at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub at: Instant,
     server: Option<f64>,
     client: Option<f64>,
     postgres: f64,
     machine: Option<(f64, f64)>,
 }
 
-fn snapshot(server: Option<u32>, postgres: bool) -> Snapshot {
+/// The counters now: of process `server` (if any), this process, local PostgreSQL (when
+/// `postgres`) and the whole machine.
+pub fn snapshot(server: Option<u32>, postgres: bool) -> Snapshot {
     Snapshot {
         at: Instant::now(),
         server: server.and_then(process_secs),
@@ -104,6 +109,11 @@ pub async fn sample(server: Option<u32>, postgres: bool, start: Instant, end: In
     let a = snapshot(server, postgres);
     tokio::time::sleep_until(end.into()).await;
     let b = snapshot(server, postgres);
+    between(&a, &b, postgres)
+}
+
+/// CPU use between two snapshots.
+pub fn between(a: &Snapshot, b: &Snapshot, postgres: bool) -> Usage {
     let secs = (b.at - a.at).max(Duration::from_millis(1)).as_secs_f64();
     let per = |x: Option<f64>, y: Option<f64>| Some((y? - x?) / secs);
     Usage {

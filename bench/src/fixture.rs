@@ -1,6 +1,7 @@
 //! The benchmark's scratch store: a temporary data directory (SQLite file and secrets) or a
 //! PostgreSQL database made for the run, seeded with one tenant, one plan and many customers.
 
+use crate::year;
 use anyhow::{Context, Result};
 use isp_core::auth::{Actor, Role};
 use isp_core::clock::SystemClock;
@@ -66,9 +67,77 @@ pub fn with_database(url: &str, db: &str) -> String {
     }
 }
 
+/// A freshly migrated scratch store with the benchmark tenant and its owner, still open.
+pub struct Opened {
+    /// The fixture, not yet seeded (`seed_time` zero).
+    pub fixture: Fixture,
+    /// The store, opened in this process.
+    pub ctx: Ctx,
+    /// The tenant's owner, for the workflows that create plans, staff and devices.
+    pub owner: Actor,
+}
+
 impl Fixture {
     /// Creates the scratch store and seeds `customers` customers with one subscription each.
     pub async fn create(customers: usize, pg_url: Option<&str>, pool: u32, analyze: bool, keep: bool) -> Result<Self> {
+        let Opened { mut fixture, ctx, owner } = Self::open(pg_url, pool, keep).await?;
+        let plan = plans::create(
+            &ctx,
+            &owner,
+            &PlanInput {
+                name: "Home 100".into(),
+                description: Some("Benchmark plan".into()),
+                price_minor: 3_499,
+                billing_period: BillingPeriod::Monthly,
+                download_kbps: 100_000,
+                upload_kbps: 20_000,
+                burst: None,
+                data_quota: None,
+                time_quota_secs: None,
+                access_types: vec![AccessType::Pppoe],
+                ip_pool: None,
+            },
+        )
+        .await
+        .context("creating the plan")?;
+
+        let started = Instant::now();
+        seed::bulk(&ctx, fixture.tenant_id, plan.id, customers, "b").await.context("seeding customers")?;
+        fixture.seed_time = started.elapsed();
+        fixture.finish(&ctx, analyze).await?;
+        Ok(fixture)
+    }
+
+    /// Creates the scratch store and seeds a year of `customers` customers into it
+    /// ([`crate::year`]); `seed_time` is the whole seeding, setup included.
+    pub async fn year(
+        customers: usize,
+        pg_url: Option<&str>,
+        pool: u32,
+        analyze: bool,
+        keep: bool,
+    ) -> Result<(Self, year::Summary)> {
+        let Opened { mut fixture, ctx, owner } = Self::open(pg_url, pool, keep).await?;
+        match year::seed(&ctx, &owner, customers).await {
+            Ok(summary) => {
+                fixture.seed_time = summary.total;
+                fixture.finish(&ctx, analyze).await?;
+                Ok((fixture, summary))
+            }
+            Err(e) => {
+                ctx.db.close().await;
+                drop(ctx);
+                if let Err(c) = fixture.cleanup().await {
+                    eprintln!("cleaning up after the failed seeding: {c:#}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates the scratch store (a temporary data directory, and on PostgreSQL a database made
+    /// for the run), migrates it and registers the benchmark tenant with its owner.
+    pub async fn open(pg_url: Option<&str>, pool: u32, keep: bool) -> Result<Opened> {
         let data_dir = std::env::temp_dir().join(format!("isp-bench-{}", std::process::id()));
         if data_dir.exists() {
             std::fs::remove_dir_all(&data_dir)?;
@@ -103,29 +172,12 @@ impl Fixture {
         let s = staff::create_tenant_with_owner(&ctx, &reg, None).await.context("creating the tenant")?;
         let owner =
             Actor { tenant_id: s.tenant.id, user_id: s.user.id, role: Role::Owner, name: s.user.email, ip: None };
-        let plan = plans::create(
-            &ctx,
-            &owner,
-            &PlanInput {
-                name: "Home 100".into(),
-                description: Some("Benchmark plan".into()),
-                price_minor: 3_499,
-                billing_period: BillingPeriod::Monthly,
-                download_kbps: 100_000,
-                upload_kbps: 20_000,
-                burst: None,
-                data_quota: None,
-                time_quota_secs: None,
-                access_types: vec![AccessType::Pppoe],
-                ip_pool: None,
-            },
-        )
-        .await
-        .context("creating the plan")?;
+        let fixture = Self { data_dir, database_url, pg, tenant_id: s.tenant.id, seed_time: Duration::ZERO, keep };
+        Ok(Opened { fixture, ctx, owner })
+    }
 
-        let started = Instant::now();
-        seed::bulk(&ctx, s.tenant.id, plan.id, customers, "b").await.context("seeding customers")?;
-        let seed_time = started.elapsed();
+    /// Gathers planner statistics where a deployment would have them and closes the store.
+    pub async fn finish(&self, ctx: &Ctx, analyze: bool) -> Result<()> {
         // PostgreSQL's autovacuum gathers planner statistics soon after a bulk load, so a
         // deployment has them and the run should too. SQLite never gathers any by itself:
         // only on request, to show what statistics would change.
@@ -133,7 +185,7 @@ impl Fixture {
             ctx.db.execute("ANALYZE", &[]).await?;
         }
         ctx.db.close().await;
-        Ok(Self { data_dir, database_url, pg, tenant_id: s.tenant.id, seed_time, keep })
+        Ok(())
     }
 
     /// Removes the data directory and drops the scratch database, unless asked to keep them.

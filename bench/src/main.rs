@@ -4,8 +4,11 @@
 //! in its own process, drives the customers page query over HTTP/1.1 keep-alive connections
 //! and, in the same run, a raw-SQL loop reading the same rows, then prints both.
 //! `isp-bench radius` drives `isp radiusd` (and FreeRADIUS) over UDP; `isp-bench billing`
-//! times a billing run and its idempotent re-run in-process.
+//! times a billing run and its idempotent re-run in-process. `isp-bench fixture` seeds "a year
+//! of an ISP"; `isp-bench basket` runs the frontend's screens on it over HTTP, each against a
+//! raw-SQL baseline.
 
+mod basket;
 mod billing;
 mod cpu;
 mod fixture;
@@ -18,6 +21,7 @@ mod radload;
 mod rawsql;
 mod report;
 mod server;
+mod year;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +44,77 @@ enum Command {
     Radius(RadiusArgs),
     /// A billing run over every subscription, then a re-run that must create nothing (in-process, SQLite).
     Billing(BillingArgs),
+    /// Seeds "a year of an ISP" on a scratch store and prints what it wrote and how long it took.
+    Fixture(FixtureArgs),
+    /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
+    /// against a raw-SQL baseline reading the same rows.
+    Basket(BasketArgs),
+}
+
+/// Options of `isp-bench basket`.
+#[derive(Args, Debug, Clone)]
+pub struct BasketArgs {
+    /// Customers to seed; every other size follows from it.
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
+    /// Screens to run, comma-separated (default: all): customers, subscriptions, search,
+    /// customer-detail, invoices, payments, auth-log, sessions, audit-log, device-jobs, plans,
+    /// staff, dashboard, create-customer, record-payment, subscription-status.
+    #[arg(long)]
+    pub screens: Option<String>,
+    /// Concurrent connections (GraphQL) and concurrent loops (raw SQL).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Measured seconds per screen and phase, split over the turns.
+    #[arg(long, default_value_t = 4.0)]
+    pub duration: f64,
+    /// Turns: every screen's GraphQL and raw-SQL windows are measured once per turn.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Unmeasured warm-up seconds before each window (the first turn; later ones at most 0.5 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Longest a window stretches (seconds) for a screen too slow to complete 20 requests in it.
+    #[arg(long, default_value_t = 15.0)]
+    pub window_cap: f64,
+    /// Seconds requests still running after a window may take before they are abandoned.
+    #[arg(long, default_value_t = 30.0)]
+    pub drain: f64,
+    /// The `isp` binary to serve with [default: `isp` next to this executable].
+    #[arg(long)]
+    pub isp_bin: Option<PathBuf>,
+    /// Run against PostgreSQL: a scratch database is created on this server and dropped after.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Database pool size of the server and of the raw-SQL loops.
+    #[arg(long, default_value_t = 8)]
+    pub db_connections: u32,
+    /// Gather planner statistics after seeding (SQLite `ANALYZE`; PostgreSQL always does).
+    #[arg(long)]
+    pub analyze: bool,
+    /// Skip the raw-SQL baselines.
+    #[arg(long)]
+    pub no_raw: bool,
+    /// Keep the scratch data directory (and PostgreSQL database) for inspection.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Options of `isp-bench fixture`.
+#[derive(Args, Debug, Clone)]
+pub struct FixtureArgs {
+    /// Customers to seed; every other size follows from it.
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
+    /// Seed PostgreSQL: a scratch database is created on this server (and dropped, unless --keep).
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Gather planner statistics after seeding (SQLite `ANALYZE`; PostgreSQL always does).
+    #[arg(long)]
+    pub analyze: bool,
+    /// Keep the scratch data directory (and PostgreSQL database) for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench billing`.
@@ -169,6 +244,30 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.sessions >= a.outstanding, "--sessions must be at least --outstanding");
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.timeout > 0.0, "durations must be positive");
             let ok = rt.block_on(radius::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Fixture(a) => {
+            anyhow::ensure!(a.customers >= 100, "--customers must be at least 100");
+            rt.block_on(async {
+                let (fx, summary) =
+                    fixture::Fixture::year(a.customers, a.database_url.as_deref(), 4, a.analyze, a.keep).await?;
+                summary.print();
+                println!(
+                    "{}",
+                    serde_json::json!({"bench": "fixture", "customers": a.customers, "fixture": summary.json()})
+                );
+                fx.cleanup().await
+            })
+        }
+        Command::Basket(a) => {
+            anyhow::ensure!(a.customers >= 1000, "--customers must be at least 1000");
+            anyhow::ensure!(a.concurrency >= 1, "--concurrency must be at least 1");
+            anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.drain >= 0.0, "durations must be positive");
+            basket::select(a.screens.as_deref())?;
+            let ok = rt.block_on(basket::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

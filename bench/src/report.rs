@@ -71,12 +71,14 @@ pub struct Report {
     pub raw: Option<Phase>,
 }
 
-fn round(x: f64, places: i32) -> f64 {
+/// `x` rounded to `places` decimals.
+pub fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
 }
 
-fn phase_json(p: &Phase) -> Value {
+/// A phase's figures as JSON.
+pub fn phase_json(p: &Phase) -> Value {
     let s = &p.stats;
     json!({
         "ok": s.ok,
