@@ -16,7 +16,7 @@ use super::setup::{Setup, SUSPEND_AFTER_DAYS, TAX};
 use anyhow::Result;
 use chrono::{Datelike, Duration, NaiveDate};
 use isp_core::auth::Role;
-use isp_core::billing::invoices::settle;
+use isp_core::billing::settlement::settle;
 use isp_core::billing::proration::{days, prorate};
 use isp_core::billing::{fmt_date, tax, InvoiceStatus, PaymentMethod};
 use isp_core::db::Arg;

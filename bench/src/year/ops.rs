@@ -7,7 +7,7 @@ use super::rows::{Table, Writer};
 use super::setup::Setup;
 use anyhow::Result;
 use isp_core::db::Arg;
-use isp_core::jobs::{device_comment, DeviceJobPayload, DeviceOp, JobKind, RadiusJobPayload};
+use isp_core::store::jobs::{device_comment, DeviceJobPayload, DeviceOp, JobKind, RadiusJobPayload};
 use isp_core::store::subscriptions::AccessType;
 use serde_json::json;
 

@@ -5,13 +5,16 @@
 use super::names::CITIES;
 use anyhow::{Context, Result};
 use isp_core::auth::{Actor, Role};
-use isp_core::billing::settings::{self, BillingSettings, TaxRate};
+use isp_core::billing::settings::{BillingSettings, TaxRate};
 use isp_core::billing::tax::Rate;
 use isp_core::billing::BillingMode;
-use isp_core::staff;
-use isp_core::store::devices::{self, DeviceKind, DevicePatch, Transport};
-use isp_core::store::nas::{self, NasPatch};
-use isp_core::store::plans::{self, BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
+use isp_core::patch::Patch;
+use isp_core::store::devices::{DeviceKind, Transport};
+use isp_core::store::plans::{BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
+use isp_core::workflows::billing_settings as settings;
+use isp_core::workflows::devices::{self, DevicePatch};
+use isp_core::workflows::nas::{self, NasPatch};
+use isp_core::workflows::{plans, staff};
 use isp_core::store::subscriptions::AccessType;
 use isp_core::Ctx;
 
@@ -213,7 +216,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
         ..BillingSettings::default()
     };
     settings::update(ctx, owner, &s, None).await.context("billing settings")?;
-    let rate = TaxRate { tax_class: "standard".into(), name: "ICMS 16%".into(), rate_bp: TAX.bp, inclusive: 0 };
+    let rate = TaxRate { tax_class: "standard".into(), name: "ICMS 16%".into(), rate_bp: TAX.bp, inclusive: false };
     settings::set_tax_rate(ctx, owner, &rate).await.context("tax rate")?;
 
     let mut plan_rows = Vec::with_capacity(PLANS);
@@ -243,7 +246,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
                 name: Some(name.clone()),
                 ip_address: Some(ip.clone()),
                 secret: Some(format!("radius-secret-{p:03}")),
-                description: Some(Some(format!("BNG of {city}"))),
+                description: Patch::Set(format!("BNG of {city}")),
                 ..Default::default()
             },
         )
@@ -260,7 +263,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
                 transport: Some(Transport::Api),
                 username: Some("isp-api".into()),
                 password: Some("router-password".into()),
-                nas_id: Some(Some(n.id)),
+                nas_id: Patch::Set(n.id),
                 ..Default::default()
             },
         )
