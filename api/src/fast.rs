@@ -1,32 +1,43 @@
-//! A cheaper way to resolve the objects of list pages.
+//! The one way objects are resolved: each field polled once, in order.
 //!
 //! async-graphql resolves every field of every object as its own boxed future inside a
-//! `FuturesUnordered` (an `Arc`ed task, a waker and atomics per field). A customers page has
-//! ~250 objects and ~900 fields, almost all of them plain data that is ready at once, so that
-//! machinery costs more than the rows themselves. [`Fast`] wraps an object type and resolves
-//! its selection by polling each field once, in order: fields that are ready (plain data) go
-//! straight into the result; the few that wait (DataLoader fields) are awaited afterwards,
-//! together, so batching across the siblings of a list still happens.
+//! `FuturesUnordered` (an `Arc`ed task, a waker and atomics per field). A page of 50
+//! customers has hundreds of objects and ~1,000 fields, almost all of them plain data that is
+//! ready at once, so that machinery costs more than the rows themselves. [`Fast`] wraps an
+//! object type and resolves its selection by polling each field once, in order: fields that
+//! are ready (plain data) go straight into the result; the few that wait (DataLoader fields)
+//! are awaited afterwards, together, so batching across the siblings of a list still happens.
 //!
-//! The result is the same as the generic resolver's, field for field (a test compares them);
-//! selections it does not handle (fragments, directives, repeated response keys) go to the
-//! generic resolver unchanged. The schema has no extensions: their per-field `resolve` hooks
-//! would not see the fields resolved here (`schema::build_with` says so where extensions would go).
+//! It is general: the selection is collected the way async-graphql collects it (fields,
+//! fragment spreads and inline fragments whose type condition applies, `@skip`/`@include`
+//! already applied by the engine, a response key asked twice resolved twice and merged), and
+//! each field is resolved by the type's own resolver, with its own permission checks. Every
+//! object type of the schema is returned wrapped ([`Fast`], [`FastList`], [`FastConnection`]),
+//! so there is no type or query shape that takes another path. With [`Generic`] in the request
+//! data every object resolves through async-graphql's own resolver instead; a test runs every
+//! list of the schema both ways, for every role, with and without fragments, and compares.
+//!
+//! The schema has no extensions and no custom directives: their per-field hooks would not see
+//! the fields resolved here (`schema::build_with` says so where they would go). A selection with
+//! a custom directive or an unknown fragment is left to the generic resolver (which reports it).
 
-use crate::direct::{self, Dcx, Direct, DirectJson, NotCovered};
 use crate::ids::Cursor;
-use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
-use async_graphql::{ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value};
+use async_graphql::{Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskCx, Poll};
 
-/// An object type resolved the cheap way (same GraphQL type, same result).
+/// Request data: resolve every object through async-graphql's generic resolver (the
+/// comparison tests set it; the server never does).
+pub struct Generic;
+
+/// An object type resolved in one pass (same GraphQL type, same result).
 pub struct Fast<T>(pub T);
 
 impl<T: ContainerType> OutputType for Fast<T> {
@@ -51,7 +62,7 @@ impl<T: ContainerType> OutputType for Fast<T> {
     }
 }
 
-/// A list of objects resolved the cheap way: the same GraphQL type as `Vec<T>`, its items
+/// A list of objects resolved in one pass: the same GraphQL type as `Vec<T>`, its items
 /// polled once each (those that wait are awaited together) instead of joined as futures.
 pub struct FastList<T>(pub Vec<T>);
 
@@ -69,25 +80,8 @@ impl<T: ContainerType> OutputType for FastList<T> {
     }
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
-        let futs: Vec<BoxFut<'_, ServerResult<Value>>> = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, item)| -> BoxFut<'_, ServerResult<Value>> {
-                Box::pin(async move {
-                    let ci = ctx.with_index(i);
-                    resolve(&ci, item).await.map_err(|e| ci.set_error_path(e))
-                })
-            })
-            .collect();
-        Ok(Value::List(run_all(futs).await.into_iter().collect::<ServerResult<Vec<Value>>>()?))
+        resolve_list(ctx, self.0.iter()).await
     }
-}
-
-/// Whether the selection is plain fields, each with its own response key and no directives:
-/// what [`resolve`] handles itself.
-fn plain<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    direct::plain_fields(&ctx.item.node)
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -119,19 +113,94 @@ async fn run_all<'a, T>(futs: Vec<BoxFut<'a, T>>) -> Vec<T> {
     done.into_iter().map(|v| v.expect("every future finished")).collect()
 }
 
+/// The fields `set` selects on an object whose type is `type_name`, in document order,
+/// through fragment spreads and inline fragments whose type condition is the type or an
+/// interface it implements: what async-graphql's `Fields::add_set` collects for an object.
+/// None when the selection needs the generic resolver (an unknown fragment, which it reports,
+/// or a custom directive).
+fn collect<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    type_name: &str,
+    set: &'a SelectionSet,
+    out: &mut Vec<&'a Positioned<Field>>,
+) -> Option<()> {
+    let custom = |d: &[Positioned<async_graphql::parser::types::Directive>]| {
+        d.iter().any(|d| ctx.schema_env.custom_directives.contains_key(d.node.name.node.as_str()))
+    };
+    for s in &set.items {
+        let (condition, inner) = match &s.node {
+            Selection::Field(f) => {
+                if custom(&f.node.directives) {
+                    return None;
+                }
+                out.push(f);
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let fragment = ctx.query_env.fragments.get(&spread.node.fragment_name.node)?;
+                (Some(&fragment.node.type_condition), &fragment.node.selection_set)
+            }
+            Selection::InlineFragment(fragment) => {
+                (fragment.node.type_condition.as_ref(), &fragment.node.selection_set)
+            }
+        };
+        let applies = condition.map(|c| c.node.on.node.as_str()).is_none_or(|c| {
+            c == type_name
+                || ctx.schema_env.registry.implements.get(type_name).is_some_and(|interfaces| interfaces.contains(c))
+        });
+        if applies {
+            collect(ctx, type_name, &inner.node, out)?;
+        }
+    }
+    Some(())
+}
+
+/// Puts `value` under `name`, merging it into what an earlier field with the same response
+/// key gave (objects key by key, lists item by item), as the generic resolver does.
+fn insert(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
+    match target.get_mut(&name) {
+        None => {
+            target.insert(name, value);
+        }
+        Some(Value::Object(prev)) => {
+            if let Value::Object(obj) = value {
+                for (k, v) in obj {
+                    insert(prev, k, v);
+                }
+            }
+        }
+        Some(Value::List(prev)) => {
+            if let Value::List(list) = value {
+                for (p, v) in prev.iter_mut().zip(list) {
+                    if let (Value::Object(p), Value::Object(obj)) = (p, v) {
+                        for (k, v) in obj {
+                            insert(p, k, v);
+                        }
+                    }
+                }
+            }
+        }
+        Some(_) => {}
+    }
+}
+
 /// Resolves `root`'s selection in `ctx` (see the module docs).
 pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
-    let Some(fields) = plain(ctx) else {
+    if ctx.data_opt::<Generic>().is_some() {
         return resolve_container(ctx, root).await;
-    };
+    }
+    let type_name = root.introspection_type_name();
+    let mut fields = Vec::with_capacity(ctx.item.node.items.len());
+    if collect(ctx, &type_name, &ctx.item.node, &mut fields).is_none() {
+        return resolve_container(ctx, root).await;
+    }
     let ctxs: Vec<_> = fields.iter().map(|f| ctx.with_field(f)).collect();
     let futs: Vec<BoxFut<'_, ServerResult<Option<Value>>>> = fields
         .iter()
         .zip(&ctxs)
         .map(|(f, c)| -> BoxFut<'_, ServerResult<Option<Value>>> {
             if f.node.name.node == "__typename" {
-                let name = root.introspection_type_name().into_owned();
-                Box::pin(std::future::ready(Ok(Some(Value::String(name)))))
+                Box::pin(std::future::ready(Ok(Some(Value::String(type_name.to_string())))))
             } else {
                 Box::pin(root.resolve_field(c))
             }
@@ -140,9 +209,7 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
     let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
     for (f, r) in fields.iter().zip(run_all(futs).await) {
         match r {
-            Ok(v) => {
-                out.insert(f.node.response_key().node.clone(), v.unwrap_or_default());
-            }
+            Ok(v) => insert(&mut out, f.node.response_key().node.clone(), v.unwrap_or_default()),
             // Like the generic resolver: the error goes to `errors`, the field is left out.
             Err(e) => ctx.add_error(e),
         }
@@ -150,12 +217,29 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
     Ok(if out.is_empty() { Value::Null } else { Value::Object(out) })
 }
 
-/// A Relay connection whose edges and nodes resolve the cheap way: the same GraphQL types
-/// as `Connection<Cursor, Fast<N>, F>` (which it wraps), with the list of edges walked here
-/// instead of through a generic object per edge.
+/// Resolves each of `items` with [`resolve`] in the list context `ctx`.
+async fn resolve_list<'a, T: ContainerType + 'a>(
+    ctx: &ContextSelectionSet<'_>,
+    items: impl Iterator<Item = &'a T>,
+) -> ServerResult<Value> {
+    let futs: Vec<BoxFut<'_, ServerResult<Value>>> = items
+        .enumerate()
+        .map(|(i, item)| -> BoxFut<'_, ServerResult<Value>> {
+            Box::pin(async move {
+                let ci = ctx.with_index(i);
+                resolve(&ci, item).await.map_err(|e| ci.set_error_path(e))
+            })
+        })
+        .collect();
+    Ok(Value::List(run_all(futs).await.into_iter().collect::<ServerResult<Vec<Value>>>()?))
+}
+
+/// A Relay connection whose edges and nodes resolve in one pass: the same GraphQL types as
+/// `Connection<Cursor, Fast<N>, F>` (which it wraps), with its `edges` and `nodes` lists
+/// walked here instead of joined as futures.
 pub struct FastConnection<N: ContainerType, F: ObjectType>(pub Connection<Cursor, Fast<N>, F>);
 
-impl<N: ContainerType + Direct, F: ObjectType> OutputType for FastConnection<N, F> {
+impl<N: ContainerType, F: ObjectType> OutputType for FastConnection<N, F> {
     fn type_name() -> Cow<'static, str> {
         Connection::<Cursor, Fast<N>, F>::type_name()
     }
@@ -164,150 +248,35 @@ impl<N: ContainerType + Direct, F: ObjectType> OutputType for FastConnection<N, 
         Connection::<Cursor, Fast<N>, F>::create_type_info(registry)
     }
 
-    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
-        let Some(fields) = plain(ctx) else {
-            return self.0.resolve(ctx, field).await;
-        };
-        if ctx.data_opt::<DirectJson>().is_some() {
-            if let Some(v) = self.resolve_direct(ctx, &fields).await {
-                return Ok(v);
-            }
-        }
-        let mut out: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
-        for f in fields {
-            let c = ctx.with_field(f);
-            let r = match f.node.name.node.as_str() {
-                "edges" => self.edges(&c, f).await,
-                "__typename" => Ok(Some(Value::String(Self::type_name().into_owned()))),
-                _ => self.0.resolve_field(&c).await,
-            };
-            match r {
-                Ok(v) => {
-                    out.insert(f.node.response_key().node.clone(), v.unwrap_or_default());
-                }
-                Err(e) => ctx.add_error(e),
-            }
-        }
-        Ok(Value::Object(out))
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        resolve(ctx, self).await
     }
 }
 
-impl<N: ContainerType + Direct, F: ObjectType> FastConnection<N, F> {
-    /// The connection as JSON text (see [`crate::direct`]): its edges written directly, its
-    /// other fields resolved as usual and written after them. None when the edges' selection
-    /// is not covered, before anything was resolved.
-    async fn resolve_direct(&self, ctx: &ContextSelectionSet<'_>, fields: &[&Positioned<Field>]) -> Option<Value> {
-        let mut edges_fields = fields.iter().filter(|f| f.node.name.node == "edges");
-        let edges_field = edges_fields.next()?;
-        if edges_fields.next().is_some() {
-            return None;
-        }
-        let set = &edges_field.node.selection_set.node;
-        let fctx = ctx.with_field(edges_field);
-        let actor = crate::request::actor(&fctx).ok()?;
-        let state = ctx.data_opt::<crate::schema::RequestState>()?;
-        let currency = match direct::mentions(set, "price") {
-            true => Some(crate::schema::tenant_currency(&fctx).await.ok()?),
-            false => None,
-        };
-        let edges = {
-            let (subscriptions, plans) = state.loaders.prefetched();
-            let d = Dcx { actor, subscriptions: &subscriptions, plans: &plans, currency: currency.as_deref() };
-            self.write_edges(&d, set).ok()?
-        };
-        let mut out = Vec::with_capacity(edges.len() + 128);
-        out.push(b'{');
-        for f in fields {
-            let start = out.len();
-            if start > 1 {
-                out.push(b',');
+impl<N: ContainerType, F: ObjectType> ContainerType for FastConnection<N, F> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        let list = ctx.with_selection_set(&ctx.item.node.selection_set);
+        match ctx.item.node.name.node.as_str() {
+            "edges" if ctx.data_opt::<Generic>().is_none() => resolve_list::<
+                Edge<Cursor, Fast<N>, async_graphql::connection::EmptyFields>,
+            >(&list, self.0.edges.iter())
+            .await
+            .map(Some),
+            "nodes" if ctx.data_opt::<Generic>().is_none() => {
+                resolve_list(&list, self.0.edges.iter().map(|e| &e.node.0)).await.map(Some)
             }
-            direct::string(&mut out, f.node.response_key().node.as_str());
-            out.push(b':');
-            match f.node.name.node.as_str() {
-                "edges" => out.extend_from_slice(&edges),
-                "__typename" => direct::string(&mut out, &Self::type_name()),
-                _ => match self.0.resolve_field(&ctx.with_field(f)).await {
-                    Ok(v) => direct::write_value(&mut out, &v.unwrap_or_default()),
-                    // Like the generic resolver: the error goes to `errors`, the field is left out.
-                    Err(e) => {
-                        out.truncate(start);
-                        ctx.add_error(e);
-                    }
-                },
-            }
+            _ => self.0.resolve_field(ctx).await,
         }
-        out.push(b'}');
-        crate::schema::core(&fctx).metrics.inc("isp_graphql_direct_pages_total", "");
-        Some(Value::Binary(out.into()))
     }
+}
 
-    /// The `edges` list as JSON text: the selection is compiled once, then each edge written.
-    fn write_edges(&self, d: &Dcx<'_>, set: &SelectionSet) -> Result<Vec<u8>, NotCovered> {
-        enum EdgeKey<K> {
-            Cursor,
-            Node(direct::Shape<K>),
-        }
-        let edge_type = Edge::<Cursor, Fast<N>, EmptyFields>::type_name();
-        let node_type = N::type_name();
-        let shape = direct::Shape::compile(set, &edge_type, |g| match g.name.node.as_str() {
-            "cursor" => Ok(EdgeKey::Cursor),
-            "node" => {
-                Ok(EdgeKey::Node(direct::Shape::compile(&g.selection_set.node, &node_type, |h| N::compile(d, h))?))
-            }
-            _ => Err(NotCovered),
-        })?;
-        let mut out = Vec::with_capacity(512 * self.0.edges.len());
-        direct::list(&mut out, &self.0.edges, |e, out| {
-            shape.write(out, |k, out| match k {
-                EdgeKey::Cursor => {
-                    out.push(b'"');
-                    crate::ids::cursor_into(out, &e.cursor.0);
-                    out.push(b'"');
-                    Ok(())
-                }
-                EdgeKey::Node(node) => node.write(out, |k, out| e.node.0.write(d, k, out)),
-            })
-        })?;
-        Ok(out)
-    }
+/// `wrap`, with its result resolved in one pass: `.map(fast(Customer))`.
+pub fn fast<R, T>(wrap: impl Fn(R) -> T) -> impl Fn(R) -> Fast<T> {
+    move |r| Fast(wrap(r))
+}
 
-    /// The `edges` list: `cursor` and `node` of each edge, nodes resolved by [`resolve`].
-    async fn edges(&self, c: &async_graphql::Context<'_>, f: &Positioned<Field>) -> ServerResult<Option<Value>> {
-        let sel = c.with_selection_set(&f.node.selection_set);
-        let Some(edge_fields) = plain(&sel) else {
-            return self.0.resolve_field(c).await;
-        };
-        let edge_type = Edge::<Cursor, Fast<N>, EmptyFields>::type_name();
-        let edge_fields = &edge_fields;
-        let (sel, edge_type) = (&sel, &edge_type);
-        let futs: Vec<BoxFut<'_, ServerResult<Value>>> = self
-            .0
-            .edges
-            .iter()
-            .enumerate()
-            .map(|(i, e)| -> BoxFut<'_, ServerResult<Value>> {
-                Box::pin(async move {
-                    let ci = sel.with_index(i);
-                    let mut obj: IndexMap<Name, Value> = IndexMap::with_capacity(edge_fields.len());
-                    for ef in edge_fields {
-                        let v = match ef.node.name.node.as_str() {
-                            "cursor" => Value::String(e.cursor.encode_cursor()),
-                            "__typename" => Value::String(edge_type.to_string()),
-                            "node" => {
-                                let cf = ci.with_field(ef);
-                                let cs = cf.with_selection_set(&ef.node.selection_set);
-                                resolve(&cs, &e.node.0).await.map_err(|err| cf.set_error_path(err))?
-                            }
-                            _ => Value::Null,
-                        };
-                        obj.insert(ef.node.response_key().node.clone(), v);
-                    }
-                    Ok(Value::Object(obj))
-                })
-            })
-            .collect();
-        let items = run_all(futs).await.into_iter().collect::<ServerResult<Vec<Value>>>()?;
-        Ok(Some(Value::List(items)))
+impl<T> FromIterator<T> for FastList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
     }
 }

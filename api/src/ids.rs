@@ -15,7 +15,7 @@ pub fn encode(ty: &str, id: i64) -> ID {
 }
 
 /// [`encode`], appended to `out` (base64url needs no JSON escaping).
-pub fn encode_into(out: &mut Vec<u8>, ty: &str, id: i64) {
+fn encode_into(out: &mut Vec<u8>, ty: &str, id: i64) {
     let mut raw = Vec::with_capacity(ty.len() + 21);
     raw.extend_from_slice(ty.as_bytes());
     raw.push(b':');
@@ -32,7 +32,7 @@ fn b64_into(out: &mut Vec<u8>, raw: &[u8]) {
 }
 
 /// The Relay cursor of `c`, appended to `out` (what [`CursorType::encode_cursor`] gives).
-pub fn cursor_into(out: &mut Vec<u8>, c: &page::Cursor) {
+fn cursor_into(out: &mut Vec<u8>, c: &page::Cursor) {
     b64_into(out, &serde_json::to_vec(c).expect("cursor serializes"));
 }
 
@@ -118,7 +118,7 @@ mod tests {
         let c = Cursor(page::Cursor { key: page::SortKey::T("Ana".into()), id: 3, order: None });
         let back = Cursor::decode_cursor(&c.encode_cursor()).unwrap();
         assert_eq!(back.0, c.0);
-        // What the direct JSON writer appends is the same text.
+        // What `cursor_into` appends is the same text.
         assert_eq!(c.encode_cursor(), B64.encode(serde_json::to_vec(&c.0).unwrap()));
         assert_eq!(encode("Customer", -42).0, B64.encode("Customer:-42"));
         let mut out = b"x".to_vec();

@@ -7,7 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
-pub mod direct;
+mod doc_cache;
 pub mod error;
 pub mod fast;
 pub mod graphiql;
@@ -19,7 +19,6 @@ pub mod schema;
 pub mod webhooks;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
@@ -29,14 +28,14 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use doc_cache::{DocCache, Known};
 use isp_core::workflows::staff;
 use isp_core::Ctx;
 use request::Caller;
 use schema::{IspSchema, RequestState};
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -53,131 +52,6 @@ struct AppState {
     docs: Arc<DocCache>,
 }
 
-/// Parsed documents of the queries clients send again and again (a frontend has a fixed set),
-/// with the variable shapes (see [`variable_shape`]) each has passed the spec's validation
-/// with. A request whose document and variable shape passed before skips the parser and the
-/// validation rules; the depth and complexity limits are still checked, on its own variables.
-/// Anything else is parsed and validated in full.
-#[derive(Default)]
-struct DocCache {
-    docs: Mutex<HashMap<String, Arc<CachedDoc>>>,
-}
-
-struct CachedDoc {
-    doc: ExecutableDocument,
-    /// Variable shapes of requests that ran without errors.
-    passed: Mutex<HashSet<String>>,
-}
-
-/// What the cache knows about one request's document.
-struct Known {
-    doc: Arc<CachedDoc>,
-    /// None when the request names no operation of the document (validation reports it), or
-    /// its shape is too long to keep.
-    shape: Option<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Known {
-    /// Whether a request of this shape has passed validation before.
-    fn passed(&self) -> bool {
-        self.shape.as_ref().is_some_and(|s| lock(&self.doc.passed).contains(s))
-    }
-
-    /// Records that this request passed validation (it ran without errors).
-    fn mark_passed(&self) {
-        if let Some(s) = &self.shape {
-            let mut passed = lock(&self.doc.passed);
-            if passed.len() >= DocCache::MAX_SHAPES {
-                passed.clear();
-            }
-            passed.insert(s.clone());
-        }
-    }
-}
-
-impl DocCache {
-    /// Distinct documents kept; when full the cache starts over, so a client sending ever-new
-    /// queries costs memory once, not without bound.
-    const MAX_DOCS: usize = 512;
-    /// Variable shapes kept per document, likewise.
-    const MAX_SHAPES: usize = 64;
-    /// Longer shapes (large input values) are validated every time: with the limits above the
-    /// cache holds at most 512 × 64 × 512 bytes of shapes.
-    const MAX_SHAPE_BYTES: usize = 512;
-    /// Longer queries are not kept.
-    const MAX_QUERY_BYTES: usize = 16 * 1024;
-
-    /// Sets `r`'s parsed document from the cache, or parses it and keeps it. A query that does
-    /// not parse is left for the executor, which reports the syntax error.
-    fn apply(&self, r: &mut async_graphql::Request) -> Option<Arc<CachedDoc>> {
-        if r.query.len() > Self::MAX_QUERY_BYTES {
-            return None;
-        }
-        let cached = lock(&self.docs).get(&r.query).cloned();
-        let doc = match cached {
-            Some(d) => d,
-            None => {
-                let d = Arc::new(CachedDoc {
-                    doc: async_graphql::parser::parse_query(&r.query).ok()?,
-                    passed: Mutex::default(),
-                });
-                let mut docs = lock(&self.docs);
-                if docs.len() >= Self::MAX_DOCS {
-                    docs.clear();
-                }
-                docs.insert(r.query.clone(), d.clone());
-                d
-            }
-        };
-        r.set_parsed_query(doc.doc.clone());
-        Some(doc)
-    }
-
-    /// [`DocCache::apply`], and what the cache knows of the request's variable shape.
-    fn known(&self, r: &mut async_graphql::Request) -> Option<Known> {
-        let doc = self.apply(r)?;
-        let shape = variable_shape(&doc.doc, r).filter(|s| s.len() <= Self::MAX_SHAPE_BYTES);
-        Some(Known { doc, shape })
-    }
-}
-
-/// The request's operation name and variables as text, except that a string given for a
-/// variable declared `String` or `ID` is written `*`: validation gives the same answer for any
-/// string there (a value is checked against the type of the argument it is used for, which
-/// is the variable's type, and those types take every string). Every other value is written
-/// as it is, so an enum, a number or an input object is validated again when it changes.
-fn variable_shape(doc: &ExecutableDocument, r: &async_graphql::Request) -> Option<String> {
-    use async_graphql::parser::types::{BaseType, DocumentOperations};
-    let op = match (&doc.operations, r.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        _ => return None,
-    };
-    let any_string = |name: &str| {
-        op.node.variable_definitions.iter().any(|d| {
-            d.node.name.node == name
-                && matches!(&d.node.var_type.node.base, BaseType::Named(t) if t == "String" || t == "ID")
-        })
-    };
-    let mut shape = serde_json::to_string(&r.operation_name).ok()?;
-    for (name, value) in r.variables.iter() {
-        shape.push(',');
-        shape.push_str(&serde_json::to_string(name.as_str()).ok()?);
-        shape.push(':');
-        if matches!(value, async_graphql::Value::String(_)) && any_string(name) {
-            shape.push('*');
-        } else {
-            shape.push_str(&serde_json::to_string(value).ok()?);
-        }
-    }
-    Some(shape)
-}
-
 /// The HTTP routes: `/graphql` (POST queries, GET GraphiQL), `/graphql/assets/...`
 /// (GraphiQL's files), `/graphql/ws`, `/healthz`,
 /// `/readyz`, `/metrics`.
@@ -187,7 +61,6 @@ pub fn router(ctx: Ctx) -> Router {
     ctx.metrics.describe("isp_graphql_errors_total", "GraphQL operations that returned errors.");
     ctx.metrics.describe("isp_graphql_duration_microseconds_total", "Time spent executing GraphQL operations.");
     ctx.metrics.describe("isp_staff_logins_total", "Staff login attempts by result.");
-    ctx.metrics.describe("isp_graphql_direct_pages_total", "List pages written straight to JSON (api::direct).");
     ctx.metrics.describe(
         "isp_graphql_prevalidated_total",
         "GraphQL operations whose document and variable shape had passed validation before.",
@@ -242,9 +115,10 @@ fn client_ip(ctx: &Ctx, headers: &HeaderMap, peer: SocketAddr) -> String {
     peer.ip().to_string()
 }
 
-/// Request data for a caller presenting `bearer` (a missing or bad token means anonymous:
-/// resolvers that need a caller answer UNAUTHENTICATED).
-fn caller_data(ctx: &Ctx, bearer: Option<&str>, ip: String) -> Data {
+/// Request data for a caller presenting `bearer` from `ip`, as the HTTP handler gives every
+/// request (a missing or bad token means anonymous: resolvers that need a caller answer
+/// UNAUTHENTICATED). For running the schema ([`schema::build_pair`]) in-process.
+pub fn caller_data(ctx: &Ctx, bearer: Option<&str>, ip: String) -> Data {
     let actor = bearer.and_then(|t| staff::authenticate(ctx, t, Some(ip.clone())).ok());
     let mut data = Data::default();
     if let Some(a) = &actor {
@@ -273,12 +147,7 @@ async fn graphql(
     if n > MAX_BATCH {
         return body::BodyError::bad(format!("at most {MAX_BATCH} operations per batch")).into_response();
     }
-    // Over HTTP, list pages may be written straight to JSON (`respond` splices them in).
-    let request_data = || {
-        let mut d = caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer));
-        d.insert(direct::DirectJson);
-        d
-    };
+    let request_data = || caller_data(&st.ctx, bearer(&headers), client_ip(&st.ctx, &headers, peer));
     let data = request_data();
     let started = Instant::now();
     let mut resp = match batch {
@@ -319,23 +188,10 @@ async fn graphql(
     respond(&resp)
 }
 
-/// The HTTP response for `resp`, as async-graphql-axum builds it, with the JSON written by
-/// [`direct::write_response`] so that directly written objects are spliced in.
+/// The HTTP response for `resp`, as async-graphql-axum builds it.
 fn respond(resp: &async_graphql::BatchResponse) -> Response {
     let mut body = Vec::with_capacity(16 * 1024);
-    match resp {
-        async_graphql::BatchResponse::Single(r) => direct::write_response(&mut body, r),
-        async_graphql::BatchResponse::Batch(rs) => {
-            body.push(b'[');
-            for (i, r) in rs.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                direct::write_response(&mut body, r);
-            }
-            body.push(b']');
-        }
-    }
+    serde_json::to_writer(&mut body, resp).expect("a GraphQL response serialises");
     let mut out = Response::new(axum::body::Body::from(body));
     let h = out.headers_mut();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/graphql-response+json"));
@@ -426,50 +282,6 @@ async fn metrics(State(st): State<AppState>) -> Response {
     let stmts = st.ctx.db.statements();
     let body = st.ctx.metrics.render(&[("isp_db_statements", "SQL statements executed by this process.", stmts)]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::variable_shape;
-    use async_graphql::{Request, Variables};
-    use serde_json::json;
-
-    fn shape(query: &str, op: Option<&str>, vars: serde_json::Value) -> Option<String> {
-        let doc = async_graphql::parser::parse_query(query).unwrap();
-        let mut r = Request::new(query).variables(Variables::from_json(vars));
-        if let Some(op) = op {
-            r = r.operation_name(op);
-        }
-        variable_shape(&doc, &r)
-    }
-
-    #[test]
-    fn only_strings_of_string_and_id_variables_are_generalised() {
-        let q = "query Q($a: String, $i: ID!, $n: Int, $s: [String!], $e: CustomerStatus) { x }";
-        let same = |v1, v2| assert_eq!(shape(q, None, v1), shape(q, None, v2));
-        let differ = |v1, v2| assert_ne!(shape(q, None, v1), shape(q, None, v2));
-        same(json!({"a": "x", "i": "1"}), json!({"a": "other \"y\"", "i": "2"}));
-        differ(json!({"a": "x"}), json!({"a": null}));
-        differ(json!({"a": "x"}), json!({"a": 5}));
-        differ(json!({"a": "x"}), json!({}));
-        differ(json!({"i": "1"}), json!({"i": 1}));
-        differ(json!({"n": 1}), json!({"n": 2}));
-        differ(json!({"s": ["a"]}), json!({"s": ["b"]}));
-        differ(json!({"e": "ACTIVE"}), json!({"e": "NOPE"}));
-        // A variable the document does not declare is kept as it is.
-        differ(json!({"zzz": "a"}), json!({"zzz": "b"}));
-        assert_eq!(shape(q, None, json!({"a": "x", "n": 3})).unwrap(), r#"null,"a":*,"n":3"#);
-    }
-
-    #[test]
-    fn the_operation_is_part_of_the_shape() {
-        let q = "query A($a: String) { x } query B($a: Int) { x }";
-        assert_eq!(shape(q, None, json!({"a": "x"})), None, "two operations and no name");
-        assert_eq!(shape(q, Some("C"), json!({})), None, "no such operation");
-        assert_eq!(shape(q, Some("A"), json!({"a": "x"})).unwrap(), r#""A","a":*"#);
-        assert_eq!(shape(q, Some("B"), json!({"a": "x"})).unwrap(), r#""B","a":"x""#);
-        assert_eq!(shape("{ x }", Some("A"), json!({})), None, "a name for an anonymous operation");
-    }
 }
 
 #[cfg(test)]

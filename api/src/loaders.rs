@@ -2,13 +2,19 @@
 //! row. A set of loaders is created per request, bound to the caller's tenant.
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use isp_core::billing::invoices::{self, InvoiceLine};
+use isp_core::billing::payments::{self, Allocation, Refund};
 use isp_core::db::Db;
+use isp_core::error::CoreResult;
 use isp_core::store::customers::{self, Customer};
 use isp_core::store::devices::{self, Device};
+use isp_core::store::nas::{self, Nas};
 use isp_core::store::plans::{self, Plan};
 use isp_core::store::subscriptions::{self, Subscription};
 use isp_core::CoreError;
 use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 /// Error type loaders share (DataLoader needs it cloneable).
@@ -17,13 +23,25 @@ pub type LoadError = Arc<CoreError>;
 /// Loaders of one request.
 pub struct Loaders {
     /// Plans by id.
-    pub plans: DataLoader<PlansById>,
+    pub plans: DataLoader<One<Plans>>,
     /// Customers by id.
-    pub customers: DataLoader<CustomersById>,
+    pub customers: DataLoader<One<Customers>>,
+    /// Subscriptions by id.
+    pub subscriptions: DataLoader<One<Subscriptions>>,
     /// Subscriptions of each customer.
-    pub subscriptions_by_customer: DataLoader<SubscriptionsByCustomer>,
+    pub subscriptions_by_customer: DataLoader<Many<SubscriptionsOfCustomers>>,
     /// Devices by id.
-    pub devices: DataLoader<DevicesById>,
+    pub devices: DataLoader<One<Devices>>,
+    /// NAS by id.
+    pub nas: DataLoader<One<NasDevices>>,
+    /// Lines of each invoice.
+    pub invoice_lines: DataLoader<Many<LinesOfInvoices>>,
+    /// Allocations to each invoice.
+    pub allocations_by_invoice: DataLoader<Many<AllocationsToInvoices>>,
+    /// Allocations of each payment.
+    pub allocations_by_payment: DataLoader<Many<AllocationsOfPayments>>,
+    /// Refunds of each payment.
+    pub refunds: DataLoader<Many<RefundsOfPayments>>,
     /// Rows read ahead by a list resolver.
     prefetched: Prefetched,
     db: Db,
@@ -43,14 +61,23 @@ struct Prefetched {
 impl Loaders {
     /// Loaders scoped to `tenant_id`.
     pub fn new(db: &Db, tenant_id: i64) -> Self {
+        fn one<R: Rows>(db: &Db, tenant_id: i64) -> DataLoader<One<R>> {
+            DataLoader::new(One(Scope { db: db.clone(), tenant_id }, PhantomData), tokio::spawn)
+        }
+        fn many<R: Rows>(db: &Db, tenant_id: i64) -> DataLoader<Many<R>> {
+            DataLoader::new(Many(Scope { db: db.clone(), tenant_id }, PhantomData), tokio::spawn)
+        }
         Self {
-            plans: DataLoader::new(PlansById { db: db.clone(), tenant_id }, tokio::spawn),
-            customers: DataLoader::new(CustomersById { db: db.clone(), tenant_id }, tokio::spawn),
-            subscriptions_by_customer: DataLoader::new(
-                SubscriptionsByCustomer { db: db.clone(), tenant_id },
-                tokio::spawn,
-            ),
-            devices: DataLoader::new(DevicesById { db: db.clone(), tenant_id }, tokio::spawn),
+            plans: one(db, tenant_id),
+            customers: one(db, tenant_id),
+            subscriptions: one(db, tenant_id),
+            subscriptions_by_customer: many(db, tenant_id),
+            devices: one(db, tenant_id),
+            nas: one(db, tenant_id),
+            invoice_lines: many(db, tenant_id),
+            allocations_by_invoice: many(db, tenant_id),
+            allocations_by_payment: many(db, tenant_id),
+            refunds: many(db, tenant_id),
             prefetched: Prefetched::default(),
             db: db.clone(),
             tenant_id,
@@ -60,13 +87,13 @@ impl Loaders {
     /// Reads the subscriptions of `customer_ids` (and, with `plans`, their plans) ahead, in
     /// one statement each.
     pub async fn prefetch_subscriptions(&self, customer_ids: &[i64], plans: bool) -> Result<(), LoadError> {
-        let subs =
-            SubscriptionsByCustomer { db: self.db.clone(), tenant_id: self.tenant_id }.load(customer_ids).await?;
+        let scope = || Scope { db: self.db.clone(), tenant_id: self.tenant_id };
+        let subs = Many::<SubscriptionsOfCustomers>(scope(), PhantomData).load(customer_ids).await?;
         if plans {
             let mut ids: Vec<i64> = subs.values().flatten().map(|s| s.plan_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let rows = PlansById { db: self.db.clone(), tenant_id: self.tenant_id }.load(&ids).await?;
+            let rows = One::<Plans>(scope(), PhantomData).load(&ids).await?;
             lock(&self.prefetched.plans).extend(rows);
         }
         lock(&self.prefetched.subscriptions).extend(subs);
@@ -98,72 +125,91 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Loads plans of one tenant by id.
-pub struct PlansById {
+/// The database and the tenant a request's loaders read in.
+pub struct Scope {
     db: Db,
     tenant_id: i64,
 }
 
-impl Loader<i64> for PlansById {
-    type Value = Plan;
+/// Rows a loader reads in batches: one statement for many keys, scoped to the tenant.
+pub trait Rows: Send + Sync + 'static {
+    /// One row.
+    type Row: Clone + Send + Sync + 'static;
+    /// The rows of `keys` (in the order the nested list shows them, for [`Many`]).
+    fn read(db: &Db, tenant_id: i64, keys: &[i64]) -> impl Future<Output = CoreResult<Vec<Self::Row>>> + Send;
+    /// The key a row belongs to.
+    fn key(row: &Self::Row) -> i64;
+}
+
+/// Loads one row per key (objects by id); a key without a row has none.
+pub struct One<R>(Scope, PhantomData<R>);
+
+impl<R: Rows> Loader<i64> for One<R> {
+    type Value = R::Row;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Plan>, LoadError> {
-        let rows = plans::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, R::Row>, LoadError> {
+        let rows = R::read(&self.0.db, self.0.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|r| (R::key(&r), r)).collect())
     }
 }
 
-/// Loads customers of one tenant by id.
-pub struct CustomersById {
-    db: Db,
-    tenant_id: i64,
-}
+/// Loads the rows of each key (a nested list), in order; a key without rows has an empty list.
+pub struct Many<R>(Scope, PhantomData<R>);
 
-impl Loader<i64> for CustomersById {
-    type Value = Customer;
+impl<R: Rows> Loader<i64> for Many<R> {
+    type Value = Vec<R::Row>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Customer>, LoadError> {
-        let rows = customers::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-    }
-}
-
-/// Loads devices of one tenant by id.
-pub struct DevicesById {
-    db: Db,
-    tenant_id: i64,
-}
-
-impl Loader<i64> for DevicesById {
-    type Value = Device;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Device>, LoadError> {
-        let rows = devices::get_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|d| (d.id, d)).collect())
-    }
-}
-
-/// Loads all subscriptions of each customer id.
-pub struct SubscriptionsByCustomer {
-    db: Db,
-    tenant_id: i64,
-}
-
-impl Loader<i64> for SubscriptionsByCustomer {
-    type Value = Vec<Subscription>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<Subscription>>, LoadError> {
-        let rows = subscriptions::by_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        let mut map: HashMap<i64, Vec<Subscription>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for s in rows {
-            map.entry(s.customer_id).or_default().push(s);
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<R::Row>>, LoadError> {
+        let rows = R::read(&self.0.db, self.0.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut map: HashMap<i64, Vec<R::Row>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for r in rows {
+            map.entry(R::key(&r)).or_default().push(r);
         }
         Ok(map)
     }
+}
+
+/// Declares a [`Rows`]: its name, row type, batch read and key.
+macro_rules! rows {
+    ($(#[$doc:meta] $name:ident: $row:ty = $read:expr, $key:expr;)*) => {$(
+        #[$doc]
+        pub struct $name;
+
+        impl Rows for $name {
+            type Row = $row;
+            fn read(db: &Db, tenant_id: i64, keys: &[i64]) -> impl Future<Output = CoreResult<Vec<$row>>> + Send {
+                $read(db, tenant_id, keys)
+            }
+            fn key(row: &$row) -> i64 {
+                $key(row)
+            }
+        }
+    )*};
+}
+
+rows! {
+    /// Plans by id.
+    Plans: Plan = plans::get_many, |r: &Plan| r.id;
+    /// Customers by id.
+    Customers: Customer = customers::get_many, |r: &Customer| r.id;
+    /// Subscriptions by id.
+    Subscriptions: Subscription = subscriptions::get_many, |r: &Subscription| r.id;
+    /// Subscriptions by customer.
+    SubscriptionsOfCustomers: Subscription = subscriptions::by_customers, |r: &Subscription| r.customer_id;
+    /// Devices by id.
+    Devices: Device = devices::get_many, |r: &Device| r.id;
+    /// NAS by id.
+    NasDevices: Nas = nas::get_many, |r: &Nas| r.id;
+    /// Invoice lines by invoice.
+    LinesOfInvoices: InvoiceLine = invoices::lines, |r: &InvoiceLine| r.invoice_id;
+    /// Allocations by invoice.
+    AllocationsToInvoices: Allocation = |db, t, keys| payments::allocations(db, t, keys, true), |r: &Allocation| r.invoice_id;
+    /// Allocations by payment.
+    AllocationsOfPayments: Allocation = |db, t, keys| payments::allocations(db, t, keys, false), |r: &Allocation| r.payment_id;
+    /// Refunds by payment.
+    RefundsOfPayments: Refund = payments::refunds, |r: &Refund| r.payment_id;
 }
 
 /// Converts a loader error into a GraphQL error with its code.

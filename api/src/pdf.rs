@@ -8,7 +8,6 @@
 //! typesetter is the `pdf` cargo feature, on by default in the `isp` binary; without it the
 //! routes answer 501.
 
-use crate::schema::types::Money;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -129,7 +128,7 @@ pub async fn invoice_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<Documen
     let customer = customers::get(&ctx.db, t, inv.customer_id).await?;
     let s = settings::get(&ctx.db, t).await?;
     let logo = settings::logo(&ctx.db, t).await?;
-    let m = |a: i64| Money::new(a, &tenant.currency).formatted;
+    let m = |a: i64| isp_core::billing::fmt_money(a, &tenant.currency);
     let title = if inv.kind == InvoiceKind::CreditNote { "CREDIT NOTE" } else { "INVOICE" };
     let number = inv.number.clone().unwrap_or_else(|| "DRAFT".into());
     let facts = [
@@ -175,12 +174,12 @@ pub async fn receipt_source(ctx: &Ctx, actor: &Actor, id: i64) -> Result<Documen
     let customer = customers::get(&ctx.db, t, p.customer_id).await?;
     let s = settings::get(&ctx.db, t).await?;
     let logo = settings::logo(&ctx.db, t).await?;
-    let m = |a: i64| Money::new(a, &tenant.currency).formatted;
+    let m = |a: i64| isp_core::billing::fmt_money(a, &tenant.currency);
     let facts = [p.receipt_number.clone(), format!("Received {}", p.received_on), format!("Method {}", p.method)];
     let mut src = header_block(&s, logo.as_ref(), &tenant.name, "RECEIPT", &facts);
     src.push_str(&customer_block(&customer));
     let mut rows = Vec::new();
-    for a in payments::allocations(&ctx.db, t, id, false).await? {
+    for a in payments::allocations(&ctx.db, t, &[id], false).await? {
         let inv = invoices::get(&ctx.db, t, a.invoice_id).await?;
         rows.push(vec![format!("Invoice {}", inv.number.unwrap_or_default()), m(a.amount_minor)]);
     }

@@ -312,6 +312,10 @@ pub async fn bulk(ctx: &Ctx, tenant_id: i64, plan_id: i64, n: usize, prefix: &st
     const BATCH: usize = 500;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
+    if ctx.db.backend() == crate::db::Backend::Postgres {
+        // The ids are chosen here, past the largest; other writers wait until they are taken.
+        query("LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE").execute(&mut tx).await?;
+    }
     let first_id = {
         let (max,): (Option<i64>,) = query_as("SELECT MAX(id) FROM customers").fetch_one(&mut tx).await?;
         max.unwrap_or(0)

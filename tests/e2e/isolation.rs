@@ -288,12 +288,14 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
             &b.token,
             "{ tenant { id } customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { nodes { id } } \
              plans(first: 100, includeArchived: true) { nodes { id } } subscriptions(first: 100) { nodes { id } } \
-             staffUsers(first: 100) { nodes { id } } devices(first: 100) { nodes { id } } }",
+             staffUsers(first: 100) { nodes { id } } devices(first: 100) { nodes { id } } \
+             invoices(first: 100) { nodes { id } } payments(first: 100) { nodes { id } } \
+             deviceJobs(first: 100) { nodes { id } } }",
             json!({}),
         )
         .await;
     let mut b_own: BTreeSet<String> = [own["tenant"]["id"].as_str().unwrap().to_string()].into();
-    for list in ["customers", "plans", "subscriptions", "staffUsers", "devices"] {
+    for list in ["customers", "plans", "subscriptions", "staffUsers", "devices", "invoices", "payments", "deviceJobs"] {
         b_own.extend(own[list]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
     }
     assert!(

@@ -18,6 +18,7 @@ mod cli;
 mod devices;
 mod docs;
 mod fixtures;
+mod graph;
 mod harness;
 mod interop_graphiql;
 mod interop_graphql_js;

@@ -2,11 +2,13 @@
 //! password is write-only) and the device-job outbox with its dead letters.
 
 use super::radius::Nas;
-use super::{connection, core};
+use super::{connection, core, Conn, ListCount};
 use crate::error::{found, Gql};
+use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
+use crate::loaders::load_err;
 use crate::request::require;
-use async_graphql::connection::{Connection, EmptyFields};
+use crate::schema::request_loaders;
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
@@ -14,11 +16,8 @@ use isp_core::clock::from_ms;
 use isp_core::patch::Patch;
 use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, Transport};
 use isp_core::store::jobs::{self, DeviceJob as JobRow, JobKind, JobStatus};
-use isp_core::store::nas;
 use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::workflows::devices::DevicePatch;
-
-type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
 /// A router or OLT the system pushes suspensions to.
 pub struct Device(pub DeviceRow);
@@ -63,10 +62,8 @@ impl Device {
         !self.0.password_enc.is_empty()
     }
     /// The NAS record of the same router, if linked (null if deleted since).
-    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
-        let Some(id) = self.0.nas_id else { return Ok(None) };
-        require(ctx, Action::NasRead)?;
-        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Nas))
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
+        super::radius::load_nas(ctx, self.0.nas_id, true).await
     }
     /// Whether jobs are sent to it.
     async fn enabled(&self) -> bool {
@@ -89,7 +86,7 @@ pub struct DeviceJob(pub JobRow);
 #[Object]
 impl DeviceJob {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("DeviceJob", self.0.id)
     }
     /// What it asks for.
@@ -118,16 +115,15 @@ impl DeviceJob {
         async_graphql::Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
     }
     /// The router or OLT (device jobs; null if deleted since).
-    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Device>>> {
         let Some(id) = self.0.device_id else { return Ok(None) };
         require(ctx, Action::DeviceRead)?;
-        Ok(found(devices::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Device))
+        let row = request_loaders(ctx)?.devices.load_one(id).await.map_err(load_err)?;
+        Ok(row.map(fast(Device)))
     }
     /// The NAS (RADIUS jobs; null if deleted since).
-    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
-        let Some(id) = self.0.nas_id else { return Ok(None) };
-        require(ctx, Action::NasRead)?;
-        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Nas))
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
+        super::radius::load_nas(ctx, self.0.nas_id, true).await
     }
     /// Created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -209,15 +205,17 @@ impl DeviceQuery {
     ) -> async_graphql::Result<Conn<Device>> {
         let a = require(ctx, Action::DeviceRead)?;
         let args = page_args(first, after, last, before)?;
-        let page = devices::list(&core(ctx).db, a.tenant_id, kind, &args).await.gql()?;
-        Ok(connection(page, |d| Pos { key: SortKey::T(d.name.clone()), id: d.id, order: None }, Device, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = devices::list(&db, t, kind, &args).await.gql()?;
+        let count = ListCount::new(async move { devices::count(&db, t, kind).await });
+        Ok(connection(page, |d| Pos { key: SortKey::T(d.name.clone()), id: d.id, order: None }, Device, count))
     }
 
     /// One device; null when not in the caller's tenant.
-    async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Device>> {
+    async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Device>>> {
         let a = require(ctx, Action::DeviceRead)?;
         let id = ids::decode(&id, "Device", "id")?;
-        Ok(found(devices::get(&core(ctx).db, a.tenant_id, id).await)?.map(Device))
+        Ok(found(devices::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Device)))
     }
 
     /// The device-job outbox, newest first; `status: DEAD` lists the dead letters.
@@ -233,8 +231,10 @@ impl DeviceQuery {
     ) -> async_graphql::Result<Conn<DeviceJob>> {
         let a = require(ctx, Action::JobRead)?;
         let args = page_args(first, after, last, before)?;
-        let page = jobs::list(&core(ctx).db, a.tenant_id, status, &args).await.gql()?;
-        Ok(connection(page, |j| Pos { key: SortKey::I(j.id), id: j.id, order: None }, DeviceJob, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = jobs::list(&db, t, status, &args).await.gql()?;
+        let count = ListCount::new(async move { jobs::count(&db, t, status).await });
+        Ok(connection(page, |j| Pos { key: SortKey::I(j.id), id: j.id, order: None }, DeviceJob, count))
     }
 }
 
@@ -245,7 +245,7 @@ pub struct DeviceMutation;
 #[Object]
 impl DeviceMutation {
     /// Registers a router or OLT.
-    async fn create_device(&self, ctx: &Context<'_>, input: CreateDeviceInput) -> async_graphql::Result<Device> {
+    async fn create_device(&self, ctx: &Context<'_>, input: CreateDeviceInput) -> async_graphql::Result<Fast<Device>> {
         let a = require(ctx, Action::DeviceWrite)?;
         let p = DevicePatch {
             name: Some(input.name),
@@ -259,7 +259,7 @@ impl DeviceMutation {
             nas_id: Patch::set_or_clear(ids::decode_opt(&input.nas_id, "Nas", "nasId")?),
             enabled: input.enabled,
         };
-        isp_core::workflows::devices::create(core(ctx), a, &p).await.gql().map(Device)
+        isp_core::workflows::devices::create(core(ctx), a, &p).await.gql().map(fast(Device))
     }
 
     /// Changes a device.
@@ -268,7 +268,7 @@ impl DeviceMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateDeviceInput,
-    ) -> async_graphql::Result<Device> {
+    ) -> async_graphql::Result<Fast<Device>> {
         let a = require(ctx, Action::DeviceWrite)?;
         let id = ids::decode(&id, "Device", "id")?;
         let nas_id = input.nas_id.try_map(|n| ids::decode(&n, "Nas", "nasId"))?;
@@ -284,21 +284,21 @@ impl DeviceMutation {
             nas_id,
             enabled: input.enabled,
         };
-        isp_core::workflows::devices::update(core(ctx), a, id, &p).await.gql().map(Device)
+        isp_core::workflows::devices::update(core(ctx), a, id, &p).await.gql().map(fast(Device))
     }
 
     /// Removes a device; CONFLICT while it has pending jobs or serves a subscription that is
     /// not cancelled (disable it instead). Returns the removed device.
-    async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Device> {
+    async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Device>> {
         let a = require(ctx, Action::DeviceWrite)?;
         let id = ids::decode(&id, "Device", "id")?;
-        isp_core::workflows::devices::delete(core(ctx), a, id).await.gql().map(Device)
+        isp_core::workflows::devices::delete(core(ctx), a, id).await.gql().map(fast(Device))
     }
 
     /// Puts a dead job back in the queue with its attempts reset; CONFLICT unless it is DEAD.
-    async fn retry_device_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DeviceJob> {
+    async fn retry_device_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<DeviceJob>> {
         let a = require(ctx, Action::JobRetry)?;
         let id = ids::decode(&id, "DeviceJob", "id")?;
-        isp_core::workflows::jobs::retry(core(ctx), a, id).await.gql().map(DeviceJob)
+        isp_core::workflows::jobs::retry(core(ctx), a, id).await.gql().map(fast(DeviceJob))
     }
 }

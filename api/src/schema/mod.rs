@@ -9,14 +9,19 @@ pub mod radius;
 mod subscription;
 pub mod types;
 
+use crate::fast::{Fast, FastConnection};
 use crate::loaders::Loaders;
 use crate::request::actor;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Interface, ObjectType, OutputType, Schema, ValidationMode, ID};
+use async_graphql::resolver_utils::ContainerType;
+use async_graphql::{Context, Interface, Object, Schema, ValidationMode, ID};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use isp_core::config::GraphqlConfig;
-use isp_core::store::page::{self, Page};
+use isp_core::error::CoreResult;
+use isp_core::store::page::{self, Count, Page};
 use isp_core::store::tenants;
 use isp_core::Ctx;
+use std::future::Future;
 pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading the graph; each feature area contributes one part.
@@ -61,7 +66,7 @@ pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot).finish().sdl()
 }
 
-/// Anything with a global ID (Relay Object Identification).
+/// Anything with a global ID (Relay Object Identification): every object type with an `id`.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Opaque global ID."))]
 pub enum Node {
@@ -77,6 +82,24 @@ pub enum Node {
     Tenant(Tenant),
     /// A router or OLT.
     Device(devices::Device),
+    /// A network job for a device.
+    DeviceJob(devices::DeviceJob),
+    /// A RADIUS client.
+    Nas(radius::Nas),
+    /// A RADIUS session.
+    RadiusSession(radius::RadiusSession),
+    /// A RADIUS authentication attempt.
+    AuthLogEntry(radius::AuthLogEntry),
+    /// An audit log entry.
+    AuditEntry(AuditEntry),
+    /// An invoice or credit note.
+    Invoice(billing::Invoice),
+    /// A payment.
+    Payment(billing::Payment),
+    /// A one-off charge.
+    Charge(billing::Charge),
+    /// A dunning event.
+    DunningEvent(billing::DunningEvent),
 }
 
 /// Per-request state created after authentication.
@@ -158,18 +181,44 @@ impl CurrencyCache {
     }
 }
 
-/// Builds a Relay connection from a keyset page.
-pub fn connection<R, N, F>(
+/// A connection of the schema: its edges and nodes resolved in one pass ([`FastConnection`]),
+/// with the count fields every connection has.
+pub type Conn<N> = FastConnection<N, ListCount>;
+
+/// Builds a Relay connection from a keyset page; `count` counts the whole list when asked.
+pub fn connection<R, N: ContainerType>(
     page: Page<R>,
     cursor: impl Fn(&R) -> page::Cursor,
     wrap: impl Fn(R) -> N,
-    fields: F,
-) -> Connection<crate::ids::Cursor, N, F>
-where
-    N: OutputType,
-    F: ObjectType,
-{
-    let mut c = Connection::with_additional_fields(page.has_previous, page.has_next, fields);
-    c.edges.extend(page.items.into_iter().map(|r| Edge::new(crate::ids::Cursor(cursor(&r)), wrap(r))));
-    c
+    count: ListCount,
+) -> Conn<N> {
+    let mut c = Connection::with_additional_fields(page.has_previous, page.has_next, count);
+    c.edges.extend(page.items.into_iter().map(|r| Edge::new(crate::ids::Cursor(cursor(&r)), Fast(wrap(r)))));
+    FastConnection(c)
+}
+
+/// The count fields of every connection: the list's statement counted (at most once per
+/// connection, and only when one of them is asked for) up to a limit, so that a page of a
+/// large list does not read every row of it to say how many there are.
+pub struct ListCount(Shared<BoxFuture<'static, CoreResult<Count>>>);
+
+impl ListCount {
+    /// The count `count` gives when awaited (it is not run unless a count field is asked for).
+    pub fn new(count: impl Future<Output = CoreResult<Count>> + Send + 'static) -> Self {
+        Self(count.boxed().shared())
+    }
+}
+
+#[Object]
+impl ListCount {
+    /// How many items the list has with the given filter, whatever the page: exact up to
+    /// 1,000; beyond that 1,000, and `totalCountExact` is false (README: Counts).
+    async fn total_count(&self) -> async_graphql::Result<i64> {
+        self.0.clone().await.map(|c| c.value).map_err(crate::error::to_gql)
+    }
+
+    /// Whether `totalCount` is the exact number of items (false: there are more than it says).
+    async fn total_count_exact(&self) -> async_graphql::Result<bool> {
+        self.0.clone().await.map(|c| c.exact).map_err(crate::error::to_gql)
+    }
 }

@@ -5,6 +5,7 @@ use super::core;
 use super::inputs::*;
 use super::types::*;
 use crate::error::Gql;
+use crate::fast::{fast, Fast};
 use crate::ids;
 use crate::request::{actor, ip, require};
 use async_graphql::{Context, Object, ID};
@@ -25,8 +26,12 @@ pub struct CoreMutation;
 impl CoreMutation {
     /// Signs up a new ISP: creates the tenant and its owner and logs the owner in.
     /// Fails with FORBIDDEN when the server has registration disabled.
-    async fn register_tenant(&self, ctx: &Context<'_>, input: Registration) -> async_graphql::Result<AuthPayload> {
-        staff::register_tenant(core(ctx), &input, Some(ip(ctx))).await.gql().map(Into::into)
+    async fn register_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: Registration,
+    ) -> async_graphql::Result<Fast<AuthPayload>> {
+        staff::register_tenant(core(ctx), &input, Some(ip(ctx))).await.gql().map(|s| Fast(s.into()))
     }
 
     /// Logs a staff user in. Unknown accounts and wrong passwords give the same
@@ -37,14 +42,18 @@ impl CoreMutation {
         tenant: String,
         email: String,
         password: String,
-    ) -> async_graphql::Result<AuthPayload> {
-        staff::login(core(ctx), &tenant, &email, &password, ip(ctx)).await.gql().map(Into::into)
+    ) -> async_graphql::Result<Fast<AuthPayload>> {
+        staff::login(core(ctx), &tenant, &email, &password, ip(ctx)).await.gql().map(|s| Fast(s.into()))
     }
 
     /// Exchanges a refresh token for a new token pair. Each refresh token works once; using
     /// one twice signs that login out everywhere.
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<AuthPayload> {
-        staff::refresh(core(ctx), &refresh_token, Some(ip(ctx))).await.gql().map(Into::into)
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<Fast<AuthPayload>> {
+        staff::refresh(core(ctx), &refresh_token, Some(ip(ctx))).await.gql().map(|s| Fast(s.into()))
     }
 
     /// Ends the session the refresh token belongs to.
@@ -67,13 +76,13 @@ impl CoreMutation {
     }
 
     /// Changes the caller's tenant (owner and admin).
-    async fn update_tenant(&self, ctx: &Context<'_>, input: TenantPatch) -> async_graphql::Result<Tenant> {
+    async fn update_tenant(&self, ctx: &Context<'_>, input: TenantPatch) -> async_graphql::Result<Fast<Tenant>> {
         let a = require(ctx, Action::TenantUpdate)?;
         let t = isp_core::workflows::tenants::update(core(ctx), a, input).await.gql()?;
         if let Some(cache) = ctx.data_opt::<super::CurrencyCache>() {
             cache.forget(a.tenant_id);
         }
-        Ok(Tenant(t))
+        Ok(Fast(Tenant(t)))
     }
 
     /// Adds a staff user (owner and admin; only owners add owners).
@@ -81,12 +90,12 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateStaffUserInput,
-    ) -> async_graphql::Result<StaffUser> {
+    ) -> async_graphql::Result<Fast<StaffUser>> {
         let a = actor(ctx)?;
         staff::create_staff(core(ctx), a, &input.email, &input.name, input.role, &input.password)
             .await
             .gql()
-            .map(StaffUser)
+            .map(fast(StaffUser))
     }
 
     /// Changes a staff user's name, role, lock or password (owner and admin).
@@ -94,7 +103,7 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: UpdateStaffUserInput,
-    ) -> async_graphql::Result<StaffUser> {
+    ) -> async_graphql::Result<Fast<StaffUser>> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "StaffUser", "id")?;
         staff::update_staff(
@@ -108,11 +117,15 @@ impl CoreMutation {
         )
         .await
         .gql()
-        .map(StaffUser)
+        .map(fast(StaffUser))
     }
 
     /// Creates a customer with the next account number.
-    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
+    async fn create_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCustomerInput,
+    ) -> async_graphql::Result<Fast<Customer>> {
         let a = actor(ctx)?;
         let p = CustomerPatch {
             name: Some(input.name),
@@ -123,41 +136,45 @@ impl CoreMutation {
             notes: Patch::set_or_clear(input.notes),
             status: input.status,
         };
-        isp_core::workflows::customers::create(core(ctx), a, &p).await.gql().map(Customer)
+        isp_core::workflows::customers::create(core(ctx), a, &p).await.gql().map(fast(Customer))
     }
 
     /// Changes a customer's details.
-    async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
+    async fn update_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCustomerInput,
+    ) -> async_graphql::Result<Fast<Customer>> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "Customer", "id")?;
-        isp_core::workflows::customers::update(core(ctx), a, id, &input.changes).await.gql().map(Customer)
+        isp_core::workflows::customers::update(core(ctx), a, id, &input.changes).await.gql().map(fast(Customer))
     }
 
     /// Archives a customer whose subscriptions are all cancelled.
-    async fn archive_customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
+    async fn archive_customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Customer>> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Customer", "id")?;
-        isp_core::workflows::customers::archive(core(ctx), a, id).await.gql().map(Customer)
+        isp_core::workflows::customers::archive(core(ctx), a, id).await.gql().map(fast(Customer))
     }
 
     /// Creates a plan.
-    async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Plan> {
+    async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Fast<Plan>> {
         let a = actor(ctx)?;
-        isp_core::workflows::plans::create(core(ctx), a, &input).await.gql().map(Plan)
+        isp_core::workflows::plans::create(core(ctx), a, &input).await.gql().map(fast(Plan))
     }
 
     /// Replaces a plan's definition; its subscriptions follow it.
-    async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Plan> {
+    async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Fast<Plan>> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        isp_core::workflows::plans::update(core(ctx), a, id, &input).await.gql().map(Plan)
+        isp_core::workflows::plans::update(core(ctx), a, id, &input).await.gql().map(fast(Plan))
     }
 
     /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.
-    async fn archive_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Plan> {
+    async fn archive_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Plan>> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        isp_core::workflows::plans::archive(core(ctx), a, id).await.gql().map(Plan)
+        isp_core::workflows::plans::archive(core(ctx), a, id).await.gql().map(fast(Plan))
     }
 
     /// Creates a subscription.
@@ -165,7 +182,7 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateSubscriptionInput,
-    ) -> async_graphql::Result<Subscription> {
+    ) -> async_graphql::Result<Fast<Subscription>> {
         let a = actor(ctx)?;
         let p = SubscriptionPatch {
             customer_id: Some(ids::decode(&input.customer_id, "Customer", "customerId")?),
@@ -182,7 +199,7 @@ impl CoreMutation {
             simultaneous_use: input.simultaneous_use,
             device_id: Patch::set_or_clear(ids::decode_opt(&input.device_id, "Device", "deviceId")?),
         };
-        isp_core::workflows::subscriptions::create(core(ctx), a, &p).await.gql().map(Subscription)
+        isp_core::workflows::subscriptions::create(core(ctx), a, &p).await.gql().map(fast(Subscription))
     }
 
     /// Changes a subscription's plan, credentials or access settings.
@@ -190,7 +207,7 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: UpdateSubscriptionInput,
-    ) -> async_graphql::Result<Subscription> {
+    ) -> async_graphql::Result<Fast<Subscription>> {
         let a = actor(ctx)?;
         let id = ids::decode(&input.id, "Subscription", "id")?;
         let p = SubscriptionPatch {
@@ -206,7 +223,7 @@ impl CoreMutation {
             device_id: input.device_id.try_map(|d| ids::decode(&d, "Device", "deviceId"))?,
             ..Default::default()
         };
-        isp_core::workflows::subscriptions::update(core(ctx), a, id, &p).await.gql().map(Subscription)
+        isp_core::workflows::subscriptions::update(core(ctx), a, id, &p).await.gql().map(fast(Subscription))
     }
 
     /// Moves a subscription along its lifecycle: PENDING -> ACTIVE | CANCELLED,
@@ -218,13 +235,13 @@ impl CoreMutation {
         id: ID,
         status: SubscriptionStatus,
         reason: Option<String>,
-    ) -> async_graphql::Result<Subscription> {
+    ) -> async_graphql::Result<Fast<Subscription>> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         isp_core::workflows::subscriptions::change_status(core(ctx), a, id, status, reason.as_deref())
             .await
             .gql()
-            .map(Subscription)
+            .map(fast(Subscription))
     }
 
     /// Archives a subscription: the same as changing its status to CANCELLED.
@@ -233,7 +250,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
-    ) -> async_graphql::Result<Subscription> {
+    ) -> async_graphql::Result<Fast<Subscription>> {
         let a = actor(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         isp_core::workflows::subscriptions::change_status(
@@ -245,6 +262,6 @@ impl CoreMutation {
         )
         .await
         .gql()
-        .map(Subscription)
+        .map(fast(Subscription))
     }
 }

@@ -2,13 +2,12 @@
 
 use super::inputs::*;
 use super::types::*;
-use super::{connection, core, request_loaders, Node};
+use super::{connection, core, request_loaders, Conn, ListCount, Node};
 use crate::error::{found, invalid, Gql};
-use crate::fast::{Fast, FastConnection};
+use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
 use crate::loaders::load_err;
 use crate::request::{actor, require};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::store::audit::{self, AuditFilter};
@@ -16,36 +15,6 @@ use isp_core::store::customers::{self, CustomerFilter, CustomerSort};
 use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::store::subscriptions::{self, SubscriptionFilter, SubscriptionSort};
 use isp_core::store::{plans, tenants, users};
-
-type Conn<N, F> = Connection<ids::Cursor, N, F>;
-
-/// Extra fields of the customers connection.
-pub struct CustomerConnectionFields {
-    tenant_id: i64,
-    filter: CustomerFilter,
-}
-
-#[Object]
-impl CustomerConnectionFields {
-    /// Number of customers matching the filter (one extra query; ask only when needed).
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        customers::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql().map(|c| c.value)
-    }
-}
-
-/// Extra fields of the subscriptions connection.
-pub struct SubscriptionConnectionFields {
-    tenant_id: i64,
-    filter: SubscriptionFilter,
-}
-
-#[Object]
-impl SubscriptionConnectionFields {
-    /// Number of subscriptions matching the filter.
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        subscriptions::count(&core(ctx).db, self.tenant_id, &self.filter).await.gql().map(|c| c.value)
-    }
-}
 
 fn sort_key_text(s: &str) -> SortKey {
     SortKey::T(s.to_string())
@@ -58,49 +27,98 @@ pub struct CoreQuery;
 #[Object]
 impl CoreQuery {
     /// The logged-in staff user.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<StaffUser> {
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<StaffUser>> {
         let a = actor(ctx)?;
-        users::get(&core(ctx).db, a.tenant_id, a.user_id).await.gql().map(StaffUser)
+        users::get(&core(ctx).db, a.tenant_id, a.user_id).await.gql().map(fast(StaffUser))
     }
 
     /// The caller's tenant.
-    async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
+    async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Tenant>> {
         let a = require(ctx, Action::TenantRead)?;
-        tenants::get(&core(ctx).db, a.tenant_id).await.gql().map(Tenant)
+        tenants::get(&core(ctx).db, a.tenant_id).await.gql().map(fast(Tenant))
     }
 
     /// Any object by global ID; null when it does not exist in the caller's tenant.
+    /// FORBIDDEN when the caller's role may not read objects of that type.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        use super::{billing, devices as dev, radius};
+        use isp_core::billing::{charges, dunning, invoices, payments};
+        use isp_core::store::{auth_log, devices, jobs, nas, radius_sessions};
         let a = actor(ctx)?;
         let Some((ty, n)) = ids::parse(&id) else {
             return Err(invalid("id", "is not a valid ID"));
         };
         let db = &core(ctx).db;
         let t = a.tenant_id;
+        // Each type is read with the permission its own query field asks for.
+        let node = |action| require(ctx, action).map(|_| ());
         Ok(match ty.as_str() {
             "Customer" => {
-                require(ctx, Action::CustomerRead)?;
+                node(Action::CustomerRead)?;
                 found(customers::get(db, t, n).await)?.map(|c| Node::Customer(Customer(c)))
             }
             "Plan" => {
-                require(ctx, Action::PlanRead)?;
+                node(Action::PlanRead)?;
                 found(plans::get(db, t, n).await)?.map(|p| Node::Plan(Plan(p)))
             }
             "Subscription" => {
-                require(ctx, Action::SubscriptionRead)?;
+                node(Action::SubscriptionRead)?;
                 found(subscriptions::get(db, t, n).await)?.map(|s| Node::Subscription(Subscription(s)))
             }
             "StaffUser" => {
                 if n != a.user_id {
-                    require(ctx, Action::StaffRead)?;
+                    node(Action::StaffRead)?;
                 }
                 found(users::get(db, t, n).await)?.map(|u| Node::StaffUser(StaffUser(u)))
             }
-            "Device" => {
-                require(ctx, Action::DeviceRead)?;
-                found(isp_core::store::devices::get(db, t, n).await)?.map(|d| Node::Device(super::devices::Device(d)))
+            "Tenant" => {
+                node(Action::TenantRead)?;
+                if n == t {
+                    Some(Node::Tenant(Tenant(tenants::get(db, t).await.gql()?)))
+                } else {
+                    None
+                }
             }
-            "Tenant" if n == t => Some(Node::Tenant(Tenant(tenants::get(db, t).await.gql()?))),
+            "Device" => {
+                node(Action::DeviceRead)?;
+                found(devices::get(db, t, n).await)?.map(|d| Node::Device(dev::Device(d)))
+            }
+            "DeviceJob" => {
+                node(Action::JobRead)?;
+                jobs::get(db, t, n).await.gql()?.map(|j| Node::DeviceJob(dev::DeviceJob(j)))
+            }
+            "Nas" => {
+                node(Action::NasRead)?;
+                found(nas::get(db, t, n).await)?.map(|x| Node::Nas(radius::Nas(x)))
+            }
+            "RadiusSession" => {
+                node(Action::SessionRead)?;
+                found(radius_sessions::get(db, t, n).await)?.map(|s| Node::RadiusSession(radius::RadiusSession(s)))
+            }
+            "AuthLogEntry" => {
+                node(Action::AuthLogRead)?;
+                found(auth_log::get(db, t, n).await)?.map(|e| Node::AuthLogEntry(radius::AuthLogEntry(e)))
+            }
+            "AuditEntry" => {
+                node(Action::AuditRead)?;
+                found(audit::get(db, t, n).await)?.map(|e| Node::AuditEntry(AuditEntry(e)))
+            }
+            "Invoice" => {
+                node(Action::InvoiceRead)?;
+                found(invoices::get(db, t, n).await)?.map(|i| Node::Invoice(billing::Invoice(i)))
+            }
+            "Payment" => {
+                node(Action::InvoiceRead)?;
+                found(payments::get(db, t, n).await)?.map(|p| Node::Payment(billing::Payment(p)))
+            }
+            "Charge" => {
+                node(Action::InvoiceRead)?;
+                found(charges::get(db, t, n).await)?.map(|c| Node::Charge(billing::Charge(c)))
+            }
+            "DunningEvent" => {
+                node(Action::InvoiceRead)?;
+                found(dunning::get(db, t, n).await)?.map(|e| Node::DunningEvent(billing::DunningEvent(e)))
+            }
             _ => None,
         })
     }
@@ -117,7 +135,7 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<CustomerFilter>,
         order_by: Option<CustomerSort>,
-    ) -> async_graphql::Result<FastConnection<Customer, CustomerConnectionFields>> {
+    ) -> async_graphql::Result<Conn<Customer>> {
         let a = require(ctx, Action::CustomerRead)?;
         let args = page_args(first, after, last, before)?;
         let filter = filter.unwrap_or_default();
@@ -149,15 +167,15 @@ impl CoreQuery {
             id: c.id,
             order: Some(sort.order().tag()),
         };
-        let fields = CustomerConnectionFields { tenant_id: a.tenant_id, filter };
-        Ok(FastConnection(connection(page, key, |c| Fast(Customer(c)), fields)))
+        let (db, t) = (db.clone(), a.tenant_id);
+        Ok(connection(page, key, Customer, ListCount::new(async move { customers::count(&db, t, &filter).await })))
     }
 
     /// One customer; null when not in the caller's tenant.
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Customer>>> {
         let a = require(ctx, Action::CustomerRead)?;
         let id = ids::decode(&id, "Customer", "id")?;
-        Ok(found(customers::get(&core(ctx).db, a.tenant_id, id).await)?.map(Customer))
+        Ok(found(customers::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Customer)))
     }
 
     /// The caller's plans by name.
@@ -170,23 +188,24 @@ impl CoreQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default = false)] include_archived: bool,
-    ) -> async_graphql::Result<Conn<Plan, async_graphql::connection::EmptyFields>> {
+    ) -> async_graphql::Result<Conn<Plan>> {
         let a = require(ctx, Action::PlanRead)?;
         let args = page_args(first, after, last, before)?;
-        let page = plans::list(&core(ctx).db, a.tenant_id, include_archived, &args).await.gql()?;
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = plans::list(&db, t, include_archived, &args).await.gql()?;
         Ok(connection(
             page,
             |p| Pos { key: sort_key_text(&p.name), id: p.id, order: None },
             Plan,
-            async_graphql::connection::EmptyFields,
+            ListCount::new(async move { plans::count(&db, t, include_archived).await }),
         ))
     }
 
     /// One plan; null when not in the caller's tenant.
-    async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Plan>> {
+    async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Plan>>> {
         let a = require(ctx, Action::PlanRead)?;
         let id = ids::decode(&id, "Plan", "id")?;
-        Ok(found(plans::get(&core(ctx).db, a.tenant_id, id).await)?.map(Plan))
+        Ok(found(plans::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Plan)))
     }
 
     /// The caller's subscriptions. Default order USERNAME_ASC.
@@ -201,7 +220,7 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<SubscriptionFilterInput>,
         order_by: Option<SubscriptionSort>,
-    ) -> async_graphql::Result<Conn<Subscription, SubscriptionConnectionFields>> {
+    ) -> async_graphql::Result<Conn<Subscription>> {
         let a = require(ctx, Action::SubscriptionRead)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
@@ -213,7 +232,8 @@ impl CoreQuery {
             search: f.search,
         };
         let sort = order_by.unwrap_or(SubscriptionSort::UsernameAsc);
-        let page = subscriptions::list(&core(ctx).db, a.tenant_id, &filter, sort, &args).await.gql()?;
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = subscriptions::list(&db, t, &filter, sort, &args).await.gql()?;
         let key = move |s: &subscriptions::Subscription| Pos {
             key: match sort {
                 SubscriptionSort::UsernameAsc => sort_key_text(&s.username),
@@ -222,14 +242,19 @@ impl CoreQuery {
             id: s.id,
             order: Some(sort.order().tag()),
         };
-        Ok(connection(page, key, Subscription, SubscriptionConnectionFields { tenant_id: a.tenant_id, filter }))
+        Ok(connection(
+            page,
+            key,
+            Subscription,
+            ListCount::new(async move { subscriptions::count(&db, t, &filter).await }),
+        ))
     }
 
     /// One subscription; null when not in the caller's tenant.
-    async fn subscription(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Subscription>> {
+    async fn subscription(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Subscription>>> {
         let a = require(ctx, Action::SubscriptionRead)?;
         let id = ids::decode(&id, "Subscription", "id")?;
-        Ok(found(subscriptions::get(&core(ctx).db, a.tenant_id, id).await)?.map(Subscription))
+        Ok(found(subscriptions::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Subscription)))
     }
 
     /// The tenant's staff by email (owner and admin).
@@ -241,15 +266,16 @@ impl CoreQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> async_graphql::Result<Conn<StaffUser, async_graphql::connection::EmptyFields>> {
+    ) -> async_graphql::Result<Conn<StaffUser>> {
         let a = require(ctx, Action::StaffRead)?;
         let args = page_args(first, after, last, before)?;
-        let page = users::list(&core(ctx).db, a.tenant_id, &args).await.gql()?;
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = users::list(&db, t, &args).await.gql()?;
         Ok(connection(
             page,
             |u| Pos { key: sort_key_text(&u.email), id: u.id, order: None },
             StaffUser,
-            async_graphql::connection::EmptyFields,
+            ListCount::new(async move { users::count(&db, t).await }),
         ))
     }
 
@@ -263,7 +289,7 @@ impl CoreQuery {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<AuditFilterInput>,
-    ) -> async_graphql::Result<Conn<AuditEntry, async_graphql::connection::EmptyFields>> {
+    ) -> async_graphql::Result<Conn<AuditEntry>> {
         let a = require(ctx, Action::AuditRead)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
@@ -280,12 +306,13 @@ impl CoreQuery {
             user_id: ids::decode_opt(&f.actor_id, "StaffUser", "filter.actorId")?,
             action_prefix: f.action_prefix,
         };
-        let page = audit::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = audit::list(&db, t, &filter, &args).await.gql()?;
         Ok(connection(
             page,
             |e| Pos { key: SortKey::I(e.id), id: e.id, order: None },
             AuditEntry,
-            async_graphql::connection::EmptyFields,
+            ListCount::new(async move { audit::count(&db, t, &filter).await }),
         ))
     }
 }

@@ -2,11 +2,13 @@
 //! usage per subscription and billing period, the auth log, and `disconnectSession`.
 
 use super::types::Subscription;
-use super::{connection, core};
-use crate::error::{found, Gql};
+use super::{connection, core, Conn, ListCount};
+use crate::error::Gql;
+use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
+use crate::loaders::load_err;
 use crate::request::require;
-use async_graphql::connection::{Connection, EmptyFields};
+use crate::schema::request_loaders;
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
@@ -16,11 +18,8 @@ use isp_core::store::auth_log::{self, AuthLogEntry as AuthLogRow, AuthLogFilter}
 use isp_core::store::nas::{self, Nas as NasRow, NasType};
 use isp_core::store::page::{Cursor as Pos, SortKey};
 use isp_core::store::radius_sessions::{self, RadiusSession as SessionRow, SessionFilter};
-use isp_core::store::subscriptions;
 use isp_core::store::usage::{self, Usage as UsageRow};
 use isp_core::workflows::nas::NasPatch;
-
-type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
 
 fn by_id(id: i64) -> Pos {
     Pos { key: SortKey::I(id), id, order: None }
@@ -32,7 +31,7 @@ pub struct Nas(pub NasRow);
 #[Object]
 impl Nas {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Nas", self.0.id)
     }
     /// Display name.
@@ -75,18 +74,19 @@ pub struct RadiusSession(pub SessionRow);
 #[Object]
 impl RadiusSession {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("RadiusSession", self.0.id)
     }
     /// The NAS that reported it (null if deleted since).
-    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
-        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, self.0.nas_id).await)?.map(Nas))
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
+        load_nas(ctx, Some(self.0.nas_id), false).await
     }
     /// The subscription, when the user name is known.
-    async fn subscription(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Subscription>> {
+    async fn subscription(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Subscription>>> {
         let Some(id) = self.0.subscription_id else { return Ok(None) };
         require(ctx, Action::SubscriptionRead)?;
-        Ok(found(subscriptions::get(&core(ctx).db, self.0.tenant_id, id).await)?.map(Subscription))
+        let row = request_loaders(ctx)?.subscriptions.load_one(id).await.map_err(load_err)?;
+        Ok(row.map(fast(Subscription)))
     }
     /// User-Name.
     async fn username(&self) -> &str {
@@ -188,7 +188,7 @@ pub struct AuthLogEntry(pub AuthLogRow);
 #[Object]
 impl AuthLogEntry {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("AuthLogEntry", self.0.id)
     }
     /// When.
@@ -196,8 +196,8 @@ impl AuthLogEntry {
         from_ms(self.0.at)
     }
     /// The NAS that asked (null if deleted since).
-    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Nas>> {
-        Ok(found(nas::get(&core(ctx).db, self.0.tenant_id, self.0.nas_id).await)?.map(Nas))
+    async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
+        load_nas(ctx, Some(self.0.nas_id), false).await
     }
     /// User-Name as sent.
     async fn username(&self) -> &str {
@@ -272,6 +272,17 @@ pub struct CreateNasInput {
     pub description: Option<String>,
 }
 
+/// The NAS `id` (through the request's loader), for the types that name one; null if deleted.
+/// With `check`, the caller's role must read NAS devices (sessions and the auth log show the
+/// NAS that reported them to whoever reads those).
+pub async fn load_nas(ctx: &Context<'_>, id: Option<i64>, check: bool) -> async_graphql::Result<Option<Fast<Nas>>> {
+    let Some(id) = id else { return Ok(None) };
+    if check {
+        require(ctx, Action::NasRead)?;
+    }
+    Ok(request_loaders(ctx)?.nas.load_one(id).await.map_err(load_err)?.map(fast(Nas)))
+}
+
 /// RADIUS reads.
 #[derive(Default)]
 pub struct RadiusQuery;
@@ -279,6 +290,7 @@ pub struct RadiusQuery;
 #[Object]
 impl RadiusQuery {
     /// The tenant's NAS devices by name.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn nas_devices(
         &self,
         ctx: &Context<'_>,
@@ -289,11 +301,14 @@ impl RadiusQuery {
     ) -> async_graphql::Result<Conn<Nas>> {
         let a = require(ctx, Action::NasRead)?;
         let args = page_args(first, after, last, before)?;
-        let page = nas::list(&core(ctx).db, a.tenant_id, &args).await.gql()?;
-        Ok(connection(page, |n| Pos { key: SortKey::T(n.name.clone()), id: n.id, order: None }, Nas, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = nas::list(&db, t, &args).await.gql()?;
+        let count = ListCount::new(async move { nas::count(&db, t).await });
+        Ok(connection(page, |n| Pos { key: SortKey::T(n.name.clone()), id: n.id, order: None }, Nas, count))
     }
 
     /// RADIUS sessions, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn radius_sessions(
         &self,
         ctx: &Context<'_>,
@@ -312,11 +327,14 @@ impl RadiusQuery {
             nas_id: ids::decode_opt(&f.nas_id, "Nas", "filter.nasId")?,
             username: f.username,
         };
-        let page = radius_sessions::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
-        Ok(connection(page, |s| by_id(s.id), RadiusSession, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = radius_sessions::list(&db, t, &filter, &args).await.gql()?;
+        let count = ListCount::new(async move { radius_sessions::count(&db, t, &filter).await });
+        Ok(connection(page, |s| by_id(s.id), RadiusSession, count))
     }
 
     /// Usage of one subscription per billing period, newest period first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn subscription_usage(
         &self,
         ctx: &Context<'_>,
@@ -329,16 +347,18 @@ impl RadiusQuery {
         let a = require(ctx, Action::SessionRead)?;
         let sub = ids::decode(&subscription_id, "Subscription", "subscriptionId")?;
         let args = page_args(first, after, last, before)?;
-        let page = usage::list(&core(ctx).db, a.tenant_id, sub, &args).await.gql()?;
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = usage::list(&db, t, sub, &args).await.gql()?;
         Ok(connection(
             page,
             |u| Pos { key: SortKey::T(u.period_start.clone()), id: u.id, order: None },
             UsagePeriod,
-            EmptyFields,
+            ListCount::new(async move { usage::count(&db, t, sub).await }),
         ))
     }
 
     /// The RADIUS auth log, newest first: why a subscriber could or could not connect.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn auth_log(
         &self,
         ctx: &Context<'_>,
@@ -356,8 +376,10 @@ impl RadiusQuery {
             subscription_id: ids::decode_opt(&f.subscription_id, "Subscription", "filter.subscriptionId")?,
             result: f.result.map(|r| if r == AuthResult::Accept { "ACCEPT" } else { "REJECT" }.to_string()),
         };
-        let page = auth_log::list(&core(ctx).db, a.tenant_id, &filter, &args).await.gql()?;
-        Ok(connection(page, |e| by_id(e.id), AuthLogEntry, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = auth_log::list(&db, t, &filter, &args).await.gql()?;
+        let count = ListCount::new(async move { auth_log::count(&db, t, &filter).await });
+        Ok(connection(page, |e| by_id(e.id), AuthLogEntry, count))
     }
 }
 
@@ -368,7 +390,7 @@ pub struct RadiusMutation;
 #[Object]
 impl RadiusMutation {
     /// Registers a NAS; its packets are accepted from now on (within the NAS cache TTL).
-    async fn create_nas(&self, ctx: &Context<'_>, input: CreateNasInput) -> async_graphql::Result<Nas> {
+    async fn create_nas(&self, ctx: &Context<'_>, input: CreateNasInput) -> async_graphql::Result<Fast<Nas>> {
         let a = require(ctx, Action::NasWrite)?;
         let p = NasPatch {
             name: Some(input.name),
@@ -379,27 +401,27 @@ impl RadiusMutation {
             require_message_authenticator: input.require_message_authenticator,
             description: Patch::set_or_clear(input.description),
         };
-        isp_core::workflows::nas::create(core(ctx), a, &p).await.gql().map(Nas)
+        isp_core::workflows::nas::create(core(ctx), a, &p).await.gql().map(fast(Nas))
     }
 
     /// Changes a NAS.
-    async fn update_nas(&self, ctx: &Context<'_>, id: ID, input: NasPatch) -> async_graphql::Result<Nas> {
+    async fn update_nas(&self, ctx: &Context<'_>, id: ID, input: NasPatch) -> async_graphql::Result<Fast<Nas>> {
         let a = require(ctx, Action::NasWrite)?;
         let id = ids::decode(&id, "Nas", "id")?;
-        isp_core::workflows::nas::update(core(ctx), a, id, &input).await.gql().map(Nas)
+        isp_core::workflows::nas::update(core(ctx), a, id, &input).await.gql().map(fast(Nas))
     }
 
     /// Removes a NAS; its past sessions stay. Returns the removed NAS.
-    async fn delete_nas(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Nas> {
+    async fn delete_nas(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Nas>> {
         let a = require(ctx, Action::NasWrite)?;
         let id = ids::decode(&id, "Nas", "id")?;
-        isp_core::workflows::nas::delete(core(ctx), a, id).await.gql().map(Nas)
+        isp_core::workflows::nas::delete(core(ctx), a, id).await.gql().map(fast(Nas))
     }
 
     /// Asks the NAS to end a live session (a Disconnect-Request delivered by the worker).
-    async fn disconnect_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RadiusSession> {
+    async fn disconnect_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<RadiusSession>> {
         let a = require(ctx, Action::SessionDisconnect)?;
         let id = ids::decode(&id, "RadiusSession", "id")?;
-        isp_core::workflows::sessions::disconnect(core(ctx), a, id).await.gql().map(RadiusSession)
+        isp_core::workflows::sessions::disconnect(core(ctx), a, id).await.gql().map(fast(RadiusSession))
     }
 }

@@ -1,7 +1,7 @@
 //! Output object types of the graph: thin wrappers over the core rows.
 
 use crate::error::Gql;
-use crate::fast::{Fast, FastList};
+use crate::fast::{fast, Fast, FastList};
 use crate::ids;
 use crate::loaders::load_err;
 use crate::request::require;
@@ -16,7 +16,6 @@ use isp_core::store::plans::{BillingPeriod, Plan as PlanRow, QuotaAction};
 use isp_core::store::subscriptions::{AccessType, Subscription as SubscriptionRow, SubscriptionStatus};
 use isp_core::store::tenants::{RouterSuspension, SuspendedAccess, Tenant as TenantRow};
 use isp_core::store::users::User as UserRow;
-use isp_core::validate::currency_exponent;
 
 /// An amount of money in the tenant's currency.
 #[derive(SimpleObject)]
@@ -32,15 +31,7 @@ pub struct Money {
 impl Money {
     /// `amount_minor` of `currency`.
     pub fn new(amount_minor: i64, currency: &str) -> Self {
-        let exp = currency_exponent(currency);
-        let formatted = if exp == 0 {
-            format!("{amount_minor} {currency}")
-        } else {
-            let div = 10i64.pow(exp);
-            let sign = if amount_minor < 0 { "-" } else { "" };
-            let a = amount_minor.unsigned_abs();
-            format!("{sign}{}.{:0width$} {currency}", a / div as u64, a % div as u64, width = exp as usize)
-        };
+        let formatted = isp_core::billing::fmt_money(amount_minor, currency);
         Self { amount_minor, currency: currency.to_string(), formatted }
     }
 }
@@ -71,14 +62,14 @@ impl Tenant {
         &self.0.timezone
     }
     /// Behaviour switches.
-    async fn settings(&self) -> TenantSettings {
+    async fn settings(&self) -> Fast<TenantSettings> {
         let s = self.0.settings();
-        TenantSettings {
+        Fast(TenantSettings {
             suspended_access: s.suspended_access,
             walled_garden_address_list: s.walled_garden_address_list,
             walled_garden_rate_limit: s.walled_garden_rate_limit,
             router_suspension: s.router_suspension,
-        }
+        })
     }
     /// When the tenant was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -290,12 +281,12 @@ impl Plan {
         self.0.upload_kbps
     }
     /// Burst settings, if the plan bursts.
-    async fn burst(&self) -> Option<PlanBurst> {
-        PlanBurst::of(&self.0)
+    async fn burst(&self) -> Option<Fast<PlanBurst>> {
+        PlanBurst::of(&self.0).map(Fast)
     }
     /// Data quota, if any.
-    async fn data_quota(&self) -> Option<PlanDataQuota> {
-        PlanDataQuota::of(&self.0)
+    async fn data_quota(&self) -> Option<Fast<PlanDataQuota>> {
+        PlanDataQuota::of(&self.0).map(Fast)
     }
     /// Online-time quota per period, seconds.
     async fn time_quota_secs(&self) -> Option<i64> {
@@ -333,11 +324,11 @@ impl Subscription {
         ids::encode("Subscription", self.0.id)
     }
     /// The customer (batched).
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
         require(ctx, Action::CustomerRead)?;
         let l = request_loaders(ctx)?;
         let c = l.customers.load_one(self.0.customer_id).await.map_err(load_err)?;
-        c.map(Customer).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("customer")))
+        c.map(fast(Customer)).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("customer")))
     }
     /// The plan (batched).
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Plan>> {
@@ -391,11 +382,11 @@ impl Subscription {
     }
     /// The OLT serving it (GPON) or the router keeping its secret / user / static IP; null
     /// means every enabled MikroTik of the tenant (batched).
-    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::devices::Device>> {
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<super::devices::Device>>> {
         let Some(id) = self.0.device_id else { return Ok(None) };
         require(ctx, Action::DeviceRead)?;
         let l = request_loaders(ctx)?;
-        Ok(l.devices.load_one(id).await.map_err(load_err)?.map(super::devices::Device))
+        Ok(l.devices.load_one(id).await.map_err(load_err)?.map(fast(super::devices::Device)))
     }
     /// Service start date, YYYY-MM-DD.
     async fn start_date(&self) -> &str {
@@ -465,9 +456,9 @@ pub struct AuthPayload {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// The staff user.
-    pub user: StaffUser,
+    pub user: Fast<StaffUser>,
     /// Their tenant.
-    pub tenant: Tenant,
+    pub tenant: Fast<Tenant>,
 }
 
 impl From<isp_core::workflows::staff::Session> for AuthPayload {
@@ -476,8 +467,8 @@ impl From<isp_core::workflows::staff::Session> for AuthPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
             expires_in: s.expires_in,
-            user: StaffUser(s.user),
-            tenant: Tenant(s.tenant),
+            user: Fast(StaffUser(s.user)),
+            tenant: Fast(Tenant(s.tenant)),
         }
     }
 }

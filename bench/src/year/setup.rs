@@ -11,11 +11,11 @@ use isp_core::billing::BillingMode;
 use isp_core::patch::Patch;
 use isp_core::store::devices::{DeviceKind, Transport};
 use isp_core::store::plans::{BillingPeriod, Burst, DataQuota, PlanInput, QuotaAction};
+use isp_core::store::subscriptions::AccessType;
 use isp_core::workflows::billing_settings as settings;
 use isp_core::workflows::devices::{self, DevicePatch};
 use isp_core::workflows::nas::{self, NasPatch};
 use isp_core::workflows::{plans, staff};
-use isp_core::store::subscriptions::AccessType;
 use isp_core::Ctx;
 
 /// The `standard` tax class: 16 % on top of the price.

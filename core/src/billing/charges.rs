@@ -273,3 +273,16 @@ pub async fn pending(db: &Db, t: i64, customer_id: i64) -> CoreResult<Vec<Charge
     .fetch_all(db)
     .await
 }
+
+/// One charge of the tenant, invoiced or not.
+pub async fn get(db: &Db, t: i64, id: i64) -> CoreResult<Charge> {
+    query_as::<Charge>(
+        "SELECT id, customer_id, subscription_id, kind, description, amount_minor, tax_class, invoice_id FROM charges \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(t)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(CoreError::NotFound("charge"))
+}

@@ -151,6 +151,19 @@ pub async fn count(db: &Db, t: i64, customer_id: Option<i64>) -> CoreResult<Coun
     page::count(db, &count_sql(t, customer_id)?).await
 }
 
+/// One dunning event of the tenant.
+pub async fn get(db: &Db, t: i64, id: i64) -> CoreResult<DunningEvent> {
+    query_as::<DunningEvent>(
+        "SELECT id, customer_id, invoice_id, subscription_id, kind, at, notified_at FROM dunning_events \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(t)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(crate::error::CoreError::NotFound("dunning event"))
+}
+
 /// For log lines and the scheduler.
 pub fn describe(o: &DunningOutcome, as_of: NaiveDate) -> String {
     format!("dunning {}: {} reminders, {} overdue, {} suspended", fmt_date(as_of), o.reminders, o.overdue, o.suspended)

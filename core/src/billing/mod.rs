@@ -112,6 +112,18 @@ pub fn fmt_date(d: NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
+/// `amount_minor` of `currency` as people read it: `29.99 USD`, `-5.00 EUR`, `1500 JPY`.
+pub fn fmt_money(amount_minor: i64, currency: &str) -> String {
+    let exp = crate::validate::currency_exponent(currency);
+    if exp == 0 {
+        return format!("{amount_minor} {currency}");
+    }
+    let div = 10u64.pow(exp);
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let a = amount_minor.unsigned_abs();
+    format!("{sign}{}.{:0width$} {currency}", a / div, a % div, width = exp as usize)
+}
+
 /// The calendar date in IANA zone `timezone` at instant `now`: a tenant's "today".
 ///
 /// Zones are validated when a tenant is created or changed ([`crate::validate::timezone`]), so
@@ -215,6 +227,17 @@ pub(crate) fn credit_sql(backend: Backend, tenant_id: i64, n: usize) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn money_is_formatted_with_the_currency_exponent() {
+        assert_eq!(fmt_money(2_999, "USD"), "29.99 USD");
+        assert_eq!(fmt_money(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(fmt_money(0, "EUR"), "0.00 EUR");
+        assert_eq!(fmt_money(1_500, "JPY"), "1500 JPY");
+        assert_eq!(fmt_money(-1_500, "JPY"), "-1500 JPY");
+        assert_eq!(fmt_money(12_345, "KWD"), "12.345 KWD");
+        assert_eq!(fmt_money(i64::MIN, "USD"), "-92233720368547758.08 USD");
+    }
 
     #[test]
     fn dates_are_stored_zero_padded() {

@@ -284,25 +284,23 @@ pub async fn count(db: &Db, t: i64, customer_id: Option<i64>) -> CoreResult<Coun
     page::count(db, &count_sql(t, customer_id)?).await
 }
 
-/// Allocations of a payment (or, with `by_invoice`, to an invoice).
-pub async fn allocations(db: &Db, t: i64, id: i64, by_invoice: bool) -> CoreResult<Vec<Allocation>> {
+/// Allocations of the given payments (or, with `by_invoice`, to the given invoices), in order.
+pub async fn allocations(db: &Db, t: i64, ids: &[i64], by_invoice: bool) -> CoreResult<Vec<Allocation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let col = if by_invoice { "invoice_id" } else { "payment_id" };
-    query_as::<Allocation>(&format!(
-        "SELECT payment_id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = $1 AND {col} = $2 ORDER BY id"
-    ))
-    .bind(t)
-    .bind(id)
-    .fetch_all(db)
-    .await
+    let mut sql = Sql::new("SELECT payment_id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = ");
+    sql.arg(Arg::I(t)).push(&format!(" AND {col} IN ")).in_list(ids).push(" ORDER BY id");
+    sql.fetch_all::<Allocation>(db).await
 }
 
-/// Refunds of a payment.
-pub async fn refunds(db: &Db, t: i64, payment_id: i64) -> CoreResult<Vec<Refund>> {
-    query_as::<Refund>(
-        "SELECT id, payment_id, amount_minor, reason, created_at FROM refunds WHERE tenant_id = $1 AND payment_id = $2 ORDER BY id",
-    )
-    .bind(t)
-    .bind(payment_id)
-    .fetch_all(db)
-    .await
+/// Refunds of the given payments, in order.
+pub async fn refunds(db: &Db, t: i64, payment_ids: &[i64]) -> CoreResult<Vec<Refund>> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT id, payment_id, amount_minor, reason, created_at FROM refunds WHERE tenant_id = ");
+    sql.arg(Arg::I(t)).push(" AND payment_id IN ").in_list(payment_ids).push(" ORDER BY id");
+    sql.fetch_all::<Refund>(db).await
 }

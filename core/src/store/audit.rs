@@ -119,3 +119,16 @@ pub fn count_sql(tenant_id: i64, f: &AuditFilter) -> CoreResult<Sql<'static>> {
 pub async fn count(db: &Db, tenant_id: i64, f: &AuditFilter) -> CoreResult<Count> {
     page::count(db, &count_sql(tenant_id, f)?).await
 }
+
+/// One entry of the tenant's log.
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<AuditEntry> {
+    crate::db::query_as::<AuditEntry>(
+        "SELECT id, tenant_id, user_id, actor, action, object_type, object_id, details, ip, at FROM audit_log \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(crate::error::CoreError::NotFound("audit entry"))
+}

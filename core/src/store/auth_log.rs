@@ -149,3 +149,16 @@ pub fn count_sql(tenant_id: i64, f: &AuthLogFilter) -> CoreResult<Sql<'static>> 
 pub async fn count(db: &Db, tenant_id: i64, f: &AuthLogFilter) -> CoreResult<Count> {
     page::count(db, &count_sql(tenant_id, f)?).await
 }
+
+/// One entry of the tenant's auth log.
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> CoreResult<AuthLogEntry> {
+    crate::db::query_as::<AuthLogEntry>(
+        "SELECT id, tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at \
+         FROM auth_log WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(crate::error::CoreError::NotFound("auth log entry"))
+}

@@ -24,17 +24,16 @@ use super::core;
 use super::tenant_currency;
 use super::types::{Customer, Money};
 use crate::error::{invalid, Gql};
-use crate::ids;
+use crate::fast::{fast, Fast};
 use crate::loaders::load_err;
 use crate::request::{actor, require};
 use crate::schema::request_loaders;
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::Context;
 use chrono::NaiveDate;
 use isp_core::auth::Action;
 use isp_core::CoreError;
 
-type Conn<N> = Connection<ids::Cursor, N, EmptyFields>;
+use super::Conn;
 
 /// A date argument; absent means today in the tenant's time zone.
 async fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
@@ -44,12 +43,12 @@ async fn date_arg(field: &str, v: Option<String>, ctx: &Context<'_>) -> async_gr
     }
 }
 
-async fn money(ctx: &Context<'_>, amount: i64) -> async_graphql::Result<Money> {
-    Ok(Money::new(amount, &tenant_currency(ctx).await?))
+async fn money(ctx: &Context<'_>, amount: i64) -> async_graphql::Result<Fast<Money>> {
+    Ok(Fast(Money::new(amount, &tenant_currency(ctx).await?)))
 }
 
-async fn load_customer(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Customer> {
+async fn load_customer(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Fast<Customer>> {
     require(ctx, Action::CustomerRead)?;
     let c = request_loaders(ctx)?.customers.load_one(id).await.map_err(load_err)?;
-    c.map(Customer).ok_or_else(|| crate::error::to_gql(CoreError::NotFound("customer")))
+    c.map(fast(Customer)).ok_or_else(|| crate::error::to_gql(CoreError::NotFound("customer")))
 }

@@ -4,6 +4,7 @@
 use super::inputs::{AddChargeInput, BillingSettingsInput, RecordPaymentInput};
 use super::{date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, TaxRate};
 use crate::error::{invalid, Gql};
+use crate::fast::{fast, Fast, FastList};
 use crate::ids;
 use crate::request::require;
 use crate::schema::{core, tenant_currency};
@@ -25,7 +26,7 @@ impl BillingMutation {
         &self,
         ctx: &Context<'_>,
         input: BillingSettingsInput,
-    ) -> async_graphql::Result<BillingSettings> {
+    ) -> async_graphql::Result<Fast<BillingSettings>> {
         let a = require(ctx, Action::BillingSettingsWrite)?;
         let c = core(ctx);
         let mut s = bsettings::get(&c.db, a.tenant_id).await.gql()?;
@@ -65,13 +66,13 @@ impl BillingMutation {
         isp_core::workflows::billing_settings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo)
             .await
             .gql()
-            .map(BillingSettings)
+            .map(fast(BillingSettings))
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
-    async fn set_tax_rate(&self, ctx: &Context<'_>, input: CoreTaxRate) -> async_graphql::Result<TaxRate> {
+    async fn set_tax_rate(&self, ctx: &Context<'_>, input: CoreTaxRate) -> async_graphql::Result<Fast<TaxRate>> {
         let a = require(ctx, Action::BillingSettingsWrite)?;
-        isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &input).await.gql().map(Into::into)
+        isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &input).await.gql().map(|s| Fast(s.into()))
     }
 
     /// Sets a plan's tax class (owner and admin). Returns the class.
@@ -88,7 +89,7 @@ impl BillingMutation {
     }
 
     /// Adds a one-off charge (or credit) to the customer's next invoice.
-    async fn add_charge(&self, ctx: &Context<'_>, input: AddChargeInput) -> async_graphql::Result<Charge> {
+    async fn add_charge(&self, ctx: &Context<'_>, input: AddChargeInput) -> async_graphql::Result<Fast<Charge>> {
         let a = require(ctx, Action::BillingRun)?;
         let c = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let s = ids::decode_opt(&input.subscription_id, "Subscription", "subscriptionId")?;
@@ -103,7 +104,7 @@ impl BillingMutation {
         )
         .await
         .gql()
-        .map(Charge)
+        .map(fast(Charge))
     }
 
     /// Moves a subscription to another plan from `effectiveDate` (default today), adding the
@@ -114,7 +115,7 @@ impl BillingMutation {
         id: ID,
         plan_id: ID,
         effective_date: Option<String>,
-    ) -> async_graphql::Result<Vec<Charge>> {
+    ) -> async_graphql::Result<FastList<Charge>> {
         let a = require(ctx, Action::SubscriptionWrite)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         let p = ids::decode(&plan_id, "Plan", "planId")?;
@@ -134,34 +135,38 @@ impl BillingMutation {
         id: ID,
         effective_date: Option<String>,
         reason: Option<String>,
-    ) -> async_graphql::Result<Option<Charge>> {
+    ) -> async_graphql::Result<Option<Fast<Charge>>> {
         let a = require(ctx, Action::SubscriptionStatus)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         Ok(isp_core::workflows::subscriptions::cancel(core(ctx), a, id, effective_date.as_deref(), reason.as_deref())
             .await
             .gql()?
-            .map(Charge))
+            .map(fast(Charge)))
     }
 
     /// Bills every due cycle and pending charge as of `asOf` (default today). Safe to repeat:
     /// nothing is ever billed twice. Returns counts and totals, and the invoices page by page.
-    async fn run_billing(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<BillingRunResult> {
+    async fn run_billing(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<String>,
+    ) -> async_graphql::Result<Fast<BillingRunResult>> {
         let a = require(ctx, Action::BillingRun)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let out = run::run(core(ctx), a, day).await.gql()?;
-        Ok(BillingRunResult { as_of: day, out, currency: tenant_currency(ctx).await? })
+        Ok(Fast(BillingRunResult { as_of: day, out, currency: tenant_currency(ctx).await? }))
     }
 
     /// Issues a draft invoice: numbers it, dates it today and pays it from customer credit.
-    async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Invoice> {
+    async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Invoice>> {
         let a = require(ctx, Action::BillingRun)?;
         let id = ids::decode(&id, "Invoice", "id")?;
         let mut issued = isp_core::workflows::invoices::issue(core(ctx), a, &[id]).await.gql()?;
-        Ok(Invoice(issued.remove(0)))
+        Ok(Fast(Invoice(issued.remove(0))))
     }
 
     /// Issues draft invoices, all or none (at most 1000), numbered in the order given.
-    async fn issue_invoices(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Invoice>> {
+    async fn issue_invoices(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<FastList<Invoice>> {
         let a = require(ctx, Action::BillingRun)?;
         let list = ids.iter().map(|i| ids::decode(i, "Invoice", "ids")).collect::<Result<Vec<_>, _>>()?;
         Ok(isp_core::workflows::invoices::issue(core(ctx), a, &list).await.gql()?.into_iter().map(Invoice).collect())
@@ -178,17 +183,21 @@ impl BillingMutation {
 
     /// Voids an invoice: issues a credit note and turns its payments into customer credit.
     /// Returns the credit note, or, for a draft (never sent, so no credit note), the voided draft.
-    async fn void_invoice(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Invoice> {
+    async fn void_invoice(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Fast<Invoice>> {
         let a = require(ctx, Action::BillingRun)?;
         let id = ids::decode(&id, "Invoice", "id")?;
         isp_core::workflows::invoices::void(core(ctx), a, id, &reason)
             .await
             .gql()
-            .map(|(voided, note)| Invoice(note.unwrap_or(voided)))
+            .map(|(voided, note)| Fast(Invoice(note.unwrap_or(voided))))
     }
 
     /// Records a payment and allocates it (cashiers and up).
-    async fn record_payment(&self, ctx: &Context<'_>, input: RecordPaymentInput) -> async_graphql::Result<Payment> {
+    async fn record_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPaymentInput,
+    ) -> async_graphql::Result<Fast<Payment>> {
         let a = require(ctx, Action::PaymentWrite)?;
         let invoice_ids = match &input.invoice_ids {
             Some(list) => {
@@ -204,7 +213,7 @@ impl BillingMutation {
             received_on: input.received_on,
             invoice_ids,
         };
-        isp_core::workflows::payments::record(core(ctx), a, &p).await.gql().map(Payment)
+        isp_core::workflows::payments::record(core(ctx), a, &p).await.gql().map(fast(Payment))
     }
 
     /// Refunds all or part of a payment; more than what is left to refund is refused.
@@ -214,17 +223,25 @@ impl BillingMutation {
         id: ID,
         amount_minor: i64,
         reason: String,
-    ) -> async_graphql::Result<Payment> {
+    ) -> async_graphql::Result<Fast<Payment>> {
         let a = require(ctx, Action::PaymentWrite)?;
         let id = ids::decode(&id, "Payment", "id")?;
-        isp_core::workflows::payments::refund(core(ctx), a, id, amount_minor, &reason).await.gql().map(Payment)
+        isp_core::workflows::payments::refund(core(ctx), a, id, amount_minor, &reason).await.gql().map(fast(Payment))
     }
 
     /// Runs the dunning policy as of `asOf` (default today).
-    async fn run_dunning(&self, ctx: &Context<'_>, as_of: Option<String>) -> async_graphql::Result<DunningRunResult> {
+    async fn run_dunning(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<String>,
+    ) -> async_graphql::Result<Fast<DunningRunResult>> {
         let a = require(ctx, Action::BillingRun)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let o = isp_core::workflows::dunning::run(core(ctx), a, day).await.gql()?;
-        Ok(DunningRunResult { reminders: o.reminders as i64, overdue: o.overdue as i64, suspended: o.suspended as i64 })
+        Ok(Fast(DunningRunResult {
+            reminders: o.reminders as i64,
+            overdue: o.overdue as i64,
+            suspended: o.suspended as i64,
+        }))
     }
 }

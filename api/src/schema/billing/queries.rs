@@ -4,11 +4,11 @@
 use super::{date_arg, BillingPreview, BillingReport, BillingSettings, Conn, CustomerBalance, DunningEvent, Invoice};
 use super::{Ageing, LedgerEntry, MonthCollection, Payment, PlanRevenue, PreviewInvoice};
 use crate::error::{found, invalid, Gql};
+use crate::fast::{fast, Fast, FastList};
 use crate::ids::{self, page_args};
 use crate::request::require;
 use crate::schema::types::Money;
-use crate::schema::{connection, core, tenant_currency};
-use async_graphql::connection::EmptyFields;
+use crate::schema::{connection, core, tenant_currency, ListCount};
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::billing::invoices::{self, InvoiceFilter};
@@ -24,9 +24,9 @@ pub struct BillingQuery;
 #[Object]
 impl BillingQuery {
     /// The tenant's billing settings.
-    async fn billing_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<BillingSettings> {
+    async fn billing_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<BillingSettings>> {
         let a = require(ctx, Action::InvoiceRead)?;
-        bsettings::get(&core(ctx).db, a.tenant_id).await.gql().map(BillingSettings)
+        bsettings::get(&core(ctx).db, a.tenant_id).await.gql().map(fast(BillingSettings))
     }
 
     /// Exactly what `runBilling(asOf)` would create now (same code path, nothing written):
@@ -38,7 +38,7 @@ impl BillingQuery {
         ctx: &Context<'_>,
         as_of: Option<String>,
         first: Option<i32>,
-    ) -> async_graphql::Result<BillingPreview> {
+    ) -> async_graphql::Result<Fast<BillingPreview>> {
         let a = require(ctx, Action::BillingRun)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let keep = match first.unwrap_or(100) {
@@ -47,12 +47,12 @@ impl BillingQuery {
         };
         let out = run::preview(core(ctx), a, day, keep).await.gql()?;
         let cur = tenant_currency(ctx).await?;
-        Ok(BillingPreview {
+        Ok(Fast(BillingPreview {
             as_of: day.to_string(),
             invoice_count: out.invoices as i64,
-            total: Money::new(out.total, &cur),
+            total: Fast(Money::new(out.total, &cur)),
             invoices: out.planned.into_iter().map(|i| PreviewInvoice(i, cur.clone())).collect(),
-        })
+        }))
     }
 
     /// Invoices and credit notes, newest first.
@@ -78,15 +78,17 @@ impl BillingQuery {
             kind,
             billing_run_id: ids::decode_opt(&billing_run_id, "BillingRun", "billingRunId")?,
         };
-        let page = invoices::list(&core(ctx).db, a.tenant_id, &f, &args).await.gql()?;
-        Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = invoices::list(&db, t, &f, &args).await.gql()?;
+        let count = ListCount::new(async move { invoices::count(&db, t, &f).await });
+        Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, count))
     }
 
     /// One invoice or credit note; null when not in the caller's tenant.
-    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Invoice>> {
+    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Invoice>>> {
         let a = require(ctx, Action::InvoiceRead)?;
         let id = ids::decode(&id, "Invoice", "id")?;
-        Ok(found(invoices::get(&core(ctx).db, a.tenant_id, id).await)?.map(Invoice))
+        Ok(found(invoices::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Invoice)))
     }
 
     /// Payments, newest first.
@@ -103,15 +105,17 @@ impl BillingQuery {
         let a = require(ctx, Action::InvoiceRead)?;
         let args = page_args(first, after, last, before)?;
         let c = ids::decode_opt(&customer_id, "Customer", "customerId")?;
-        let page = payments::list(&core(ctx).db, a.tenant_id, c, &args).await.gql()?;
-        Ok(connection(page, |p| Pos { key: SortKey::I(p.id), id: p.id, order: None }, Payment, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = payments::list(&db, t, c, &args).await.gql()?;
+        let count = ListCount::new(async move { payments::count(&db, t, c).await });
+        Ok(connection(page, |p| Pos { key: SortKey::I(p.id), id: p.id, order: None }, Payment, count))
     }
 
     /// One payment; null when not in the caller's tenant.
-    async fn payment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Payment>> {
+    async fn payment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Payment>>> {
         let a = require(ctx, Action::InvoiceRead)?;
         let id = ids::decode(&id, "Payment", "id")?;
-        Ok(found(payments::get(&core(ctx).db, a.tenant_id, id).await)?.map(Payment))
+        Ok(found(payments::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Payment)))
     }
 
     /// A customer's balance, credit and pending charges; null when not in the tenant.
@@ -119,18 +123,22 @@ impl BillingQuery {
         &self,
         ctx: &Context<'_>,
         customer_id: ID,
-    ) -> async_graphql::Result<Option<CustomerBalance>> {
+    ) -> async_graphql::Result<Option<Fast<CustomerBalance>>> {
         let a = require(ctx, Action::InvoiceRead)?;
         let c = ids::decode(&customer_id, "Customer", "customerId")?;
         if found(isp_core::store::customers::get(&core(ctx).db, a.tenant_id, c).await)?.is_none() {
             return Ok(None);
         }
-        Ok(Some(CustomerBalance(ledger::balance(&core(ctx).db, a.tenant_id, c).await.gql()?, c)))
+        Ok(Some(Fast(CustomerBalance(ledger::balance(&core(ctx).db, a.tenant_id, c).await.gql()?, c))))
     }
 
     /// A customer's statement: invoices, credit notes, payments and refunds with a running
     /// balance, oldest first (empty when the customer is not in the tenant).
-    async fn customer_statement(&self, ctx: &Context<'_>, customer_id: ID) -> async_graphql::Result<Vec<LedgerEntry>> {
+    async fn customer_statement(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+    ) -> async_graphql::Result<FastList<LedgerEntry>> {
         let a = require(ctx, Action::InvoiceRead)?;
         let c = ids::decode(&customer_id, "Customer", "customerId")?;
         let rows = ledger::statement(&core(ctx).db, a.tenant_id, c).await.gql()?;
@@ -146,8 +154,8 @@ impl BillingQuery {
                 date: r.date,
                 kind: r.kind,
                 number: r.number,
-                amount: Money::new(r.amount_minor, &cur),
-                balance: Money::new(r.balance_minor, &cur),
+                amount: Fast(Money::new(r.amount_minor, &cur)),
+                balance: Fast(Money::new(r.balance_minor, &cur)),
             })
             .collect())
     }
@@ -166,8 +174,10 @@ impl BillingQuery {
         let a = require(ctx, Action::InvoiceRead)?;
         let args = page_args(first, after, last, before)?;
         let c = ids::decode_opt(&customer_id, "Customer", "customerId")?;
-        let page = dunning::list(&core(ctx).db, a.tenant_id, c, &args).await.gql()?;
-        Ok(connection(page, |e| Pos { key: SortKey::I(e.id), id: e.id, order: None }, DunningEvent, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = dunning::list(&db, t, c, &args).await.gql()?;
+        let count = ListCount::new(async move { dunning::count(&db, t, c).await });
+        Ok(connection(page, |e| Pos { key: SortKey::I(e.id), id: e.id, order: None }, DunningEvent, count))
     }
 
     /// MRR, revenue by plan and collections from `from` to `to` (inclusive), and ageing as
@@ -178,15 +188,15 @@ impl BillingQuery {
         from: String,
         to: String,
         as_of: Option<String>,
-    ) -> async_graphql::Result<BillingReport> {
+    ) -> async_graphql::Result<Fast<BillingReport>> {
         let a = require(ctx, Action::ReportRead)?;
         let (from, to) = (date_arg("from", Some(from), ctx).await?, date_arg("to", Some(to), ctx).await?);
         let as_of = date_arg("asOf", as_of, ctx).await?;
         let db = &core(ctx).db;
         let cur = tenant_currency(ctx).await?;
-        let m = |x| Money::new(x, &cur);
+        let m = |x| Fast(Money::new(x, &cur));
         let ag = reports::ageing(db, a, as_of).await.gql()?;
-        Ok(BillingReport {
+        Ok(Fast(BillingReport {
             mrr: m(reports::mrr(db, a).await.gql()?),
             revenue_by_plan: reports::revenue_by_plan(db, a, from, to)
                 .await
@@ -210,14 +220,14 @@ impl BillingQuery {
                     collection_rate_basis_points: c.collection_rate_bp,
                 })
                 .collect(),
-            ageing: Ageing {
+            ageing: Fast(Ageing {
                 current: m(ag.current_minor),
                 days_1_30: m(ag.days_1_30_minor),
                 days_31_60: m(ag.days_31_60_minor),
                 days_61_90: m(ag.days_61_90_minor),
                 over_90: m(ag.over_90_minor),
                 total: m(ag.total_minor),
-            },
-        })
+            }),
+        }))
     }
 }

@@ -4,11 +4,11 @@
 use super::types::{Charge, Invoice};
 use super::{load_customer, money, Conn};
 use crate::error::Gql;
+use crate::fast::{Fast, FastList};
 use crate::ids::{self, page_args};
 use crate::request::require;
 use crate::schema::types::{Customer, Money};
-use crate::schema::{connection, core};
-use async_graphql::connection::EmptyFields;
+use crate::schema::{connection, core, ListCount};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use isp_core::auth::Action;
@@ -32,11 +32,11 @@ pub struct PreviewLine {
     /// Last day of the cycle.
     pub period_end: Option<String>,
     /// Before tax.
-    pub net: Money,
+    pub net: Fast<Money>,
     /// Tax.
-    pub tax: Money,
+    pub tax: Fast<Money>,
     /// Total.
-    pub total: Money,
+    pub total: Fast<Money>,
 }
 
 /// An invoice a billing run would create.
@@ -45,7 +45,7 @@ pub struct PreviewInvoice(pub(super) PlannedInvoice, pub(super) String);
 #[Object]
 impl PreviewInvoice {
     /// Customer to bill.
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
         load_customer(ctx, self.0.customer_id).await
     }
     /// Issue date.
@@ -57,8 +57,8 @@ impl PreviewInvoice {
         self.0.due_date.to_string()
     }
     /// Lines.
-    async fn lines(&self) -> Vec<PreviewLine> {
-        let m = |a| Money::new(a, &self.1);
+    async fn lines(&self) -> FastList<PreviewLine> {
+        let m = |a| Fast(Money::new(a, &self.1));
         self.0
             .lines
             .iter()
@@ -75,16 +75,16 @@ impl PreviewInvoice {
             .collect()
     }
     /// Sum of nets.
-    async fn subtotal(&self) -> Money {
-        Money::new(self.0.subtotal, &self.1)
+    async fn subtotal(&self) -> Fast<Money> {
+        Fast(Money::new(self.0.subtotal, &self.1))
     }
     /// Sum of taxes.
-    async fn tax(&self) -> Money {
-        Money::new(self.0.tax, &self.1)
+    async fn tax(&self) -> Fast<Money> {
+        Fast(Money::new(self.0.tax, &self.1))
     }
     /// Sum of totals.
-    async fn total(&self) -> Money {
-        Money::new(self.0.total, &self.1)
+    async fn total(&self) -> Fast<Money> {
+        Fast(Money::new(self.0.total, &self.1))
     }
 }
 
@@ -96,9 +96,9 @@ pub struct BillingPreview {
     /// How many invoices it would create.
     pub invoice_count: i64,
     /// The first of them (`first`, default 100).
-    pub invoices: Vec<PreviewInvoice>,
+    pub invoices: FastList<PreviewInvoice>,
     /// The sum of all of them.
-    pub total: Money,
+    pub total: Fast<Money>,
 }
 
 /// What a billing run created: counts and totals, and its invoices page by page.
@@ -127,16 +127,16 @@ impl BillingRunResult {
         self.out.drafts
     }
     /// Sum of their nets.
-    async fn subtotal(&self) -> Money {
-        Money::new(self.out.subtotal, &self.currency)
+    async fn subtotal(&self) -> Fast<Money> {
+        Fast(Money::new(self.out.subtotal, &self.currency))
     }
     /// Sum of their taxes.
-    async fn tax(&self) -> Money {
-        Money::new(self.out.tax, &self.currency)
+    async fn tax(&self) -> Fast<Money> {
+        Fast(Money::new(self.out.tax, &self.currency))
     }
     /// Sum of their totals.
-    async fn total(&self) -> Money {
-        Money::new(self.out.total, &self.currency)
+    async fn total(&self) -> Fast<Money> {
+        Fast(Money::new(self.out.total, &self.currency))
     }
     /// The invoices the run created, newest first.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
@@ -152,8 +152,10 @@ impl BillingRunResult {
         let args = page_args(first, after, last, before)?;
         // A run that created nothing has no row: an id no invoice carries lists nothing.
         let f = InvoiceFilter { billing_run_id: Some(self.out.run_id.unwrap_or(0)), ..Default::default() };
-        let page = invoices::list(&core(ctx).db, a.tenant_id, &f, &args).await.gql()?;
-        Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, EmptyFields))
+        let (db, t) = (core(ctx).db.clone(), a.tenant_id);
+        let page = invoices::list(&db, t, &f, &args).await.gql()?;
+        let count = ListCount::new(async move { invoices::count(&db, t, &f).await });
+        Ok(connection(page, |i| Pos { key: SortKey::I(i.id), id: i.id, order: None }, Invoice, count))
     }
 }
 
@@ -174,27 +176,27 @@ pub struct CustomerBalance(pub(super) ledger::Balance, pub(super) i64);
 #[Object]
 impl CustomerBalance {
     /// What the customer owes overall (negative: in credit).
-    async fn balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.balance_minor).await
     }
     /// Still owed on open invoices.
-    async fn outstanding(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn outstanding(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.outstanding_minor).await
     }
     /// Of which overdue.
-    async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.overdue_minor).await
     }
     /// Payments not allocated to any invoice yet (applied to the next invoices).
-    async fn credit(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn credit(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.credit_minor).await
     }
     /// Sum of the charges waiting for the next invoice.
-    async fn pending_charges_total(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn pending_charges_total(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.pending_charges_minor).await
     }
     /// The charges waiting for the next invoice.
-    async fn pending_charges(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Charge>> {
+    async fn pending_charges(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Charge>> {
         let a = require(ctx, Action::InvoiceRead)?;
         Ok(charges::pending(&core(ctx).db, a.tenant_id, self.1).await.gql()?.into_iter().map(Charge).collect())
     }
@@ -212,9 +214,9 @@ pub struct LedgerEntry {
     /// Document number.
     pub number: Option<String>,
     /// Signed amount: positive raises what the customer owes.
-    pub amount: Money,
+    pub amount: Fast<Money>,
     /// Balance after this entry.
-    pub balance: Money,
+    pub balance: Fast<Money>,
 }
 
 /// Subscription revenue of one plan.
@@ -225,7 +227,7 @@ pub struct PlanRevenue {
     /// Plan name.
     pub plan_name: String,
     /// Net revenue invoiced.
-    pub net: Money,
+    pub net: Fast<Money>,
     /// Invoice lines counted.
     pub lines: i64,
 }
@@ -236,9 +238,9 @@ pub struct MonthCollection {
     /// `YYYY-MM`.
     pub month: String,
     /// Invoiced (not void).
-    pub invoiced: Money,
+    pub invoiced: Fast<Money>,
     /// Collected, less refunds.
-    pub collected: Money,
+    pub collected: Fast<Money>,
     /// collected / invoiced in basis points (null when nothing was invoiced).
     pub collection_rate_basis_points: Option<i64>,
 }
@@ -247,31 +249,31 @@ pub struct MonthCollection {
 #[derive(SimpleObject)]
 pub struct Ageing {
     /// Not yet due.
-    pub current: Money,
+    pub current: Fast<Money>,
     /// 1-30 days past due.
     #[graphql(name = "days1To30")]
-    pub days_1_30: Money,
+    pub days_1_30: Fast<Money>,
     /// 31-60 days past due.
     #[graphql(name = "days31To60")]
-    pub days_31_60: Money,
+    pub days_31_60: Fast<Money>,
     /// 61-90 days past due.
     #[graphql(name = "days61To90")]
-    pub days_61_90: Money,
+    pub days_61_90: Fast<Money>,
     /// Over 90 days past due.
-    pub over_90: Money,
+    pub over_90: Fast<Money>,
     /// Everything open.
-    pub total: Money,
+    pub total: Fast<Money>,
 }
 
 /// Billing reports over a date range.
 #[derive(SimpleObject)]
 pub struct BillingReport {
     /// Monthly recurring revenue of the active subscriptions now.
-    pub mrr: Money,
+    pub mrr: Fast<Money>,
     /// Subscription revenue by plan in the range.
-    pub revenue_by_plan: Vec<PlanRevenue>,
+    pub revenue_by_plan: FastList<PlanRevenue>,
     /// Invoiced vs collected per month in the range.
-    pub collections: Vec<MonthCollection>,
+    pub collections: FastList<MonthCollection>,
     /// Receivables ageing as of `asOf`.
-    pub ageing: Ageing,
+    pub ageing: Fast<Ageing>,
 }

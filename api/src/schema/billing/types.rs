@@ -4,9 +4,12 @@
 
 use super::{load_customer, money};
 use crate::error::Gql;
+use crate::fast::{Fast, FastList};
 use crate::ids;
+use crate::loaders::load_err;
 use crate::request::require;
 use crate::schema::core;
+use crate::schema::request_loaders;
 use crate::schema::types::{Customer, Money};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -112,7 +115,7 @@ impl BillingSettings {
         self.0.webhook_secret_enc.is_some()
     }
     /// Tax rates by class.
-    async fn tax_rates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TaxRate>> {
+    async fn tax_rates(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<TaxRate>> {
         let a = require(ctx, Action::InvoiceRead)?;
         Ok(bsettings::tax_rates(&core(ctx).db, a.tenant_id).await.gql()?.into_iter().map(Into::into).collect())
     }
@@ -144,15 +147,15 @@ impl InvoiceLine {
         self.0.subscription_id.map(|s| ids::encode("Subscription", s))
     }
     /// Before tax.
-    async fn net(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn net(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.net_minor).await
     }
     /// Tax.
-    async fn tax(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn tax(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.tax_minor).await
     }
     /// Net plus tax.
-    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.total_minor).await
     }
     /// Tax rate in basis points.
@@ -171,7 +174,7 @@ pub struct Invoice(pub invoices::Invoice);
 #[Object]
 impl Invoice {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Invoice", self.0.id)
     }
     /// Invoice or credit note.
@@ -187,7 +190,7 @@ impl Invoice {
         self.0.status
     }
     /// Customer billed.
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
         load_customer(ctx, self.0.customer_id).await
     }
     /// Issue date.
@@ -199,23 +202,23 @@ impl Invoice {
         &self.0.due_date
     }
     /// Sum of line nets.
-    async fn subtotal(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn subtotal(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.subtotal_minor).await
     }
     /// Sum of line taxes.
-    async fn tax(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn tax(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.tax_minor).await
     }
     /// Sum of line totals.
-    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.total_minor).await
     }
     /// Paid so far.
-    async fn paid(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn paid(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.paid_minor).await
     }
     /// Still owed.
-    async fn balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.balance()).await
     }
     /// For a credit note: the invoice it reverses.
@@ -231,24 +234,16 @@ impl Invoice {
         format!("/invoices/{}/pdf", ids::encode("Invoice", self.0.id).0)
     }
     /// Lines in order.
-    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLine>> {
-        let a = require(ctx, Action::InvoiceRead)?;
-        Ok(invoices::lines(&core(ctx).db, a.tenant_id, &[self.0.id])
-            .await
-            .gql()?
-            .into_iter()
-            .map(InvoiceLine)
-            .collect())
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<InvoiceLine>> {
+        require(ctx, Action::InvoiceRead)?;
+        let rows = request_loaders(ctx)?.invoice_lines.load_one(self.0.id).await.map_err(load_err)?;
+        Ok(rows.unwrap_or_default().into_iter().map(InvoiceLine).collect())
     }
     /// Payments applied to it.
-    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Allocation>> {
-        let a = require(ctx, Action::InvoiceRead)?;
-        Ok(payments::allocations(&core(ctx).db, a.tenant_id, self.0.id, true)
-            .await
-            .gql()?
-            .into_iter()
-            .map(Allocation)
-            .collect())
+    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Allocation>> {
+        require(ctx, Action::InvoiceRead)?;
+        let rows = request_loaders(ctx)?.allocations_by_invoice.load_one(self.0.id).await.map_err(load_err)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Allocation).collect())
     }
     /// Created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -270,7 +265,7 @@ impl Allocation {
         ids::encode("Invoice", self.0.invoice_id)
     }
     /// Amount applied.
-    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.amount_minor).await
     }
 }
@@ -281,7 +276,7 @@ pub struct Refund(payments::Refund);
 #[Object]
 impl Refund {
     /// Amount refunded.
-    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.amount_minor).await
     }
     /// Why.
@@ -300,7 +295,7 @@ pub struct Payment(pub payments::Payment);
 #[Object]
 impl Payment {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Payment", self.0.id)
     }
     /// Receipt number.
@@ -308,7 +303,7 @@ impl Payment {
         &self.0.receipt_number
     }
     /// Customer who paid.
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
         load_customer(ctx, self.0.customer_id).await
     }
     /// How it was paid.
@@ -320,11 +315,11 @@ impl Payment {
         self.0.reference.as_deref()
     }
     /// Amount received.
-    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.amount_minor).await
     }
     /// Amount refunded so far.
-    async fn refunded(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn refunded(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.refunded_minor).await
     }
     /// Date received.
@@ -336,29 +331,26 @@ impl Payment {
         format!("/payments/{}/receipt", ids::encode("Payment", self.0.id).0)
     }
     /// Invoices it paid.
-    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Allocation>> {
-        let a = require(ctx, Action::InvoiceRead)?;
-        Ok(payments::allocations(&core(ctx).db, a.tenant_id, self.0.id, false)
-            .await
-            .gql()?
-            .into_iter()
-            .map(Allocation)
-            .collect())
+    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Allocation>> {
+        require(ctx, Action::InvoiceRead)?;
+        let rows = request_loaders(ctx)?.allocations_by_payment.load_one(self.0.id).await.map_err(load_err)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Allocation).collect())
     }
     /// Refunds.
-    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
-        let a = require(ctx, Action::InvoiceRead)?;
-        Ok(payments::refunds(&core(ctx).db, a.tenant_id, self.0.id).await.gql()?.into_iter().map(Refund).collect())
+    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Refund>> {
+        require(ctx, Action::InvoiceRead)?;
+        let rows = request_loaders(ctx)?.refunds.load_one(self.0.id).await.map_err(load_err)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Refund).collect())
     }
 }
 
 /// A charge waiting for the next invoice.
-pub struct Charge(pub(super) charges::Charge);
+pub struct Charge(pub charges::Charge);
 
 #[Object]
 impl Charge {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("Charge", self.0.id)
     }
     /// One-off or proration adjustment.
@@ -370,7 +362,7 @@ impl Charge {
         &self.0.description
     }
     /// Amount (negative: a credit).
-    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+    async fn amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Money>> {
         money(ctx, self.0.amount_minor).await
     }
     /// Tax class.
@@ -384,12 +376,12 @@ impl Charge {
 }
 
 /// A recorded dunning step.
-pub struct DunningEvent(pub(super) dunning::DunningEvent);
+pub struct DunningEvent(pub dunning::DunningEvent);
 
 #[Object]
 impl DunningEvent {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode("DunningEvent", self.0.id)
     }
     /// Step.
@@ -397,7 +389,7 @@ impl DunningEvent {
         self.0.kind
     }
     /// Customer.
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
         load_customer(ctx, self.0.customer_id).await
     }
     /// Invoice concerned.
