@@ -122,7 +122,7 @@ pub fn caller_data(ctx: &Ctx, bearer: Option<&str>, ip: String) -> Data {
     let actor = bearer.and_then(|t| staff::authenticate(ctx, t, Some(ip.clone())).ok());
     let mut data = Data::default();
     if let Some(a) = &actor {
-        data.insert(RequestState::new(ctx, a.tenant_id));
+        data.insert(RequestState::new(ctx, a));
     }
     data.insert(Caller { actor, ip });
     data

@@ -1,7 +1,13 @@
 //! DataLoaders: nested fields of a page are fetched in one statement per kind, not one per
-//! row. A set of loaders is created per request, bound to the caller's tenant.
+//! row. A set of loaders is created per request, bound to the caller's tenant and role.
+//!
+//! They are also where a nested object's permission is checked, once for every field that
+//! reaches it: each kind of row names the action its root list requires ([`Rows::READ`]), and
+//! a loader answers FORBIDDEN to a role without it, so `radiusSessions { nas { ... } }` is
+//! refused exactly when `nasDevices` is.
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use isp_core::auth::{Action, Role};
 use isp_core::billing::invoices::{self, InvoiceLine};
 use isp_core::billing::payments::{self, Allocation, Refund};
 use isp_core::db::Db;
@@ -23,29 +29,30 @@ pub type LoadError = Arc<CoreError>;
 /// Loaders of one request.
 pub struct Loaders {
     /// Plans by id.
-    pub plans: DataLoader<One<Plans>>,
+    pub plans: Load<One<Plans>>,
     /// Customers by id.
-    pub customers: DataLoader<One<Customers>>,
+    pub customers: Load<One<Customers>>,
     /// Subscriptions by id.
-    pub subscriptions: DataLoader<One<Subscriptions>>,
+    pub subscriptions: Load<One<Subscriptions>>,
     /// Subscriptions of each customer.
-    pub subscriptions_by_customer: DataLoader<Many<SubscriptionsOfCustomers>>,
+    pub subscriptions_by_customer: Load<Many<SubscriptionsOfCustomers>>,
     /// Devices by id.
-    pub devices: DataLoader<One<Devices>>,
+    pub devices: Load<One<Devices>>,
     /// NAS by id.
-    pub nas: DataLoader<One<NasDevices>>,
+    pub nas: Load<One<NasDevices>>,
     /// Lines of each invoice.
-    pub invoice_lines: DataLoader<Many<LinesOfInvoices>>,
+    pub invoice_lines: Load<Many<LinesOfInvoices>>,
     /// Allocations to each invoice.
-    pub allocations_by_invoice: DataLoader<Many<AllocationsToInvoices>>,
+    pub allocations_by_invoice: Load<Many<AllocationsToInvoices>>,
     /// Allocations of each payment.
-    pub allocations_by_payment: DataLoader<Many<AllocationsOfPayments>>,
+    pub allocations_by_payment: Load<Many<AllocationsOfPayments>>,
     /// Refunds of each payment.
-    pub refunds: DataLoader<Many<RefundsOfPayments>>,
+    pub refunds: Load<Many<RefundsOfPayments>>,
     /// Rows read ahead by a list resolver.
     prefetched: Prefetched,
     db: Db,
     tenant_id: i64,
+    role: Role,
 }
 
 /// Rows a list resolver read ahead for the nested fields the query asks for (look-ahead), so
@@ -59,28 +66,29 @@ struct Prefetched {
 }
 
 impl Loaders {
-    /// Loaders scoped to `tenant_id`.
-    pub fn new(db: &Db, tenant_id: i64) -> Self {
-        fn one<R: Rows>(db: &Db, tenant_id: i64) -> DataLoader<One<R>> {
-            DataLoader::new(One(Scope { db: db.clone(), tenant_id }, PhantomData), tokio::spawn)
+    /// Loaders scoped to `tenant_id`, for a caller with `role`.
+    pub fn new(db: &Db, tenant_id: i64, role: Role) -> Self {
+        fn one<R: Rows>(db: &Db, tenant_id: i64, role: Role) -> Load<One<R>> {
+            Load::new(role, One(Scope { db: db.clone(), tenant_id }, PhantomData))
         }
-        fn many<R: Rows>(db: &Db, tenant_id: i64) -> DataLoader<Many<R>> {
-            DataLoader::new(Many(Scope { db: db.clone(), tenant_id }, PhantomData), tokio::spawn)
+        fn many<R: Rows>(db: &Db, tenant_id: i64, role: Role) -> Load<Many<R>> {
+            Load::new(role, Many(Scope { db: db.clone(), tenant_id }, PhantomData))
         }
         Self {
-            plans: one(db, tenant_id),
-            customers: one(db, tenant_id),
-            subscriptions: one(db, tenant_id),
-            subscriptions_by_customer: many(db, tenant_id),
-            devices: one(db, tenant_id),
-            nas: one(db, tenant_id),
-            invoice_lines: many(db, tenant_id),
-            allocations_by_invoice: many(db, tenant_id),
-            allocations_by_payment: many(db, tenant_id),
-            refunds: many(db, tenant_id),
+            plans: one(db, tenant_id, role),
+            customers: one(db, tenant_id, role),
+            subscriptions: one(db, tenant_id, role),
+            subscriptions_by_customer: many(db, tenant_id, role),
+            devices: one(db, tenant_id, role),
+            nas: one(db, tenant_id, role),
+            invoice_lines: many(db, tenant_id, role),
+            allocations_by_invoice: many(db, tenant_id, role),
+            allocations_by_payment: many(db, tenant_id, role),
+            refunds: many(db, tenant_id, role),
             prefetched: Prefetched::default(),
             db: db.clone(),
             tenant_id,
+            role,
         }
     }
 
@@ -100,9 +108,24 @@ impl Loaders {
         Ok(())
     }
 
-    /// The read-ahead subscriptions of a customer (handed out once).
-    pub fn take_subscriptions(&self, customer_id: i64) -> Option<Vec<Subscription>> {
-        lock(&self.prefetched.subscriptions).remove(&customer_id)
+    /// The subscriptions of a customer: read ahead (handed out once) or through the loader.
+    pub async fn subscriptions_of(&self, customer_id: i64) -> async_graphql::Result<Vec<Subscription>> {
+        allow::<SubscriptionsOfCustomers>(self.role)?;
+        let ahead = lock(&self.prefetched.subscriptions).remove(&customer_id);
+        match ahead {
+            Some(subs) => Ok(subs),
+            None => self.subscriptions_by_customer.of(customer_id).await,
+        }
+    }
+
+    /// Plan `id`: read ahead or through the loader.
+    pub async fn plan(&self, id: i64) -> async_graphql::Result<Option<Plan>> {
+        allow::<Plans>(self.role)?;
+        let ahead = lock(&self.prefetched.plans).get(&id).cloned();
+        match ahead {
+            Some(p) => Ok(Some(p)),
+            None => self.plans.one(id).await,
+        }
     }
 
     /// Everything read ahead (subscriptions by customer, plans by id), for reading in place;
@@ -113,11 +136,6 @@ impl Loaders {
     ) -> (std::sync::MutexGuard<'_, HashMap<i64, Vec<Subscription>>>, std::sync::MutexGuard<'_, HashMap<i64, Plan>>)
     {
         (lock(&self.prefetched.subscriptions), lock(&self.prefetched.plans))
-    }
-
-    /// A read-ahead plan.
-    pub fn prefetched_plan(&self, id: i64) -> Option<Plan> {
-        lock(&self.prefetched.plans).get(&id).cloned()
     }
 }
 
@@ -131,8 +149,43 @@ pub struct Scope {
     tenant_id: i64,
 }
 
+/// FORBIDDEN unless `role` may read rows of `R`.
+fn allow<R: Rows>(role: Role) -> async_graphql::Result<()> {
+    role.require(R::READ).map_err(crate::error::to_gql)
+}
+
+/// A request's loader of `L`, answering only what the caller's role may read.
+pub struct Load<L: Loader<i64>> {
+    loader: DataLoader<L>,
+    role: Role,
+}
+
+impl<L: Loader<i64>> Load<L> {
+    fn new(role: Role, l: L) -> Self {
+        Self { loader: DataLoader::new(l, tokio::spawn), role }
+    }
+}
+
+impl<R: Rows> Load<One<R>> {
+    /// Row `id` (none if it is not in the tenant); FORBIDDEN unless the role may read `R`.
+    pub async fn one(&self, id: i64) -> async_graphql::Result<Option<R::Row>> {
+        allow::<R>(self.role)?;
+        self.loader.load_one(id).await.map_err(load_err)
+    }
+}
+
+impl<R: Rows> Load<Many<R>> {
+    /// The rows of `key`, in order; FORBIDDEN unless the role may read `R`.
+    pub async fn of(&self, key: i64) -> async_graphql::Result<Vec<R::Row>> {
+        allow::<R>(self.role)?;
+        Ok(self.loader.load_one(key).await.map_err(load_err)?.unwrap_or_default())
+    }
+}
+
 /// Rows a loader reads in batches: one statement for many keys, scoped to the tenant.
 pub trait Rows: Send + Sync + 'static {
+    /// What the caller's role must be allowed: the permission of the root list of these rows.
+    const READ: Action;
     /// One row.
     type Row: Clone + Send + Sync + 'static;
     /// The rows of `keys` (in the order the nested list shows them, for [`Many`]).
@@ -173,11 +226,12 @@ impl<R: Rows> Loader<i64> for Many<R> {
 
 /// Declares a [`Rows`]: its name, row type, batch read and key.
 macro_rules! rows {
-    ($(#[$doc:meta] $name:ident: $row:ty = $read:expr, $key:expr;)*) => {$(
+    ($(#[$doc:meta] $name:ident: $row:ty = $read:expr, $key:expr, $action:ident;)*) => {$(
         #[$doc]
         pub struct $name;
 
         impl Rows for $name {
+            const READ: Action = Action::$action;
             type Row = $row;
             fn read(db: &Db, tenant_id: i64, keys: &[i64]) -> impl Future<Output = CoreResult<Vec<$row>>> + Send {
                 $read(db, tenant_id, keys)
@@ -191,25 +245,25 @@ macro_rules! rows {
 
 rows! {
     /// Plans by id.
-    Plans: Plan = plans::get_many, |r: &Plan| r.id;
+    Plans: Plan = plans::get_many, |r: &Plan| r.id, PlanRead;
     /// Customers by id.
-    Customers: Customer = customers::get_many, |r: &Customer| r.id;
+    Customers: Customer = customers::get_many, |r: &Customer| r.id, CustomerRead;
     /// Subscriptions by id.
-    Subscriptions: Subscription = subscriptions::get_many, |r: &Subscription| r.id;
+    Subscriptions: Subscription = subscriptions::get_many, |r: &Subscription| r.id, SubscriptionRead;
     /// Subscriptions by customer.
-    SubscriptionsOfCustomers: Subscription = subscriptions::by_customers, |r: &Subscription| r.customer_id;
+    SubscriptionsOfCustomers: Subscription = subscriptions::by_customers, |r: &Subscription| r.customer_id, SubscriptionRead;
     /// Devices by id.
-    Devices: Device = devices::get_many, |r: &Device| r.id;
+    Devices: Device = devices::get_many, |r: &Device| r.id, DeviceRead;
     /// NAS by id.
-    NasDevices: Nas = nas::get_many, |r: &Nas| r.id;
+    NasDevices: Nas = nas::get_many, |r: &Nas| r.id, NasRead;
     /// Invoice lines by invoice.
-    LinesOfInvoices: InvoiceLine = invoices::lines, |r: &InvoiceLine| r.invoice_id;
+    LinesOfInvoices: InvoiceLine = invoices::lines, |r: &InvoiceLine| r.invoice_id, InvoiceRead;
     /// Allocations by invoice.
-    AllocationsToInvoices: Allocation = |db, t, keys| payments::allocations(db, t, keys, true), |r: &Allocation| r.invoice_id;
+    AllocationsToInvoices: Allocation = |db, t, keys| payments::allocations(db, t, keys, true), |r: &Allocation| r.invoice_id, InvoiceRead;
     /// Allocations by payment.
-    AllocationsOfPayments: Allocation = |db, t, keys| payments::allocations(db, t, keys, false), |r: &Allocation| r.payment_id;
+    AllocationsOfPayments: Allocation = |db, t, keys| payments::allocations(db, t, keys, false), |r: &Allocation| r.payment_id, InvoiceRead;
     /// Refunds by payment.
-    RefundsOfPayments: Refund = payments::refunds, |r: &Refund| r.payment_id;
+    RefundsOfPayments: Refund = payments::refunds, |r: &Refund| r.payment_id, InvoiceRead;
 }
 
 /// Converts a loader error into a GraphQL error with its code.

@@ -158,6 +158,15 @@ impl Role {
     pub fn can(self, action: Action) -> bool {
         MATRIX.iter().any(|(a, roles)| *a == action && roles.contains(&self))
     }
+
+    /// Ok when this role may perform `action`, else FORBIDDEN naming it.
+    pub fn require(self, action: Action) -> Result<(), CoreError> {
+        if self.can(action) {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(format!("{action:?} is not allowed for role {self}")))
+        }
+    }
 }
 
 /// The authenticated staff user on whose behalf something is done.
@@ -183,11 +192,7 @@ impl Actor {
 
     /// Ok when the actor's role allows `action`, else FORBIDDEN naming it.
     pub fn require(&self, action: Action) -> Result<(), CoreError> {
-        if self.role.can(action) {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden(format!("{:?} is not allowed for role {}", action, self.role)))
-        }
+        self.role.require(action)
     }
 }
 

@@ -50,6 +50,10 @@ pub struct Ids {
     pub user: i64,
     /// A billing run of it.
     pub billing_run: i64,
+    /// An invoice of it.
+    pub invoice: i64,
+    /// A payment of it.
+    pub payment: i64,
 }
 
 /// One statement of a list.
@@ -64,6 +68,9 @@ pub struct Statement {
     /// Whether it may sort what it selects: a search's matches, ordered by relevance or by a
     /// column, are few enough to sort.
     pub sorts_matches: bool,
+    /// For a lookup (the rows of a few ids, as the GraphQL loaders and the workflows ask for
+    /// them), the column it looks up: the plan must search by it, not walk the tenant's rows.
+    pub key: Option<&'static str>,
 }
 
 /// The four ways into a list ordered by `order`: first page, a page after a cursor, last
@@ -111,12 +118,22 @@ impl Out {
         q: CoreResult<ListQuery>,
         sorts_matches: bool,
     ) -> CoreResult<()> {
-        self.0.push(Statement { field, what, sql: q?.sql, sorts_matches });
+        self.0.push(Statement { field, what, sql: q?.sql, sorts_matches, key: None });
         Ok(())
     }
 
+    fn lookup(&mut self, table: &'static str, what: &str, sql: Sql<'static>, key: &'static str) {
+        self.0.push(Statement {
+            field: table,
+            what: format!("lookup {what}"),
+            sql,
+            sorts_matches: true,
+            key: Some(key),
+        });
+    }
+
     fn count(&mut self, field: &'static str, what: String, sql: CoreResult<Sql<'static>>) -> CoreResult<()> {
-        self.0.push(Statement { field, what: format!("count{what}"), sql: sql?, sorts_matches: false });
+        self.0.push(Statement { field, what: format!("count{what}"), sql: sql?, sorts_matches: false, key: None });
         Ok(())
     }
 }
@@ -275,6 +292,33 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
         }
         out.count("deviceJobs", what.clone(), jobs::count_sql(t, status))?;
     }
+
+    // Lookups by id: the loaders behind nested fields, and the workflows' reads.
+    // A page's worth of ids: SQLite's heuristics judge a long IN list against a tenant-wide index.
+    let few = |id: i64| (id..id + 50).collect::<Vec<_>>();
+    out.lookup("customers", "get_many", customers::get_many_sql(t, &few(ids.customer)), "id");
+    out.lookup("subscriptions", "get_many", subscriptions::get_many_sql(t, &few(ids.subscription)), "id");
+    out.lookup("subscriptions", "by_customers", subscriptions::by_customers_sql(t, &few(ids.customer)), "customer_id");
+    out.lookup("plans", "get_many", plans::get_many_sql(t, &few(ids.plan)), "id");
+    out.lookup("nas", "get_many", nas::get_many_sql(t, &few(ids.nas)), "id");
+    out.lookup("devices", "get_many", devices::get_many_sql(t, &few(1)), "id");
+    out.lookup("invoices", "get_many", invoices::get_many_sql(t, &few(ids.invoice)), "id");
+    out.lookup("invoice_lines", "lines", invoices::lines_sql(t, &few(ids.invoice)), "invoice_id");
+    out.lookup(
+        "payment_allocations",
+        "by invoice",
+        payments::allocations_sql(t, &few(ids.invoice), true),
+        "invoice_id",
+    );
+    out.lookup(
+        "payment_allocations",
+        "by payment",
+        payments::allocations_sql(t, &few(ids.payment), false),
+        "payment_id",
+    );
+    out.lookup("refunds", "by payment", payments::refunds_sql(t, &few(ids.payment)), "payment_id");
+    let open = radius_sessions::open_of_subscription_sql(t, ids.subscription);
+    out.lookup("radius_sessions", "open of subscription", open, "subscription_id");
     Ok(out.0)
 }
 

@@ -19,10 +19,11 @@
 //! login is rejected or lands in the walled garden), and a resumption does so only when the
 //! tenant uses the walled garden (to end the walled-garden session).
 
-use crate::db::{query_as, Tx};
+use crate::db::Tx;
 use crate::error::CoreResult;
 use crate::store::devices::{self, Device, DeviceKind};
 use crate::store::jobs::{self, DeviceJobPayload, DeviceOp, JobKind, NewJob, RadiusJobPayload};
+use crate::store::radius_sessions;
 use crate::store::subscriptions::{AccessType, Subscription};
 use crate::store::tenants::{RouterSuspension, SuspendedAccess, TenantSettings};
 
@@ -58,16 +59,10 @@ pub async fn for_status(
 
 /// RADIUS Disconnect jobs for the open sessions of subscription `sub`.
 async fn disconnect_sessions(tx: &mut Tx, tenant_id: i64, sub: i64, reason: &str) -> CoreResult<Vec<NewJob>> {
-    let sessions: Vec<(i64, String, String, Option<String>)> = query_as(
-        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-    )
-    .bind(tenant_id)
-    .bind(sub)
-    .fetch_all(&mut *tx)
-    .await?;
+    let sessions = radius_sessions::open_of_subscription(&mut *tx, tenant_id, sub).await?;
     Ok(sessions
         .into_iter()
-        .map(|(nas, acct_session_id, username, framed_ip)| {
+        .map(|radius_sessions::OpenSession { nas_id: nas, acct_session_id, username, framed_ip }| {
             let payload =
                 RadiusJobPayload { acct_session_id, username, framed_ip, rate_limit: None, reason: reason.into() };
             NewJob::radius(nas, JobKind::RadiusDisconnect, &payload)

@@ -173,8 +173,12 @@ async fn every_list_resolves_like_the_generic_resolver_for_every_role_with_and_w
     let sub_id = sub["subscriptions"]["nodes"][0]["id"].as_str().unwrap().to_string();
     let mut non_empty = BTreeSet::new();
     let mut compared = 0;
+    let mut nested_checked = 0;
     for email in ROLES {
         let token = app.login("demo-isp", email, isp_core::seed::DEMO_PASSWORD).await;
+        // Each list's node type, and whether this role may list it; then every answer's objects.
+        let mut readable: BTreeMap<String, bool> = BTreeMap::new();
+        let mut role_answers = Vec::new();
         for (field, node, required) in types.connections() {
             let args = match required.as_slice() {
                 [] => "first: 5".to_string(),
@@ -217,8 +221,37 @@ async fn every_list_resolves_like_the_generic_resolver_for_every_role_with_and_w
             if email == ROLES[0] {
                 assert!(first.get("errors").is_none(), "the owner reads {field} without errors: {first:#}");
             }
+            let refused = first["data"][&field].is_null();
+            *readable.entry(node.clone()).or_insert(true) &= !refused;
+            role_answers.push((field, first.clone()));
         }
+        // A nested field shows an object only to a role that may list objects of its type
+        // (`radiusSessions { nas }` is refused to whoever `nasDevices` is refused to).
+        fn objects<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(t)) = m.get("__typename") {
+                        out.push((path.clone(), t));
+                    }
+                    m.iter().for_each(|(k, v)| objects(v, format!("{path}.{k}"), out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| objects(v, path.clone(), out)),
+                _ => {}
+            }
+        }
+        for (field, answer) in &role_answers {
+            let mut found = Vec::new();
+            objects(&answer["data"][field], field.clone(), &mut found);
+            for (path, ty) in found {
+                if let Some(may) = readable.get(ty) {
+                    assert!(may, "{email} may not list {ty} but sees one at {path}: {answer:#}");
+                    nested_checked += 1;
+                }
+            }
+        }
+        assert!(readable.values().any(|r| !r) || email == ROLES[0] || email == ROLES[1], "{email}: {readable:?}");
     }
+    assert!(nested_checked > 100, "{nested_checked} objects checked");
     assert_eq!(compared, 6 * types.connections().len());
     // Every list the demo fills was compared with rows in it.
     for field in ["customers", "subscriptions", "plans", "staffUsers", "auditLog", "nasDevices", "subscriptionUsage"] {

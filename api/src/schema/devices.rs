@@ -6,7 +6,6 @@ use super::{connection, core, Conn, ListCount};
 use crate::error::{found, Gql};
 use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
-use crate::loaders::load_err;
 use crate::request::require;
 use crate::schema::request_loaders;
 use async_graphql::{Context, InputObject, Object, ID};
@@ -63,7 +62,7 @@ impl Device {
     }
     /// The NAS record of the same router, if linked (null if deleted since).
     async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
-        super::radius::load_nas(ctx, self.0.nas_id, true).await
+        super::radius::load_nas(ctx, self.0.nas_id).await
     }
     /// Whether jobs are sent to it.
     async fn enabled(&self) -> bool {
@@ -117,13 +116,11 @@ impl DeviceJob {
     /// The router or OLT (device jobs; null if deleted since).
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Device>>> {
         let Some(id) = self.0.device_id else { return Ok(None) };
-        require(ctx, Action::DeviceRead)?;
-        let row = request_loaders(ctx)?.devices.load_one(id).await.map_err(load_err)?;
-        Ok(row.map(fast(Device)))
+        Ok(request_loaders(ctx)?.devices.one(id).await?.map(fast(Device)))
     }
     /// The NAS (RADIUS jobs; null if deleted since).
     async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
-        super::radius::load_nas(ctx, self.0.nas_id, true).await
+        super::radius::load_nas(ctx, self.0.nas_id).await
     }
     /// Created.
     async fn created_at(&self) -> DateTime<Utc> {

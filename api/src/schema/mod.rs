@@ -111,9 +111,9 @@ pub struct RequestState {
 }
 
 impl RequestState {
-    /// State for a caller in `tenant_id`.
-    pub fn new(ctx: &Ctx, tenant_id: i64) -> Self {
-        Self { loaders: Loaders::new(&ctx.db, tenant_id), currency: OnceCell::new() }
+    /// State for `caller`.
+    pub fn new(ctx: &Ctx, caller: &isp_core::auth::Actor) -> Self {
+        Self { loaders: Loaders::new(&ctx.db, caller.tenant_id, caller.role), currency: OnceCell::new() }
     }
 }
 

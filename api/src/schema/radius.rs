@@ -6,7 +6,6 @@ use super::{connection, core, Conn, ListCount};
 use crate::error::Gql;
 use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
-use crate::loaders::load_err;
 use crate::request::require;
 use crate::schema::request_loaders;
 use async_graphql::{Context, Enum, InputObject, Object, ID};
@@ -79,14 +78,12 @@ impl RadiusSession {
     }
     /// The NAS that reported it (null if deleted since).
     async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
-        load_nas(ctx, Some(self.0.nas_id), false).await
+        load_nas(ctx, Some(self.0.nas_id)).await
     }
     /// The subscription, when the user name is known.
     async fn subscription(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Subscription>>> {
         let Some(id) = self.0.subscription_id else { return Ok(None) };
-        require(ctx, Action::SubscriptionRead)?;
-        let row = request_loaders(ctx)?.subscriptions.load_one(id).await.map_err(load_err)?;
-        Ok(row.map(fast(Subscription)))
+        Ok(request_loaders(ctx)?.subscriptions.one(id).await?.map(fast(Subscription)))
     }
     /// User-Name.
     async fn username(&self) -> &str {
@@ -197,7 +194,7 @@ impl AuthLogEntry {
     }
     /// The NAS that asked (null if deleted since).
     async fn nas(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<Nas>>> {
-        load_nas(ctx, Some(self.0.nas_id), false).await
+        load_nas(ctx, Some(self.0.nas_id)).await
     }
     /// User-Name as sent.
     async fn username(&self) -> &str {
@@ -272,15 +269,11 @@ pub struct CreateNasInput {
     pub description: Option<String>,
 }
 
-/// The NAS `id` (through the request's loader), for the types that name one; null if deleted.
-/// With `check`, the caller's role must read NAS devices (sessions and the auth log show the
-/// NAS that reported them to whoever reads those).
-pub async fn load_nas(ctx: &Context<'_>, id: Option<i64>, check: bool) -> async_graphql::Result<Option<Fast<Nas>>> {
+/// The NAS `id` (through the request's loader), for the types that name one; null if deleted,
+/// FORBIDDEN to a role that may not list NAS devices.
+pub async fn load_nas(ctx: &Context<'_>, id: Option<i64>) -> async_graphql::Result<Option<Fast<Nas>>> {
     let Some(id) = id else { return Ok(None) };
-    if check {
-        require(ctx, Action::NasRead)?;
-    }
-    Ok(request_loaders(ctx)?.nas.load_one(id).await.map_err(load_err)?.map(fast(Nas)))
+    Ok(request_loaders(ctx)?.nas.one(id).await?.map(fast(Nas)))
 }
 
 /// RADIUS reads.

@@ -3,12 +3,10 @@
 use crate::error::Gql;
 use crate::fast::{fast, Fast, FastList};
 use crate::ids;
-use crate::loaders::load_err;
-use crate::request::require;
 use crate::schema::request_loaders;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use isp_core::auth::{Action, Role};
+use isp_core::auth::Role;
 use isp_core::clock::from_ms;
 use isp_core::store::audit::AuditEntry as AuditRow;
 use isp_core::store::customers::{Customer as CustomerRow, CustomerStatus};
@@ -183,12 +181,7 @@ impl Customer {
     /// The customer's subscriptions, oldest first (batched across a page).
     #[graphql(complexity = "SUBSCRIPTIONS_PER_CUSTOMER * child_complexity")]
     async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Subscription>> {
-        require(ctx, Action::SubscriptionRead)?;
-        let l = request_loaders(ctx)?;
-        let subs = match l.take_subscriptions(self.0.id) {
-            Some(subs) => subs,
-            None => l.subscriptions_by_customer.load_one(self.0.id).await.map_err(load_err)?.unwrap_or_default(),
-        };
+        let subs = request_loaders(ctx)?.subscriptions_of(self.0.id).await?;
         Ok(FastList(subs.into_iter().map(Subscription).collect()))
     }
 }
@@ -325,19 +318,12 @@ impl Subscription {
     }
     /// The customer (batched).
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Customer>> {
-        require(ctx, Action::CustomerRead)?;
-        let l = request_loaders(ctx)?;
-        let c = l.customers.load_one(self.0.customer_id).await.map_err(load_err)?;
+        let c = request_loaders(ctx)?.customers.one(self.0.customer_id).await?;
         c.map(fast(Customer)).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("customer")))
     }
     /// The plan (batched).
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Plan>> {
-        require(ctx, Action::PlanRead)?;
-        let l = request_loaders(ctx)?;
-        if let Some(p) = l.prefetched_plan(self.0.plan_id) {
-            return Ok(Fast(Plan(p)));
-        }
-        let p = l.plans.load_one(self.0.plan_id).await.map_err(load_err)?;
+        let p = request_loaders(ctx)?.plan(self.0.plan_id).await?;
         p.map(|p| Fast(Plan(p))).ok_or_else(|| crate::error::to_gql(isp_core::CoreError::NotFound("plan")))
     }
     /// How the subscriber connects.
@@ -384,9 +370,7 @@ impl Subscription {
     /// means every enabled MikroTik of the tenant (batched).
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fast<super::devices::Device>>> {
         let Some(id) = self.0.device_id else { return Ok(None) };
-        require(ctx, Action::DeviceRead)?;
-        let l = request_loaders(ctx)?;
-        Ok(l.devices.load_one(id).await.map_err(load_err)?.map(fast(super::devices::Device)))
+        Ok(request_loaders(ctx)?.devices.one(id).await?.map(fast(super::devices::Device)))
     }
     /// Service start date, YYYY-MM-DD.
     async fn start_date(&self) -> &str {

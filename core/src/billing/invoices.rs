@@ -112,17 +112,27 @@ pub async fn get_in(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<Invoice>
         .ok_or(CoreError::NotFound("invoice"))
 }
 
+/// The statement of [`get_many`].
+pub fn get_many_sql(t: i64, ids: &[i64]) -> Sql<'static> {
+    crate::store::by_ids(COLS, "invoices", t, ids)
+}
+
 /// Lines of the given invoices, in order.
 pub async fn lines(db: &Db, tenant_id: i64, invoice_ids: &[i64]) -> CoreResult<Vec<InvoiceLine>> {
     if invoice_ids.is_empty() {
         return Ok(Vec::new());
     }
+    lines_sql(tenant_id, invoice_ids).fetch_all::<InvoiceLine>(db).await
+}
+
+/// The statement of [`lines`].
+pub fn lines_sql(tenant_id: i64, invoice_ids: &[i64]) -> Sql<'static> {
     let mut sql = Sql::new(
         "SELECT id, invoice_id, kind, subscription_id, plan_id, description, period_start, period_end, net_minor, tax_minor, \
          total_minor, tax_rate_bp, tax_inclusive FROM invoice_lines WHERE tenant_id = ",
     );
     sql.arg(Arg::I(tenant_id)).push(" AND invoice_id IN ").in_list(invoice_ids).push(" ORDER BY id");
-    sql.fetch_all::<InvoiceLine>(db).await
+    sql
 }
 
 /// Filters for invoice lists.
@@ -322,8 +332,6 @@ pub const MAX_ISSUE: usize = 1000;
 
 /// Invoices `ids` of the tenant in the order given; NOT_FOUND when one is missing.
 pub async fn get_many(tx: &mut Tx, t: i64, ids: &[i64]) -> CoreResult<Vec<Invoice>> {
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = "));
-    sql.arg(Arg::I(t)).push(" AND id IN ").in_list(ids);
-    let rows = sql.fetch_all::<Invoice>(&mut *tx).await?;
+    let rows = get_many_sql(t, ids).fetch_all::<Invoice>(&mut *tx).await?;
     ids.iter().map(|id| rows.iter().find(|r| r.id == *id).cloned().ok_or(CoreError::NotFound("invoice"))).collect()
 }

@@ -289,10 +289,15 @@ pub async fn allocations(db: &Db, t: i64, ids: &[i64], by_invoice: bool) -> Core
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    allocations_sql(t, ids, by_invoice).fetch_all::<Allocation>(db).await
+}
+
+/// The statement of [`allocations`].
+pub fn allocations_sql(t: i64, ids: &[i64], by_invoice: bool) -> Sql<'static> {
     let col = if by_invoice { "invoice_id" } else { "payment_id" };
     let mut sql = Sql::new("SELECT payment_id, invoice_id, amount_minor FROM payment_allocations WHERE tenant_id = ");
     sql.arg(Arg::I(t)).push(&format!(" AND {col} IN ")).in_list(ids).push(" ORDER BY id");
-    sql.fetch_all::<Allocation>(db).await
+    sql
 }
 
 /// Refunds of the given payments, in order.
@@ -300,7 +305,12 @@ pub async fn refunds(db: &Db, t: i64, payment_ids: &[i64]) -> CoreResult<Vec<Ref
     if payment_ids.is_empty() {
         return Ok(Vec::new());
     }
+    refunds_sql(t, payment_ids).fetch_all::<Refund>(db).await
+}
+
+/// The statement of [`refunds`].
+pub fn refunds_sql(t: i64, payment_ids: &[i64]) -> Sql<'static> {
     let mut sql = Sql::new("SELECT id, payment_id, amount_minor, reason, created_at FROM refunds WHERE tenant_id = ");
     sql.arg(Arg::I(t)).push(" AND payment_id IN ").in_list(payment_ids).push(" ORDER BY id");
-    sql.fetch_all::<Refund>(db).await
+    sql
 }

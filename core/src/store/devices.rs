@@ -10,7 +10,7 @@
 //! subscriptions that named it keep their rows with the device cleared.
 
 use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
-use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
+use crate::db::{query, query_as, Db, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::secrets::Secrets;
 use crate::text_enum;
@@ -263,9 +263,12 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<De
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM devices WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Device>(db).await
+    get_many_sql(tenant_id, ids).fetch_all::<Device>(db).await
+}
+
+/// The statement of [`get_many`] (the plan test checks that it looks the ids up).
+pub fn get_many_sql(tenant_id: i64, ids: &[i64]) -> Sql<'static> {
+    super::by_ids(COLS, "devices", tenant_id, ids)
 }
 
 /// Appends ` FROM devices WHERE ...` of the list to `sql`.

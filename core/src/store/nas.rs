@@ -2,7 +2,7 @@
 //! names the NAS, and the NAS names the tenant; its shared secret is encrypted at rest.
 
 use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
-use crate::db::{query_as, Arg, Db, Executor, FromRow, Sql, Tx};
+use crate::db::{query_as, Db, Executor, FromRow, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::text_enum;
 
@@ -155,9 +155,12 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Na
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM nas WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Nas>(db).await
+    get_many_sql(tenant_id, ids).fetch_all::<Nas>(db).await
+}
+
+/// The statement of [`get_many`] (the plan test checks that it looks the ids up).
+pub fn get_many_sql(tenant_id: i64, ids: &[i64]) -> Sql<'static> {
+    super::by_ids(COLS, "nas", tenant_id, ids)
 }
 
 /// Appends ` FROM nas WHERE ...` of the list to `sql`.

@@ -1,7 +1,7 @@
 //! Plans: what an ISP sells — price, speeds, bursts, quotas.
 
 use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
-use crate::db::{query_as, Arg, Db, Executor, FromRow, QueryAs, Sql, Tx};
+use crate::db::{query_as, Db, Executor, FromRow, QueryAs, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::store::subscriptions::AccessType;
 use crate::{text_enum, validate};
@@ -357,9 +357,12 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Pl
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM plans WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Plan>(db).await
+    get_many_sql(tenant_id, ids).fetch_all::<Plan>(db).await
+}
+
+/// The statement of [`get_many`] (the plan test checks that it looks the ids up).
+pub fn get_many_sql(tenant_id: i64, ids: &[i64]) -> Sql<'static> {
+    super::by_ids(COLS, "plans", tenant_id, ids)
 }
 
 /// Appends ` FROM plans WHERE ...` of the list to `sql`.

@@ -161,6 +161,34 @@ const COLS: &str =
     "id, tenant_id, nas_id, subscription_id, username, acct_session_id, framed_ip, calling_station_id, nas_port_id, \
     started_at, updated_at, stopped_at, input_octets, output_octets, session_time, terminate_cause, open";
 
+/// An open session of a subscription: what a CoA or Disconnect request names.
+#[derive(Debug, Clone, FromRow)]
+pub struct OpenSession {
+    /// The NAS it is on.
+    pub nas_id: i64,
+    /// Acct-Session-Id.
+    pub acct_session_id: String,
+    /// User-Name.
+    pub username: String,
+    /// Framed-IP-Address, if any.
+    pub framed_ip: Option<String>,
+}
+
+/// The open sessions of subscription `sub`.
+pub async fn open_of_subscription(ex: impl Executor, tenant_id: i64, sub: i64) -> CoreResult<Vec<OpenSession>> {
+    open_of_subscription_sql(tenant_id, sub).fetch_all(ex).await
+}
+
+/// The statement of [`open_of_subscription`] (the plan test checks it reads only that
+/// subscription's open sessions).
+pub fn open_of_subscription_sql(tenant_id: i64, sub: i64) -> Sql<'static> {
+    let mut sql = Sql::new(
+        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions WHERE open = 1 AND tenant_id = ",
+    );
+    sql.arg(Arg::I(tenant_id)).push(" AND subscription_id = ").arg(Arg::I(sub));
+    sql
+}
+
 /// Accounting-On / Accounting-Off from a NAS: every session it had open is over
 /// (RFC 2866 §5.1). Returns how many were closed.
 pub async fn close_nas_sessions(db: &Db, tenant_id: i64, nas_id: i64, now: i64) -> CoreResult<u64> {

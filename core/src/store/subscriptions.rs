@@ -304,9 +304,12 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> CoreResult<Vec<Su
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
-    sql.arg(Arg::I(tenant_id)).push(" AND id IN ").in_list(ids);
-    sql.fetch_all::<Subscription>(db).await
+    get_many_sql(tenant_id, ids).fetch_all::<Subscription>(db).await
+}
+
+/// The statement of [`get_many`] (the plan test checks that it looks the ids up).
+pub fn get_many_sql(tenant_id: i64, ids: &[i64]) -> Sql<'static> {
+    super::by_ids(COLS, "subscriptions", tenant_id, ids)
 }
 
 /// Every subscription of `tenant_id` in one of `statuses`, by id: what `netctl sync`
@@ -329,9 +332,14 @@ pub async fn by_customers(db: &Db, tenant_id: i64, customer_ids: &[i64]) -> Core
     if customer_ids.is_empty() {
         return Ok(Vec::new());
     }
+    by_customers_sql(tenant_id, customer_ids).fetch_all::<Subscription>(db).await
+}
+
+/// The statement of [`by_customers`].
+pub fn by_customers_sql(tenant_id: i64, customer_ids: &[i64]) -> Sql<'static> {
     let mut sql = Sql::new(&format!("SELECT {COLS} FROM subscriptions WHERE tenant_id = "));
     sql.arg(Arg::I(tenant_id)).push(" AND customer_id IN ").in_list(customer_ids).push(" ORDER BY id");
-    sql.fetch_all::<Subscription>(db).await
+    sql
 }
 
 /// Filters for subscription lists.

@@ -6,7 +6,6 @@ use super::{load_customer, money};
 use crate::error::Gql;
 use crate::fast::{Fast, FastList};
 use crate::ids;
-use crate::loaders::load_err;
 use crate::request::require;
 use crate::schema::core;
 use crate::schema::request_loaders;
@@ -235,15 +234,13 @@ impl Invoice {
     }
     /// Lines in order.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<InvoiceLine>> {
-        require(ctx, Action::InvoiceRead)?;
-        let rows = request_loaders(ctx)?.invoice_lines.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(rows.unwrap_or_default().into_iter().map(InvoiceLine).collect())
+        let rows = request_loaders(ctx)?.invoice_lines.of(self.0.id).await?;
+        Ok(rows.into_iter().map(InvoiceLine).collect())
     }
     /// Payments applied to it.
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Allocation>> {
-        require(ctx, Action::InvoiceRead)?;
-        let rows = request_loaders(ctx)?.allocations_by_invoice.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(rows.unwrap_or_default().into_iter().map(Allocation).collect())
+        let rows = request_loaders(ctx)?.allocations_by_invoice.of(self.0.id).await?;
+        Ok(rows.into_iter().map(Allocation).collect())
     }
     /// Created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -332,15 +329,13 @@ impl Payment {
     }
     /// Invoices it paid.
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Allocation>> {
-        require(ctx, Action::InvoiceRead)?;
-        let rows = request_loaders(ctx)?.allocations_by_payment.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(rows.unwrap_or_default().into_iter().map(Allocation).collect())
+        let rows = request_loaders(ctx)?.allocations_by_payment.of(self.0.id).await?;
+        Ok(rows.into_iter().map(Allocation).collect())
     }
     /// Refunds.
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Refund>> {
-        require(ctx, Action::InvoiceRead)?;
-        let rows = request_loaders(ctx)?.refunds.load_one(self.0.id).await.map_err(load_err)?;
-        Ok(rows.unwrap_or_default().into_iter().map(Refund).collect())
+        let rows = request_loaders(ctx)?.refunds.of(self.0.id).await?;
+        Ok(rows.into_iter().map(Refund).collect())
     }
 }
 

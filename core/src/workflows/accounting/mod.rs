@@ -8,11 +8,12 @@
 mod batch;
 
 use crate::auth::Actor;
-use crate::db::{query_as, FromRow, Tx};
+use crate::db::{FromRow, Tx};
 use crate::effects::Effects;
 use crate::error::CoreResult;
 use crate::store::jobs::{JobKind, NewJob, RadiusJobPayload};
 use crate::store::plans::QuotaAction;
+use crate::store::radius_sessions;
 use crate::Ctx;
 pub use batch::{account_many, AcctItem};
 
@@ -122,24 +123,17 @@ pub(super) async fn enforce_quota(
         }
         _ => (JobKind::RadiusDisconnect, None),
     };
-    let open: Vec<(i64, String, String, Option<String>)> = query_as(
-        "SELECT nas_id, acct_session_id, username, framed_ip FROM radius_sessions \
-         WHERE tenant_id = $1 AND subscription_id = $2 AND open = 1",
-    )
-    .bind(tenant_id)
-    .bind(sub)
-    .fetch_all(&mut *tx)
-    .await?;
+    let open = radius_sessions::open_of_subscription(&mut *tx, tenant_id, sub).await?;
     let reason = if data_crossed { "data quota exhausted" } else { "time quota exhausted" };
-    let jobs = open.iter().map(|(nas_id, acct_session_id, username, framed_ip)| {
+    let jobs = open.iter().map(|s| {
         let payload = RadiusJobPayload {
-            acct_session_id: acct_session_id.clone(),
-            username: username.clone(),
-            framed_ip: framed_ip.clone(),
+            acct_session_id: s.acct_session_id.clone(),
+            username: s.username.clone(),
+            framed_ip: s.framed_ip.clone(),
             rate_limit: rate_limit.clone(),
             reason: reason.into(),
         };
-        NewJob::radius(*nas_id, kind, &payload)
+        NewJob::radius(s.nas_id, kind, &payload)
     });
     Effects::new(ctx, &Actor::system(tenant_id, "radius"), now).jobs(jobs).write(tx).await?;
     tracing::info!(tenant_id, subscription_id = sub, sessions = open.len(), job = %kind, "{reason}");
