@@ -51,7 +51,10 @@ mod tests {
         ),
         ("lists", &["billing", "db", "error", "store"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
-        ("seed", &["auth", "billing", "ctx", "db", "error", "patch", "store", "validate", "workflows"]),
+        (
+            "seed",
+            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "validate", "workflows"],
+        ),
         ("layers", &[]),
     ];
 
