@@ -11,7 +11,9 @@
 //! results against the same figures.
 
 use super::screens::{Key, ScreenId};
-use isp_core::db::{like_pattern, rusqlite, Value};
+use isp_core::db::{rusqlite, Backend, Sql, Value};
+use isp_core::store::page::COUNT_LIMIT;
+use isp_core::store::search::{self, Index};
 use sqlx::{Column, Row, TypeInfo};
 
 /// One value read from a row.
@@ -49,6 +51,8 @@ type Rows = Vec<Vec<Cell>>;
 pub trait Exec {
     /// Every row of `sql` (`$n` placeholders) with `args`.
     fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> impl std::future::Future<Output = Result<Rows, String>>;
+    /// The database kind.
+    fn backend(&self) -> Backend;
 }
 
 /// A direct SQLite connection: statements run inline, so every call completes at once.
@@ -61,11 +65,17 @@ impl Exec for Lite<'_> {
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Rows, String> {
         lite_rows(self.0, sql, args).map_err(|e| format!("{e}: {sql}"))
     }
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
 }
 
 impl Exec for Pg<'_> {
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Rows, String> {
         pg_rows(self.0, sql, args).await.map_err(|e| format!("{e}: {sql}"))
+    }
+    fn backend(&self) -> Backend {
+        Backend::Postgres
     }
 }
 
@@ -237,15 +247,17 @@ pub async fn run(screen: ScreenId, ex: &mut impl Exec, t: i64, key: &Key) -> Res
             Ok(vec![typename("Subscription", s.len()), typename("Customer", s.len()), typename("Plan", s.len())])
         }
         Search => {
-            let pattern = like_pattern(key.text.as_deref().unwrap_or_default());
-            let filter = "FROM customers WHERE tenant_id = $1 AND status <> 'ARCHIVED' AND (LOWER(name) LIKE $2 ESCAPE '\\' \
-                OR LOWER(email) LIKE $2 ESCAPE '\\' OR phone LIKE $2 ESCAPE '\\' OR LOWER(account_number) LIKE $2 ESCAPE '\\' \
-                OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = customers.id AND s.tenant_id = $1 \
-                AND LOWER(s.username) LIKE $2 ESCAPE '\\'))";
-            let args = [tv, Value::text(pattern)];
-            let mut c = ex.rows(&format!("SELECT {CUSTOMER} {filter} ORDER BY name, id LIMIT 21"), &args).await?;
+            // The search index the schema keeps (FTS5 trigram on SQLite, pg_trgm on PostgreSQL),
+            // matched as the store does; the count stops where the API's does.
+            let terms = search::terms("search", key.text.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+            let mut f = Sql::new("FROM customers WHERE tenant_id = ");
+            f.arg(tv).push(" AND status <> 'ARCHIVED'");
+            search::push_match(&mut f, ex.backend(), Index::Customers, "id", t, &terms);
+            let (filter, args) = (f.text(), f.args());
+            let mut c = ex.rows(&format!("SELECT {CUSTOMER} {filter} ORDER BY name, id LIMIT 21"), args).await?;
             c.truncate(20);
-            let total = ex.rows(&format!("SELECT COUNT(*) {filter}"), &args).await?;
+            let count = format!("SELECT COUNT(*) FROM (SELECT 1 {filter} LIMIT {COUNT_LIMIT}) capped");
+            let total = ex.rows(&count, args).await?;
             let total = total.first().and_then(|r| r[0].int()).unwrap_or(-1);
             let subs = subscriptions_of(ex, t, &ids(&c, 0)).await?;
             Ok(vec![
