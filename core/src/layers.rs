@@ -16,6 +16,7 @@
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
+//! report_histories  the reports' randomized test, driving the workflows
 //! ```
 
 #[cfg(test)]
@@ -54,6 +55,10 @@ mod tests {
         (
             "seed",
             &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "validate", "workflows"],
+        ),
+        (
+            "report_histories",
+            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "workflows"],
         ),
         ("layers", &[]),
     ];

@@ -27,6 +27,8 @@ pub mod metrics;
 pub mod netjobs;
 pub mod password;
 pub mod patch;
+#[cfg(test)]
+mod report_histories;
 pub mod scheduler;
 pub mod secrets;
 pub mod seed;

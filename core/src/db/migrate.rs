@@ -24,6 +24,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (6, "billing_runs", "0006_billing_runs.sql"),
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
     (8, "search", "0008_search.sql"),
+    (9, "report_aggregates", "0009_report_aggregates.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -36,6 +37,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (6, "billing_runs", "0006_billing_runs.sql"),
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
     (8, "search", "0008_search.sql"),
+    (9, "report_aggregates", "0009_report_aggregates.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

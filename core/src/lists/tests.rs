@@ -1,6 +1,7 @@
-//! The plan test: every list statement ([`super::statements`]) on a seeded database with
-//! planner statistics, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL. A statement
-//! fails when the plan reads a whole table or sorts everything a tenant has.
+//! The plan test: every list statement ([`super::statements`]), and the billing report's, on a
+//! seeded database with planner statistics, on SQLite and (with `TEST_DATABASE_URL`) on
+//! PostgreSQL. A statement fails when the plan reads a whole table or sorts everything a tenant
+//! has.
 //!
 //! - SQLite (`EXPLAIN QUERY PLAN`, without statistics, as the application runs: it never runs
 //!   `ANALYZE`, so the planner's heuristics decide): `SCAN <table>` of a real table (a scan of
@@ -174,6 +175,26 @@ async fn seed_tenant(db: &Db, slug: &str, rows: i64) -> Ids {
     Ids { tenant: t, customer, subscription, plan, nas, user, billing_run: run, invoice, payment }
 }
 
+/// The billing report's statements: not lists, but read per request like them, so they must
+/// read the aggregates by their `(tenant_id, ...)` keys. They sort and group what they read
+/// (a row per plan or per month), never the tenant's invoices or payments.
+fn report_statements(ids: &Ids) -> Vec<Statement> {
+    use crate::billing::reports::{AGEING_SQL, COLLECTED_SQL, INVOICED_SQL, MRR_SQL, REVENUE_SQL};
+    use crate::db::Value;
+    let t = || Value::I(ids.tenant);
+    let range = || vec![t(), Value::text("2026-01-01"), Value::text("2026-12-31")];
+    [
+        ("mrr", Sql::with(MRR_SQL, vec![t()])),
+        ("revenueByPlan", Sql::with(REVENUE_SQL, range())),
+        ("collections invoiced", Sql::with(INVOICED_SQL, range())),
+        ("collections collected", Sql::with(COLLECTED_SQL, range())),
+        ("ageing", Sql::with(AGEING_SQL, vec![t()])),
+    ]
+    .into_iter()
+    .map(|(what, sql)| Statement { field: "billingReport", what: what.to_string(), sql, sorts_matches: true })
+    .collect()
+}
+
 /// Why a statement's plan fails, if it does.
 async fn check(db: &Db, tables: &[String], s: &Statement) -> Option<String> {
     let mut bad = Vec::new();
@@ -267,8 +288,9 @@ async fn run_on(db: Db) {
         }
         Backend::Postgres => Vec::new(),
     };
-    let all = statements(db.backend(), &ids).unwrap();
+    let mut all = statements(db.backend(), &ids).unwrap();
     assert!(all.len() > 500, "{} statements", all.len());
+    all.extend(report_statements(&ids));
     let mut failures = Vec::new();
     for s in &all {
         if let Some(f) = check(&db, &tables, s).await {
