@@ -13,6 +13,7 @@ mod billing_dunning;
 mod billing_payments;
 mod billing_pdf;
 mod billing_tz;
+mod billing_webhooks;
 mod bodies;
 mod cli;
 mod devices;

@@ -1,5 +1,6 @@
 //! Billing: settings, cycles and proration, taxes, document numbering, billing runs,
-//! invoices, payments and refunds, the customer ledger, gateway webhooks, dunning and reports.
+//! invoices, payments and refunds, the customer ledger, payment gateways and their webhooks,
+//! dunning and reports.
 //!
 //! Money never moves outside a transaction that also locks the customer
 //! ([`lock_customer`], or [`lock_customers`] for a billing run's chunk), so billing runs,
@@ -9,6 +10,7 @@
 
 pub mod charges;
 pub mod dunning;
+pub mod gateways;
 pub mod invoices;
 pub mod ledger;
 pub mod numbering;

@@ -1,9 +1,10 @@
 //! Input objects of the billing mutations that the API defines itself: the settings change
-//! (its logo arrives base64-encoded and is checked by typesetting it), and those that carry
-//! global `ID`s where the core takes row ids. `TaxRateInput` is the core's
+//! (its logo arrives base64-encoded and is checked by typesetting it), a payment gateway (its
+//! secret kept out of logs), and those that carry global `ID`s where the core takes row ids. `TaxRateInput` is the core's
 //! `billing::settings::TaxRate`, derived behind its `graphql` feature.
 
 use async_graphql::{InputObject, ID};
+use isp_core::billing::gateways::GatewayScheme;
 use isp_core::billing::{BillingMode, PaymentMethod};
 use isp_core::patch::Patch;
 
@@ -28,8 +29,6 @@ pub struct BillingSettingsInput {
     pub overdue_after_days: Option<i64>,
     /// Suspension days after the due date.
     pub suspend_after_days: Option<i64>,
-    /// New HMAC secret for payment webhooks (write-only, at least 16 characters).
-    pub webhook_secret: Option<String>,
     /// Brand color of PDFs, `#RRGGBB`.
     pub brand_color: Option<String>,
     /// Second colour of PDFs (table headings), `#RRGGBB` (null: a tint of the brand color).
@@ -45,6 +44,20 @@ pub struct BillingSettingsInput {
     pub payment_instructions: Patch<String>,
     /// Billing runs create DRAFT invoices, numbered when issued (`issueInvoices`).
     pub draft_invoices: Option<bool>,
+}
+
+/// A payment gateway to configure, or whose scheme and secret to replace.
+#[derive(InputObject)]
+pub struct PaymentGatewayInput {
+    /// Provider name as it will appear in the webhook URL
+    /// (`/webhooks/payments/{provider}?tenant=<slug>`): 1-40 of `a-z`, `0-9` and `-`, stored in
+    /// lower case.
+    pub provider: String,
+    /// How its webhooks are signed.
+    pub scheme: GatewayScheme,
+    /// The secret the gateway signs with (16-512 characters; write-only, never returned).
+    #[graphql(secret)]
+    pub secret: String,
 }
 
 /// A one-off charge for the next invoice.

@@ -1,8 +1,10 @@
 //! Billing changes: settings and tax rates, charges and plan changes, billing and dunning
 //! runs, issuing and voiding invoices, payments and refunds.
 
-use super::inputs::{AddChargeInput, BillingSettingsInput, RecordPaymentInput};
-use super::{date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, TaxRate};
+use super::inputs::{AddChargeInput, BillingSettingsInput, PaymentGatewayInput, RecordPaymentInput};
+use super::{
+    date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, PaymentGateway, TaxRate,
+};
 use crate::error::{invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids;
@@ -63,10 +65,28 @@ impl BillingMutation {
                 LogoChange::Set(data)
             }
         };
-        isp_core::workflows::billing_settings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo)
+        isp_core::workflows::billing_settings::update_with_logo(c, a, &s, logo).await.gql().map(fast(BillingSettings))
+    }
+
+    /// Configures a payment gateway, or replaces its scheme and secret (owner and admin).
+    /// Webhooks are accepted only for configured gateways; the secret is never returned.
+    async fn set_payment_gateway(
+        &self,
+        ctx: &Context<'_>,
+        input: PaymentGatewayInput,
+    ) -> async_graphql::Result<Fast<PaymentGateway>> {
+        let a = require(ctx, Action::BillingSettingsWrite)?;
+        isp_core::workflows::webhooks::set_gateway(core(ctx), a, &input.provider, input.scheme, &input.secret)
             .await
             .gql()
-            .map(fast(BillingSettings))
+            .map(fast(PaymentGateway))
+    }
+
+    /// Removes a payment gateway (owner and admin): its webhooks are answered 404 from then on.
+    /// Returns the provider name.
+    async fn remove_payment_gateway(&self, ctx: &Context<'_>, provider: String) -> async_graphql::Result<String> {
+        let a = require(ctx, Action::BillingSettingsWrite)?;
+        isp_core::workflows::webhooks::remove_gateway(core(ctx), a, &provider).await.gql()
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
