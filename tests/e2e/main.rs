@@ -10,6 +10,7 @@ mod auth;
 mod batching;
 mod billing;
 mod billing_dunning;
+mod billing_limits;
 mod billing_payments;
 mod billing_pdf;
 mod billing_tz;

@@ -206,7 +206,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
     }
 
     let s = BillingSettings {
-        billing_day: 1,
+        billing_day: Some(1),
         mode: BillingMode::Prepaid,
         payment_terms_days: PAYMENT_TERMS_DAYS,
         suspend_after_days: SUSPEND_AFTER_DAYS,

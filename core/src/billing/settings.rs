@@ -12,8 +12,9 @@ use std::collections::HashMap;
 /// How a tenant bills.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct BillingSettings {
-    /// Fixed day of the month 1-28, or 0 for the subscription's anniversary.
-    pub billing_day: i64,
+    /// Fixed day of the month 1-28, or None to bill on each subscription's anniversary
+    /// (stored as 0).
+    pub billing_day: Option<i64>,
     /// In advance or in arrears.
     pub mode: BillingMode,
     /// Days from issue to due date.
@@ -47,7 +48,7 @@ pub struct BillingSettings {
 impl Default for BillingSettings {
     fn default() -> Self {
         Self {
-            billing_day: 0,
+            billing_day: None,
             mode: BillingMode::Prepaid,
             payment_terms_days: 14,
             invoice_template: "INV-{YYYY}-{SEQ:5}".into(),
@@ -69,14 +70,15 @@ impl Default for BillingSettings {
 impl BillingSettings {
     /// The fixed billing day, or None for anniversaries.
     pub fn fixed_day(&self) -> Option<u32> {
-        (self.billing_day > 0).then_some(self.billing_day as u32)
+        self.billing_day.and_then(|d| u32::try_from(d).ok())
     }
 
     /// Checks every rule, naming the field.
     pub fn validate(&self) -> CoreResult<()> {
         let v = |f: &str, m: &str| Err(CoreError::validation(f, m));
-        if !(0..=28).contains(&self.billing_day) {
-            return v("billingDay", "must be 1-28, or 0 for the subscription's anniversary");
+        // Days 29-31 do not occur in every month, and 0 is no day: anniversaries are `null`.
+        if self.billing_day.is_some_and(|d| !(1..=28).contains(&d)) {
+            return v("billingDay", "must be 1-28 (null bills on each subscription's anniversary)");
         }
         for (f, n) in [
             ("paymentTermsDays", self.payment_terms_days),
@@ -131,7 +133,7 @@ const COLS: &str = "mode, payment_terms_days, invoice_template, receipt_template
 
 /// Reads a tenant's (`$1`) settings row.
 pub(crate) fn select_sql() -> String {
-    format!("SELECT billing_day, {COLS} FROM billing_settings WHERE tenant_id = $1")
+    format!("SELECT NULLIF(billing_day, 0) AS billing_day, {COLS} FROM billing_settings WHERE tenant_id = $1")
 }
 
 /// The tenant's settings (defaults until changed).
@@ -315,7 +317,7 @@ pub async fn upsert(tx: &mut Tx, tenant_id: i64, s: &BillingSettings, now: i64) 
          payment_instructions = $14, draft_invoices = $15, accent_color = $16, updated_at = $17"
     ))
     .bind(tenant_id)
-    .bind(s.billing_day)
+    .bind(s.billing_day.unwrap_or(0))
     .bind(s.mode)
     .bind(s.payment_terms_days)
     .bind(&s.invoice_template)
@@ -431,6 +433,20 @@ mod tests {
         let mut big = png(10, 10);
         big.resize(MAX_LOGO_BYTES + 1, 0);
         assert_eq!(field(sniff_logo(&big)), "logo");
+    }
+
+    #[test]
+    fn billing_day_is_a_day_of_every_month_or_none() {
+        let day = |d| BillingSettings { billing_day: d, ..Default::default() }.validate();
+        assert!(day(None).is_ok() && day(Some(1)).is_ok() && day(Some(28)).is_ok());
+        for bad in [0, 29, 31, -1, i64::MAX] {
+            assert!(
+                matches!(day(Some(bad)), Err(CoreError::Validation { field, .. }) if field == "billingDay"),
+                "{bad}"
+            );
+        }
+        assert_eq!(BillingSettings { billing_day: Some(5), ..Default::default() }.fixed_day(), Some(5));
+        assert_eq!(BillingSettings::default().fixed_day(), None);
     }
 
     #[test]

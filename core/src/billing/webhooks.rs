@@ -9,6 +9,7 @@
 use super::gateways::GatewayScheme;
 use crate::db::{query, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::validate::{self, Sign};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -91,7 +92,8 @@ pub const MAX_EVENT_ID_LEN: usize = 200;
 
 /// Reads an event of a gateway of `scheme`: a Stripe event (`payment_intent.succeeded` with
 /// `metadata.account_number`) or the generic shape
-/// `{id, type: "payment.succeeded", accountNumber, amountMinor, currency, reference}`.
+/// `{id, type: "payment.succeeded", accountNumber, amountMinor, currency, reference}`. The amount
+/// of a successful payment must be positive and at most [`validate::MAX_AMOUNT_MINOR`].
 pub fn parse(scheme: GatewayScheme, body: &[u8]) -> CoreResult<GatewayEvent> {
     let v: Value = serde_json::from_slice(body).map_err(|_| CoreError::validation("body", "is not JSON"))?;
     let s = |v: &Value| v.as_str().map(str::to_string);
@@ -100,27 +102,35 @@ pub fn parse(scheme: GatewayScheme, body: &[u8]) -> CoreResult<GatewayEvent> {
     if event_id.is_empty() || event_id.len() > MAX_EVENT_ID_LEN {
         return Err(CoreError::validation("id", format!("must be 1-{MAX_EVENT_ID_LEN} bytes")));
     }
-    match scheme {
+    let (ev, amount_field) = match scheme {
         GatewayScheme::Stripe => {
             let o = &v["data"]["object"];
-            Ok(GatewayEvent {
+            let ev = GatewayEvent {
                 event_id,
                 succeeded: matches!(v["type"].as_str(), Some("payment_intent.succeeded" | "charge.succeeded")),
                 account_number: s(&o["metadata"]["account_number"]).ok_or_else(|| bad("metadata.account_number"))?,
                 amount_minor: o["amount_received"].as_i64().or(o["amount"].as_i64()).ok_or_else(|| bad("amount"))?,
                 currency: s(&o["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
                 reference: s(&o["id"]),
-            })
+            };
+            (ev, "amount")
         }
-        GatewayScheme::HmacSha256 => Ok(GatewayEvent {
-            event_id,
-            succeeded: v["type"].as_str() == Some("payment.succeeded"),
-            account_number: s(&v["accountNumber"]).ok_or_else(|| bad("accountNumber"))?,
-            amount_minor: v["amountMinor"].as_i64().ok_or_else(|| bad("amountMinor"))?,
-            currency: s(&v["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
-            reference: s(&v["reference"]),
-        }),
+        GatewayScheme::HmacSha256 => {
+            let ev = GatewayEvent {
+                event_id,
+                succeeded: v["type"].as_str() == Some("payment.succeeded"),
+                account_number: s(&v["accountNumber"]).ok_or_else(|| bad("accountNumber"))?,
+                amount_minor: v["amountMinor"].as_i64().ok_or_else(|| bad("amountMinor"))?,
+                currency: s(&v["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
+                reference: s(&v["reference"]),
+            };
+            (ev, "amountMinor")
+        }
+    };
+    if ev.succeeded {
+        validate::amount(ev.amount_minor, Sign::Positive).map_err(|m| CoreError::validation(amount_field, m))?;
     }
+    Ok(ev)
 }
 
 /// What happened to a delivered webhook.
@@ -203,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_read_by_scheme() {
+    fn events_are_read_by_scheme_and_amounts_are_bounded() {
         let generic = |amount: &str| {
             format!(
                 r#"{{"id":"ev1","type":"payment.succeeded","accountNumber":"C1","amountMinor":{amount},"currency":"usd"}}"#
@@ -215,11 +225,14 @@ mod tests {
             Err(CoreError::Validation { field, .. }) => field,
             other => panic!("expected a validation error, got {other:?}"),
         };
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("9223372036854775807").as_bytes())), "amountMinor");
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("1000000000001").as_bytes())), "amountMinor");
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("0").as_bytes())), "amountMinor");
         // A generic body means nothing to the Stripe scheme.
         assert_eq!(field(parse(GatewayScheme::Stripe, generic("1234").as_bytes())), "metadata.account_number");
         let stripe = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1",
-            "amount_received":250,"currency":"usd","metadata":{"account_number":"C1"}}}}"#;
-        assert_eq!(parse(GatewayScheme::Stripe, stripe.as_bytes()).unwrap().amount_minor, 250);
+            "amount_received":9223372036854775807,"currency":"usd","metadata":{"account_number":"C1"}}}}"#;
+        assert_eq!(field(parse(GatewayScheme::Stripe, stripe.as_bytes())), "amount");
         let long_id = format!(r#"{{"id":"{}","type":"other"}}"#, "e".repeat(MAX_EVENT_ID_LEN + 1));
         assert_eq!(field(parse(GatewayScheme::HmacSha256, long_id.as_bytes())), "id");
     }

@@ -11,8 +11,9 @@ use isp_core::patch::Patch;
 /// Changes to the billing settings. Absent fields stay as they are.
 #[derive(InputObject)]
 pub struct BillingSettingsInput {
-    /// Fixed day 1-28, or 0 for anniversaries.
-    pub billing_day: Option<i64>,
+    /// Fixed day of the month 1-28; null bills each subscription on its anniversary (0 and
+    /// days 29-31 are refused).
+    pub billing_day: Patch<i64>,
     /// In advance or in arrears.
     pub mode: Option<BillingMode>,
     /// Days from issue to due date.
@@ -60,7 +61,7 @@ pub struct PaymentGatewayInput {
     pub secret: String,
 }
 
-/// A one-off charge for the next invoice.
+/// A one-off charge, or with `credit: true` a credit, for the next invoice.
 #[derive(InputObject)]
 pub struct AddChargeInput {
     /// Customer.
@@ -69,8 +70,12 @@ pub struct AddChargeInput {
     pub subscription_id: Option<ID>,
     /// Text on the invoice.
     pub description: String,
-    /// Amount in minor units (negative: a credit).
+    /// Amount of the line in minor units, at most 10^12 either way: positive for a charge,
+    /// negative for a credit (`credit: true`); a negative amount is refused otherwise.
     pub amount_minor: i64,
+    /// A credit (line kind CREDIT, negative amount) rather than a charge (ONE_OFF).
+    #[graphql(default)]
+    pub credit: bool,
     /// Tax class (default `standard`).
     pub tax_class: Option<String>,
 }
@@ -80,7 +85,7 @@ pub struct AddChargeInput {
 pub struct RecordPaymentInput {
     /// Customer paying.
     pub customer_id: ID,
-    /// Amount in minor units.
+    /// Amount in minor units, 1 to 10^12.
     pub amount_minor: i64,
     /// How.
     pub method: PaymentMethod,

@@ -16,6 +16,7 @@ use isp_core::billing::payments::NewPayment;
 use isp_core::billing::run;
 use isp_core::billing::settings::{self as bsettings, LogoChange, TaxRate as CoreTaxRate};
 use isp_core::patch::Patch;
+use isp_core::workflows::charges::NewCharge;
 
 /// Changes of billing.
 #[derive(Default)]
@@ -33,7 +34,7 @@ impl BillingMutation {
         let c = core(ctx);
         let mut s = bsettings::get(&c.db, a.tenant_id).await.gql()?;
         let i = input;
-        s.billing_day = i.billing_day.unwrap_or(s.billing_day);
+        s.billing_day = i.billing_day.apply(s.billing_day);
         s.mode = i.mode.unwrap_or(s.mode);
         s.payment_terms_days = i.payment_terms_days.unwrap_or(s.payment_terms_days);
         s.invoice_template = i.invoice_template.unwrap_or(s.invoice_template);
@@ -113,18 +114,15 @@ impl BillingMutation {
         let a = require(ctx, Action::BillingRun)?;
         let c = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let s = ids::decode_opt(&input.subscription_id, "Subscription", "subscriptionId")?;
-        isp_core::workflows::charges::add(
-            core(ctx),
-            a,
-            c,
-            s,
-            &input.description,
-            input.amount_minor,
-            input.tax_class.as_deref(),
-        )
-        .await
-        .gql()
-        .map(fast(Charge))
+        let charge = NewCharge {
+            customer_id: c,
+            subscription_id: s,
+            description: &input.description,
+            amount_minor: input.amount_minor,
+            credit: input.credit,
+            tax_class: input.tax_class.as_deref(),
+        };
+        isp_core::workflows::charges::add(core(ctx), a, &charge).await.gql().map(fast(Charge))
     }
 
     /// Moves a subscription to another plan from `effectiveDate` (default today), adding the
@@ -236,7 +234,8 @@ impl BillingMutation {
         isp_core::workflows::payments::record(core(ctx), a, &p).await.gql().map(fast(Payment))
     }
 
-    /// Refunds all or part of a payment; more than what is left to refund is refused.
+    /// Refunds all or part of a payment (`amountMinor` 1 to 10^12); more than what is left to
+    /// refund is refused.
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,

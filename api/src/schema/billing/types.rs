@@ -45,8 +45,8 @@ pub struct BillingSettings(pub(super) CoreSettings);
 
 #[Object]
 impl BillingSettings {
-    /// Fixed day of the month 1-28, or 0 to bill on each subscription's anniversary.
-    async fn billing_day(&self) -> i64 {
+    /// Fixed day of the month 1-28, or null to bill each subscription on its anniversary.
+    async fn billing_day(&self) -> Option<i64> {
         self.0.billing_day
     }
     /// In advance or in arrears.
