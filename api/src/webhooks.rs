@@ -1,7 +1,9 @@
 //! `POST /webhooks/payments/{provider}?tenant=<slug>`: payment gateway callbacks.
 //!
-//! The body is verified with the tenant's HMAC secret before anything is parsed; a bad
-//! signature is 401 (and logged by the core), a replayed event is 200 with `duplicate`.
+//! `provider` must be a gateway the tenant configured (`setPaymentGateway`; compared in lower
+//! case): anything else is 404 before the request is read further. The body is verified with
+//! that gateway's secret and scheme before anything is parsed; a bad signature is 401 (and
+//! logged by the core), an event id the tenant has seen before is 200 with `duplicate`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -39,10 +41,9 @@ pub(crate) async fn payment_webhook(
         Ok(Outcome::Ignored) => Json(json!({"status": "ignored"})).into_response(),
         Err(e) => {
             let status = match &e {
+                CoreError::NotFound(_) => StatusCode::NOT_FOUND,
                 CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
-                CoreError::Validation { .. } | CoreError::Conflict { .. } | CoreError::NotFound(_) => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
+                CoreError::Validation { .. } | CoreError::Conflict { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => {
                     tracing::error!(error = %e, provider, "payment webhook failed");
                     StatusCode::INTERNAL_SERVER_ERROR

@@ -144,8 +144,8 @@ fn due_cycles(as_of: NaiveDate) -> i64 {
 /// Sets prepaid billing on day 1 and the `standard` tax rate, so every seeded subscription
 /// is due on its first cycle.
 async fn configure(ctx: &Ctx, actor: &Actor) -> Result<()> {
-    let s = BillingSettings { billing_day: 1, mode: BillingMode::Prepaid, ..BillingSettings::default() };
-    settings::update(ctx, actor, &s, None).await.context("setting the billing settings")?;
+    let s = BillingSettings { billing_day: Some(1), mode: BillingMode::Prepaid, ..BillingSettings::default() };
+    settings::update(ctx, actor, &s).await.context("setting the billing settings")?;
     let rate = TaxRate { tax_class: "standard".into(), name: "VAT 16%".into(), rate_bp: TAX.bp, inclusive: false };
     settings::set_tax_rate(ctx, actor, &rate).await.context("setting the tax rate")?;
     Ok(())

@@ -103,7 +103,8 @@ pub enum Action {
     InvoiceRead,
     /// Preview and run billing and dunning, add charges, void invoices.
     BillingRun,
-    /// Change billing settings, tax rates, plans' tax classes and the webhook secret.
+    /// Change billing settings, tax rates, plans' tax classes and payment gateways (webhook
+    /// providers and their secrets).
     BillingSettingsWrite,
     /// Record and refund payments.
     PaymentWrite,

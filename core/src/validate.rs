@@ -122,6 +122,47 @@ pub fn login(value: &str) -> Check {
     }
 }
 
+/// The largest magnitude any one money field accepts, in minor units: 10^12, that is
+/// 10,000,000,000.00 of a two-decimal currency or 1,000,000,000,000 JPY. No bill of an ISP comes
+/// near it, and it keeps every sum the system makes far from `i64::MAX` (about 9.2 x 10^18):
+/// balances, statements and reports stay exact over millions of maximal amounts.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
+/// Which sign a money field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// Greater than zero (payments, refunds, charges).
+    Positive,
+    /// Zero or more (prices).
+    NonNegative,
+    /// Less than zero (credits).
+    Negative,
+}
+
+/// An amount in minor units of the given sign whose magnitude is at most [`MAX_AMOUNT_MINOR`].
+pub fn amount(value: i64, sign: Sign) -> Check {
+    let ok_sign = match sign {
+        Sign::Positive => value > 0,
+        Sign::NonNegative => value >= 0,
+        Sign::Negative => value < 0,
+    };
+    if !ok_sign {
+        return Err(match sign {
+            Sign::Positive => "must be positive",
+            Sign::NonNegative => "must not be negative",
+            Sign::Negative => "must be negative",
+        }
+        .into());
+    }
+    if value.unsigned_abs() > MAX_AMOUNT_MINOR.unsigned_abs() {
+        return Err(match sign {
+            Sign::Negative => format!("must be at least -{MAX_AMOUNT_MINOR} (minor units)"),
+            _ => format!("must be at most {MAX_AMOUNT_MINOR} (minor units)"),
+        });
+    }
+    Ok(())
+}
+
 /// A PPPoE / hotspot password: 1-128 bytes (the RADIUS User-Password limit), no control chars.
 pub fn access_password(value: &str) -> Check {
     if value.is_empty() || value.len() > 128 || value.chars().any(|c| c.is_control()) {
@@ -151,5 +192,17 @@ mod tests {
         assert!(date("2024-02-29").is_ok() && date("2023-02-29").is_err());
         assert!(login("user@realm").is_ok() && login("a b").is_err());
         assert!(text("  ", 10).is_err() && text("abc", 2).is_err());
+    }
+
+    #[test]
+    fn amounts_are_bounded_and_signed() {
+        assert!(amount(1, Sign::Positive).is_ok() && amount(MAX_AMOUNT_MINOR, Sign::Positive).is_ok());
+        assert!(amount(0, Sign::Positive).is_err() && amount(-5, Sign::Positive).is_err());
+        assert!(amount(MAX_AMOUNT_MINOR + 1, Sign::Positive).is_err());
+        assert!(amount(i64::MAX, Sign::Positive).is_err() && amount(i64::MAX, Sign::NonNegative).is_err());
+        assert!(amount(0, Sign::NonNegative).is_ok() && amount(-1, Sign::NonNegative).is_err());
+        assert!(amount(-MAX_AMOUNT_MINOR, Sign::Negative).is_ok() && amount(0, Sign::Negative).is_err());
+        assert!(amount(-MAX_AMOUNT_MINOR - 1, Sign::Negative).is_err() && amount(i64::MIN, Sign::Negative).is_err());
+        assert_eq!(amount(i64::MAX, Sign::Positive).unwrap_err(), "must be at most 1000000000000 (minor units)");
     }
 }

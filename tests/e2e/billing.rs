@@ -342,20 +342,34 @@ async fn settings_are_validated() {
     let t = app.tenant().await;
     let q = "mutation($i: BillingSettingsInput!) { updateBillingSettings(input: $i) { billingDay } }";
     for (input, f) in [
+        (json!({"billingDay": 0}), "billingDay"),
         (json!({"billingDay": 29}), "billingDay"),
+        (json!({"billingDay": 31}), "billingDay"),
+        (json!({"billingDay": -1}), "billingDay"),
         (json!({"invoiceTemplate": "INV-{YYYY}"}), "invoiceTemplate"),
         (json!({"paymentTermsDays": -1}), "paymentTermsDays"),
-        (json!({"webhookSecret": "short"}), "webhookSecret"),
     ] {
         let r = app.gql(Some(&t.token), q, json!({"i": input})).await;
         assert_eq!((code(&r), field(&r)), (Some("VALIDATION"), Some(f)), "{r:#}");
     }
+    // The tenant-wide webhook secret is gone: gateways have their own (`setPaymentGateway`).
+    let r = app.gql(Some(&t.token), q, json!({"i": {"webhookSecret": "s3cret-s3cret-s3cret"}})).await;
+    assert_eq!(code(&r), Some("VALIDATION"), "{r:#}");
     let d =
         app.ok(&t.token, "{ billingSettings { billingDay mode invoiceTemplate hasWebhookSecret } }", json!({})).await;
     assert_eq!(
         d["billingSettings"],
-        json!({"billingDay": 0, "mode": "PREPAID", "invoiceTemplate": "INV-{YYYY}-{SEQ:5}", "hasWebhookSecret": false})
+        json!({"billingDay": null, "mode": "PREPAID", "invoiceTemplate": "INV-{YYYY}-{SEQ:5}", "hasWebhookSecret": false})
     );
+    // A fixed day, then back to anniversaries with null; an absent field stays as it is.
+    for (input, want) in [
+        (json!({"billingDay": 28}), json!(28)),
+        (json!({"paymentTermsDays": 10}), json!(28)),
+        (json!({"billingDay": null}), json!(null)),
+    ] {
+        let d = app.ok(&t.token, q, json!({"i": input})).await;
+        assert_eq!(d["updateBillingSettings"]["billingDay"], want);
+    }
 }
 
 #[tokio::test]

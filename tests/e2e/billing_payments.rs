@@ -163,7 +163,14 @@ async fn a_payment_racing_a_billing_run_is_applied_exactly_once() {
     }
 }
 
-async fn webhook(app: &TestApp, provider: &str, slug: &str, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
+/// POSTs a webhook to `/webhooks/payments/{provider}?tenant={slug}`; its status and JSON body.
+pub async fn webhook(
+    app: &TestApp,
+    provider: &str,
+    slug: &str,
+    body: &str,
+    headers: &[(&str, String)],
+) -> (u16, Value) {
     let mut req = app
         .client
         .post(format!("{}/webhooks/payments/{provider}?tenant={slug}", app.base))
@@ -175,6 +182,17 @@ async fn webhook(app: &TestApp, provider: &str, slug: &str, body: &str, headers:
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Configures payment gateway `provider` with `scheme` and `secret`; the gateway as returned.
+pub async fn gateway(app: &TestApp, token: &str, provider: &str, scheme: &str, secret: &str) -> Value {
+    app.ok(
+        token,
+        "mutation($i: PaymentGatewayInput!) { setPaymentGateway(input: $i) { provider scheme createdAt updatedAt } }",
+        json!({"i": {"provider": provider, "scheme": scheme, "secret": secret}}),
+    )
+    .await["setPaymentGateway"]
+        .clone()
 }
 
 #[tokio::test]
@@ -197,16 +215,17 @@ async fn gateway_webhooks_are_verified_and_idempotent() {
                          "currency": "USD", "reference": "ch_1"})
     .to_string();
     let sig = |body: &str| format!("sha256={}", sign_hex(secret, body.as_bytes()));
-    // No secret configured yet: rejected.
-    assert_eq!(webhook(&app, "acme", &t.slug, &generic, &[("x-signature", sig(&generic))]).await.0, 401);
-    settings(&app, &t.token, json!({"webhookSecret": secret})).await;
+    // No gateway configured yet: no such endpoint.
+    assert_eq!(webhook(&app, "acme", &t.slug, &generic, &[("x-signature", sig(&generic))]).await.0, 404);
+    gateway(&app, &t.token, "acme", "HMAC_SHA256", secret).await;
+    gateway(&app, &t.token, "stripe", "STRIPE", secret).await;
     // Wrong signature, missing signature, unknown tenant.
     assert_eq!(
         webhook(&app, "acme", &t.slug, &generic, &[("x-signature", format!("sha256={}", "0".repeat(64)))]).await.0,
         401
     );
     assert_eq!(webhook(&app, "acme", &t.slug, &generic, &[]).await.0, 401);
-    assert_eq!(webhook(&app, "acme", "no-such-tenant", &generic, &[("x-signature", sig(&generic))]).await.0, 401);
+    assert_eq!(webhook(&app, "acme", "no-such-tenant", &generic, &[("x-signature", sig(&generic))]).await.0, 404);
     // Valid, then replayed: one payment.
     let (s, body) = webhook(&app, "acme", &t.slug, &generic, &[("x-signature", sig(&generic))]).await;
     assert_eq!((s, body["status"].as_str()), (200, Some("recorded")), "{body}");

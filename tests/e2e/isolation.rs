@@ -22,7 +22,7 @@ const SNAPSHOT: &str = r#"{
   deviceJobs(first: 5) { nodes { id kind status attempts lastError updatedAt device { id } } }
   staffUsers(first: 100) { nodes { id email name role disabled } }
   auditLog(first: 100) { nodes { id action objectId } }
-  billingSettings { billingDay mode paymentTermsDays invoiceTemplate hasWebhookSecret taxRates { taxClass rateBasisPoints } }
+  billingSettings { billingDay mode paymentTermsDays invoiceTemplate paymentGateways { provider scheme updatedAt } taxRates { taxClass rateBasisPoints } }
   invoices(first: 100) { edges { node { id number status paid { amountMinor } lines { description total { amountMinor } } } } }
   payments(first: 100) { edges { node { id receiptNumber refunded { amountMinor } allocations { invoiceId amount { amountMinor } } } } }
   dunningEvents(first: 100) { edges { node { id kind } } }
@@ -97,6 +97,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     let upd = "mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) { id } }";
     app.ok(&a.token, upd, json!({"i": {"id": a_sub, "deviceId": a_device}})).await;
     let a_job = crate::roles::dead_job(&app, &a).await;
+    crate::billing_payments::gateway(&app, &a.token, "paypal", "HMAC_SHA256", "a-secret-a-secret-a").await;
     let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
 
     // Tenant B with its own data.
@@ -162,7 +163,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("updateSubscription", upd_sub, json!({"i": {"id": b_sub, "planId": a_plan}}), Code("VALIDATION")),
         case("changePassword", "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"b-new-password-1\") }", json!({"p": PASSWORD}), Ok),
         // Billing: reads see only B's money; writes on A's objects are refused.
-        case("billingSettings", "{ billingSettings { mode hasWebhookSecret taxRates { taxClass } } }", json!({}), Ok),
+        case("billingSettings", "{ billingSettings { mode paymentGateways { provider } taxRates { taxClass } } }", json!({}), Ok),
         case("billingPreview", "{ billingPreview { invoices { customer { id name } lines { description } total { amountMinor } } } }", json!({}), Ok),
         case("invoices", "{ invoices(first: 100) { edges { node { id customer { id name } } } } }", json!({}), Ok),
         case("invoices", "query($c: ID) { invoices(customerId: $c) { edges { node { id } } } }", json!({"c": a_customer}), Ok),
@@ -174,7 +175,10 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("customerStatement", "query($c: ID!) { customerStatement(customerId: $c) { objectId number } }", json!({"c": a_customer}), Ok),
         case("dunningEvents", "query($c: ID) { dunningEvents(customerId: $c) { edges { node { id } } } }", json!({"c": a_customer}), Ok),
         case("billingReport", "{ billingReport(from: \"2000-01-01\", to: \"2100-01-01\") { mrr { amountMinor } revenueByPlan { planId } } }", json!({}), Ok),
-        case("updateBillingSettings", "mutation { updateBillingSettings(input: {paymentTermsDays: 3, webhookSecret: \"b-secret-b-secret-b\"}) { mode } }", json!({}), Ok),
+        case("updateBillingSettings", "mutation { updateBillingSettings(input: {paymentTermsDays: 3}) { mode } }", json!({}), Ok),
+        case("setPaymentGateway", "mutation { setPaymentGateway(input: {provider: \"paypal\", scheme: STRIPE, secret: \"b-secret-b-secret-b\"}) { provider } }", json!({}), Ok),
+        case("removePaymentGateway", "mutation { removePaymentGateway(provider: \"paypal\") }", json!({}), Ok),
+        case("removePaymentGateway", "mutation { removePaymentGateway(provider: \"paypal\") }", json!({}), Code("NOT_FOUND")),
         case("setTaxRate", "mutation { setTaxRate(input: {taxClass: \"standard\", name: \"B VAT\", rateBasisPoints: 500, inclusive: true}) { name } }", json!({}), Ok),
         case("setPlanTaxClass", "mutation($p: ID!) { setPlanTaxClass(planId: $p, taxClass: \"reduced\") }", json!({"p": a_plan}), Code("NOT_FOUND")),
         case("addCharge", "mutation($c: ID!) { addCharge(input: {customerId: $c, description: \"x\", amountMinor: 100}) { id } }", json!({"c": a_customer}), Code("VALIDATION")),

@@ -206,7 +206,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
     }
 
     let s = BillingSettings {
-        billing_day: 1,
+        billing_day: Some(1),
         mode: BillingMode::Prepaid,
         payment_terms_days: PAYMENT_TERMS_DAYS,
         suspend_after_days: SUSPEND_AFTER_DAYS,
@@ -215,7 +215,7 @@ pub async fn run(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Setup> {
         payment_instructions: Some("PIX: financeiro@bench-isp.example".into()),
         ..BillingSettings::default()
     };
-    settings::update(ctx, owner, &s, None).await.context("billing settings")?;
+    settings::update(ctx, owner, &s).await.context("billing settings")?;
     let rate = TaxRate { tax_class: "standard".into(), name: "ICMS 16%".into(), rate_bp: TAX.bp, inclusive: false };
     settings::set_tax_rate(ctx, owner, &rate).await.context("tax rate")?;
 

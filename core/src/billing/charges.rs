@@ -19,7 +19,7 @@ pub struct Charge {
     pub customer_id: i64,
     /// Subscription it concerns.
     pub subscription_id: Option<i64>,
-    /// ONE_OFF or ADJUSTMENT.
+    /// ONE_OFF, CREDIT or ADJUSTMENT.
     pub kind: LineKind,
     /// Text on the invoice.
     pub description: String,

@@ -1,6 +1,9 @@
 //! The customer's account: balance, credit, and a statement of invoices, credit notes,
-//! payments and refunds with a running balance (positive: the customer owes).
+//! payments and refunds with a running balance (positive: the customer owes). Sums are exact:
+//! the running balance is kept in i128, and a figure that would not fit i64 is an error, never
+//! a wrapped number.
 
+use super::minor_from_wide;
 use crate::db::{query_as, Db, FromRow};
 use crate::error::CoreResult;
 use crate::text_enum;
@@ -68,10 +71,10 @@ pub async fn statement(db: &Db, t: i64, customer_id: i64) -> CoreResult<Vec<Ledg
     .bind(customer_id)
     .fetch_all(db)
     .await?;
-    let mut running = 0;
+    let mut running: i128 = 0;
     for r in &mut rows {
-        running += r.amount_minor;
-        r.balance_minor = running;
+        running += i128::from(r.amount_minor);
+        r.balance_minor = minor_from_wide("statement balance", running)?;
     }
     Ok(rows)
 }
@@ -103,7 +106,7 @@ pub async fn balance(db: &Db, t: i64, customer_id: i64) -> CoreResult<Balance> {
     .fetch_one(db)
     .await?;
     Ok(Balance {
-        balance_minor: outstanding - credit,
+        balance_minor: minor_from_wide("balance", i128::from(outstanding) - i128::from(credit))?,
         outstanding_minor: outstanding,
         overdue_minor: overdue,
         credit_minor: credit,

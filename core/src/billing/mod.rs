@@ -1,5 +1,6 @@
 //! Billing: settings, cycles and proration, taxes, document numbering, billing runs,
-//! invoices, payments and refunds, the customer ledger, gateway webhooks, dunning and reports.
+//! invoices, payments and refunds, the customer ledger, payment gateways and their webhooks,
+//! dunning and reports.
 //!
 //! Money never moves outside a transaction that also locks the customer
 //! ([`lock_customer`], or [`lock_customers`] for a billing run's chunk), so billing runs,
@@ -9,6 +10,7 @@
 
 pub mod charges;
 pub mod dunning;
+pub mod gateways;
 pub mod invoices;
 pub mod ledger;
 pub mod numbering;
@@ -68,8 +70,10 @@ text_enum!(
     LineKind, "kind" {
         /// A subscription's billing cycle (prorated when partial).
         Subscription = "SUBSCRIPTION",
-        /// A one-off charge (installation, equipment).
+        /// A one-off charge (installation, equipment): a positive amount.
         OneOff = "ONE_OFF",
+        /// A one-off credit (goodwill, compensation): a negative amount, entered as a credit.
+        Credit = "CREDIT",
         /// A proration adjustment (plan change, cancellation).
         Adjustment = "ADJUSTMENT",
     }
@@ -110,6 +114,20 @@ pub fn fmt_date(d: NaiveDate) -> String {
     // Not `format("%Y-%m-%d")`, which interprets its pattern on every call: a run formats
     // several dates per invoice. Years outside 0-9999 never reach billing.
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+/// The sum of `amounts` (minor units), added in i128 so that it cannot wrap; an INTERNAL error
+/// naming `what` when the sum does not fit i64. Every money input is bounded by
+/// [`crate::validate::MAX_AMOUNT_MINOR`], so only rows written before that bound existed could
+/// get there, and then the caller gets an error rather than a wrong figure.
+pub fn sum_minor(what: &str, amounts: impl IntoIterator<Item = i64>) -> CoreResult<i64> {
+    minor_from_wide(what, amounts.into_iter().map(i128::from).sum())
+}
+
+/// `value` (minor units, computed in i128) as i64; an INTERNAL error naming `what` when it does
+/// not fit (see [`sum_minor`]).
+pub fn minor_from_wide(what: &str, value: i128) -> CoreResult<i64> {
+    i64::try_from(value).map_err(|_| CoreError::internal(format!("{what} is out of range: {value} minor units")))
 }
 
 /// `amount_minor` of `currency` as people read it: `29.99 USD`, `-5.00 EUR`, `1500 JPY`.

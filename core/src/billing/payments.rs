@@ -10,6 +10,7 @@ use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
+use crate::validate::{self, Sign};
 use crate::Ctx;
 use chrono::NaiveDate;
 use serde_json::json;
@@ -74,7 +75,7 @@ pub struct Refund {
 pub struct NewPayment {
     /// Customer paying.
     pub customer_id: i64,
-    /// Amount (> 0).
+    /// Amount (> 0, at most [`validate::MAX_AMOUNT_MINOR`]).
     pub amount_minor: i64,
     /// Method.
     pub method: PaymentMethod,
@@ -93,11 +94,9 @@ pub struct NewPayment {
 /// payments through here.
 pub async fn receive(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> CoreResult<Payment> {
     let t = actor.tenant_id;
-    if p.amount_minor <= 0 {
-        return Err(CoreError::validation("amountMinor", "must be positive"));
-    }
+    validate::amount(p.amount_minor, Sign::Positive).map_err(|m| CoreError::validation("amountMinor", m))?;
     if let Some(r) = &p.reference {
-        crate::validate::text(r, 100).map_err(|m| CoreError::validation("reference", m))?;
+        validate::text(r, 100).map_err(|m| CoreError::validation("reference", m))?;
     }
     let today = super::tenant_today_in(ctx, tx, t).await?;
     let received = match &p.received_on {

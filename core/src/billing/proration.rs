@@ -10,10 +10,21 @@ use chrono::{Datelike, Duration, NaiveDate};
 
 /// `n / d` rounded half away from zero (`d > 0`): 2.5 -> 3, -2.5 -> -3, 2.4 -> 2.
 pub fn round_div(n: i128, d: i128) -> i64 {
+    let q = round_div_wide(n, d);
+    // Bounded inputs (prices and amounts of at most 10^12, rates of at most 100 %) keep every
+    // quotient far inside i64; should one not fit, it saturates rather than wraps.
+    i64::try_from(q).unwrap_or(if q < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// [`round_div`] without narrowing the result.
+pub fn round_div_wide(n: i128, d: i128) -> i128 {
     assert!(d > 0, "divisor must be positive");
     let (q, r) = (n / d, n % d);
-    let q = if 2 * r.abs() >= d { q + n.signum() } else { q };
-    q as i64
+    if 2 * r.abs() >= d {
+        q + n.signum()
+    } else {
+        q
+    }
 }
 
 /// `price` for `used` of `total` days, rounded once (see the module's rounding rule).

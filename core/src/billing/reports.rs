@@ -8,7 +8,8 @@
 //! source rows, and rows whose count falls to zero are deleted, so a month or a plan shows up
 //! exactly when an invoice, a line or a payment of it exists.
 
-use super::proration::round_div;
+use super::minor_from_wide;
+use super::proration::{round_div, round_div_wide};
 use crate::auth::{Action, Actor};
 use crate::db::{query_as, Db, FromRow};
 use crate::error::CoreResult;
@@ -61,7 +62,7 @@ pub async fn mrr(db: &Db, actor: &Actor) -> CoreResult<i64> {
             i128::from(*price) * per_year * i128::from(*n)
         })
         .sum();
-    Ok(round_div(twelfths, 12))
+    minor_from_wide("MRR", round_div_wide(twelfths, 12))
 }
 
 /// Subscription revenue (net of tax) of one plan over a date range.
@@ -144,18 +145,26 @@ pub struct Ageing {
 pub async fn ageing(db: &Db, actor: &Actor, as_of: NaiveDate) -> CoreResult<Ageing> {
     actor.require(Action::ReportRead)?;
     let rows: Vec<(String, i64)> = query_as(AGEING_SQL).bind(actor.tenant_id).fetch_all(db).await?;
-    let mut a = Ageing::default();
+    // current, 1-30, 31-60, 61-90 and over 90 days past due, added up in i128.
+    let mut sums = [0i128; 5];
     for (due, owed) in rows {
         let late = (as_of - super::parse_date("dueDate", &due)?).num_days();
         let bucket = match late {
-            i64::MIN..=0 => &mut a.current_minor,
-            1..=30 => &mut a.days_1_30_minor,
-            31..=60 => &mut a.days_31_60_minor,
-            61..=90 => &mut a.days_61_90_minor,
-            _ => &mut a.over_90_minor,
+            i64::MIN..=0 => 0,
+            1..=30 => 1,
+            31..=60 => 2,
+            61..=90 => 3,
+            _ => 4,
         };
-        *bucket += owed;
-        a.total_minor += owed;
+        sums[bucket] += i128::from(owed);
     }
-    Ok(a)
+    let m = |v: i128| minor_from_wide("receivables", v);
+    Ok(Ageing {
+        current_minor: m(sums[0])?,
+        days_1_30_minor: m(sums[1])?,
+        days_31_60_minor: m(sums[2])?,
+        days_61_90_minor: m(sums[3])?,
+        over_90_minor: m(sums[4])?,
+        total_minor: m(sums.iter().sum())?,
+    })
 }

@@ -1,6 +1,6 @@
-//! Per-tenant billing settings, tax rates per tax class, plans' tax classes, the gateway
-//! webhook secret (encrypted at rest) and the branding of invoice and receipt PDFs (colours,
-//! address, tax id, payment instructions and a logo).
+//! Per-tenant billing settings, tax rates per tax class, plans' tax classes and the branding
+//! of invoice and receipt PDFs (colours, address, tax id, payment instructions and a logo).
+//! Payment gateways, each with its own webhook secret, are in [`super::gateways`].
 
 use super::numbering;
 use super::tax::Rate;
@@ -9,14 +9,12 @@ use crate::db::{query, query_as, Db, FromRow, Tx};
 use crate::error::{CoreError, CoreResult};
 use std::collections::HashMap;
 
-/// Context string binding encrypted webhook secrets to their column.
-pub const WEBHOOK_SECRET_CONTEXT: &str = "billing.webhook_secret";
-
 /// How a tenant bills.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct BillingSettings {
-    /// Fixed day of the month 1-28, or 0 for the subscription's anniversary.
-    pub billing_day: i64,
+    /// Fixed day of the month 1-28, or None to bill on each subscription's anniversary
+    /// (stored as 0).
+    pub billing_day: Option<i64>,
     /// In advance or in arrears.
     pub mode: BillingMode,
     /// Days from issue to due date.
@@ -33,8 +31,6 @@ pub struct BillingSettings {
     pub overdue_after_days: i64,
     /// Suspension this many days after the due date.
     pub suspend_after_days: i64,
-    /// Encrypted HMAC secret for payment webhooks.
-    pub webhook_secret_enc: Option<String>,
     /// Brand color of invoices and receipts (name, titles, rules), `#RRGGBB`.
     pub brand_color: String,
     /// Second colour (table headings), `#RRGGBB`; None: a light tint of the brand colour.
@@ -52,7 +48,7 @@ pub struct BillingSettings {
 impl Default for BillingSettings {
     fn default() -> Self {
         Self {
-            billing_day: 0,
+            billing_day: None,
             mode: BillingMode::Prepaid,
             payment_terms_days: 14,
             invoice_template: "INV-{YYYY}-{SEQ:5}".into(),
@@ -61,7 +57,6 @@ impl Default for BillingSettings {
             reminder_days_before: 3,
             overdue_after_days: 0,
             suspend_after_days: 7,
-            webhook_secret_enc: None,
             brand_color: "#1E66F5".into(),
             accent_color: None,
             legal_address: None,
@@ -75,14 +70,15 @@ impl Default for BillingSettings {
 impl BillingSettings {
     /// The fixed billing day, or None for anniversaries.
     pub fn fixed_day(&self) -> Option<u32> {
-        (self.billing_day > 0).then_some(self.billing_day as u32)
+        self.billing_day.and_then(|d| u32::try_from(d).ok())
     }
 
     /// Checks every rule, naming the field.
     pub fn validate(&self) -> CoreResult<()> {
         let v = |f: &str, m: &str| Err(CoreError::validation(f, m));
-        if !(0..=28).contains(&self.billing_day) {
-            return v("billingDay", "must be 1-28, or 0 for the subscription's anniversary");
+        // Days 29-31 do not occur in every month, and 0 is no day: anniversaries are `null`.
+        if self.billing_day.is_some_and(|d| !(1..=28).contains(&d)) {
+            return v("billingDay", "must be 1-28 (null bills on each subscription's anniversary)");
         }
         for (f, n) in [
             ("paymentTermsDays", self.payment_terms_days),
@@ -129,13 +125,15 @@ impl BillingSettings {
     }
 }
 
-const COLS: &str = "billing_day, mode, payment_terms_days, invoice_template, receipt_template, credit_note_template, \
-    reminder_days_before, overdue_after_days, suspend_after_days, webhook_secret_enc, brand_color, legal_address, tax_id, \
+// `billing_settings.webhook_secret_enc`, the tenant-wide webhook secret of before migration
+// 0011, is no longer read: each payment gateway has its own secret.
+const COLS: &str = "mode, payment_terms_days, invoice_template, receipt_template, credit_note_template, \
+    reminder_days_before, overdue_after_days, suspend_after_days, brand_color, legal_address, tax_id, \
     payment_instructions, draft_invoices, accent_color";
 
 /// Reads a tenant's (`$1`) settings row.
 pub(crate) fn select_sql() -> String {
-    format!("SELECT {COLS} FROM billing_settings WHERE tenant_id = $1")
+    format!("SELECT NULLIF(billing_day, 0) AS billing_day, {COLS} FROM billing_settings WHERE tenant_id = $1")
 }
 
 /// The tenant's settings (defaults until changed).
@@ -308,17 +306,18 @@ pub fn check_class(class: &str) -> CoreResult<()> {
     }
 }
 
-/// Writes the tenant's settings (`s.webhook_secret_enc` already decided by the caller).
+/// Writes the tenant's settings.
 pub async fn upsert(tx: &mut Tx, tenant_id: i64, s: &BillingSettings, now: i64) -> CoreResult<()> {
     query(&format!(
-        "INSERT INTO billing_settings (tenant_id, {COLS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18, $16) \
+        "INSERT INTO billing_settings (tenant_id, billing_day, {COLS}, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (tenant_id) DO UPDATE SET billing_day = $2, mode = $3, payment_terms_days = $4, invoice_template = $5, \
          receipt_template = $6, credit_note_template = $7, reminder_days_before = $8, overdue_after_days = $9, \
-         suspend_after_days = $10, webhook_secret_enc = $11, brand_color = $12, legal_address = $13, tax_id = $14, \
-         payment_instructions = $15, updated_at = $16, draft_invoices = $17, accent_color = $18"
+         suspend_after_days = $10, brand_color = $11, legal_address = $12, tax_id = $13, \
+         payment_instructions = $14, draft_invoices = $15, accent_color = $16, updated_at = $17"
     ))
     .bind(tenant_id)
-    .bind(s.billing_day)
+    .bind(s.billing_day.unwrap_or(0))
     .bind(s.mode)
     .bind(s.payment_terms_days)
     .bind(&s.invoice_template)
@@ -327,14 +326,13 @@ pub async fn upsert(tx: &mut Tx, tenant_id: i64, s: &BillingSettings, now: i64) 
     .bind(s.reminder_days_before)
     .bind(s.overdue_after_days)
     .bind(s.suspend_after_days)
-    .bind(&s.webhook_secret_enc)
     .bind(s.brand_color.to_ascii_uppercase())
     .bind(s.legal_address.as_deref().map(str::trim).filter(|t| !t.is_empty()))
     .bind(s.tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty()))
     .bind(s.payment_instructions.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(now)
     .bind(s.draft_invoices.signum())
     .bind(s.accent_color.as_deref().map(str::to_ascii_uppercase))
+    .bind(now)
     .execute(tx)
     .await?;
     Ok(())
@@ -435,6 +433,20 @@ mod tests {
         let mut big = png(10, 10);
         big.resize(MAX_LOGO_BYTES + 1, 0);
         assert_eq!(field(sniff_logo(&big)), "logo");
+    }
+
+    #[test]
+    fn billing_day_is_a_day_of_every_month_or_none() {
+        let day = |d| BillingSettings { billing_day: d, ..Default::default() }.validate();
+        assert!(day(None).is_ok() && day(Some(1)).is_ok() && day(Some(28)).is_ok());
+        for bad in [0, 29, 31, -1, i64::MAX] {
+            assert!(
+                matches!(day(Some(bad)), Err(CoreError::Validation { field, .. }) if field == "billingDay"),
+                "{bad}"
+            );
+        }
+        assert_eq!(BillingSettings { billing_day: Some(5), ..Default::default() }.fixed_day(), Some(5));
+        assert_eq!(BillingSettings::default().fixed_day(), None);
     }
 
     #[test]

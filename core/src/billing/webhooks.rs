@@ -1,12 +1,15 @@
-//! Payment gateway webhooks: HMAC-SHA256 signatures checked with the tenant's secret, and
-//! one payment per gateway event id however often the gateway retries.
+//! Payment gateway webhooks: HMAC-SHA256 signatures checked with the secret of the gateway
+//! (see [`super::gateways`]), and one payment per gateway event id in a tenant, however often
+//! and through whichever provider URL the event arrives.
 //!
-//! Two signature styles: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>` over
+//! Two signature schemes: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>` over
 //! `"<t>.<body>"` with a tolerance window against replays of old events, and a generic
 //! `X-Signature: sha256=<hex>` over the raw body.
 
+use super::gateways::GatewayScheme;
 use crate::db::{query, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::validate::{self, Sign};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -84,33 +87,50 @@ pub struct GatewayEvent {
     pub reference: Option<String>,
 }
 
-/// Reads a Stripe event (`payment_intent.succeeded` with `metadata.account_number`) or the
-/// generic shape `{id, type: "payment.succeeded", accountNumber, amountMinor, currency, reference}`.
-pub fn parse(provider: &str, body: &[u8]) -> CoreResult<GatewayEvent> {
+/// Longest event id accepted, in bytes.
+pub const MAX_EVENT_ID_LEN: usize = 200;
+
+/// Reads an event of a gateway of `scheme`: a Stripe event (`payment_intent.succeeded` with
+/// `metadata.account_number`) or the generic shape
+/// `{id, type: "payment.succeeded", accountNumber, amountMinor, currency, reference}`. The amount
+/// of a successful payment must be positive and at most [`validate::MAX_AMOUNT_MINOR`].
+pub fn parse(scheme: GatewayScheme, body: &[u8]) -> CoreResult<GatewayEvent> {
     let v: Value = serde_json::from_slice(body).map_err(|_| CoreError::validation("body", "is not JSON"))?;
     let s = |v: &Value| v.as_str().map(str::to_string);
     let bad = |f: &str| CoreError::validation(f, "is missing");
     let event_id = s(&v["id"]).ok_or_else(|| bad("id"))?;
-    if provider == "stripe" {
-        let o = &v["data"]["object"];
-        Ok(GatewayEvent {
-            event_id,
-            succeeded: matches!(v["type"].as_str(), Some("payment_intent.succeeded" | "charge.succeeded")),
-            account_number: s(&o["metadata"]["account_number"]).ok_or_else(|| bad("metadata.account_number"))?,
-            amount_minor: o["amount_received"].as_i64().or(o["amount"].as_i64()).ok_or_else(|| bad("amount"))?,
-            currency: s(&o["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
-            reference: s(&o["id"]),
-        })
-    } else {
-        Ok(GatewayEvent {
-            event_id,
-            succeeded: v["type"].as_str() == Some("payment.succeeded"),
-            account_number: s(&v["accountNumber"]).ok_or_else(|| bad("accountNumber"))?,
-            amount_minor: v["amountMinor"].as_i64().ok_or_else(|| bad("amountMinor"))?,
-            currency: s(&v["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
-            reference: s(&v["reference"]),
-        })
+    if event_id.is_empty() || event_id.len() > MAX_EVENT_ID_LEN {
+        return Err(CoreError::validation("id", format!("must be 1-{MAX_EVENT_ID_LEN} bytes")));
     }
+    let (ev, amount_field) = match scheme {
+        GatewayScheme::Stripe => {
+            let o = &v["data"]["object"];
+            let ev = GatewayEvent {
+                event_id,
+                succeeded: matches!(v["type"].as_str(), Some("payment_intent.succeeded" | "charge.succeeded")),
+                account_number: s(&o["metadata"]["account_number"]).ok_or_else(|| bad("metadata.account_number"))?,
+                amount_minor: o["amount_received"].as_i64().or(o["amount"].as_i64()).ok_or_else(|| bad("amount"))?,
+                currency: s(&o["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
+                reference: s(&o["id"]),
+            };
+            (ev, "amount")
+        }
+        GatewayScheme::HmacSha256 => {
+            let ev = GatewayEvent {
+                event_id,
+                succeeded: v["type"].as_str() == Some("payment.succeeded"),
+                account_number: s(&v["accountNumber"]).ok_or_else(|| bad("accountNumber"))?,
+                amount_minor: v["amountMinor"].as_i64().ok_or_else(|| bad("amountMinor"))?,
+                currency: s(&v["currency"]).ok_or_else(|| bad("currency"))?.to_uppercase(),
+                reference: s(&v["reference"]),
+            };
+            (ev, "amountMinor")
+        }
+    };
+    if ev.succeeded {
+        validate::amount(ev.amount_minor, Sign::Positive).map_err(|m| CoreError::validation(amount_field, m))?;
+    }
+    Ok(ev)
 }
 
 /// What happened to a delivered webhook.
@@ -136,12 +156,12 @@ pub struct Signatures<'a> {
     pub generic: Option<&'a str>,
 }
 
-/// Records gateway event `event_id` of `provider`; false when it was recorded before (a
-/// replay or a retry of the gateway).
+/// Records gateway event `event_id`, received through `provider`; false when the tenant
+/// recorded that event id before, through any provider (a retry of the gateway, or a replay).
 pub async fn record_event(tx: &mut Tx, tenant_id: i64, provider: &str, event_id: &str, now: i64) -> CoreResult<bool> {
     let n = query(
         "INSERT INTO payment_gateway_events (tenant_id, provider, event_id, received_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, provider, event_id) DO NOTHING",
+         ON CONFLICT (tenant_id, event_id) DO NOTHING",
     )
     .bind(tenant_id)
     .bind(provider)
@@ -152,18 +172,11 @@ pub async fn record_event(tx: &mut Tx, tenant_id: i64, provider: &str, event_id:
     Ok(n == 1)
 }
 
-/// Links gateway event `event_id` of `provider` to the payment it recorded.
-pub async fn link_payment(
-    tx: &mut Tx,
-    tenant_id: i64,
-    provider: &str,
-    event_id: &str,
-    payment_id: i64,
-) -> CoreResult<()> {
-    query("UPDATE payment_gateway_events SET payment_id = $1 WHERE tenant_id = $2 AND provider = $3 AND event_id = $4")
+/// Links gateway event `event_id` to the payment it recorded.
+pub async fn link_payment(tx: &mut Tx, tenant_id: i64, event_id: &str, payment_id: i64) -> CoreResult<()> {
+    query("UPDATE payment_gateway_events SET payment_id = $1 WHERE tenant_id = $2 AND event_id = $3")
         .bind(payment_id)
         .bind(tenant_id)
-        .bind(provider)
         .bind(event_id)
         .execute(tx)
         .await?;
@@ -197,5 +210,30 @@ mod tests {
         assert!(verify_generic(&h, body, "s3cret-s3cret-s3cret").is_ok());
         assert!(verify_generic(&h, b"{ }", "s3cret-s3cret-s3cret").is_err());
         assert!(verify_generic("md5=00", body, "s3cret-s3cret-s3cret").is_err());
+    }
+
+    #[test]
+    fn events_are_read_by_scheme_and_amounts_are_bounded() {
+        let generic = |amount: &str| {
+            format!(
+                r#"{{"id":"ev1","type":"payment.succeeded","accountNumber":"C1","amountMinor":{amount},"currency":"usd"}}"#
+            )
+        };
+        let ev = parse(GatewayScheme::HmacSha256, generic("1234").as_bytes()).unwrap();
+        assert_eq!((ev.event_id.as_str(), ev.amount_minor, ev.currency.as_str()), ("ev1", 1234, "USD"));
+        let field = |r: CoreResult<GatewayEvent>| match r {
+            Err(CoreError::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("9223372036854775807").as_bytes())), "amountMinor");
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("1000000000001").as_bytes())), "amountMinor");
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, generic("0").as_bytes())), "amountMinor");
+        // A generic body means nothing to the Stripe scheme.
+        assert_eq!(field(parse(GatewayScheme::Stripe, generic("1234").as_bytes())), "metadata.account_number");
+        let stripe = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1",
+            "amount_received":9223372036854775807,"currency":"usd","metadata":{"account_number":"C1"}}}}"#;
+        assert_eq!(field(parse(GatewayScheme::Stripe, stripe.as_bytes())), "amount");
+        let long_id = format!(r#"{{"id":"{}","type":"other"}}"#, "e".repeat(MAX_EVENT_ID_LEN + 1));
+        assert_eq!(field(parse(GatewayScheme::HmacSha256, long_id.as_bytes())), "id");
     }
 }

@@ -4,7 +4,8 @@ use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::db::{query_as, Db, Executor, FromRow, QueryAs, Sql, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::store::subscriptions::AccessType;
-use crate::{text_enum, validate};
+use crate::text_enum;
+use crate::validate::{self, Sign};
 
 text_enum!(
     /// How often a plan is billed.
@@ -167,7 +168,7 @@ pub struct PlanInput {
     pub name: String,
     /// Marketing description.
     pub description: Option<String>,
-    /// Price per period in minor units (cents) of the tenant's currency.
+    /// Price per period in minor units (cents) of the tenant's currency, 0 to 10^12.
     pub price_minor: i64,
     /// Billing period.
     pub billing_period: BillingPeriod,
@@ -194,9 +195,7 @@ impl PlanInput {
     pub fn validate(&self) -> CoreResult<()> {
         let v = |f: &str, m: &str| Err(CoreError::validation(f, m));
         validate::text(&self.name, 100).map_err(|m| CoreError::validation("name", m))?;
-        if self.price_minor < 0 {
-            return v("priceMinor", "must not be negative");
-        }
+        validate::amount(self.price_minor, Sign::NonNegative).map_err(|m| CoreError::validation("priceMinor", m))?;
         for (f, s) in [("downloadKbps", self.download_kbps), ("uploadKbps", self.upload_kbps)] {
             if !(1..=MAX_KBPS).contains(&s) {
                 return v(f, "must be between 1 and 100000000 kbit/s");
@@ -431,6 +430,9 @@ mod tests {
     fn plan_rules() {
         assert!(base().validate().is_ok());
         assert_eq!(field(&PlanInput { price_minor: -1, ..base() }), "priceMinor");
+        assert_eq!(field(&PlanInput { price_minor: i64::MAX, ..base() }), "priceMinor");
+        assert!(PlanInput { price_minor: validate::MAX_AMOUNT_MINOR, ..base() }.validate().is_ok());
+        assert!(PlanInput { price_minor: 0, ..base() }.validate().is_ok());
         assert_eq!(field(&PlanInput { access_types: vec![], ..base() }), "accessTypes");
         let burst = Burst {
             download_kbps: 60_000,

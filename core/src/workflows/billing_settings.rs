@@ -1,22 +1,16 @@
-//! A tenant's billing settings, branding, webhook secret and tax rates.
+//! A tenant's billing settings, branding and tax rates. Payment gateways and their webhook
+//! secrets are configured in [`super::webhooks`].
 
 use crate::auth::{Action, Actor};
-use crate::billing::settings::{
-    self, check_class, sniff_logo, BillingSettings, LogoChange, TaxRate, WEBHOOK_SECRET_CONTEXT,
-};
+use crate::billing::settings::{self, check_class, sniff_logo, BillingSettings, LogoChange, TaxRate};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::{validate, Ctx};
 use serde_json::json;
 
-/// Replaces the settings (the webhook secret is kept unless `new_secret` is given).
-pub async fn update(
-    ctx: &Ctx,
-    actor: &Actor,
-    s: &BillingSettings,
-    new_secret: Option<&str>,
-) -> CoreResult<BillingSettings> {
-    update_with_logo(ctx, actor, s, new_secret, LogoChange::Keep).await
+/// Replaces the settings.
+pub async fn update(ctx: &Ctx, actor: &Actor, s: &BillingSettings) -> CoreResult<BillingSettings> {
+    update_with_logo(ctx, actor, s, LogoChange::Keep).await
 }
 
 /// [`update`] that also sets or removes the logo, in the same transaction.
@@ -24,7 +18,6 @@ pub async fn update_with_logo(
     ctx: &Ctx,
     actor: &Actor,
     s: &BillingSettings,
-    new_secret: Option<&str>,
     logo: LogoChange,
 ) -> CoreResult<BillingSettings> {
     actor.require(Action::BillingSettingsWrite)?;
@@ -34,18 +27,9 @@ pub async fn update_with_logo(
         LogoChange::Remove => Some(None),
         LogoChange::Keep => None,
     };
-    let mut s = s.clone();
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let cur = settings::get_in(&mut tx, actor.tenant_id).await?;
-    s.webhook_secret_enc = match new_secret {
-        Some(secret) if secret.len() < 16 => {
-            return Err(CoreError::validation("webhookSecret", "must be at least 16 characters"));
-        }
-        Some(secret) => Some(ctx.secrets.cipher.encrypt(WEBHOOK_SECRET_CONTEXT, secret)),
-        None => cur.webhook_secret_enc,
-    };
-    settings::upsert(&mut tx, actor.tenant_id, &s, now).await?;
+    settings::upsert(&mut tx, actor.tenant_id, s, now).await?;
     let logo_details = match &logo {
         Some(Some((content_type, data))) => {
             settings::set_logo(&mut tx, actor.tenant_id, content_type, data, now).await?;
@@ -58,13 +42,13 @@ pub async fn update_with_logo(
         None => json!("unchanged"),
     };
     let details = json!({"billingDay": s.billing_day, "mode": s.mode, "paymentTermsDays": s.payment_terms_days,
-        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "webhookSecretChanged": new_secret.is_some(), "logo": logo_details});
+        "invoiceTemplate": s.invoice_template, "draftInvoices": s.draft_invoices != 0, "logo": logo_details});
     Effects::new(ctx, actor, now)
         .audit("billing.settings", "Tenant", Some(actor.tenant_id), details)
         .write(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.clone())
 }
 
 /// Creates or replaces the rate of a tax class.

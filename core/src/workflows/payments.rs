@@ -6,7 +6,8 @@ use crate::billing::payments::{self, NewPayment, Payment};
 use crate::billing::{self, lock_customer, settlement};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
-use crate::{validate, Ctx};
+use crate::validate::{self, Sign};
+use crate::Ctx;
 use serde_json::json;
 
 /// Records a payment, allocates it and reactivates a customer suspended for non-payment
@@ -24,9 +25,7 @@ pub async fn record(ctx: &Ctx, actor: &Actor, p: &NewPayment) -> CoreResult<Paym
 pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str) -> CoreResult<Payment> {
     actor.require(Action::PaymentWrite)?;
     validate::text(reason, 500).map_err(|m| CoreError::validation("reason", m))?;
-    if amount <= 0 {
-        return Err(CoreError::validation("amountMinor", "must be positive"));
-    }
+    validate::amount(amount, Sign::Positive).map_err(|m| CoreError::validation("amountMinor", m))?;
     let t = actor.tenant_id;
     let now = ctx.now_ms();
     let today = billing::tenant_today(ctx, t).await?;
@@ -42,7 +41,7 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: i64, amount: i64, reason: &str
         ));
     }
     let allocs = payments::allocations_newest_first(&mut tx, t, id).await?;
-    let allocated: i64 = allocs.iter().map(|a| a.2).sum();
+    let allocated = billing::sum_minor("allocations", allocs.iter().map(|a| a.2))?;
     let mut release = amount - (refundable - allocated).max(0);
     for (alloc, invoice, amt) in allocs {
         if release <= 0 {

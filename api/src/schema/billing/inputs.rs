@@ -1,17 +1,19 @@
 //! Input objects of the billing mutations that the API defines itself: the settings change
-//! (its logo arrives base64-encoded and is checked by typesetting it), and those that carry
-//! global `ID`s where the core takes row ids. `TaxRateInput` is the core's
+//! (its logo arrives base64-encoded and is checked by typesetting it), a payment gateway (its
+//! secret kept out of logs), and those that carry global `ID`s where the core takes row ids. `TaxRateInput` is the core's
 //! `billing::settings::TaxRate`, derived behind its `graphql` feature.
 
 use async_graphql::{InputObject, ID};
+use isp_core::billing::gateways::GatewayScheme;
 use isp_core::billing::{BillingMode, PaymentMethod};
 use isp_core::patch::Patch;
 
 /// Changes to the billing settings. Absent fields stay as they are.
 #[derive(InputObject)]
 pub struct BillingSettingsInput {
-    /// Fixed day 1-28, or 0 for anniversaries.
-    pub billing_day: Option<i64>,
+    /// Fixed day of the month 1-28; null bills each subscription on its anniversary (0 and
+    /// days 29-31 are refused).
+    pub billing_day: Patch<i64>,
     /// In advance or in arrears.
     pub mode: Option<BillingMode>,
     /// Days from issue to due date.
@@ -28,8 +30,6 @@ pub struct BillingSettingsInput {
     pub overdue_after_days: Option<i64>,
     /// Suspension days after the due date.
     pub suspend_after_days: Option<i64>,
-    /// New HMAC secret for payment webhooks (write-only, at least 16 characters).
-    pub webhook_secret: Option<String>,
     /// Brand color of PDFs, `#RRGGBB`.
     pub brand_color: Option<String>,
     /// Second colour of PDFs (table headings), `#RRGGBB` (null: a tint of the brand color).
@@ -47,7 +47,21 @@ pub struct BillingSettingsInput {
     pub draft_invoices: Option<bool>,
 }
 
-/// A one-off charge for the next invoice.
+/// A payment gateway to configure, or whose scheme and secret to replace.
+#[derive(InputObject)]
+pub struct PaymentGatewayInput {
+    /// Provider name as it will appear in the webhook URL
+    /// (`/webhooks/payments/{provider}?tenant=<slug>`): 1-40 of `a-z`, `0-9` and `-`, stored in
+    /// lower case.
+    pub provider: String,
+    /// How its webhooks are signed.
+    pub scheme: GatewayScheme,
+    /// The secret the gateway signs with (16-512 characters; write-only, never returned).
+    #[graphql(secret)]
+    pub secret: String,
+}
+
+/// A one-off charge, or with `credit: true` a credit, for the next invoice.
 #[derive(InputObject)]
 pub struct AddChargeInput {
     /// Customer.
@@ -56,8 +70,12 @@ pub struct AddChargeInput {
     pub subscription_id: Option<ID>,
     /// Text on the invoice.
     pub description: String,
-    /// Amount in minor units (negative: a credit).
+    /// Amount of the line in minor units, at most 10^12 either way: positive for a charge,
+    /// negative for a credit (`credit: true`); a negative amount is refused otherwise.
     pub amount_minor: i64,
+    /// A credit (line kind CREDIT, negative amount) rather than a charge (ONE_OFF).
+    #[graphql(default)]
+    pub credit: bool,
     /// Tax class (default `standard`).
     pub tax_class: Option<String>,
 }
@@ -67,7 +85,7 @@ pub struct AddChargeInput {
 pub struct RecordPaymentInput {
     /// Customer paying.
     pub customer_id: ID,
-    /// Amount in minor units.
+    /// Amount in minor units, 1 to 10^12.
     pub amount_minor: i64,
     /// How.
     pub method: PaymentMethod,

@@ -1,8 +1,10 @@
 //! Billing changes: settings and tax rates, charges and plan changes, billing and dunning
 //! runs, issuing and voiding invoices, payments and refunds.
 
-use super::inputs::{AddChargeInput, BillingSettingsInput, RecordPaymentInput};
-use super::{date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, TaxRate};
+use super::inputs::{AddChargeInput, BillingSettingsInput, PaymentGatewayInput, RecordPaymentInput};
+use super::{
+    date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, PaymentGateway, TaxRate,
+};
 use crate::error::{invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids;
@@ -14,6 +16,7 @@ use isp_core::billing::payments::NewPayment;
 use isp_core::billing::run;
 use isp_core::billing::settings::{self as bsettings, LogoChange, TaxRate as CoreTaxRate};
 use isp_core::patch::Patch;
+use isp_core::workflows::charges::NewCharge;
 
 /// Changes of billing.
 #[derive(Default)]
@@ -31,7 +34,7 @@ impl BillingMutation {
         let c = core(ctx);
         let mut s = bsettings::get(&c.db, a.tenant_id).await.gql()?;
         let i = input;
-        s.billing_day = i.billing_day.unwrap_or(s.billing_day);
+        s.billing_day = i.billing_day.apply(s.billing_day);
         s.mode = i.mode.unwrap_or(s.mode);
         s.payment_terms_days = i.payment_terms_days.unwrap_or(s.payment_terms_days);
         s.invoice_template = i.invoice_template.unwrap_or(s.invoice_template);
@@ -63,10 +66,28 @@ impl BillingMutation {
                 LogoChange::Set(data)
             }
         };
-        isp_core::workflows::billing_settings::update_with_logo(c, a, &s, i.webhook_secret.as_deref(), logo)
+        isp_core::workflows::billing_settings::update_with_logo(c, a, &s, logo).await.gql().map(fast(BillingSettings))
+    }
+
+    /// Configures a payment gateway, or replaces its scheme and secret (owner and admin).
+    /// Webhooks are accepted only for configured gateways; the secret is never returned.
+    async fn set_payment_gateway(
+        &self,
+        ctx: &Context<'_>,
+        input: PaymentGatewayInput,
+    ) -> async_graphql::Result<Fast<PaymentGateway>> {
+        let a = require(ctx, Action::BillingSettingsWrite)?;
+        isp_core::workflows::webhooks::set_gateway(core(ctx), a, &input.provider, input.scheme, &input.secret)
             .await
             .gql()
-            .map(fast(BillingSettings))
+            .map(fast(PaymentGateway))
+    }
+
+    /// Removes a payment gateway (owner and admin): its webhooks are answered 404 from then on.
+    /// Returns the provider name.
+    async fn remove_payment_gateway(&self, ctx: &Context<'_>, provider: String) -> async_graphql::Result<String> {
+        let a = require(ctx, Action::BillingSettingsWrite)?;
+        isp_core::workflows::webhooks::remove_gateway(core(ctx), a, &provider).await.gql()
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
@@ -93,18 +114,15 @@ impl BillingMutation {
         let a = require(ctx, Action::BillingRun)?;
         let c = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let s = ids::decode_opt(&input.subscription_id, "Subscription", "subscriptionId")?;
-        isp_core::workflows::charges::add(
-            core(ctx),
-            a,
-            c,
-            s,
-            &input.description,
-            input.amount_minor,
-            input.tax_class.as_deref(),
-        )
-        .await
-        .gql()
-        .map(fast(Charge))
+        let charge = NewCharge {
+            customer_id: c,
+            subscription_id: s,
+            description: &input.description,
+            amount_minor: input.amount_minor,
+            credit: input.credit,
+            tax_class: input.tax_class.as_deref(),
+        };
+        isp_core::workflows::charges::add(core(ctx), a, &charge).await.gql().map(fast(Charge))
     }
 
     /// Moves a subscription to another plan from `effectiveDate` (default today), adding the
@@ -216,7 +234,8 @@ impl BillingMutation {
         isp_core::workflows::payments::record(core(ctx), a, &p).await.gql().map(fast(Payment))
     }
 
-    /// Refunds all or part of a payment; more than what is left to refund is refused.
+    /// Refunds all or part of a payment (`amountMinor` 1 to 10^12); more than what is left to
+    /// refund is refused.
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,

@@ -14,6 +14,7 @@ use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use isp_core::auth::Action;
 use isp_core::billing::dunning::{self, DunningKind};
+use isp_core::billing::gateways::{self, GatewayScheme};
 use isp_core::billing::payments;
 use isp_core::billing::settings::{self as bsettings, BillingSettings as CoreSettings, TaxRate as CoreTaxRate};
 use isp_core::billing::{charges, invoices, BillingMode, InvoiceKind, InvoiceStatus, LineKind, PaymentMethod};
@@ -43,8 +44,8 @@ pub struct BillingSettings(pub(super) CoreSettings);
 
 #[Object]
 impl BillingSettings {
-    /// Fixed day of the month 1-28, or 0 to bill on each subscription's anniversary.
-    async fn billing_day(&self) -> i64 {
+    /// Fixed day of the month 1-28, or null to bill each subscription on its anniversary.
+    async fn billing_day(&self) -> Option<i64> {
         self.0.billing_day
     }
     /// In advance or in arrears.
@@ -109,14 +110,44 @@ impl BillingSettings {
     async fn draft_invoices(&self) -> bool {
         self.0.draft_invoices != 0
     }
-    /// Whether a payment webhook secret is set (the secret itself is write-only).
-    async fn has_webhook_secret(&self) -> bool {
-        self.0.webhook_secret_enc.is_some()
+    /// Whether a payment gateway is configured (secrets are write-only).
+    #[graphql(deprecation = "Webhook secrets belong to payment gateways now: read `paymentGateways`.")]
+    async fn has_webhook_secret(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(!self.payment_gateways(ctx).await?.0.is_empty())
+    }
+    /// The payment gateways whose webhooks the tenant accepts, by provider name (`setPaymentGateway`).
+    async fn payment_gateways(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<PaymentGateway>> {
+        let a = require(ctx, Action::InvoiceRead)?;
+        Ok(gateways::list(&core(ctx).db, a.tenant_id).await.gql()?.into_iter().map(PaymentGateway).collect())
     }
     /// Tax rates by class.
     async fn tax_rates(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<TaxRate>> {
         let a = require(ctx, Action::InvoiceRead)?;
         Ok(bsettings::tax_rates(&core(ctx).db, a.tenant_id).await.gql()?.into_iter().map(Into::into).collect())
+    }
+}
+
+/// A payment gateway whose webhooks the tenant accepts at
+/// `POST /webhooks/payments/{provider}?tenant=<slug>`. Its secret is write-only.
+pub struct PaymentGateway(pub(super) gateways::Gateway);
+
+#[Object]
+impl PaymentGateway {
+    /// Provider name as in the webhook URL: lower case, 1-40 of `a-z`, `0-9` and `-`.
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+    /// How its webhooks are signed, and the shape of its events.
+    async fn scheme(&self) -> GatewayScheme {
+        self.0.scheme
+    }
+    /// When it was configured.
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.created_at)
+    }
+    /// When its scheme or secret last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.updated_at)
     }
 }
 

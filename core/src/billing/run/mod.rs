@@ -82,7 +82,7 @@ pub struct PendingCharge {
     pub id: i64,
     /// Subscription it concerns.
     pub subscription_id: Option<i64>,
-    /// ONE_OFF or ADJUSTMENT.
+    /// ONE_OFF, CREDIT or ADJUSTMENT.
     pub kind: LineKind,
     /// Text on the invoice.
     pub description: String,
@@ -311,9 +311,9 @@ pub async fn run_with(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, opts: RunOptio
         out.drafts = c.drafts;
         for inv in c.invoices {
             out.invoices += 1;
-            out.subtotal += inv.subtotal;
-            out.tax += inv.tax;
-            out.total += inv.total;
+            out.subtotal = super::sum_minor("billing run subtotal", [out.subtotal, inv.subtotal])?;
+            out.tax = super::sum_minor("billing run tax", [out.tax, inv.tax])?;
+            out.total = super::sum_minor("billing run total", [out.total, inv.total])?;
             if out.planned.len() < opts.keep {
                 out.planned.push(inv);
             }
@@ -509,7 +509,7 @@ mod tests {
 
     #[test]
     fn prepaid_fixed_day_prorates_the_first_cycle_then_bills_full() {
-        let s = BillingSettings { billing_day: 1, ..Default::default() };
+        let s = BillingSettings { billing_day: Some(1), ..Default::default() };
         let lines = plan_lines(&s, &HashMap::new(), &[sub("2024-01-15", None, 3100)], &[], d("2024-02-01")).unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!((lines[0].total, lines[0].period_end), (1700, Some(d("2024-02-01")))); // 17/31

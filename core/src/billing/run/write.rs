@@ -6,7 +6,7 @@
 use super::exec::{insert, insert_ids, Insert};
 use super::{int_args, ChunkJob, PlannedInvoice, PlannedLine};
 use crate::billing::settings::BillingSettings;
-use crate::billing::{fmt_date, numbering, settlement, InvoiceStatus};
+use crate::billing::{fmt_date, numbering, settlement, sum_minor, InvoiceStatus};
 use crate::db::{Arg, Encode, Sql, Tx, Value};
 use crate::error::{CoreError, CoreResult};
 use chrono::{Duration, NaiveDate};
@@ -66,7 +66,7 @@ pub(super) async fn write(
     let (t, now, as_of) = (actor.tenant_id, job.now, job.as_of);
     let drafts = s.draft_invoices != 0;
     let count = invs.len() as i64;
-    let total: i64 = invs.iter().map(|i| i.total).sum();
+    let total = sum_minor("billing run total", invs.iter().map(|i| i.total))?;
     let run_id = match job.run_id {
         Some(id) => {
             x.execute(RUN_UPDATE_SQL, &[Arg::I(count), Arg::I(total), Arg::I(now), Arg::I(t), Arg::I(id)]).await?;
