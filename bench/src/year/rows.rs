@@ -134,12 +134,11 @@ async fn write_chunk(
     match backend {
         // Only this load's transactions: a crash loses the fixture, which is rebuilt anyway.
         Backend::Postgres => tx.execute("SET LOCAL synchronous_commit = off", &[]).await?,
-        // Only the loader's own connections (the server opens its own). A many-row INSERT
-        // keeps a statement journal (to undo itself alone on a constraint error); in memory
-        // it costs no write to a temporary file per page.
+        // Only the loader's own connections (the server opens its own).
         Backend::Sqlite => {
-            tx.execute(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"), &[]).await?;
-            tx.execute("PRAGMA temp_store = MEMORY", &[]).await?
+            tx.execute(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"), &[]).await?
+            // (No `temp_store = MEMORY`: once the report triggers have opened the connection's
+            // temporary database, SQLite refuses to change it inside a transaction.)
         }
     };
     for p in chunk {

@@ -465,7 +465,15 @@ impl Story<'_> {
         tl.at(today, 11, 0);
         let p = self.person(CHARGED)?;
         let what = "Replacement router (the old one was hit by lightning)";
-        charges::add(ctx, &self.staff.manager, p.customer_id, Some(p.sub_id), what, 4_500, None).await?;
+        let charge = charges::NewCharge {
+            customer_id: p.customer_id,
+            subscription_id: Some(p.sub_id),
+            description: what,
+            amount_minor: 4_500,
+            credit: false,
+            tax_class: None,
+        };
+        charges::add(ctx, &self.staff.manager, &charge).await?;
         // demo-capped uses up its 500 GB hard cap: a Disconnect, then the NAS ends the session
         // and refuses the next login.
         tl.at(today, 12, 0);
