@@ -474,10 +474,12 @@ impl History {
             47..=50 => {
                 let mut s = settings::get(self.db(), t).await.unwrap();
                 s.draft_invoices = 1 - s.draft_invoices;
-                s.billing_day = self.rng.range(0, 3) * 5;
+                // None bills on each subscription's anniversary.
+                let day = self.rng.range(0, 3) * 5;
+                s.billing_day = (day > 0).then_some(day);
                 s.overdue_after_days = self.rng.range(0, 5);
                 s.payment_terms_days = self.rng.range(0, 30);
-                billing_settings::update(&self.ctx, &self.actor, &s, None).await.unwrap();
+                billing_settings::update(&self.ctx, &self.actor, &s).await.unwrap();
             }
             51..=56 => {
                 let drafts =
@@ -521,7 +523,15 @@ impl History {
             72..=75 => {
                 let Some(c) = self.rng.pick(&self.customers) else { return };
                 let amount = if self.rng.chance(25) { -self.rng.range(1, 2000) } else { self.rng.range(1, 9000) };
-                soft(charges::add(&self.ctx, &self.actor, c, None, "test charge", amount, None).await);
+                let charge = charges::NewCharge {
+                    customer_id: c,
+                    subscription_id: None,
+                    description: "test charge",
+                    amount_minor: amount,
+                    credit: amount < 0,
+                    tax_class: None,
+                };
+                soft(charges::add(&self.ctx, &self.actor, &charge).await);
             }
             76..=79 => {
                 soft(dunning::run(&self.ctx, &self.actor, self.today).await);

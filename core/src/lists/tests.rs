@@ -191,7 +191,13 @@ fn report_statements(ids: &Ids) -> Vec<Statement> {
         ("ageing", Sql::with(AGEING_SQL, vec![t()])),
     ]
     .into_iter()
-    .map(|(what, sql)| Statement { field: "billingReport", what: what.to_string(), sql, sorts_matches: true })
+    .map(|(what, sql)| Statement {
+        field: "billingReport",
+        what: what.to_string(),
+        sql,
+        sorts_matches: true,
+        key: None,
+    })
     .collect()
 }
 
