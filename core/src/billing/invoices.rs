@@ -162,7 +162,11 @@ fn from_where(sql: &mut Sql<'static>, tenant_id: i64, f: &InvoiceFilter) {
         sql.push(" AND billing_run_id = ").arg(Arg::I(r));
     }
     if let Some(list) = f.status.as_ref().filter(|l| !l.is_empty()) {
-        sql.push(" AND status IN (");
+        // One status reads its own range of (tenant_id, status, id), already newest first.
+        // Several would each need a sort of everything they match: walk the newest-first
+        // index and filter instead (an expression of the column keeps SQLite, which plans
+        // without statistics, off the status index; `+` is not defined for text on PostgreSQL).
+        sql.push(if list.len() == 1 { " AND status IN (" } else { " AND (status || '') IN (" });
         for (i, s) in list.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

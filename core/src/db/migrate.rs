@@ -25,6 +25,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
     (8, "search", "0008_search.sql"),
     (9, "report_aggregates", "0009_report_aggregates.sql"),
+    (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
 );
 
@@ -42,6 +43,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (7, "radius_stale_sweep", "0007_radius_stale_sweep.sql"),
     (8, "search", "0008_search.sql"),
     (9, "report_aggregates", "0009_report_aggregates.sql"),
+    (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
 );
 
