@@ -5,8 +5,9 @@
 //!   microseconds, less than a hop to another thread costs. Each runs under a budget
 //!   ([`READ_BUDGET`]) checked by SQLite's progress handler; a statement that exceeds it is
 //!   interrupted and run again, to the end, on a blocking thread, and its SQL is remembered so
-//!   that it goes there directly next time. What decides is how long a statement takes, not
-//!   what its text says.
+//!   that it goes there directly for its next [`SLOW_RUNS`] runs, then tries the budget again
+//!   (a statement that was slow once, on a cold cache or a preempted thread, does not pay a
+//!   thread hop for good). What decides is how long a statement takes, not what its text says.
 //! - **Writers** in this process take turns on an async lock ([`Sqlite::gate`]) before
 //!   `BEGIN IMMEDIATE`, so they queue without blocking a thread; only another process holding
 //!   the write lock makes `BEGIN` wait (on a blocking thread, up to the busy timeout).
@@ -20,7 +21,7 @@ use super::row::{map_columns, Columns, DecodeError, FromRow, Row};
 use super::value::Value;
 use crate::error::{CoreError, CoreResult};
 use rusqlite::types::ValueRef;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub const READ_BUDGET: Duration = Duration::from_millis(1);
 /// How many statements' SQL [`Sqlite`] remembers as slow (then it starts over).
 const MAX_SLOW: usize = 1024;
+/// Runs a slow statement goes straight to a blocking thread before it tries the budget again.
+pub const SLOW_RUNS: u32 = 64;
 /// How long SQLite waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a caller waits for a free connection before giving up.
@@ -58,7 +61,7 @@ pub(crate) struct Sqlite {
     pub(crate) gate: Arc<tokio::sync::Mutex<()>>,
     epoch: Instant,
     /// Hashes of statements that ran past the read budget.
-    slow: Mutex<HashSet<u64>>,
+    slow: Mutex<HashMap<u64, u32>>,
     statements: Arc<AtomicU64>,
     /// Reads moved to a blocking thread.
     pub(crate) offloaded: AtomicU64,
@@ -136,7 +139,7 @@ impl Sqlite {
             permits: Arc::new(Semaphore::new(max.max(2) as usize)),
             gate: Arc::new(tokio::sync::Mutex::new(())),
             epoch: Instant::now(),
-            slow: Mutex::new(HashSet::new()),
+            slow: Mutex::new(HashMap::new()),
             statements,
             offloaded: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -204,8 +207,20 @@ impl Sqlite {
         h.finish()
     }
 
+    /// Whether `sql` goes straight to a blocking thread (counting down its remaining runs).
     fn is_slow(&self, sql: &str) -> bool {
-        self.slow.lock().unwrap_or_else(|p| p.into_inner()).contains(&Self::key(sql))
+        let mut slow = self.slow.lock().unwrap_or_else(|p| p.into_inner());
+        let key = Self::key(sql);
+        match slow.get_mut(&key) {
+            None => false,
+            Some(left) => {
+                *left -= 1;
+                if *left == 0 {
+                    slow.remove(&key);
+                }
+                true
+            }
+        }
     }
 
     fn mark_slow(&self, sql: &str) {
@@ -213,7 +228,7 @@ impl Sqlite {
         if slow.len() >= MAX_SLOW {
             slow.clear();
         }
-        slow.insert(Self::key(sql));
+        slow.insert(Self::key(sql), SLOW_RUNS);
     }
 
     /// Every row of a read-only statement (at most `limit`), on this thread under the read
