@@ -1,8 +1,8 @@
 //! The device-job outbox: changes a network device must receive (disconnect a session, change
 //! its rate, block or unblock a subscriber on a router or OLT), written in the same transaction
 //! as the state change that causes them and delivered later by the worker with retries,
-//! backoff and a dead letter. This module is the rows; which jobs a change implies is
-//! `crate::netjobs`, and use cases write them through `crate::effects`.
+//! backoff and a dead letter. This module is the rows; which jobs a change implies, and
+//! writing them with the change, are decided in the layers above.
 //!
 //! Several workers may share one database: a job is claimed by moving its
 //! `next_attempt_at` forward with a guarded UPDATE, so only one of them wins.
