@@ -256,8 +256,16 @@ pub async fn run(screen: ScreenId, ex: &mut impl Exec, t: i64, key: &Key) -> Res
             let (filter, args) = (f.text(), f.args());
             let mut c = ex.rows(&format!("SELECT {CUSTOMER} {filter} ORDER BY name, id LIMIT 21"), args).await?;
             c.truncate(20);
-            let count = format!("SELECT COUNT(*) FROM (SELECT 1 {filter} LIMIT {COUNT_LIMIT}) capped");
-            let total = ex.rows(&count, args).await?;
+            // The count walks the index's matches and stops at the cap (the store's form).
+            let mut n = Sql::new("SELECT COUNT(*) FROM (SELECT 1");
+            let joined = search::push_from_matches(&mut n, ex.backend(), Index::Customers, "customers", &terms);
+            n.push(if joined { " tenant_id = " } else { " FROM customers WHERE tenant_id = " }).arg(t);
+            n.push(" AND status <> 'ARCHIVED'");
+            if !joined {
+                search::push_match(&mut n, ex.backend(), Index::Customers, "id", t, &terms);
+            }
+            n.push(&format!(" LIMIT {COUNT_LIMIT}) capped"));
+            let total = ex.rows(n.text(), n.args()).await?;
             let total = total.first().and_then(|r| r[0].int()).unwrap_or(-1);
             let subs = subscriptions_of(ex, t, &ids(&c, 0)).await?;
             Ok(vec![

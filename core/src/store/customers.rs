@@ -220,9 +220,24 @@ impl CustomerFilter {
     }
 }
 
-/// Appends ` FROM customers WHERE ...` for `f` in `tenant_id` to `sql`.
-fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &CustomerFilter) -> CoreResult<()> {
-    sql.push(" FROM customers WHERE tenant_id = ").arg(tenant_id);
+/// Appends ` FROM customers WHERE ...` for `f` in `tenant_id` to `sql`; `counting`: for a
+/// statement that stops after some rows (see [`search::push_from_matches`]).
+fn from_where(
+    sql: &mut Sql<'static>,
+    backend: Backend,
+    tenant_id: i64,
+    f: &CustomerFilter,
+    counting: bool,
+) -> CoreResult<()> {
+    let terms = f.terms()?;
+    let joined = match &terms {
+        Some(t) if counting => search::push_from_matches(sql, backend, search::Index::Customers, "customers", t),
+        _ => false,
+    };
+    if !joined {
+        sql.push(" FROM customers WHERE");
+    }
+    sql.push(" tenant_id = ").arg(tenant_id);
     match &f.status {
         Some(list) if !list.is_empty() => {
             sql.push(" AND status IN (");
@@ -238,7 +253,7 @@ fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &Cust
             sql.push(" AND status <> 'ARCHIVED'");
         }
     }
-    if let Some(terms) = f.terms()? {
+    if let Some(terms) = terms.filter(|_| !joined) {
         search::push_match(sql, backend, search::Index::Customers, "id", tenant_id, &terms);
     }
     Ok(())
@@ -255,7 +270,7 @@ pub fn list_sql(
 ) -> CoreResult<ListQuery> {
     if sort != CustomerSort::Relevance {
         let mut sql = Sql::new(&format!("SELECT {COLS}"));
-        from_where(&mut sql, backend, tenant_id, f)?;
+        from_where(&mut sql, backend, tenant_id, f, false)?;
         let plan = page::apply(&mut sql, sort.order(), args)?;
         return Ok(ListQuery { sql, plan });
     }
@@ -274,7 +289,7 @@ pub fn list_sql(
     sql.push(&format!(
         "{starts} ESCAPE '\\' THEN '0' WHEN {name} LIKE {contains} ESCAPE '\\' THEN '1' ELSE '2' END || {name}) AS relevance"
     ));
-    from_where(&mut sql, backend, tenant_id, f)?;
+    from_where(&mut sql, backend, tenant_id, f, false)?;
     sql.push(") r WHERE 1 = 1");
     let plan = page::apply(&mut sql, sort.order(), args)?;
     Ok(ListQuery { sql, plan })
@@ -324,7 +339,7 @@ pub async fn list(
 
 /// The statement counting the customers that match the filter.
 pub fn count_sql(backend: Backend, tenant_id: i64, f: &CustomerFilter) -> CoreResult<Sql<'static>> {
-    page::count_sql(|sql| from_where(sql, backend, tenant_id, f))
+    page::count_sql(|sql| from_where(sql, backend, tenant_id, f, true))
 }
 
 /// How many customers match the filter (up to [`page::COUNT_LIMIT`]).

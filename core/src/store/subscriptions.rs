@@ -358,9 +358,29 @@ pub struct SubscriptionFilter {
     pub search: Option<String>,
 }
 
-/// Appends ` FROM subscriptions WHERE ...` for `f` in `tenant_id` to `sql`.
-fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<()> {
-    sql.push(" FROM subscriptions WHERE tenant_id = ").arg(tenant_id);
+/// Appends ` FROM subscriptions WHERE ...` for `f` in `tenant_id` to `sql`; `counting`: for
+/// a statement that stops after some rows (see [`search::push_from_matches`]).
+fn from_where(
+    sql: &mut Sql<'static>,
+    backend: Backend,
+    tenant_id: i64,
+    f: &SubscriptionFilter,
+    counting: bool,
+) -> CoreResult<()> {
+    let terms = match f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(search::terms("filter.search", s)?),
+        None => None,
+    };
+    let joined = match &terms {
+        Some(t) if counting => {
+            search::push_from_matches(sql, backend, search::Index::Subscriptions, "subscriptions", t)
+        }
+        _ => false,
+    };
+    if !joined {
+        sql.push(" FROM subscriptions WHERE");
+    }
+    sql.push(" tenant_id = ").arg(tenant_id);
     if let Some(list) = f.status.as_ref().filter(|l| !l.is_empty()) {
         sql.push(" AND status IN (");
         for (i, s) in list.iter().enumerate() {
@@ -380,8 +400,7 @@ fn from_where(sql: &mut Sql<'static>, backend: Backend, tenant_id: i64, f: &Subs
     if let Some(c) = f.customer_id {
         sql.push(" AND customer_id = ").arg(c);
     }
-    if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let terms = search::terms("filter.search", s)?;
+    if let Some(terms) = terms.filter(|_| !joined) {
         search::push_match(sql, backend, search::Index::Subscriptions, "id", tenant_id, &terms);
     }
     Ok(())
@@ -396,7 +415,7 @@ pub fn list_sql(
     args: &PageArgs,
 ) -> CoreResult<ListQuery> {
     let mut sql = Sql::new(&format!("SELECT {COLS}"));
-    from_where(&mut sql, backend, tenant_id, f)?;
+    from_where(&mut sql, backend, tenant_id, f, false)?;
     let plan = page::apply(&mut sql, sort.order(), args)?;
     Ok(ListQuery { sql, plan })
 }
@@ -414,7 +433,7 @@ pub async fn list(
 
 /// The statement counting the subscriptions that match the filter.
 pub fn count_sql(backend: Backend, tenant_id: i64, f: &SubscriptionFilter) -> CoreResult<Sql<'static>> {
-    page::count_sql(|sql| from_where(sql, backend, tenant_id, f))
+    page::count_sql(|sql| from_where(sql, backend, tenant_id, f, true))
 }
 
 /// How many subscriptions match the filter (up to [`page::COUNT_LIMIT`]).
