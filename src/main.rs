@@ -191,6 +191,7 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "GraphQL API on http://{}/graphql", listener.local_addr()?);
+    spawn_relay(&ctx);
     if !with_radius {
         isp_api::serve(listener, ctx, shutdown_signal()).await?;
         return Ok(());
@@ -218,6 +219,12 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     let _ = worker.await;
     let _ = billing.await;
     Ok(())
+}
+
+/// The event relay (`isp_core::relay`): changes made by other processes on the same database
+/// reach this one's subscribers and caches. It ends with the process.
+fn spawn_relay(ctx: &Ctx) {
+    tokio::spawn(isp_core::relay::run(ctx.clone(), std::future::pending()));
 }
 
 async fn bind_radius(ctx: &Ctx) -> Result<(tokio::net::UdpSocket, tokio::net::UdpSocket)> {
@@ -257,6 +264,7 @@ async fn main() -> Result<()> {
             radius.apply(&mut cfg);
             init_logging(&cfg);
             let ctx = open(cfg).await?;
+            spawn_relay(&ctx);
             let (auth, acct) = bind_radius(&ctx).await?;
             isp_radiusd::server::run(auth, acct, ctx, shutdown_signal()).await;
             Ok(())
@@ -265,6 +273,7 @@ async fn main() -> Result<()> {
             let cfg = load_config(&cli.global, None)?;
             init_logging(&cfg);
             let ctx = open(cfg).await?;
+            spawn_relay(&ctx);
             let mut worker = isp_netctl::worker::Worker::new(ctx.clone());
             if let Some(slug) = tenant {
                 let t = isp_core::store::tenants::by_slug(&ctx.db, &slug)

@@ -19,8 +19,8 @@ use crate::auth::Actor;
 use crate::db::Tx;
 use crate::error::CoreResult;
 use crate::events::{Event, EventKind};
-use crate::store::audit;
 use crate::store::jobs::{self, NewJob};
+use crate::store::{audit, events};
 use crate::Ctx;
 
 /// The side effects of one step of a use case, written by [`Effects::write`].
@@ -87,6 +87,11 @@ impl<'a> Effects<'a> {
             written.jobs.push(jobs::insert(tx, self.actor.tenant_id, job, self.now).await?);
         }
         let tenant_id = self.actor.tenant_id;
+        // Stored for the other processes' relays; published here once committed.
+        let origin = self.ctx.events.origin();
+        for &(kind, object_id) in &self.events {
+            events::insert(tx, tenant_id, kind.as_str(), object_id, origin, self.now).await?;
+        }
         if !self.events.is_empty() {
             let bus = self.ctx.events.clone();
             let events: Vec<Event> =

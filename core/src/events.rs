@@ -1,7 +1,10 @@
 //! Live change notifications for GraphQL subscriptions, published after a change commits.
 //!
-//! The bus is in-process: in `isp serve` every part shares it. A separate `isp api` process
-//! sees the changes made through itself; see the README's Design section.
+//! The bus is in-process: in `isp serve` every part shares it, and a change is published on it
+//! as soon as it commits. Every event is also written to the `events` table in the change's
+//! transaction, and each process's relay (`crate::relay`) publishes on its own bus the events
+//! that the other processes wrote, so `isp api`, `isp radiusd` and `isp worker` running apart
+//! on one database see each other's changes.
 
 use tokio::sync::broadcast;
 
@@ -14,6 +17,38 @@ pub enum EventKind {
     PlanChanged,
     /// A subscription was created or changed, including its status.
     SubscriptionChanged,
+    /// A payment was recorded (by staff, a webhook or an import).
+    PaymentReceived,
+    /// A device job gave up after its last attempt (dead letter).
+    DeviceJobDead,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::CustomerChanged,
+        EventKind::PlanChanged,
+        EventKind::SubscriptionChanged,
+        EventKind::PaymentReceived,
+        EventKind::DeviceJobDead,
+    ];
+
+    /// The name stored in the `events` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::CustomerChanged => "customer.changed",
+            EventKind::PlanChanged => "plan.changed",
+            EventKind::SubscriptionChanged => "subscription.changed",
+            EventKind::PaymentReceived => "payment.received",
+            EventKind::DeviceJobDead => "device_job.dead",
+        }
+    }
+
+    /// The kind stored as `name`; None for a name this version does not know (written by a
+    /// newer one).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// One change in one tenant.
@@ -29,22 +64,46 @@ pub struct Event {
 
 /// Fan-out of [`Event`]s to every subscriber in this process.
 #[derive(Clone)]
-pub struct EventBus(broadcast::Sender<Event>);
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+    origin: i64,
+}
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self(broadcast::channel(1024).0)
+        Self { tx: broadcast::channel(1024).0, origin: rand::random::<i64>().abs().max(1) }
     }
 }
 
 impl EventBus {
     /// Publishes an event; fine when nobody listens.
     pub fn publish(&self, event: Event) {
-        let _ = self.0.send(event);
+        let _ = self.tx.send(event);
+    }
+
+    /// This process's mark on the events it writes (random, positive): its relay skips them,
+    /// as they were published here when they committed.
+    pub fn origin(&self) -> i64 {
+        self.origin
     }
 
     /// A new receiver of every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.0.subscribe()
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_stored_names() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::parse("ticket.unknown"), None);
+        let (a, b) = (EventBus::default(), EventBus::default());
+        assert!(a.origin() > 0 && a.origin() != b.origin());
     }
 }

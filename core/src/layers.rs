@@ -16,6 +16,7 @@
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
+//! relay             publishes other processes' events on this process's bus
 //! report_histories  the reports' randomized test, driving the workflows
 //! ```
 
@@ -52,6 +53,7 @@ mod tests {
         ),
         ("lists", &["billing", "db", "error", "store"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
+        ("relay", &["ctx", "db", "error", "events", "store"]),
         (
             "seed",
             &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "validate", "workflows"],

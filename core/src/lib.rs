@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod netjobs;
 pub mod password;
 pub mod patch;
+pub mod relay;
 #[cfg(test)]
 mod report_histories;
 pub mod scheduler;

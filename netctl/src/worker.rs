@@ -166,7 +166,7 @@ impl<S: CoaSender> Worker<S> {
             }
             Attempt::Retry(err) | Attempt::Fatal(err) => {
                 tracing::error!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %err, "device job dead-lettered");
-                ("dead", jobs::fail(&ctx.db, job.id, err, now, true, now).await)
+                ("dead", isp_core::workflows::jobs::dead_letter(ctx, job, err).await)
             }
         };
         ctx.metrics.inc("isp_device_jobs_total", &format!("result=\"{label}\""));

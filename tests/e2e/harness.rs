@@ -98,6 +98,11 @@ pub struct Tenant {
 pub const PASSWORD: &str = "correct-horse-9";
 
 impl TestApp {
+    /// The server's data directory (SQLite file, master key, token key).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// POSTs a GraphQL operation and returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req =

@@ -19,7 +19,11 @@ enum Got {
 }
 
 async fn connect(app: &TestApp) -> Ws {
-    let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+    connect_to(&app.base).await
+}
+
+async fn connect_to(base: &str) -> Ws {
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (ws, resp) = tokio_tungstenite::connect_async(req).await.expect("websocket upgrade");
@@ -162,4 +166,126 @@ async fn connection_init_without_a_valid_token_is_refused() {
     // The same connection with the real token is accepted.
     let (_ws, got) = init(&app, json!({"authorization": format!("Bearer {}", t.token)})).await;
     assert!(matches!(&got, Got::Json(m) if m["type"] == "connection_ack"), "{got:?}");
+}
+
+/// A second server: the `isp api` binary in its own process, on the database and data
+/// directory of `app` (so it shares the tables and the token key).
+struct ApiProcess {
+    base: String,
+    /// Killed when dropped.
+    _child: tokio::process::Child,
+}
+
+impl ApiProcess {
+    async fn start(app: &TestApp) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"));
+        cmd.args(["api", "--listen", &listen, "--data-dir"])
+            .arg(app.data_dir())
+            .env_remove("DATABASE_URL")
+            .env_remove("ISP_DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            cmd.env("ISP_DATABASE_URL", url);
+        }
+        let child = cmd.spawn().expect("start isp api");
+        let base = format!("http://{listen}");
+        for _ in 0..300 {
+            if app.client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                return Self { base, _child: child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("isp api did not become ready");
+    }
+}
+
+/// Subscribes to every change on `base` as the holder of `token`, and waits for the ack.
+async fn subscriber(base: &str, token: &str) -> Ws {
+    let mut ws = connect_to(base).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    let got = next(&mut ws, Duration::from_secs(5)).await;
+    assert!(matches!(&got, Got::Json(m) if m["type"] == "connection_ack"), "{got:?}");
+    send(
+        &mut ws,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { changes { kind id } }"}}),
+    )
+    .await;
+    ws
+}
+
+/// Two processes on one database (SQLite file or PostgreSQL): changes made through the first
+/// reach `changes` subscribers of the second, through the `events` table and the second's
+/// relay, each subscriber getting only what its role may read; and the reference graphql-ws
+/// client, subscribed on the second, sees a customer created through the first.
+#[tokio::test]
+async fn changes_reach_subscribers_of_another_process_on_the_same_database() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    let engineer = app.staff(&t, "ENGINEER").await;
+    let other = app.tenant().await;
+    let b = ApiProcess::start(&app).await;
+    let mut owner_ws = subscriber(&b.base, &t.token).await;
+    let mut engineer_ws = subscriber(&b.base, &engineer.token).await;
+
+    // The subscriptions start asynchronously: poke with plan changes until one arrives.
+    let mut live = false;
+    for i in 0..50 {
+        app.plan(&t.token, &format!("Probe {i}"), &["PPPOE"]).await;
+        if next_change(&mut owner_ws, &[], Duration::from_millis(300)).await.is_some() {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "no change made through the first process reached the second");
+    while next_change(&mut engineer_ws, &[], Duration::from_millis(300)).await.is_some() {}
+    while next_change(&mut owner_ws, &[], Duration::from_millis(300)).await.is_some() {}
+
+    // Another tenant's change first: it must not arrive.
+    app.customer(&other.token, "Someone else's").await;
+    let customer = app.customer(&t.token, "Cross Process").await;
+    let change = next_change(&mut owner_ws, &[], Duration::from_secs(5)).await.expect("the customer change");
+    assert_eq!(change, json!({"kind": "CUSTOMER", "id": customer}), "only the subscriber's tenant");
+
+    // A payment: the owner sees it, the engineer (who may not read payments) does not.
+    let pay = app
+        .ok(
+            &t.token,
+            "mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { id } }",
+            json!({"i": {"customerId": customer, "amountMinor": 1500, "method": "CASH"}}),
+        )
+        .await["recordPayment"]["id"]
+        .clone();
+    let change = next_change(&mut owner_ws, &[], Duration::from_secs(5)).await.expect("the payment");
+    assert_eq!(change, json!({"kind": "PAYMENT", "id": pay}));
+    let plan = app.plan(&t.token, "After the payment", &["PPPOE"]).await;
+    let seen = next_change(&mut engineer_ws, &["CUSTOMER"], Duration::from_secs(5)).await.expect("the plan");
+    assert_eq!(seen, json!({"kind": "PLAN", "id": plan}), "the engineer sees the plan, not the payment");
+
+    // The reference client (graphql-ws) on the second process, the mutation on the first.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/graphql-js");
+    if !dir.join("node_modules/graphql-ws").exists() {
+        assert!(std::env::var_os("CI").is_none(), "graphql-ws missing: run `npm ci --prefix tests/interop/graphql-js`");
+        return;
+    }
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("check.mjs"))
+        .args([&app.base, &t.slug, &t.email, &t.password])
+        .arg(schema)
+        .arg(&b.base)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "graphql-ws across processes failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok   subscription delivers the change"), "{stdout}");
+    drop(b);
 }

@@ -5,6 +5,7 @@ use crate::ids;
 use crate::request::actor;
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use futures::{Stream, StreamExt};
+use isp_core::auth::Action;
 use isp_core::events::EventKind;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -17,14 +18,21 @@ pub enum ChangeKind {
     Plan,
     /// A subscription (including status changes).
     Subscription,
+    /// A payment was received (recorded by staff, a gateway webhook or an import).
+    Payment,
+    /// A device job was dead-lettered: its delivery gave up after the last attempt.
+    DeviceJob,
 }
 
-impl From<EventKind> for ChangeKind {
-    fn from(k: EventKind) -> Self {
+impl ChangeKind {
+    /// The GraphQL type of the changed object, and what a caller must be allowed to see it.
+    fn of(k: EventKind) -> (Self, &'static str, Action) {
         match k {
-            EventKind::CustomerChanged => ChangeKind::Customer,
-            EventKind::PlanChanged => ChangeKind::Plan,
-            EventKind::SubscriptionChanged => ChangeKind::Subscription,
+            EventKind::CustomerChanged => (ChangeKind::Customer, "Customer", Action::CustomerRead),
+            EventKind::PlanChanged => (ChangeKind::Plan, "Plan", Action::PlanRead),
+            EventKind::SubscriptionChanged => (ChangeKind::Subscription, "Subscription", Action::SubscriptionRead),
+            EventKind::PaymentReceived => (ChangeKind::Payment, "Payment", Action::InvoiceRead),
+            EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
         }
     }
 }
@@ -44,28 +52,26 @@ pub struct SubscriptionRoot;
 
 #[Subscription]
 impl SubscriptionRoot {
-    /// Changes in the caller's tenant, optionally only of some kinds.
+    /// Changes in the caller's tenant that the caller's role may read (a cashier sees no
+    /// device jobs, an engineer no payments), optionally only of some kinds. Changes made
+    /// through other processes on the same database (`isp api`, `isp radiusd`, `isp worker`
+    /// run apart) arrive too, within a fraction of a second.
     async fn changes(
         &self,
         ctx: &Context<'_>,
         kinds: Option<Vec<ChangeKind>>,
     ) -> async_graphql::Result<impl Stream<Item = Change>> {
-        let tenant = actor(ctx)?.tenant_id;
+        let caller = actor(ctx)?;
+        let (tenant, role) = (caller.tenant_id, caller.role);
         let rx = core(ctx).events.subscribe();
         Ok(BroadcastStream::new(rx).filter_map(move |e| {
             let kinds = kinds.clone();
             async move {
                 let e = e.ok()?;
-                let kind = ChangeKind::from(e.kind);
+                let (kind, ty, needs) = ChangeKind::of(e.kind);
                 let wanted = kinds.as_ref().is_none_or(|k| k.contains(&kind));
-                (e.tenant_id == tenant && wanted).then(|| {
-                    let ty = match kind {
-                        ChangeKind::Customer => "Customer",
-                        ChangeKind::Plan => "Plan",
-                        ChangeKind::Subscription => "Subscription",
-                    };
-                    Change { kind, id: ids::encode(ty, e.object_id) }
-                })
+                (e.tenant_id == tenant && wanted && role.can(needs))
+                    .then(|| Change { kind, id: ids::encode(ty, e.object_id) })
             }
         }))
     }

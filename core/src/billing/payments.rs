@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::events::EventKind;
 use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::validate::{self, Sign};
 use crate::Ctx;
@@ -150,7 +151,11 @@ pub async fn receive(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> C
     }
     let details = json!({"customerId": p.customer_id, "amount": p.amount_minor, "method": p.method,
         "receipt": receipt, "unallocated": left});
-    Effects::new(ctx, actor, now).audit("payment.record", "Payment", Some(pay.id), details).write(tx).await?;
+    Effects::new(ctx, actor, now)
+        .audit("payment.record", "Payment", Some(pay.id), details)
+        .event(EventKind::PaymentReceived, pay.id)
+        .write(tx)
+        .await?;
     settlement::reactivate_if_clear(ctx, tx, actor, p.customer_id, today, now).await?;
     Ok(pay)
 }

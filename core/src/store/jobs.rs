@@ -262,14 +262,14 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> CoreResult<()> {
 }
 
 /// Records a failed attempt: retried at `retry_at`, or dead-lettered when `dead`.
-pub async fn fail(db: &Db, id: i64, error: &str, retry_at: i64, dead: bool, now: i64) -> CoreResult<()> {
+pub async fn fail(ex: impl Executor, id: i64, error: &str, retry_at: i64, dead: bool, now: i64) -> CoreResult<()> {
     query("UPDATE device_jobs SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
         .bind(if dead { JobStatus::Dead } else { JobStatus::Pending })
         .bind(error)
         .bind(retry_at)
         .bind(now)
         .bind(id)
-        .execute(db)
+        .execute(ex)
         .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth_log;
 pub mod customers;
 pub mod devices;
+pub mod events;
 pub mod jobs;
 pub mod nas;
 pub mod page;

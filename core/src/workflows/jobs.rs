@@ -1,8 +1,9 @@
-//! The device-job outbox from the staff side: retrying a dead letter.
+//! The device-job outbox: a dead letter announced (worker side) and retried (staff side).
 
 use crate::auth::{Action, Actor};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::events::EventKind;
 use crate::store::jobs::{self, DeviceJob};
 use crate::Ctx;
 use serde_json::json;
@@ -28,4 +29,15 @@ pub async fn retry(ctx: &Ctx, actor: &Actor, id: i64) -> CoreResult<DeviceJob> {
     tx.after_commit(move || wakeup.notify_one());
     tx.commit().await?;
     Ok(job)
+}
+
+/// Dead-letters claimed job `job` after its last failed attempt with `error`, and announces it
+/// to `changes` subscribers (`DeviceJobDead`) in the same transaction.
+pub async fn dead_letter(ctx: &Ctx, job: &DeviceJob, error: &str) -> CoreResult<()> {
+    let now = ctx.now_ms();
+    let actor = Actor::system(job.tenant_id, "worker");
+    let mut tx = ctx.db.begin().await?;
+    jobs::fail(&mut tx, job.id, error, now, true, now).await?;
+    Effects::new(ctx, &actor, now).event(EventKind::DeviceJobDead, job.id).write(&mut tx).await?;
+    tx.commit().await
 }

@@ -146,7 +146,8 @@ impl ProfileCache {
                     match e.kind {
                         EventKind::SubscriptionChanged => g.evict_sub(e.object_id),
                         EventKind::PlanChanged => g.evict_plan(e.tenant_id, e.object_id),
-                        EventKind::CustomerChanged => {}
+                        // Nothing a profile is made of.
+                        EventKind::CustomerChanged | EventKind::PaymentReceived | EventKind::DeviceJobDead => {}
                     }
                 }
                 Err(TryRecvError::Lagged(_)) => self.clear(),

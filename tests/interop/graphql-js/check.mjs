@@ -1,6 +1,8 @@
 // Interop check with the reference GraphQL implementation (graphql-js) and the reference
 // graphql-transport-ws client (graphql-ws). Run by the e2e test `interop_graphql_js`:
-//   node check.mjs <base-url> <tenant-slug> <email> <password> <schema.graphql>
+//   node check.mjs <base-url> <tenant-slug> <email> <password> <schema.graphql> [<ws-base-url>]
+// With <ws-base-url> (another server process on the same database) the subscription listens
+// there while the change is made through <base-url>.
 import { readFileSync } from 'node:fs';
 import {
   buildSchema, buildClientSchema, getIntrospectionQuery, lexicographicSortSchema,
@@ -9,7 +11,7 @@ import {
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [base, tenant, email, password, sdlPath] = process.argv.slice(2);
+const [base, tenant, email, password, sdlPath, wsBase = base] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 const check = (name, ok, detail = '') => {
@@ -57,7 +59,7 @@ check('customers query answers', Array.isArray(list.data?.customers?.edges), JSO
 
 // 5. A graphql-ws subscription sees a change made over HTTP, and only in its own tenant.
 const client = createClient({
-  url: `${base.replace(/^http/, 'ws')}/graphql/ws`,
+  url: `${wsBase.replace(/^http/, 'ws')}/graphql/ws`,
   webSocketImpl: WebSocket,
   connectionParams: { authorization: `Bearer ${token}` },
   retryAttempts: 0,
