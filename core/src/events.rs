@@ -14,6 +14,11 @@ pub enum EventKind {
     PlanChanged,
     /// A subscription was created or changed, including its status.
     SubscriptionChanged,
+    /// A helpdesk ticket was created or changed (a message, assignment, status, priority).
+    TicketChanged,
+    /// A ticket breached its SLA and was escalated (once per ticket): its assignee and team
+    /// lead are to be told (the escalation row names them).
+    TicketEscalated,
 }
 
 /// One change in one tenant.
