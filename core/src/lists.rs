@@ -300,9 +300,7 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
     let ticket_filters: Fields<TicketFilter> = vec![
         (
             "status",
-            vec![|f, _| f.status = Some(vec![TicketStatus::Open]), |f, _| {
-                f.status = Some(TicketStatus::OPEN.to_vec())
-            }],
+            vec![|f, _| f.status = Some(vec![TicketStatus::Open]), |f, _| f.status = Some(TicketStatus::OPEN.to_vec())],
         ),
         ("assignee", vec![|f, ids| f.assignee_id = Some(ids.user)]),
         ("breached", vec![|f, _| f.breached = Some(true)]),

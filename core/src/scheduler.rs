@@ -83,7 +83,13 @@ pub async fn sweep_helpdesk(ctx: &Ctx) -> CoreResult<usize> {
     for (id, _) in tenants::zones(&ctx.db).await? {
         match workflows::tickets::sweep(ctx, id).await {
             Ok(s) if s.changed > 0 => {
-                tracing::info!(tenant = id, breached = s.breached, escalated = s.escalated, changed = s.changed, "SLA sweep")
+                tracing::info!(
+                    tenant = id,
+                    breached = s.breached,
+                    escalated = s.escalated,
+                    changed = s.changed,
+                    "SLA sweep"
+                )
             }
             Ok(_) => {}
             Err(e) => {

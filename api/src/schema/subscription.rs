@@ -17,6 +17,10 @@ pub enum ChangeKind {
     Plan,
     /// A subscription (including status changes).
     Subscription,
+    /// A helpdesk ticket (messages, assignment, status, priority).
+    Ticket,
+    /// A ticket that breached its SLA and was escalated (the ID is the ticket's).
+    TicketEscalated,
 }
 
 impl From<EventKind> for ChangeKind {
@@ -25,6 +29,8 @@ impl From<EventKind> for ChangeKind {
             EventKind::CustomerChanged => ChangeKind::Customer,
             EventKind::PlanChanged => ChangeKind::Plan,
             EventKind::SubscriptionChanged => ChangeKind::Subscription,
+            EventKind::TicketChanged => ChangeKind::Ticket,
+            EventKind::TicketEscalated => ChangeKind::TicketEscalated,
         }
     }
 }
@@ -63,6 +69,7 @@ impl SubscriptionRoot {
                         ChangeKind::Customer => "Customer",
                         ChangeKind::Plan => "Plan",
                         ChangeKind::Subscription => "Subscription",
+                        ChangeKind::Ticket | ChangeKind::TicketEscalated => "Ticket",
                     };
                     Change { kind, id: ids::encode(ty, e.object_id) }
                 })

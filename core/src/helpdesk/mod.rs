@@ -44,6 +44,21 @@ pub async fn schedule(tx: &mut Tx, tenant_id: i64) -> CoreResult<Schedule> {
     Ok(s)
 }
 
+/// The instants [start of `from`, start of the day after `to`) of local dates in `timezone`,
+/// as Unix ms: the range a report over those days covers.
+pub fn local_range(timezone: &str, from: NaiveDate, to: NaiveDate) -> (i64, i64) {
+    use chrono::TimeZone;
+    let zone: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let start = |d: NaiveDate| {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+        // A midnight skipped by DST starts the day at the first instant that exists.
+        (0..=180)
+            .find_map(|m| zone.from_local_datetime(&(midnight + chrono::Duration::minutes(m))).earliest())
+            .map_or(0, |t| t.timestamp_millis())
+    };
+    (start(from), start(to + chrono::Duration::days(1)))
+}
+
 /// The clock ticket `t`'s SLA runs on.
 pub fn clock_of<'a>(t: &Ticket, schedule: &'a Schedule) -> SlaClock<'a> {
     if t.sla_business_hours != 0 {
@@ -86,7 +101,8 @@ pub fn move_status(t: &mut Ticket, to: TicketStatus, now: i64, schedule: &Schedu
     if let (Some(paused), true) = (t.paused_at, to != TicketStatus::PendingCustomer) {
         let clock = clock_of(t, schedule);
         if let Some(due) = t.resolution_due {
-            t.resolution_due = Some(sla::resume_due(clock, from_ms(due), from_ms(paused), from_ms(now)).timestamp_millis());
+            t.resolution_due =
+                Some(sla::resume_due(clock, from_ms(due), from_ms(paused), from_ms(now)).timestamp_millis());
         }
         t.paused_ms += clock.between(from_ms(paused), from_ms(now));
         t.paused_at = None;

@@ -85,7 +85,9 @@ pub fn compute(created: &[Ticket], open: &[Ticket], now: i64) -> Report {
         }
         if let (Some(at), true) = (t.resolved_at, t.status.is_done()) {
             res.push((at - t.created_at) / 60_000);
-            work.entry(t.assignee_id).or_insert(Workload { assignee_id: t.assignee_id, open: 0, resolved: 0 }).resolved += 1;
+            work.entry(t.assignee_id)
+                .or_insert(Workload { assignee_id: t.assignee_id, open: 0, resolved: 0 })
+                .resolved += 1;
         }
     }
     let compliance = TicketPriority::ALL
@@ -93,7 +95,11 @@ pub fn compute(created: &[Ticket], open: &[Ticket], now: i64) -> Report {
         .map(|p| {
             let with: Vec<&&Ticket> =
                 created.iter().filter(|t| t.priority == *p && t.first_response_due.is_some()).collect();
-            Compliance { priority: *p, total: with.len() as i64, met: with.iter().filter(|t| t.breached == 0).count() as i64 }
+            Compliance {
+                priority: *p,
+                total: with.len() as i64,
+                met: with.iter().filter(|t| t.breached == 0).count() as i64,
+            }
         })
         .collect();
     let mut backlog = [0; 4];

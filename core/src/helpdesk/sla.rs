@@ -156,7 +156,12 @@ impl SlaClock<'_> {
 
 /// The resolution due time after a pause from `paused_at` to `now`: the working time that
 /// was left before `due` at the start of the pause, counted again from `now`.
-pub fn resume_due(clock: SlaClock<'_>, due: DateTime<Utc>, paused_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn resume_due(
+    clock: SlaClock<'_>,
+    due: DateTime<Utc>,
+    paused_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     let left = clock.between(paused_at, due);
     clock.add(now, left)
 }

@@ -154,10 +154,14 @@ async fn seed_tenant(db: &Db, slug: &str, rows: i64) -> Ids {
          CASE WHEN i % 4 = 0 THEN 'URGENT' ELSE 'NORMAL' END, CASE WHEN i % 3 = 0 THEN 'CLOSED' ELSE 'OPEN' END, 'STAFF', \
          CASE WHEN i % 2 = 0 THEN {user} END, '', i, CASE WHEN i % 11 = 0 THEN 1 ELSE 0 END, 0, i, i FROM n",
         numbers(rows))).await;
-    exec(db, &format!(
-        "INSERT INTO ticket_messages (tenant_id, ticket_id, kind, body, created_at) \
+    exec(
+        db,
+        &format!(
+            "INSERT INTO ticket_messages (tenant_id, ticket_id, kind, body, created_at) \
          SELECT {t}, id, 'CUSTOMER_MESSAGE', 'no internet since ' || id, 0 FROM tickets WHERE tenant_id = {t}"
-    )).await;
+        ),
+    )
+    .await;
     let (invoice, payment) = (
         one(db, &format!("SELECT MIN(id) FROM invoices WHERE tenant_id = {t}")).await,
         one(db, &format!("SELECT MIN(id) FROM payments WHERE tenant_id = {t}")).await,

@@ -137,11 +137,13 @@ pub async fn find_team(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult
 
 /// Category `id` of `tenant_id`, if any.
 pub async fn find_category(ex: impl Executor, tenant_id: i64, id: i64) -> CoreResult<Option<Category>> {
-    query_as::<Category>("SELECT id, tenant_id, name, created_at FROM ticket_categories WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+    query_as::<Category>(
+        "SELECT id, tenant_id, name, created_at FROM ticket_categories WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await
 }
 
 /// The tenant's teams by name.
@@ -183,7 +185,8 @@ pub struct SlaPolicy {
     pub updated_at: i64,
 }
 
-const POLICY_COLS: &str = "id, tenant_id, priority, plan_id, first_response_minutes, resolution_minutes, business_hours, \
+const POLICY_COLS: &str =
+    "id, tenant_id, priority, plan_id, first_response_minutes, resolution_minutes, business_hours, \
     raise_priority, updated_at";
 
 /// Replaces the policy of (`priority`, `plan_id`) with `p`.
@@ -206,7 +209,12 @@ pub async fn set_policy(tx: &mut Tx, p: &SlaPolicy, now: i64) -> CoreResult<SlaP
 }
 
 /// Removes the policy of (`priority`, `plan_id`); whether there was one.
-pub async fn remove_policy(tx: &mut Tx, tenant_id: i64, priority: TicketPriority, plan_id: Option<i64>) -> CoreResult<bool> {
+pub async fn remove_policy(
+    tx: &mut Tx,
+    tenant_id: i64,
+    priority: TicketPriority,
+    plan_id: Option<i64>,
+) -> CoreResult<bool> {
     let n = query("DELETE FROM sla_policies WHERE tenant_id = $1 AND priority = $2 AND COALESCE(plan_id, 0) = $3")
         .bind(tenant_id)
         .bind(priority)
@@ -248,10 +256,8 @@ pub async fn policy_for(
 
 /// The tenant's weekly schedule as stored (JSON), if it set one.
 pub async fn business_hours(ex: impl Executor, tenant_id: i64) -> CoreResult<Option<String>> {
-    let row: Option<(String,)> = query_as("SELECT schedule FROM business_hours WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_optional(ex)
-        .await?;
+    let row: Option<(String,)> =
+        query_as("SELECT schedule FROM business_hours WHERE tenant_id = $1").bind(tenant_id).fetch_optional(ex).await?;
     Ok(row.map(|r| r.0))
 }
 

@@ -403,7 +403,13 @@ pub fn list_sql(
 }
 
 /// A page of the tenant's tickets.
-pub async fn list(db: &Db, tenant_id: i64, f: &TicketFilter, sort: TicketSort, args: &PageArgs) -> CoreResult<Page<Ticket>> {
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    f: &TicketFilter,
+    sort: TicketSort,
+    args: &PageArgs,
+) -> CoreResult<Page<Ticket>> {
     list_sql(db.backend(), tenant_id, f, sort, args)?.page(db, args).await
 }
 

@@ -112,7 +112,8 @@ pub struct PolicyInput {
 /// from now on.
 pub async fn set_policy(ctx: &Ctx, actor: &Actor, p: &PolicyInput) -> CoreResult<SlaPolicy> {
     actor.require(Action::HelpdeskSettings)?;
-    for (field, v) in [("firstResponseMinutes", p.first_response_minutes), ("resolutionMinutes", p.resolution_minutes)] {
+    for (field, v) in [("firstResponseMinutes", p.first_response_minutes), ("resolutionMinutes", p.resolution_minutes)]
+    {
         if !(1..=MAX_TARGET_MINUTES).contains(&v) {
             return Err(CoreError::validation(field, format!("must be 1-{MAX_TARGET_MINUTES} minutes")));
         }
@@ -188,7 +189,10 @@ pub async fn set_business_hours(
     settings::set_business_hours(&mut tx, actor.tenant_id, &json, now).await?;
     settings::set_holidays(&mut tx, actor.tenant_id, &days).await?;
     let details = json!({"week": week, "holidays": days.iter().map(|(d, _)| d).collect::<Vec<_>>()});
-    Effects::new(ctx, actor, now).audit("business_hours.set", "Tenant", Some(actor.tenant_id), details).write(&mut tx).await?;
+    Effects::new(ctx, actor, now)
+        .audit("business_hours.set", "Tenant", Some(actor.tenant_id), details)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

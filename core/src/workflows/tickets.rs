@@ -239,7 +239,13 @@ async fn create_as(ctx: &Ctx, actor: &Actor, n: &NewTicket, dedup: Option<&str>)
 /// Adds a message of `kind` to ticket `id`: a public reply is the first response when it is
 /// the first (and opens a NEW ticket); a customer's message resumes a ticket that waited for
 /// the customer and reopens a resolved one.
-pub async fn add_message(ctx: &Ctx, actor: &Actor, id: i64, kind: MessageKind, text: &str) -> CoreResult<(Ticket, Message)> {
+pub async fn add_message(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    kind: MessageKind,
+    text: &str,
+) -> CoreResult<(Ticket, Message)> {
     actor.require(Action::TicketWrite)?;
     let text = body("body", text)?;
     let now = ctx.now_ms();
@@ -386,9 +392,13 @@ pub async fn merge(ctx: &Ctx, actor: &Actor, target: i64, sources: &[i64]) -> Co
     let schedule = helpdesk::schedule(&mut tx, actor.tenant_id).await?;
     let mut names = Vec::new();
     for &id in sources {
-        let mut s = open_ticket(&mut tx, actor.tenant_id, id)
-            .await
-            .map_err(|e| if matches!(e, CoreError::NotFound(_)) { CoreError::validation("sourceIds", "no such ticket") } else { e })?;
+        let mut s = open_ticket(&mut tx, actor.tenant_id, id).await.map_err(|e| {
+            if matches!(e, CoreError::NotFound(_)) {
+                CoreError::validation("sourceIds", "no such ticket")
+            } else {
+                e
+            }
+        })?;
         if s.customer_id.is_some() && into.customer_id.is_some() && s.customer_id != into.customer_id {
             return Err(CoreError::validation("sourceIds", format!("ticket {id} is another customer's")));
         }

@@ -146,7 +146,7 @@ impl ProfileCache {
                     match e.kind {
                         EventKind::SubscriptionChanged => g.evict_sub(e.object_id),
                         EventKind::PlanChanged => g.evict_plan(e.tenant_id, e.object_id),
-                        EventKind::CustomerChanged => {}
+                        EventKind::CustomerChanged | EventKind::TicketChanged | EventKind::TicketEscalated => {}
                     }
                 }
                 Err(TryRecvError::Lagged(_)) => self.clear(),
