@@ -331,3 +331,27 @@ async fn the_report_matches_a_hand_count() {
     assert_eq!(r["byCategory"], json!([]));
     assert_eq!(r["firstResponse"], json!({"count": 0, "medianMinutes": null, "p90Minutes": null}));
 }
+
+#[tokio::test]
+async fn a_dead_letter_raises_one_open_ticket_per_device() {
+    let app = long_tokens().await;
+    let t = app.tenant().await;
+    let tenant = isp_core::store::tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
+    let (_, job) = parse_global_id(&crate::roles::dead_job(&app, &t).await);
+    let mut job = isp_core::store::jobs::get(&app.ctx.db, tenant, job).await.unwrap().unwrap();
+    // A RADIUS job for a NAS that has since been deleted: the ticket names it by its id.
+    job.nas_id = Some(424_242);
+    let raise = || isp_core::workflows::tickets::device_job_dead(&app.ctx, &job, "no answer");
+    let first = raise().await.unwrap().expect("a ticket");
+    assert!(raise().await.unwrap().is_none(), "one open ticket per device");
+    let d = app.ok(&t.token, "{ tickets { totalCount nodes { id subject channel } } }", json!({})).await;
+    assert_eq!(d["tickets"]["totalCount"], 1);
+    assert_eq!(d["tickets"]["nodes"][0]["subject"], "Changes to NAS #424242 are failing");
+    // Once it is resolved, the next dead letter raises a new one.
+    let id = global_id("Ticket", first.id);
+    app.ok(&t.token, "mutation($id: ID!) { setTicketStatus(id: $id, status: RESOLVED) { id } }", json!({"id": id}))
+        .await;
+    let second = raise().await.unwrap().expect("a new ticket");
+    assert_ne!(second.id, first.id);
+    assert_eq!(audit_count(&app, &t.token, "ticket.create", &global_id("Ticket", second.id)).await, 1);
+}

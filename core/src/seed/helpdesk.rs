@@ -12,7 +12,7 @@ use crate::store::tickets::{MessageKind, TicketChannel, TicketPriority, TicketSt
 use crate::workflows::helpdesk::{self as hd, PolicyInput};
 use crate::workflows::tickets::{self, NewTicket};
 use crate::Ctx;
-use chrono::{Datelike, Duration};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use TicketPriority::*;
 use TicketStatus::*;
 
@@ -23,7 +23,7 @@ struct Case {
     priority: TicketPriority,
     channel: TicketChannel,
     report: &'static str,
-    /// Hours after creation of the first reply (none: never answered).
+    /// Minutes after creation of the first reply (none: never answered).
     reply_after: Option<i64>,
     /// Where it ends.
     status: TicketStatus,
@@ -48,7 +48,7 @@ const CASES: [Case; 12] = [
         High,
         TicketChannel::Email,
         "The light on the ONT is red.",
-        Some(1),
+        Some(45),
         Resolved,
     ),
     case(
@@ -57,7 +57,7 @@ const CASES: [Case; 12] = [
         Normal,
         TicketChannel::Staff,
         "Netflix buffers after 8pm.",
-        Some(3),
+        Some(180),
         PendingCustomer,
     ),
     case(
@@ -66,7 +66,7 @@ const CASES: [Case; 12] = [
         Normal,
         TicketChannel::Portal,
         "Two payments on my card statement.",
-        Some(2),
+        Some(120),
         Closed,
     ),
     case(
@@ -75,7 +75,7 @@ const CASES: [Case; 12] = [
         Low,
         TicketChannel::Staff,
         "Please install the new router on Friday.",
-        Some(20),
+        Some(1200),
         OnHold,
     ),
     case(
@@ -84,7 +84,7 @@ const CASES: [Case; 12] = [
         Urgent,
         TicketChannel::Api,
         "Fibre cut reported by the OLT.",
-        Some(0),
+        Some(10),
         Resolved,
     ),
     case("Wi-Fi password reset", "other", Low, TicketChannel::Email, "I forgot my Wi-Fi password.", None, New),
@@ -94,7 +94,7 @@ const CASES: [Case; 12] = [
         Low,
         TicketChannel::Portal,
         "My invoice shows my old address.",
-        Some(5),
+        Some(300),
         Open,
     ),
     case(
@@ -112,7 +112,7 @@ const CASES: [Case; 12] = [
         Normal,
         TicketChannel::Staff,
         "15% loss to EU servers.",
-        Some(30),
+        Some(1800),
         Open,
     ),
     case(
@@ -121,7 +121,7 @@ const CASES: [Case; 12] = [
         Normal,
         TicketChannel::Staff,
         "We move on the 1st.",
-        Some(4),
+        Some(200),
         Resolved,
     ),
     case(
@@ -130,7 +130,7 @@ const CASES: [Case; 12] = [
         Normal,
         TicketChannel::Email,
         "Three days without service.",
-        Some(6),
+        Some(360),
         Closed,
     ),
     case(
@@ -155,6 +155,7 @@ pub(super) async fn run(
     let zone = super::DEMO_ZONE;
     let today = crate::billing::local_date(ctx.clock.now(), zone.name());
     let first = today - Duration::days(15);
+    let end = ctx.clock.now();
     let tl = Timeline::new(ctx, zone, first);
     tl.at(first, 7, 0);
     let h = &tl.ctx;
@@ -206,65 +207,76 @@ pub(super) async fn run(
             .fetch_all(&h.db)
             .await?;
 
-    // Three rounds of the twelve cases, a few days apart; the last round is recent enough
-    // that some of it is still due, and some of it is not answered in time.
-    let mut made = Vec::new();
+    // Three rounds of the twelve cases, a few days apart, each step at its own time: the
+    // last round is recent enough that some of it is still due, and what is never answered
+    // breaches.
+    enum Step {
+        Open,
+        Answer,
+        Finish,
+    }
+    let mut steps: Vec<(DateTime<Utc>, usize, Step)> = Vec::new();
     for round in 0..3i64 {
         for (i, c) in CASES.iter().enumerate() {
             let day = first + Duration::days(round * 5 + (i as i64 % 5));
-            tl.at(day, 8 + (i as u32 % 9), (i as u32 * 7) % 60);
-            let (sub, customer) = subs.get((round as usize * 12 + i) % subs.len().max(1)).copied().unwrap_or((0, 0));
-            let worker = if c.category == "no connection" || c.category == "installation" { engineer } else { support };
-            let n = NewTicket {
-                subject: c.subject.to_string(),
-                body: Some(c.report.to_string()),
-                customer_id: (customer != 0).then_some(customer),
-                subscription_id: (sub != 0).then_some(sub),
-                category_id: category(c.category),
-                priority: Some(c.priority),
-                channel: Some(c.channel),
-                assignee_id: (c.status != New).then_some(worker.user_id),
-                team_id: Some(if worker.user_id == engineer.user_id { field.id } else { care.id }),
-                tags: if c.priority == Urgent { vec!["outage".into()] } else { Vec::new() },
-            };
-            let t = tickets::create(h, support, &n).await?;
-            made.push((t.id, c, worker, day));
+            let local = day.and_hms_opt(8 + (i as u32 % 9), (i as u32 * 7) % 60, 0).unwrap_or_default();
+            let created = zone.from_local_datetime(&local).earliest().map_or(end, |t| t.with_timezone(&Utc));
+            let k = round as usize * CASES.len() + i;
+            steps.push((created, k, Step::Open));
+            if let Some(after) = c.reply_after {
+                let answer = created + Duration::minutes(after);
+                steps.push((answer, k, Step::Answer));
+                steps.push((answer + Duration::hours(2), k, Step::Finish));
+            }
         }
     }
-    // Replies, notes and outcomes, in time order.
-    made.sort_by_key(|(id, ..)| *id);
-    let end = ctx.clock.now();
-    for (id, c, worker, _) in &made {
-        let created = crate::store::tickets::get(&h.db, owner.tenant_id, *id).await?.created_at;
-        let Some(after) = c.reply_after else { continue };
-        let reply_at = crate::clock::from_ms(created) + Duration::hours(after) + Duration::minutes(10);
-        if reply_at > end {
+    steps.sort_by_key(|(at, k, _)| (*at, *k));
+    let mut made: Vec<Option<i64>> = vec![None; 3 * CASES.len()];
+    for (at, k, step) in steps {
+        if at > end {
             continue;
         }
-        tl.set(reply_at);
-        tickets::add_message(h, worker, *id, MessageKind::InternalNote, "Checked the line and the account.").await?;
-        tickets::add_message(
-            h,
-            worker,
-            *id,
-            MessageKind::PublicReply,
-            "Thanks, we are on it and will update you shortly.",
-        )
-        .await?;
-        let done_at = reply_at + Duration::hours(2);
-        if done_at > end {
-            continue;
-        }
-        tl.set(done_at);
-        if c.status == Closed {
-            tickets::add_message(h, worker, *id, MessageKind::CustomerMessage, "Thanks, all good now.").await?;
-        }
-        if matches!(c.status, Resolved | Closed | PendingCustomer | OnHold) {
-            tickets::set_status(h, worker, *id, c.status).await?;
+        tl.set(at);
+        let c = &CASES[k % CASES.len()];
+        let worker = if c.category == "no connection" || c.category == "installation" { engineer } else { support };
+        match (step, made[k]) {
+            (Step::Open, _) => {
+                let (sub, customer) = subs.get(k % subs.len().max(1)).copied().unwrap_or((0, 0));
+                let n = NewTicket {
+                    subject: c.subject.to_string(),
+                    body: Some(c.report.to_string()),
+                    customer_id: (customer != 0).then_some(customer),
+                    subscription_id: (sub != 0).then_some(sub),
+                    category_id: category(c.category),
+                    priority: Some(c.priority),
+                    channel: Some(c.channel),
+                    assignee_id: (c.status != New).then_some(worker.user_id),
+                    team_id: Some(if worker.user_id == engineer.user_id { field.id } else { care.id }),
+                    tags: if c.priority == Urgent { vec!["outage".into()] } else { Vec::new() },
+                };
+                made[k] = Some(tickets::create(h, support, &n).await?.id);
+            }
+            (Step::Answer, Some(id)) => {
+                tickets::add_message(h, worker, id, MessageKind::InternalNote, "Checked the line and the account.")
+                    .await?;
+                let reply = "Thanks, we are on it and will update you shortly.";
+                tickets::add_message(h, worker, id, MessageKind::PublicReply, reply).await?;
+            }
+            (Step::Finish, Some(id)) => {
+                if c.status == Closed {
+                    tickets::add_message(h, worker, id, MessageKind::CustomerMessage, "Thanks, all good now.").await?;
+                }
+                if matches!(c.status, Resolved | Closed | PendingCustomer | OnHold) {
+                    tickets::set_status(h, worker, id, c.status).await?;
+                }
+            }
+            _ => {}
         }
     }
+    let made: Vec<(i64, &Case)> =
+        made.iter().enumerate().filter_map(|(k, id)| id.map(|id| (id, &CASES[k % CASES.len()]))).collect();
     // Two reports of the same outage, merged; and one ticket raised in priority.
-    if let Some((a, ..)) = made.iter().rev().find(|(_, c, ..)| c.subject == "Whole building offline") {
+    if let Some((a, _)) = made.iter().rev().find(|(_, c)| c.subject == "Whole building offline") {
         let orig = crate::store::tickets::get(&h.db, owner.tenant_id, *a).await?;
         let dup = NewTicket {
             subject: "Internet down in our building".into(),
@@ -278,7 +290,7 @@ pub(super) async fn run(
         let dup = tickets::create(h, support, &dup).await?;
         tickets::merge(h, support, *a, &[dup.id]).await?;
     }
-    if let Some((id, ..)) = made.iter().rev().find(|(_, c, ..)| c.status == New && c.priority == Low) {
+    if let Some((id, _)) = made.iter().rev().find(|(_, c)| c.status == New && c.priority == Low) {
         tickets::set_priority(h, support, *id, Normal).await?;
         tickets::assign(h, owner, *id, Patch::Set(support.user_id), Patch::Set(care.id)).await?;
     }

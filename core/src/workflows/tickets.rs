@@ -11,10 +11,11 @@ use crate::events::EventKind;
 use crate::helpdesk::{self, sla::Schedule};
 use crate::patch::Patch;
 use crate::store::helpdesk as settings;
+use crate::store::jobs::{DeviceJob, DeviceJobPayload};
 use crate::store::tickets::{
     self, Message, MessageKind, Ticket, TicketChannel, TicketPriority, TicketStatus, NOTHING_DUE,
 };
-use crate::store::{customers, subscriptions};
+use crate::store::{customers, devices, nas, subscriptions};
 use crate::{validate, Ctx};
 use serde_json::json;
 
@@ -520,4 +521,43 @@ pub async fn raise_automatic(ctx: &Ctx, tenant_id: i64, key: &str, n: &NewTicket
         Err(CoreError::Conflict { field, .. }) if field == "dedupKey" => Ok(None),
         r => r,
     }
+}
+
+/// Raises the automatic ticket for a dead-lettered device job: one open ticket per device (or
+/// per NAS, for RADIUS jobs), HIGH, channel API, tagged `automatic`; none when one is open.
+/// Called by the device-job worker right after it dead-letters `job`.
+pub async fn device_job_dead(ctx: &Ctx, job: &DeviceJob, error: &str) -> CoreResult<Option<Ticket>> {
+    let (key, what) = match (job.device_id, job.nas_id) {
+        (Some(d), _) => {
+            let name = devices::get(&ctx.db, job.tenant_id, d).await.map_or_else(|_| format!("#{d}"), |x| x.name);
+            (format!("device:{d}"), format!("device {name}"))
+        }
+        (None, Some(n)) => {
+            let name = nas::find(&ctx.db, job.tenant_id, n).await?.map_or_else(|| format!("#{n}"), |x| x.name);
+            (format!("nas:{n}"), format!("NAS {name}"))
+        }
+        (None, None) => return Ok(None),
+    };
+    let subscription_id = serde_json::from_str::<DeviceJobPayload>(&job.payload).ok().map(|p| p.subscription_id);
+    let n = NewTicket {
+        subject: format!("Changes to {what} are failing"),
+        body: Some(format!(
+            "Job #{} ({}) was given up after {} attempts: {error}. Jobs for it go to the dead letters \
+             until it answers; retry them with retryDeviceJob.",
+            job.id, job.kind, job.attempts
+        )),
+        subscription_id,
+        priority: Some(TicketPriority::High),
+        channel: Some(TicketChannel::Api),
+        tags: vec!["automatic".into(), "device".into()],
+        ..Default::default()
+    };
+    let n = match subscription_id {
+        // The subscription may be gone; the ticket is about the device either way.
+        Some(s) if subscriptions::get(&ctx.db, job.tenant_id, s).await.is_err() => {
+            NewTicket { subscription_id: None, ..n }
+        }
+        _ => n,
+    };
+    raise_automatic(ctx, job.tenant_id, &key, &n).await
 }
