@@ -88,8 +88,11 @@ fn pages(order: Order) -> Vec<(&'static str, PageArgs)> {
     ]
 }
 
+/// A way a statement may set a filter field.
+type Setter<F> = fn(&mut F, &Ids);
+
 /// Filter fields by name, each with the ways a statement may set it.
-type Fields<F> = Vec<(&'static str, Vec<fn(&mut F, &Ids)>)>;
+type Fields<F> = Vec<(&'static str, Vec<Setter<F>>)>;
 
 /// Every combination of the filter fields, each either unset or one of its example values.
 fn combinations<F: Clone + Default>(fields: Fields<F>, ids: &Ids) -> Vec<(String, F)> {
@@ -307,7 +310,7 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
         ("search", vec![|f, _| f.search = Some("router down".into())]),
     ];
     let mut ticket_cases = combinations(ticket_filters, ids);
-    let alone: [(&str, fn(&mut TicketFilter, &Ids)); 5] = [
+    let alone: [(&str, Setter<TicketFilter>); 5] = [
         ("priority", |f, _| f.priority = Some(TicketPriority::Urgent)),
         ("team", |f, _| f.team_id = Some(1)),
         ("customer", |f, ids| f.customer_id = Some(ids.customer)),

@@ -319,8 +319,8 @@ pub async fn bulk_assign(
     for &id in ids {
         let mut t = open_ticket(&mut tx, actor.tenant_id, id).await?;
         let before = (t.assignee_id, t.team_id);
-        t.assignee_id = assignee.clone().apply(t.assignee_id);
-        t.team_id = team.clone().apply(t.team_id);
+        t.assignee_id = assignee.apply(t.assignee_id);
+        t.team_id = team.apply(t.team_id);
         if t.status == TicketStatus::New && t.assignee_id.is_some() {
             helpdesk::move_status(&mut t, TicketStatus::Open, now, &schedule);
         }
