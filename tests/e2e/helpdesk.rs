@@ -355,3 +355,34 @@ async fn a_dead_letter_raises_one_open_ticket_per_device() {
     assert_ne!(second.id, first.id);
     assert_eq!(audit_count(&app, &t.token, "ticket.create", &global_id("Ticket", second.id)).await, 1);
 }
+
+/// The README's Helpdesk examples are valid operations of the schema: each line of its GraphQL
+/// blocks and each curl query passes validation and only lacks a token.
+#[tokio::test]
+async fn the_readme_helpdesk_examples_are_valid_operations() {
+    let app = spawn_app().await;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("## Helpdesk").expect("README has a Helpdesk section");
+    let section = &readme[start..start + readme[start..].find("\n## Roles").unwrap()];
+    let mut ops: Vec<String> = Vec::new();
+    let mut in_graphql = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_graphql = line == "```graphql";
+            continue;
+        }
+        if in_graphql && !line.trim().is_empty() {
+            ops.push(line.to_string());
+        }
+        // The curl examples: the query between `"query":` and the closing quote.
+        if let Some(q) = line.trim().strip_prefix("\"{ ").and_then(|q| q.strip_suffix("\"}'")) {
+            ops.push(format!("{{ {}", q.replace("\\\"", "\"")));
+        }
+    }
+    assert!(ops.len() >= 15, "{ops:#?}");
+    let vars = json!({"id": "x", "ids": ["x"], "dups": ["x"], "u": null, "team": null, "lead": null});
+    for op in &ops {
+        let r = app.gql(None, op, vars.clone()).await;
+        assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{op}\n{r:#}");
+    }
+}
