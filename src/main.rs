@@ -200,11 +200,11 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     let stop = tokio_util::sync::CancellationToken::new();
     let radius = tokio::spawn(isp_radiusd::server::run(auth, acct, ctx.clone(), stop.clone().cancelled_owned()));
     let worker = tokio::spawn(isp_netctl::worker::run(ctx.clone(), stop.clone().cancelled_owned()));
-    // Billing and dunning for every tenant at start and when the day changes; idempotent, so
-    // several `isp serve` processes may run it at once.
+    // Billing and dunning for every tenant at start and when the day changes, and the SLA
+    // sweep every minute; idempotent, so several `isp serve` processes may run it at once.
     let billing = tokio::spawn(isp_core::scheduler::run_daily(
         ctx.clone(),
-        std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(60),
         stop.clone().cancelled_owned(),
     ));
     let api_stop = stop.clone();

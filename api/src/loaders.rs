@@ -14,9 +14,11 @@ use isp_core::db::Db;
 use isp_core::error::CoreResult;
 use isp_core::store::customers::{self, Customer};
 use isp_core::store::devices::{self, Device};
+use isp_core::store::helpdesk::{self, Category, Team};
 use isp_core::store::nas::{self, Nas};
 use isp_core::store::plans::{self, Plan};
 use isp_core::store::subscriptions::{self, Subscription};
+use isp_core::store::tickets::{self, Message};
 use isp_core::CoreError;
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,6 +50,12 @@ pub struct Loaders {
     pub allocations_by_payment: Load<Many<AllocationsOfPayments>>,
     /// Refunds of each payment.
     pub refunds: Load<Many<RefundsOfPayments>>,
+    /// Messages of each ticket.
+    pub ticket_messages: Load<Many<MessagesOfTickets>>,
+    /// Ticket categories by id.
+    pub ticket_categories: Load<One<TicketCategories>>,
+    /// Ticket teams by id.
+    pub ticket_teams: Load<One<TicketTeams>>,
     /// Rows read ahead by a list resolver.
     prefetched: Prefetched,
     db: Db,
@@ -85,6 +93,9 @@ impl Loaders {
             allocations_by_invoice: many(db, tenant_id, role),
             allocations_by_payment: many(db, tenant_id, role),
             refunds: many(db, tenant_id, role),
+            ticket_messages: many(db, tenant_id, role),
+            ticket_categories: one(db, tenant_id, role),
+            ticket_teams: one(db, tenant_id, role),
             prefetched: Prefetched::default(),
             db: db.clone(),
             tenant_id,
@@ -262,6 +273,12 @@ rows! {
     AllocationsOfPayments: Allocation = |db, t, keys| payments::allocations(db, t, keys, false), |r: &Allocation| r.payment_id, InvoiceRead;
     /// Refunds by payment.
     RefundsOfPayments: Refund = payments::refunds, |r: &Refund| r.payment_id, InvoiceRead;
+    /// Ticket messages by ticket.
+    MessagesOfTickets: Message = tickets::messages, |r: &Message| r.ticket_id, TicketRead;
+    /// Ticket categories by id.
+    TicketCategories: Category = helpdesk::categories_by_id, |r: &Category| r.id, TicketRead;
+    /// Ticket teams by id.
+    TicketTeams: Team = helpdesk::teams_by_id, |r: &Team| r.id, TicketRead;
 }
 
 /// Converts a loader error into a GraphQL error with its code.

@@ -118,6 +118,12 @@ pub enum Action {
     JobRead,
     /// Retry a dead-lettered device job.
     JobRetry,
+    /// Read helpdesk tickets, their messages, the helpdesk settings and the ticket report.
+    TicketRead,
+    /// Create and work tickets: reply, note, assign, change status and priority, merge.
+    TicketWrite,
+    /// Change SLA policies, business hours, holidays, ticket categories and teams.
+    HelpdeskSettings,
 }
 
 use Action::*;
@@ -152,6 +158,9 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (DeviceWrite, &[Owner, Admin, Engineer]),
     (JobRead, &[Owner, Admin, Manager, Support, Engineer]),
     (JobRetry, &[Owner, Admin, Engineer]),
+    (TicketRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
+    (TicketWrite, &[Owner, Admin, Support, Engineer]),
+    (HelpdeskSettings, &[Owner, Admin]),
 ];
 
 impl Role {
@@ -231,6 +240,9 @@ mod tests {
             DeviceWrite,
             JobRead,
             JobRetry,
+            TicketRead,
+            TicketWrite,
+            HelpdeskSettings,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

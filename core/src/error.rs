@@ -116,6 +116,9 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("nas_ip_key", "nas.ip_address", "ipAddress"),
     ("devices_tenant_name_key", "devices.tenant_id, devices.name", "name"),
     ("customers_tenant_number_key", "customers.tenant_id, customers.account_number", "accountNumber"),
+    ("ticket_categories_tenant_name_key", "ticket_categories.tenant_id, ticket_categories.name", "name"),
+    ("ticket_teams_tenant_name_key", "ticket_teams.tenant_id, ticket_teams.name", "name"),
+    ("tickets_dedup_key", "tickets.tenant_id, tickets.dedup_key", "dedupKey"),
 ];
 
 /// The CONFLICT error for a unique violation, naming the field when the constraint is known.

@@ -21,16 +21,23 @@ pub enum EventKind {
     PaymentReceived,
     /// A device job gave up after its last attempt (dead letter).
     DeviceJobDead,
+    /// A helpdesk ticket was created or changed (a message, assignment, status, priority).
+    TicketChanged,
+    /// A ticket breached its SLA and was escalated (once per ticket): its assignee and team
+    /// lead are to be told (the escalation row names them).
+    TicketEscalated,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::CustomerChanged,
         EventKind::PlanChanged,
         EventKind::SubscriptionChanged,
         EventKind::PaymentReceived,
         EventKind::DeviceJobDead,
+        EventKind::TicketChanged,
+        EventKind::TicketEscalated,
     ];
 
     /// The name stored in the `events` table.
@@ -41,6 +48,8 @@ impl EventKind {
             EventKind::SubscriptionChanged => "subscription.changed",
             EventKind::PaymentReceived => "payment.received",
             EventKind::DeviceJobDead => "device_job.dead",
+            EventKind::TicketChanged => "ticket.changed",
+            EventKind::TicketEscalated => "ticket.escalated",
         }
     }
 

@@ -12,6 +12,7 @@
 //! netjobs      which device jobs a status change implies (reads through store)
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
+//! helpdesk     SLA clock arithmetic, due times, the ticket report
 //!      ^       lists (every list statement, for the plan test)
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
@@ -44,11 +45,12 @@ mod tests {
         ("effects", &["auth", "ctx", "db", "error", "events", "store"]),
         ("netjobs", &["db", "error", "store"]),
         ("billing", &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "store", "validate"]),
+        ("helpdesk", &["clock", "db", "error", "store"]),
         (
             "workflows",
             &[
-                "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "jwt", "netjobs",
-                "password", "patch", "secrets", "store", "validate",
+                "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "helpdesk", "jwt",
+                "netjobs", "password", "patch", "secrets", "store", "validate",
             ],
         ),
         ("lists", &["billing", "db", "error", "store"]),

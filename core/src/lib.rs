@@ -20,6 +20,7 @@ pub mod db;
 pub mod effects;
 pub mod error;
 pub mod events;
+pub mod helpdesk;
 pub mod jwt;
 mod layers;
 pub mod lists;

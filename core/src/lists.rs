@@ -13,6 +13,7 @@ use crate::store::devices::{self, DeviceKind};
 use crate::store::jobs::{self, JobStatus};
 use crate::store::page::{Cursor, ListQuery, Order, PageArgs, SortKey};
 use crate::store::subscriptions::{self, AccessType, SubscriptionFilter, SubscriptionSort, SubscriptionStatus};
+use crate::store::tickets::{self, TicketFilter, TicketPriority, TicketSort, TicketStatus};
 use crate::store::{audit, auth_log, nas, plans, radius_sessions, usage, users};
 
 /// The GraphQL connection fields these lists serve.
@@ -31,6 +32,7 @@ pub const FIELDS: &[&str] = &[
     "dunningEvents",
     "devices",
     "deviceJobs",
+    "tickets",
 ];
 
 /// Ids the statements filter by.
@@ -86,8 +88,11 @@ fn pages(order: Order) -> Vec<(&'static str, PageArgs)> {
     ]
 }
 
+/// A way a statement may set a filter field.
+type Setter<F> = fn(&mut F, &Ids);
+
 /// Filter fields by name, each with the ways a statement may set it.
-type Fields<F> = Vec<(&'static str, Vec<fn(&mut F, &Ids)>)>;
+type Fields<F> = Vec<(&'static str, Vec<Setter<F>>)>;
 
 /// Every combination of the filter fields, each either unset or one of its example values.
 fn combinations<F: Clone + Default>(fields: Fields<F>, ids: &Ids) -> Vec<(String, F)> {
@@ -293,6 +298,40 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
         out.count("deviceJobs", what.clone(), jobs::count_sql(t, status))?;
     }
 
+    // Tickets: every combination of the common filters with every sort, and each other
+    // filter alone with every sort.
+    let ticket_filters: Fields<TicketFilter> = vec![
+        (
+            "status",
+            vec![|f, _| f.status = Some(vec![TicketStatus::Open]), |f, _| f.status = Some(TicketStatus::OPEN.to_vec())],
+        ),
+        ("assignee", vec![|f, ids| f.assignee_id = Some(ids.user)]),
+        ("breached", vec![|f, _| f.breached = Some(true)]),
+        ("search", vec![|f, _| f.search = Some("router down".into())]),
+    ];
+    let mut ticket_cases = combinations(ticket_filters, ids);
+    let alone: [(&str, Setter<TicketFilter>); 5] = [
+        ("priority", |f, _| f.priority = Some(TicketPriority::Urgent)),
+        ("team", |f, _| f.team_id = Some(1)),
+        ("customer", |f, ids| f.customer_id = Some(ids.customer)),
+        ("category", |f, _| f.category_id = Some(1)),
+        ("atRisk", |f, _| f.at_risk = Some(true)),
+    ];
+    for (name, set) in alone {
+        let mut f = TicketFilter::default();
+        set(&mut f, ids);
+        ticket_cases.push((format!(" {name}"), f));
+    }
+    for (what, f) in ticket_cases {
+        for sort in TicketSort::ALL {
+            for (page, args) in pages(sort.order()) {
+                let q = tickets::list_sql(backend, t, &f, *sort, &args);
+                out.list("tickets", format!("{sort}{what} {page}"), q, f.search.is_some())?;
+            }
+        }
+        out.count("tickets", what.clone(), tickets::count_sql(backend, t, &f))?;
+    }
+
     // Lookups by id: the loaders behind nested fields, and the workflows' reads.
     // A page's worth of ids: SQLite's heuristics judge a long IN list against a tenant-wide index.
     let few = |id: i64| (id..id + 50).collect::<Vec<_>>();
@@ -317,6 +356,8 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
         "payment_id",
     );
     out.lookup("refunds", "by payment", payments::refunds_sql(t, &few(ids.payment)), "payment_id");
+    out.lookup("tickets", "get_many", tickets::get_many_sql(t, &few(1)), "id");
+    out.lookup("ticket_messages", "by ticket", tickets::messages_sql(t, &few(1)), "ticket_id");
     let open = radius_sessions::open_of_subscription_sql(t, ids.subscription);
     out.lookup("radius_sessions", "open of subscription", open, "subscription_id");
     Ok(out.0)

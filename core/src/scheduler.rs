@@ -1,4 +1,5 @@
-//! The daily job of `isp serve`: billing, then dunning, for every tenant on its own calendar.
+//! The background loop of `isp serve`: billing, then dunning, for every tenant on its own
+//! calendar, and the helpdesk's SLA sweep on every round.
 //!
 //! "Today" is the tenant's local date ([`crate::billing::local_date`] in its IANA time zone), so a
 //! tenant in Auckland is billed for the 1st while one in Los Angeles is still on the 31st.
@@ -74,14 +75,44 @@ pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResul
     Ok(failed)
 }
 
-/// Runs [`run_due`] at start and every `check_every` after, until `shutdown` resolves: each
-/// tenant is billed once per local day, soon after its midnight.
+/// Runs the helpdesk's SLA sweep ([`workflows::tickets::sweep`]) for every tenant at the
+/// clock's now: breach and at-risk flags, escalations. A failing tenant is logged and the
+/// others go on; returns how many failed.
+pub async fn sweep_helpdesk(ctx: &Ctx) -> CoreResult<usize> {
+    let mut failed = 0;
+    for (id, _) in tenants::zones(&ctx.db).await? {
+        match workflows::tickets::sweep(ctx, id).await {
+            Ok(s) if s.changed > 0 => {
+                tracing::info!(
+                    tenant = id,
+                    breached = s.breached,
+                    escalated = s.escalated,
+                    changed = s.changed,
+                    "SLA sweep"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failed += 1;
+                tracing::error!(tenant = id, error = %e, "SLA sweep failed; the next check retries");
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// Runs [`run_due`] and [`sweep_helpdesk`] at start and every `check_every` after, until
+/// `shutdown` resolves: each tenant is billed once per local day, soon after its midnight,
+/// and its tickets' SLAs are checked on every round.
 pub async fn run_daily(ctx: Ctx, check_every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut done = HashMap::new();
     loop {
         if let Err(e) = run_due(&ctx, &mut done).await {
             tracing::error!(error = %e, "daily billing could not list tenants; retrying");
+        }
+        if let Err(e) = sweep_helpdesk(&ctx).await {
+            tracing::error!(error = %e, "SLA sweep could not list tenants; retrying");
         }
         tokio::select! {
             _ = &mut shutdown => return,

@@ -166,7 +166,14 @@ impl<S: CoaSender> Worker<S> {
             }
             Attempt::Retry(err) | Attempt::Fatal(err) => {
                 tracing::error!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %err, "device job dead-lettered");
-                ("dead", isp_core::workflows::jobs::dead_letter(ctx, job, err).await)
+                let res = isp_core::workflows::jobs::dead_letter(ctx, job, err).await;
+                if res.is_ok() {
+                    // One open helpdesk ticket per device whose changes are dead-lettered.
+                    if let Err(e) = isp_core::workflows::tickets::device_job_dead(ctx, job, err).await {
+                        tracing::error!(job = job.id, error = %e, "could not raise the device's ticket");
+                    }
+                }
+                ("dead", res)
             }
         };
         ctx.metrics.inc("isp_device_jobs_total", &format!("result=\"{label}\""));

@@ -26,6 +26,11 @@ const SNAPSHOT: &str = r#"{
   invoices(first: 100) { edges { node { id number status paid { amountMinor } lines { description total { amountMinor } } } } }
   payments(first: 100) { edges { node { id receiptNumber refunded { amountMinor } allocations { invoiceId amount { amountMinor } } } } }
   dunningEvents(first: 100) { edges { node { id kind } } }
+  tickets(first: 5) { nodes { id subject status priority assigneeId updatedAt team { id } category { id } messages { id body } } }
+  ticketCategories { id name }
+  ticketTeams { id name leadId }
+  slaPolicies { priority firstResponseMinutes resolutionMinutes businessHours }
+  businessHours { week { startMinute endMinute } holidays { date name } }
 }"#;
 
 /// What a case must answer.
@@ -98,6 +103,30 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     app.ok(&a.token, upd, json!({"i": {"id": a_sub, "deviceId": a_device}})).await;
     let a_job = crate::roles::dead_job(&app, &a).await;
     crate::billing_payments::gateway(&app, &a.token, "paypal", "HMAC_SHA256", "a-secret-a-secret-a").await;
+    // The helpdesk: a team, a category, a policy, business hours and a ticket with a message.
+    let a_ticket_subject = format!("A ticket {}", unique());
+    let d = app
+        .ok(
+            &a.token,
+            "mutation($l: ID) { createTicketTeam(name: \"A team\", leadId: $l) { id } createTicketCategory(name: \"A cat\") { id } \
+             setSlaPolicy(input: {priority: HIGH, firstResponseMinutes: 60, resolutionMinutes: 600}) { priority } \
+             setBusinessHours(week: [[{startMinute: 480, endMinute: 1020}], [], [], [], [], [], []], holidays: [{date: \"2030-01-01\", name: \"A day\"}]) { timezone } }",
+            json!({"l": a_support.id}),
+        )
+        .await;
+    let (a_team, a_category) = (
+        d["createTicketTeam"]["id"].as_str().unwrap().to_string(),
+        d["createTicketCategory"]["id"].as_str().unwrap().to_string(),
+    );
+    let d = app
+        .ok(
+            &a.token,
+            "mutation($i: CreateTicketInput!) { createTicket(input: $i) { id } }",
+            json!({"i": {"subject": a_ticket_subject, "body": "A's words", "customerId": a_customer, "subscriptionId": a_sub,
+                         "teamId": a_team, "categoryId": a_category, "assigneeId": a_support.id, "priority": "HIGH"}}),
+        )
+        .await;
+    let a_ticket = d["createTicket"]["id"].as_str().unwrap().to_string();
     let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
 
     // Tenant B with its own data.
@@ -106,17 +135,32 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     let b_customer = app.customer(&b.token, "B customer").await;
     let b_sub = app.subscription(&b.token, &b_customer, &b_plan, &format!("b-user-{}", unique()), "ACTIVE").await;
     let b_user = app.staff(&b, "CASHIER").await;
+    let d = app.ok(&b.token, "mutation { createTicket(input: {subject: \"B first\"}) { id } }", json!({})).await;
+    let b_ticket = d["createTicket"]["id"].as_str().unwrap().to_string();
     app.clock.advance(Duration::minutes(1)); // any write to A would now change an updatedAt
 
-    let a_ids =
-        [&a_owner, &a_support.id, &a_plan, &a_customer, &a_sub, &a_tenant, &a_invoice, &a_payment, &a_device, &a_job];
+    let a_ids = [
+        &a_owner,
+        &a_support.id,
+        &a_plan,
+        &a_customer,
+        &a_sub,
+        &a_tenant,
+        &a_invoice,
+        &a_payment,
+        &a_device,
+        &a_job,
+        &a_ticket,
+        &a_team,
+        &a_category,
+    ];
     // A's IDs, their neighbours, and raw row ids wrapped as every type.
     let mut guessed: Vec<String> = Vec::new();
     for id in a_ids {
         let (ty, n) = parse_global_id(id);
         for m in [n - 1, n, n + 1] {
             guessed.push(global_id(&ty, m));
-            for other in ["Customer", "Plan", "Subscription", "StaffUser", "Tenant", "Device"] {
+            for other in ["Customer", "Plan", "Subscription", "StaffUser", "Tenant", "Device", "Ticket"] {
                 guessed.push(global_id(other, m));
             }
         }
@@ -127,7 +171,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         .iter()
         .map(|s| s.to_string())
         .chain([a_name.clone(), a_username.clone(), a.slug.clone(), a.email.clone(), a_support.email.clone()])
-        .chain([a_device_name.clone()])
+        .chain([a_device_name.clone(), a_ticket_subject.clone()])
         .chain(a_radius.markers())
         .collect();
     let radius_before = app.ok(&a.token, crate::radius_isolation::SNAPSHOT, json!({})).await;
@@ -203,6 +247,35 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("createSubscription", create_sub,
              json!({"i": {"customerId": b_customer, "planId": b_plan, "accessType": "PPPOE", "username": "x3", "password": "p", "deviceId": a_device}}), Code("VALIDATION")),
         case("updateSubscription", upd_sub, json!({"i": {"id": b_sub, "deviceId": a_device}}), Code("VALIDATION")),
+        // The helpdesk: B sees only its own tickets and settings and cannot point at A's.
+        case("tickets", "{ tickets(first: 100) { totalCount nodes { id subject customer { id } messages { body } } } }", json!({}), Ok),
+        case("tickets", "query($s: String!) { tickets(filter: {search: $s}) { totalCount nodes { id } } }", json!({"s": a_ticket_subject}), Ok),
+        case("tickets", "query($c: ID, $t: ID, $k: ID, $u: ID) { tickets(filter: {customerId: $c, teamId: $t, categoryId: $k, assigneeId: $u}) { totalCount } }",
+             json!({"c": a_customer, "t": a_team, "k": a_category, "u": a_support.id}), Ok),
+        case("ticketCategories", "{ ticketCategories { id name } }", json!({}), Ok),
+        case("ticketTeams", "{ ticketTeams { id name leadId } }", json!({}), Ok),
+        case("slaPolicies", "{ slaPolicies { priority firstResponseMinutes } }", json!({}), Ok),
+        case("businessHours", "{ businessHours { timezone week { startMinute } holidays { date name } } }", json!({}), Ok),
+        case("ticketReport", "{ ticketReport(from: \"2024-01-01\", to: \"2028-01-01\") { byCategory { categoryId count } workload { assigneeId open } } }", json!({}), Ok),
+        case("createTicket", "mutation { createTicket(input: {subject: \"B ticket\"}) { id } }", json!({}), Ok),
+        case("createTicket", "mutation($c: ID!) { createTicket(input: {subject: \"x\", customerId: $c}) { id } }", json!({"c": a_customer}), Code("VALIDATION")),
+        case("createTicket", "mutation($s: ID!) { createTicket(input: {subject: \"x\", subscriptionId: $s}) { id } }", json!({"s": a_sub}), Code("VALIDATION")),
+        case("createTicket", "mutation($u: ID!) { createTicket(input: {subject: \"x\", assigneeId: $u}) { id } }", json!({"u": a_support.id}), Code("VALIDATION")),
+        case("createTicket", "mutation($t: ID!) { createTicket(input: {subject: \"x\", teamId: $t}) { id } }", json!({"t": a_team}), Code("VALIDATION")),
+        case("createTicket", "mutation($k: ID!) { createTicket(input: {subject: \"x\", categoryId: $k}) { id } }", json!({"k": a_category}), Code("VALIDATION")),
+        case("mergeTickets", "mutation($t: ID!, $s: [ID!]!) { mergeTickets(targetId: $t, sourceIds: $s) { id } }",
+             json!({"t": a_ticket, "s": [b_ticket]}), Code("NOT_FOUND")),
+        case("mergeTickets", "mutation($t: ID!, $s: [ID!]!) { mergeTickets(targetId: $t, sourceIds: $s) { id } }",
+             json!({"t": b_ticket, "s": [a_ticket]}), Code("VALIDATION")),
+        case("createTicketCategory", "mutation { createTicketCategory(name: \"A cat\") { id } }", json!({}), Ok),
+        case("createTicketTeam", "mutation($l: ID) { createTicketTeam(name: \"A team\", leadId: $l) { id } }", json!({"l": a_support.id}), Code("VALIDATION")),
+        case("createTicketTeam", "mutation { createTicketTeam(name: \"A team\") { id } }", json!({}), Ok),
+        case("setSlaPolicy", "mutation($p: ID) { setSlaPolicy(input: {priority: HIGH, planId: $p, firstResponseMinutes: 5, resolutionMinutes: 50}) { priority } }",
+             json!({"p": a_plan}), Code("VALIDATION")),
+        case("setSlaPolicy", "mutation { setSlaPolicy(input: {priority: HIGH, firstResponseMinutes: 5, resolutionMinutes: 50}) { priority } }", json!({}), Ok),
+        case("removeSlaPolicy", "mutation { removeSlaPolicy(priority: HIGH) }", json!({}), Ok),
+        case("removeSlaPolicy", "mutation { removeSlaPolicy(priority: HIGH) }", json!({}), Code("NOT_FOUND")),
+        case("setBusinessHours", "mutation { setBusinessHours(week: [[], [], [], [], [], [], [{startMinute: 0, endMinute: 60}]]) { timezone } }", json!({}), Ok),
     ];
     // Every ID-taking operation with A's real IDs.
     let by_id: &[(&'static str, &str, &str)] = &[
@@ -233,6 +306,23 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ("deleteDevice", "mutation($id: ID!) { deleteDevice(id: $id) { id } }", &a_device),
         ("retryDeviceJob", "mutation($id: ID!) { retryDeviceJob(id: $id) { id } }", &a_job),
         ("issueInvoice", "mutation($id: ID!) { issueInvoice(id: $id) { id } }", &a_invoice),
+        ("replyTicket", "mutation($id: ID!) { replyTicket(id: $id, body: \"hijack\") { id } }", &a_ticket),
+        ("addTicketNote", "mutation($id: ID!) { addTicketNote(id: $id, body: \"hijack\") { id } }", &a_ticket),
+        (
+            "addTicketCustomerMessage",
+            "mutation($id: ID!) { addTicketCustomerMessage(id: $id, body: \"hijack\") { id } }",
+            &a_ticket,
+        ),
+        ("assignTicket", "mutation($id: ID!) { assignTicket(id: $id, assigneeId: null) { id } }", &a_ticket),
+        ("bulkAssignTickets", "mutation($id: ID!) { bulkAssignTickets(ids: [$id], teamId: null) { id } }", &a_ticket),
+        ("setTicketStatus", "mutation($id: ID!) { setTicketStatus(id: $id, status: CLOSED) { id } }", &a_ticket),
+        ("setTicketPriority", "mutation($id: ID!) { setTicketPriority(id: $id, priority: LOW) { id } }", &a_ticket),
+        (
+            "renameTicketCategory",
+            "mutation($id: ID!) { renameTicketCategory(id: $id, name: \"x\") { id } }",
+            &a_category,
+        ),
+        ("updateTicketTeam", "mutation($id: ID!) { updateTicketTeam(id: $id, name: \"x\") { id } }", &a_team),
         ("deleteInvoice", "mutation($id: ID!) { deleteInvoice(id: $id) }", &a_invoice),
         (
             "updateStaffUser",
@@ -259,6 +349,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ("plan", "query($id: ID!) { plan(id: $id) { id } }"),
         ("subscription", "query($id: ID!) { subscription(id: $id) { id } }"),
         ("device", "query($id: ID!) { device(id: $id) { id } }"),
+        ("ticket", "query($id: ID!) { ticket(id: $id) { id } }"),
     ];
 
     // The schema's root fields must all be covered here.
@@ -294,14 +385,29 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
              plans(first: 100, includeArchived: true) { nodes { id } } subscriptions(first: 100) { nodes { id } } \
              staffUsers(first: 100) { nodes { id } } devices(first: 100) { nodes { id } } \
              invoices(first: 100) { nodes { id } } payments(first: 100) { nodes { id } } \
-             deviceJobs(first: 100) { nodes { id } } }",
+             deviceJobs(first: 100) { nodes { id } } tickets(first: 100) { nodes { id } } \
+             ticketTeams { id } ticketCategories { id } }",
             json!({}),
         )
         .await;
     let mut b_own: BTreeSet<String> = [own["tenant"]["id"].as_str().unwrap().to_string()].into();
-    for list in ["customers", "plans", "subscriptions", "staffUsers", "devices", "invoices", "payments", "deviceJobs"] {
+    for list in [
+        "customers",
+        "plans",
+        "subscriptions",
+        "staffUsers",
+        "devices",
+        "invoices",
+        "payments",
+        "deviceJobs",
+        "tickets",
+    ] {
         b_own.extend(own[list]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
     }
+    for list in ["ticketTeams", "ticketCategories"] {
+        b_own.extend(own[list].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
+    }
+    assert!(b_own.contains(&b_ticket));
     assert!(
         b_own.contains(&b_plan) && b_own.contains(&b_customer) && b_own.contains(&b_sub) && b_own.contains(&b_user.id)
     );
@@ -325,7 +431,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     }
     let typed = guessed
         .iter()
-        .filter(|g| ["Customer", "Plan", "Subscription", "Device"].contains(&parse_global_id(g).0.as_str()));
+        .filter(|g| ["Customer", "Plan", "Subscription", "Device", "Ticket"].contains(&parse_global_id(g).0.as_str()));
     assert_eq!(lookups_run, guessed.len() + typed.count(), "every guessed ID was looked up");
     // Raw row ids and garbage are not IDs at all.
     let (_, raw) = parse_global_id(&a_customer);

@@ -22,6 +22,7 @@ mod docs;
 mod fixtures;
 mod graph;
 mod harness;
+mod helpdesk;
 mod interop_graphiql;
 mod interop_graphql_js;
 mod isolation;

@@ -392,6 +392,15 @@ async fn wrong_credentials_give_a_clear_error_and_a_dead_letter_after_the_last_a
     let edges = d["deviceJobs"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 1, "{d}");
     assert!(edges[0]["node"]["lastError"].as_str().unwrap().contains("password"));
+    // The dead letter raised the device's helpdesk ticket.
+    let q = "{ tickets { totalCount nodes { subject priority channel tags status messages { body } } } }";
+    let d = n.app.ok(&n.t.token, q, json!({})).await;
+    assert_eq!(d["tickets"]["totalCount"], 1, "{d}");
+    let tk = &d["tickets"]["nodes"][0];
+    assert_eq!(tk["subject"], "Changes to device core-1 are failing");
+    assert_eq!((tk["priority"].as_str(), tk["channel"].as_str()), (Some("HIGH"), Some("API")));
+    assert_eq!(tk["tags"], json!(["automatic", "device"]));
+    assert!(tk["messages"][0]["body"].as_str().unwrap().contains("password"), "{tk}");
 
     let failed = n.netctl(&["--json", "jobs", "--failed"]).await;
     assert_eq!(failed.code, 0);

@@ -42,6 +42,9 @@ const FOUNDATION: &[Action] = &[
 /// The actions of network devices and the job outbox, each with an operation below.
 const NETWORK: &[Action] = &[Action::DeviceRead, Action::DeviceWrite, Action::JobRead, Action::JobRetry];
 
+/// The actions of the helpdesk, each with an operation below.
+const HELPDESK: &[Action] = &[Action::TicketRead, Action::TicketWrite, Action::HelpdeskSettings];
+
 /// A representative operation for `action`, run as someone with `role`.
 fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, Value)> {
     let tag = format!("{}-{}", role.as_str(), unique());
@@ -101,6 +104,16 @@ fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, V
         Action::JobRetry => {
             ("mutation($id: ID!) { retryDeviceJob(id: $id) { status } }", json!({"id": t.dead_job}))
         }
+        Action::TicketRead => {
+            ("{ tickets { totalCount nodes { subject messages { body } category { name } } } slaPolicies { priority } }", json!({}))
+        }
+        Action::TicketWrite => (
+            "mutation($s: String!) { createTicket(input: {subject: $s, body: \"no link\", priority: HIGH}) { id } }",
+            json!({"s": format!("T {tag}")}),
+        ),
+        Action::HelpdeskSettings => {
+            ("mutation($n: String!) { createTicketCategory(name: $n) { id } }", json!({"n": format!("cat {tag}")}))
+        }
         #[allow(unreachable_patterns)] // actions of later features get their operation here
         _ => return None,
     })
@@ -127,7 +140,7 @@ async fn every_role_can_do_exactly_what_the_matrix_allows() {
     };
     let covered: Vec<Action> =
         MATRIX.iter().map(|(a, _)| *a).filter(|a| operation(*a, Role::Owner, &dummy).is_some()).collect();
-    for a in FOUNDATION.iter().chain(NETWORK) {
+    for a in FOUNDATION.iter().chain(NETWORK).chain(HELPDESK) {
         assert!(covered.contains(a), "{a:?} is not in the matrix or has no operation");
     }
     let uncovered: Vec<_> = MATRIX.iter().map(|(a, _)| *a).filter(|a| !covered.contains(a)).collect();

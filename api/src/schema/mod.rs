@@ -2,6 +2,7 @@
 
 pub mod billing;
 pub mod devices;
+pub mod helpdesk;
 mod inputs;
 mod mutation;
 mod query;
@@ -26,11 +27,23 @@ pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, radius::RadiusQuery, billing::BillingQuery, devices::DeviceQuery);
+pub struct Query(
+    query::CoreQuery,
+    radius::RadiusQuery,
+    billing::BillingQuery,
+    devices::DeviceQuery,
+    helpdesk::HelpdeskQuery,
+);
 
 /// Entry points for changing the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation, radius::RadiusMutation, billing::BillingMutation, devices::DeviceMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    radius::RadiusMutation,
+    billing::BillingMutation,
+    devices::DeviceMutation,
+    helpdesk::HelpdeskMutation,
+);
 use tokio::sync::OnceCell;
 use types::*;
 
@@ -100,6 +113,14 @@ pub enum Node {
     Charge(billing::Charge),
     /// A dunning event.
     DunningEvent(billing::DunningEvent),
+    /// A helpdesk ticket.
+    Ticket(helpdesk::Ticket),
+    /// A message of a ticket.
+    TicketMessage(helpdesk::TicketMessage),
+    /// A ticket category.
+    TicketCategory(helpdesk::TicketCategory),
+    /// A helpdesk team.
+    TicketTeam(helpdesk::TicketTeam),
 }
 
 /// Per-request state created after authentication.

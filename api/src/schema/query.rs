@@ -119,6 +119,7 @@ impl CoreQuery {
                 node(Action::InvoiceRead)?;
                 found(dunning::get(db, t, n).await)?.map(|e| Node::DunningEvent(billing::DunningEvent(e)))
             }
+            "Ticket" | "TicketMessage" | "TicketCategory" | "TicketTeam" => super::helpdesk::node(ctx, &ty, n).await?,
             _ => None,
         })
     }

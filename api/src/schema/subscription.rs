@@ -22,6 +22,10 @@ pub enum ChangeKind {
     Payment,
     /// A device job was dead-lettered: its delivery gave up after the last attempt.
     DeviceJob,
+    /// A helpdesk ticket (messages, assignment, status, priority).
+    Ticket,
+    /// A ticket that breached its SLA and was escalated (the ID is the ticket's).
+    TicketEscalated,
 }
 
 impl ChangeKind {
@@ -33,6 +37,8 @@ impl ChangeKind {
             EventKind::SubscriptionChanged => (ChangeKind::Subscription, "Subscription", Action::SubscriptionRead),
             EventKind::PaymentReceived => (ChangeKind::Payment, "Payment", Action::InvoiceRead),
             EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
+            EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
+            EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
         }
     }
 }

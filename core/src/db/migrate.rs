@@ -27,6 +27,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (9, "report_aggregates", "0009_report_aggregates.sql"),
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
+    (12, "helpdesk", "0012_helpdesk.sql"),
     (14, "events", "0014_events.sql"),
 );
 
@@ -46,6 +47,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (9, "report_aggregates", "0009_report_aggregates.sql"),
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
+    (12, "helpdesk", "0012_helpdesk.sql"),
     (14, "events", "0014_events.sql"),
 );
 

@@ -148,6 +148,20 @@ async fn seed_tenant(db: &Db, slug: &str, rows: i64) -> Ids {
         "{} INSERT INTO device_jobs (tenant_id, nas_id, kind, payload, status, next_attempt_at, created_at, updated_at) \
          SELECT {t}, {nas}, 'RADIUS_DISCONNECT', '{{}}', CASE WHEN i % 20 = 0 THEN 'DEAD' WHEN i % 7 = 0 THEN 'PENDING' ELSE 'DONE' END, \
          i, i, i FROM n", numbers(rows))).await;
+    exec(db, &format!(
+        "{} INSERT INTO tickets (tenant_id, customer_id, subject, priority, status, channel, assignee_id, tags, next_due_at, \
+         breached, at_risk, created_at, updated_at) SELECT {t}, {customer} + i % {rows}, 'Router down ' || i, \
+         CASE WHEN i % 4 = 0 THEN 'URGENT' ELSE 'NORMAL' END, CASE WHEN i % 3 = 0 THEN 'CLOSED' ELSE 'OPEN' END, 'STAFF', \
+         CASE WHEN i % 2 = 0 THEN {user} END, '', i, CASE WHEN i % 11 = 0 THEN 1 ELSE 0 END, 0, i, i FROM n",
+        numbers(rows))).await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO ticket_messages (tenant_id, ticket_id, kind, body, created_at) \
+         SELECT {t}, id, 'CUSTOMER_MESSAGE', 'no internet since ' || id, 0 FROM tickets WHERE tenant_id = {t}"
+        ),
+    )
+    .await;
     let (invoice, payment) = (
         one(db, &format!("SELECT MIN(id) FROM invoices WHERE tenant_id = {t}")).await,
         one(db, &format!("SELECT MIN(id) FROM payments WHERE tenant_id = {t}")).await,
@@ -366,7 +380,7 @@ fn filters_combine_and_every_list_has_statements() {
         let subs = all.iter().filter(|s| s.field == "subscriptions" && s.key.is_none()).count();
         assert_eq!(subs, 3 * 2 * 2 * 2 * 2 * (3 * 4 + 1));
         // And the lookups by id the loaders and workflows make.
-        assert_eq!(all.iter().filter(|s| s.key.is_some()).count(), 12);
+        assert_eq!(all.iter().filter(|s| s.key.is_some()).count(), 14);
         let _: &Sql<'static> = &all[0].sql;
     }
 }

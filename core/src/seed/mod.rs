@@ -1,6 +1,7 @@
 //! Demo data: a realistic tenant with a few months of history to click through right after
 //! the quick start, a second tenant to show isolation, and bulk data for benchmarks.
 
+mod helpdesk;
 mod history;
 mod network;
 mod timeline;
@@ -171,6 +172,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
         customers.push(radius_login(h, &owner, &plans.fiber, 50 + n, login, name).await?);
     }
     history::run(&tl, &crew, &plans, &net, customers, &hotspot).await?;
+    helpdesk::run(ctx, &owner, &actor(Role::Support), &actor(Role::Engineer), plans.business.id).await?;
 
     let other =
         staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)

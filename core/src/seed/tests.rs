@@ -74,6 +74,20 @@ async fn check(ctx: &Ctx) {
         ("radius_usage", "1 = 1"),
         ("auth_log", "result = 'ACCEPT'"),
         ("auth_log", "result = 'REJECT'"),
+        ("tickets", "status = 'NEW'"),
+        ("tickets", "status = 'OPEN'"),
+        ("tickets", "status = 'PENDING_CUSTOMER'"),
+        ("tickets", "status = 'ON_HOLD'"),
+        ("tickets", "status = 'RESOLVED'"),
+        ("tickets", "status = 'CLOSED'"),
+        ("tickets", "breached = 1 AND escalated_at IS NOT NULL"),
+        ("tickets", "merged_into_id IS NOT NULL"),
+        ("tickets", "breached = 0 AND first_response_due IS NOT NULL"),
+        ("ticket_messages", "kind = 'PUBLIC_REPLY'"),
+        ("ticket_messages", "kind = 'INTERNAL_NOTE'"),
+        ("ticket_messages", "kind = 'CUSTOMER_MESSAGE'"),
+        ("ticket_escalations", "1 = 1"),
+        ("sla_policies", "plan_id IS NOT NULL"),
     ] {
         assert!(rows(table, filter).await > 0, "the demo has no {table} with {filter}");
     }

@@ -59,7 +59,7 @@ impl Timeline {
         self.clock.set(self.end);
     }
 
-    fn set(&self, t: DateTime<Utc>) {
+    pub fn set(&self, t: DateTime<Utc>) {
         self.clock.set(t.max(self.clock.now()).min(self.end));
     }
 

@@ -84,6 +84,8 @@ pub enum Index {
     Customers,
     /// `subscription_search` (subscription_id): login, static IP, MAC address, ONU serial.
     Subscriptions,
+    /// `ticket_search` (ticket_id): subject, tags and every message (migration 0012).
+    Tickets,
 }
 
 impl Index {
@@ -91,6 +93,7 @@ impl Index {
         match self {
             Index::Customers => "customer_search",
             Index::Subscriptions => "subscription_search",
+            Index::Tickets => "ticket_search",
         }
     }
 
@@ -98,6 +101,7 @@ impl Index {
         match self {
             Index::Customers => "customer_id",
             Index::Subscriptions => "subscription_id",
+            Index::Tickets => "ticket_id",
         }
     }
 }

@@ -147,7 +147,11 @@ impl ProfileCache {
                         EventKind::SubscriptionChanged => g.evict_sub(e.object_id),
                         EventKind::PlanChanged => g.evict_plan(e.tenant_id, e.object_id),
                         // Nothing a profile is made of.
-                        EventKind::CustomerChanged | EventKind::PaymentReceived | EventKind::DeviceJobDead => {}
+                        EventKind::CustomerChanged
+                        | EventKind::PaymentReceived
+                        | EventKind::DeviceJobDead
+                        | EventKind::TicketChanged
+                        | EventKind::TicketEscalated => {}
                     }
                 }
                 Err(TryRecvError::Lagged(_)) => self.clear(),
