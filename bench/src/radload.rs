@@ -325,3 +325,63 @@ pub fn wait_answering(target: SocketAddr, secret: &[u8], prefix: &str, within: D
     }
     Ok(false)
 }
+
+/// What a burst measured: requests sent at once from one socket, and when their answers came.
+#[derive(Debug, Clone)]
+pub struct Burst {
+    /// Requests sent.
+    pub sent: usize,
+    /// Milliseconds after the first send at which each answer arrived, in arrival order.
+    pub answers_ms: Vec<f64>,
+    /// Milliseconds the sends took.
+    pub send_ms: f64,
+}
+
+impl Burst {
+    /// Answers that arrived within `ms` of the first send.
+    pub fn within(&self, ms: f64) -> usize {
+        self.answers_ms.iter().filter(|&&t| t <= ms).count()
+    }
+
+    /// When the last answer arrived (ms), if every request was answered.
+    pub fn all_ms(&self) -> Option<f64> {
+        (self.answers_ms.len() >= self.sent).then(|| self.answers_ms.last().copied().unwrap_or(0.0))
+    }
+}
+
+/// A NAS after a reboot: `n` Accounting-Starts (sessions `0..n` of `spec`'s users, tagged
+/// `{tag}-burst`) sent from one socket as fast as it can, Identifiers wrapping around; answers
+/// are collected until all came or `spec.timeout` passed without one. No retransmissions, so
+/// anything dropped on the way stays unanswered.
+pub fn burst(spec: &LoadSpec, n: usize) -> Result<Burst> {
+    let spec = LoadSpec { mode: Mode::Acct, tag: format!("{}-burst", spec.tag), ..spec.clone() };
+    let mut rng = Rng(0x5EED_0000_0000_0001);
+    let packets = (0..n)
+        .map(|i| build(&spec, (i % IDS) as u8, i, 0, &mut rng).map(|(bytes, _)| bytes))
+        .collect::<Result<Vec<_>>>()?;
+    let sock = UdpSocket::bind("127.0.0.1:0").context("binding the burst socket")?;
+    sock.connect(spec.target)?;
+    let reader = sock.try_clone()?;
+    reader.set_read_timeout(Some(spec.timeout))?;
+    let start = Instant::now();
+    let answers = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut at = Vec::with_capacity(n);
+        while at.len() < n {
+            match reader.recv(&mut buf) {
+                Ok(len) if Packet::decode(&buf[..len]).is_ok_and(|p| p.code == Code::AccountingResponse) => {
+                    at.push(start.elapsed().as_secs_f64() * 1000.0);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        at
+    });
+    for p in &packets {
+        sock.send(p)?;
+    }
+    let send_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let answers_ms = answers.join().map_err(|_| anyhow::anyhow!("the burst reader panicked"))?;
+    Ok(Burst { sent: n, answers_ms, send_ms })
+}

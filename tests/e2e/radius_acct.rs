@@ -489,3 +489,57 @@ async fn simultaneous_use_is_set_through_the_api() {
     assert_eq!(r.pap(&u, "pw-123456").await.code, Code::AccessReject, "third session refused");
     r.expect_reason(&u, "PAP REJECT simultaneous-use limit reached (2 of 2)").await;
 }
+
+/// A NAS after a reboot: 5,000 Accounting-Starts sent at once from one socket (Identifiers
+/// wrapping around 256 times) are all answered and all recorded, and nothing is shed. Before
+/// the listener read on a thread of its own, the kernel dropped most of such a burst while
+/// the runtime's threads were busy with the first requests.
+#[tokio::test]
+async fn a_burst_of_five_thousand_starts_from_one_nas_is_answered_in_full() {
+    const N: usize = 5000;
+    let r = spawn_radius().await;
+    let plan = r.plan(base_plan("Burst")).await;
+    r.subscriber(plan.id, "burst", "pw-burst", |_| {}).await;
+    let prefix = format!("burst-{}-", unique());
+    let packets: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let mut p = acct(acct_status_type::START, "burst", &format!("{prefix}{i}"), 0, 0, 0);
+            p.identifier = (i % 256) as u8;
+            p.encode_request(SECRET.as_bytes()).unwrap()
+        })
+        .collect();
+    let sock = std::net::UdpSocket::bind((r.nas_ip, 0)).unwrap();
+    sock.connect(r.acct).unwrap();
+    let reader = sock.try_clone().unwrap();
+    // Replies are read while the burst is sent, so the client's own buffer never overflows.
+    let replies = std::thread::spawn(move || {
+        reader.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut n = 0;
+        while n < N {
+            match reader.recv(&mut buf) {
+                Ok(len) => {
+                    assert_eq!(Packet::decode(&buf[..len]).unwrap().code, Code::AccountingResponse);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        n
+    });
+    for p in &packets {
+        sock.send(p).unwrap();
+    }
+    let answered = tokio::task::spawn_blocking(move || replies.join().unwrap()).await.unwrap();
+    assert_eq!(answered, N, "every Accounting-Start of the burst is answered");
+    let (recorded,): (i64,) =
+        isp_core::db::query_as("SELECT COUNT(*) FROM radius_sessions WHERE tenant_id = $1 AND acct_session_id LIKE $2")
+            .bind(r.tenant_id)
+            .bind(format!("{prefix}%"))
+            .fetch_one(&r.app.ctx.db)
+            .await
+            .unwrap();
+    assert_eq!(recorded, N as i64, "and recorded");
+    let shed = r.app.ctx.metrics.get("isp_radius_dropped_total", "port=\"acct\",reason=\"overload\"");
+    assert_eq!(shed, 0, "nothing was shed");
+}
