@@ -177,6 +177,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// How long after SIGTERM the process may take to stop, whatever it is doing.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(9);
+
+/// Waits for SIGTERM or Ctrl-C, then tells every long pass to stop between chunks
+/// (`ctx.shutdown`: billing, dunning, sweeps) and arms a watchdog: whatever still runs
+/// [`SHUTDOWN_GRACE`] later (a client holding a connection open, a statement that will not
+/// end), the process exits then. Work cut off is a transaction that rolls back.
+async fn stopping(ctx: Ctx) {
+    shutdown_signal().await;
+    ctx.shutdown.cancel();
+    std::thread::spawn(|| {
+        std::thread::sleep(SHUTDOWN_GRACE);
+        tracing::warn!(secs = SHUTDOWN_GRACE.as_secs(), "still stopping after the grace period; exiting now");
+        std::process::exit(0);
+    });
+}
+
 async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     if cfg.auth.argon2_memory_kib < 8 * 1024 {
         tracing::warn!(
@@ -193,7 +210,8 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "GraphQL API on http://{}/graphql", listener.local_addr()?);
     spawn_relay(&ctx);
     if !with_radius {
-        isp_api::serve(listener, ctx, shutdown_signal()).await?;
+        let stop = stopping(ctx.clone());
+        isp_api::serve(listener, ctx, stop).await?;
         return Ok(());
     }
     let (auth, acct) = bind_radius(&ctx).await?;
@@ -208,11 +226,14 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
         stop.clone().cancelled_owned(),
     ));
     let api_stop = stop.clone();
-    let api = isp_api::serve(listener, ctx, async move { api_stop.cancelled().await });
-    let signal = async {
-        shutdown_signal().await;
-        stop.cancel();
+    let signal = {
+        let ctx = ctx.clone();
+        async move {
+            stopping(ctx).await;
+            stop.cancel();
+        }
     };
+    let api = isp_api::serve(listener, ctx, async move { api_stop.cancelled().await });
     let (api, ()) = tokio::join!(api, signal);
     api?;
     let _ = radius.await;
@@ -266,7 +287,8 @@ async fn main() -> Result<()> {
             let ctx = open(cfg).await?;
             spawn_relay(&ctx);
             let (auth, acct) = bind_radius(&ctx).await?;
-            isp_radiusd::server::run(auth, acct, ctx, shutdown_signal()).await;
+            let stop = stopping(ctx.clone());
+            isp_radiusd::server::run(auth, acct, ctx, stop).await;
             Ok(())
         }
         Command::Worker { tenant } => {
@@ -285,7 +307,7 @@ async fn main() -> Result<()> {
             } else {
                 tracing::info!("device-job worker running");
             }
-            worker.run(shutdown_signal()).await;
+            worker.run(stopping(ctx.clone())).await;
             Ok(())
         }
         Command::Migrate => {

@@ -220,6 +220,16 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
     let first = measure(&ctx, &actor, as_of).await?;
     eprintln!("re-run ...");
     let again = measure(&ctx, &actor, as_of).await?;
+    // Dunning over the run's open invoices: the daily pass the day they are issued (none is
+    // due yet), on their due date (a reminder each) and the day after (each marked overdue).
+    let due = as_of + chrono::Duration::days(BillingSettings::default().payment_terms_days);
+    let mut dunning = Vec::new();
+    for (what, day) in [("issued", as_of), ("reminders", due), ("overdue", due + chrono::Duration::days(1))] {
+        eprintln!("dunning as of {day} ({what}) ...");
+        let started = Instant::now();
+        let out = isp_core::workflows::dunning::run(&ctx, &actor, day).await.context("dunning run")?;
+        dunning.push((what, day, started.elapsed(), out));
+    }
     ctx.db.close().await;
 
     let n = a.subscriptions as i64;
@@ -241,6 +251,10 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
     }
     if again.created != Rows::default() || again.reported != 0 {
         problems.push(format!("re-run created {:?} ({} reported)", again.created, again.reported));
+    }
+    let counts: Vec<usize> = dunning.iter().map(|(_, _, _, o)| o.reminders + o.overdue + o.suspended).collect();
+    if counts != [0, n as usize, n as usize] {
+        problems.push(format!("dunning steps: expected [0, {n}, {n}], got {counts:?}"));
     }
 
     println!();
@@ -272,6 +286,16 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
         first.wall.as_secs_f64() / 2.0,
         again.wall.as_secs_f64() / 0.5
     );
+    for (what, day, wall, out) in &dunning {
+        println!(
+            "dunning as of {day} ({what}): {:.3} s wall, {} reminders, {} overdue, {} suspended; target <= 2 s {}",
+            wall.as_secs_f64(),
+            out.reminders,
+            out.overdue,
+            out.suspended,
+            if wall.as_secs_f64() <= 2.0 { "met" } else { "NOT met" }
+        );
+    }
     for p in &problems {
         println!("WRONG: {p}");
     }
@@ -284,6 +308,10 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
         "seed_s": fx.seed_time.as_secs_f64(),
         "run": first.json(),
         "rerun": again.json(),
+        "dunning": dunning.iter().map(|(what, day, wall, out)| serde_json::json!({
+            "phase": what, "as_of": day.to_string(), "wall_s": wall.as_secs_f64(),
+            "reminders": out.reminders, "overdue": out.overdue, "suspended": out.suspended,
+        })).collect::<Vec<_>>(),
         "ok": problems.is_empty(),
     });
     println!("{json}");

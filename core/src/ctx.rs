@@ -29,6 +29,9 @@ pub struct Ctx {
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
     /// Bumped on every NAS change, so RADIUS caches in this process reload at once.
     pub nas_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Cancelled when the process is asked to stop: long passes (billing, dunning, sweeps)
+    /// check it between chunks and end there with UNAVAILABLE, their committed chunks kept.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Ctx {
@@ -54,12 +57,21 @@ impl Ctx {
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
             nas_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         })
     }
 
     /// Now, as Unix milliseconds, from the injected clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// UNAVAILABLE when the process is stopping: called by long passes between chunks.
+    pub fn check_running(&self, what: &str) -> crate::CoreResult<()> {
+        if self.shutdown.is_cancelled() {
+            return Err(crate::CoreError::Unavailable(format!("shutting down; {what} stopped between chunks")));
+        }
+        Ok(())
     }
 
     /// argon2 cost for new staff password hashes.

@@ -43,6 +43,10 @@ pub enum CoreError {
         /// Seconds until a new attempt can succeed.
         retry_after_secs: i64,
     },
+    /// The server cannot do it right now (no free database connection in time, shutting
+    /// down); the same request may succeed when retried.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A failure the client cannot fix (database down, bug). Logged once, with its context
     /// and the chain of errors that caused it, where it reaches a client or a log
     /// (`to_gql`, the RADIUS handlers, the worker); clients only see INTERNAL.
@@ -98,6 +102,7 @@ impl CoreError {
             Self::Validation { .. } => "VALIDATION",
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal { .. } => "INTERNAL",
         }
     }

@@ -10,7 +10,7 @@
 
 use crate::auth::Actor;
 use crate::billing::{dunning, local_date, run, tenant_today};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::store::tenants;
 use crate::workflows;
 use crate::Ctx;
@@ -59,12 +59,19 @@ pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResul
     let tenants = tenants::zones(&ctx.db).await?;
     let mut failed = 0;
     for (id, as_of) in due(ctx.clock.now(), &tenants, done) {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
         match run_tenant(ctx, id, as_of).await {
             Ok(day) => {
                 if day.invoices > 0 || day.dunning != Default::default() {
                     tracing::info!(tenant = id, invoices = day.invoices, summary = %dunning::describe(&day.dunning, as_of), "daily billing");
                 }
                 done.insert(id, as_of);
+            }
+            Err(CoreError::Unavailable(why)) if ctx.shutdown.is_cancelled() => {
+                tracing::info!(tenant = id, as_of = %as_of, %why, "daily billing stopped for shutdown; the next start goes on");
+                break;
             }
             Err(e) => {
                 failed += 1;
@@ -81,6 +88,9 @@ pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResul
 pub async fn sweep_helpdesk(ctx: &Ctx) -> CoreResult<usize> {
     let mut failed = 0;
     for (id, _) in tenants::zones(&ctx.db).await? {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
         match workflows::tickets::sweep(ctx, id).await {
             Ok(s) if s.changed > 0 => {
                 tracing::info!(
@@ -110,6 +120,9 @@ pub async fn run_daily(ctx: Ctx, check_every: Duration, shutdown: impl Future<Ou
     loop {
         if let Err(e) = run_due(&ctx, &mut done).await {
             tracing::error!(error = %e, "daily billing could not list tenants; retrying");
+        }
+        if ctx.shutdown.is_cancelled() {
+            return;
         }
         if let Err(e) = sweep_helpdesk(&ctx).await {
             tracing::error!(error = %e, "SLA sweep could not list tenants; retrying");

@@ -171,3 +171,48 @@ async fn the_daily_job_bills_and_dunns_each_tenant_once_per_day() {
     assert_eq!(daily::run_tenant(&app.ctx, tenant_id, day).await.unwrap().invoices, 1);
     assert_eq!(daily::run_tenant(&app.ctx, tenant_id, day).await.unwrap(), daily::TenantDay::default());
 }
+
+/// The dunning run walks open invoices in chunks (here of 2, over 5 invoices due the same
+/// day, so the keyset crosses equal due dates), and on shutdown stops before the next chunk
+/// with UNAVAILABLE, leaving nothing half-done; the next run does the rest.
+#[tokio::test]
+async fn dunning_walks_invoices_in_chunks_and_stops_between_them_on_shutdown() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    set_day(&app, "2024-01-01");
+    settings(
+        &app,
+        &t.token,
+        json!({"paymentTermsDays": 10, "reminderDaysBefore": 3, "overdueAfterDays": 0, "suspendAfterDays": 7}),
+    )
+    .await;
+    let plan = plan_priced(&app, &t.token, 1000).await;
+    for i in 0..5 {
+        let c = app.customer(&t.token, &format!("Chunked {i}")).await;
+        sub_from(&app, &t.token, &c, &plan, "2024-01-01").await;
+    }
+    assert_eq!(run_billing(&app, &t.token, "2024-01-01").await.len(), 5);
+    let tenant_id = tenants::by_slug(&app.ctx.db, &t.slug).await.unwrap().unwrap().id;
+    let actor = isp_core::auth::Actor::system(tenant_id, "test");
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 8).unwrap();
+    let reminders = || async {
+        let (n,): (i64,) = isp_core::db::query_as("SELECT COUNT(*) FROM dunning_events WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(&app.ctx.db)
+            .await
+            .unwrap();
+        n
+    };
+
+    let stopping = isp_core::Ctx { shutdown: tokio_util::sync::CancellationToken::new(), ..app.ctx.clone() };
+    stopping.shutdown.cancel();
+    let e = isp_core::workflows::dunning::run(&stopping, &actor, day).await.unwrap_err();
+    assert_eq!(e.code(), "UNAVAILABLE", "{e}");
+    assert_eq!(reminders().await, 0, "nothing done after the shutdown began");
+
+    let out = isp_core::workflows::dunning::run_in_chunks(&app.ctx, &actor, day, 2).await.unwrap();
+    assert_eq!(out.reminders, 5, "three chunks, every invoice reminded once");
+    assert_eq!(reminders().await, 5);
+    let again = isp_core::workflows::dunning::run_in_chunks(&app.ctx, &actor, day, 2).await.unwrap();
+    assert_eq!(again.reminders, 0);
+}

@@ -136,3 +136,49 @@ async fn serve_demo_answers_a_demo_login() {
     child.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGTERM stops `isp serve` within 10 s whatever it is doing: long passes stop between
+/// chunks, and a watchdog ends the process at the grace period.
+#[tokio::test]
+async fn serve_stops_within_ten_seconds_of_sigterm() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"))
+        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ISP_DATABASE_URL")
+        .env("ISP_RADIUS_AUTH", "127.0.0.1:0")
+        .env("ISP_RADIUS_ACCT", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let mut ready = false;
+    for _ in 0..300 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "isp serve --demo did not become ready");
+    // A client holding a connection open (a live subscription) must not keep it alive either.
+    let url = format!("ws://{listen}/graphql/ws");
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (_ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let pid = child.id().unwrap().to_string();
+    let sent = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("isp serve still running 10 s after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?} after {:?}", sent.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -227,6 +227,26 @@ pub async fn open(db: &Db, t: i64) -> CoreResult<Vec<Invoice>> {
     .await
 }
 
+/// Up to `limit` invoices (kind INVOICE) of tenant `t` in `status` due on or before `due_by`
+/// (`YYYY-MM-DD`), after position `after` (due date, id) in (due date, id) order: one chunk
+/// of a background pass, read from the `(tenant_id, status, due_date)` index.
+pub async fn due_chunk(
+    ex: impl Executor,
+    t: i64,
+    status: InvoiceStatus,
+    due_by: &str,
+    after: Option<(&str, i64)>,
+    limit: i64,
+) -> CoreResult<Vec<Invoice>> {
+    let mut sql = Sql::new(&format!("SELECT {COLS} FROM invoices WHERE tenant_id = "));
+    sql.arg(t).push(" AND status = ").arg(status).push(" AND due_date <= ").arg(due_by.to_string());
+    if let Some((due, id)) = after {
+        sql.push(" AND (due_date, id) > (").arg(due.to_string()).push(", ").arg(id).push(")");
+    }
+    sql.push(" AND kind = 'INVOICE' ORDER BY due_date, id LIMIT ").arg(limit);
+    sql.fetch_all(ex).await
+}
+
 /// Writes a credit note reversing invoice `cur` (its totals negated, lines copied negated),
 /// numbered `number` and dated `day`; returns its id.
 pub async fn insert_credit_note(tx: &mut Tx, cur: &Invoice, number: &str, day: NaiveDate, now: i64) -> CoreResult<i64> {

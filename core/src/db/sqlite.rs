@@ -186,7 +186,7 @@ impl Sqlite {
             Ok(p) => p,
             Err(_) => tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
                 .await
-                .map_err(|_| CoreError::internal("no free database connection within 10 s"))?
+                .map_err(|_| CoreError::Unavailable("no free database connection within 10 s".into()))?
                 .map_err(|e| CoreError::internal_from("database pool closed", e))?,
         };
         self.lease_with(permit)

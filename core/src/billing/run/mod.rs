@@ -286,6 +286,8 @@ pub async fn run_with(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, opts: RunOptio
     let mut out = RunOutcome::default();
     let mut after = 0;
     loop {
+        // On shutdown, stop between chunks: what is committed stays, the next run goes on.
+        ctx.check_running("the billing run")?;
         let mut tries = 0;
         let chunk = loop {
             let job = ChunkJob {
