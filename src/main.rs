@@ -60,6 +60,12 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Back up the embedded SQLite database while it runs, with the key files it needs, into
+    /// a new directory (restore: stop the service and copy the files into the data directory).
+    Backup {
+        /// Directory to create for the backup (must not exist).
+        output: PathBuf,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Manage staff users.
@@ -242,6 +248,38 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     Ok(())
 }
 
+/// `isp backup OUTPUT`: the database (`VACUUM INTO`, consistent while the service runs) and
+/// the key files of the data directory (without the master key the copy's subscriber
+/// passwords and device secrets cannot be read) into the new directory `output`.
+async fn backup(ctx: &Ctx, data_dir: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    if ctx.db.sqlite_file().is_none() {
+        bail!("the database is PostgreSQL: back it up with pg_dump (README, Deployment); `isp backup` copies the embedded SQLite database");
+    }
+    if output.exists() {
+        bail!("{} exists; give a new directory", output.display());
+    }
+    std::fs::create_dir_all(output).with_context(|| format!("cannot create {}", output.display()))?;
+    let db_file = output.join("isp.db");
+    ctx.db.backup_sqlite(&db_file).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut copied = vec!["isp.db".to_string()];
+    for key in ["master.key", "jwt.key"] {
+        let from = data_dir.join(key);
+        if from.exists() {
+            let to = output.join(key);
+            std::fs::copy(&from, &to).with_context(|| format!("cannot copy {}", from.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+            }
+            copied.push(key.to_string());
+        }
+    }
+    let size = std::fs::metadata(&db_file)?.len();
+    println!("backed up {} to {} ({} bytes of database)", copied.join(", "), output.display(), size);
+    Ok(())
+}
+
 /// The event relay (`isp_core::relay`): changes made by other processes on the same database
 /// reach this one's subscribers and caches. It ends with the process.
 fn spawn_relay(ctx: &Ctx) {
@@ -309,6 +347,13 @@ async fn main() -> Result<()> {
             }
             worker.run(stopping(ctx.clone())).await;
             Ok(())
+        }
+        Command::Backup { output } => {
+            let cfg = load_config(&cli.global, None)?;
+            init_logging(&cfg);
+            let data_dir = cfg.data_dir.clone();
+            let ctx = open(cfg).await?;
+            backup(&ctx, &data_dir, &output).await
         }
         Command::Migrate => {
             let cfg = load_config(&cli.global, None)?;

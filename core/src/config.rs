@@ -351,6 +351,21 @@ mod tests {
     }
 
     #[test]
+    fn the_deployment_sample_loads_and_names_every_section() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/isp.toml");
+        let c = Config::load(Some(&f), |_| None).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/isp"));
+        assert!(!c.auth.allow_registration && c.trust_proxy);
+        // Every other value in the sample is the default (it documents them).
+        let d = Config::default();
+        assert_eq!((c.radius.acct_interim_interval_secs, c.radius.job_max_attempts), (300, 8));
+        assert_eq!(c.graphql.max_complexity, d.graphql.max_complexity);
+        assert_eq!(c.devices.timeout_ms, d.devices.timeout_ms);
+        assert_eq!(c.auth.argon2_memory_kib, d.auth.argon2_memory_kib);
+    }
+
+    #[test]
     fn env_overrides_file() {
         let dir = std::env::temp_dir().join(format!("isp-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

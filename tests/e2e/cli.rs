@@ -182,3 +182,28 @@ async fn serve_stops_within_ten_seconds_of_sigterm() {
     assert!(status.success(), "{status:?} after {:?}", sent.elapsed());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `isp backup` copies the database (consistent, while it is in use) and its key files into a
+/// new directory that works as a data directory; it never overwrites.
+#[test]
+fn backup_writes_a_working_copy_and_never_overwrites() {
+    let dir = temp_dir();
+    let o = isp(&dir, &["seed", "--demo"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir.join("backup-1");
+    let o = isp(&dir, &["backup", out.to_str().unwrap()], &[]);
+    assert!(o.status.success() && text(&o).contains("backed up isp.db, master.key, jwt.key"), "{}", text(&o));
+    let o = isp(&dir, &["backup", out.to_str().unwrap()], &[]);
+    assert!(!o.status.success() && text(&o).contains("exists"), "{}", text(&o));
+    // The copy is a data directory: it migrates (nothing to do) and holds the same customers.
+    let o = isp(&out, &["migrate"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let count = |d: &PathBuf| -> i64 {
+        let c = isp_core::db::rusqlite::Connection::open(d.join("isp.db")).unwrap();
+        c.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0)).unwrap()
+    };
+    assert!(count(&out) > 50);
+    assert_eq!(count(&out), count(&dir));
+    assert_eq!(std::fs::read(out.join("master.key")).unwrap(), std::fs::read(dir.join("master.key")).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}

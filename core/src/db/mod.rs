@@ -215,6 +215,21 @@ impl Db {
         }
     }
 
+    /// Writes a consistent copy of the SQLite database to `dest` while it stays in use
+    /// (`VACUUM INTO`: one read transaction, so writers go on; the copy is compact). `dest`
+    /// must not exist. VALIDATION on PostgreSQL, which is backed up with its own tools.
+    pub async fn backup_sqlite(&self, dest: &std::path::Path) -> CoreResult<()> {
+        if dest.exists() {
+            return Err(CoreError::validation("output", format!("{} exists; not overwriting it", dest.display())));
+        }
+        let target = dest.to_string_lossy().to_string();
+        self.with_sqlite(move |c| c.execute("VACUUM INTO ?1", [target]))
+            .await?
+            .ok_or_else(|| CoreError::validation("database", "PostgreSQL is backed up with pg_dump (see the README)"))?
+            .map_err(|e| CoreError::internal_from(format!("backing up to {}", dest.display()), e))?;
+        Ok(())
+    }
+
     /// The sqlx pool on PostgreSQL (`None` on SQLite), for the benchmarks' hand-written SQL.
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.inner.pool {
