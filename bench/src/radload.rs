@@ -361,6 +361,9 @@ pub fn burst(spec: &LoadSpec, n: usize) -> Result<Burst> {
         .collect::<Result<Vec<_>>>()?;
     let sock = UdpSocket::bind("127.0.0.1:0").context("binding the burst socket")?;
     sock.connect(spec.target)?;
+    // Answers come back in group-commit batches of hundreds: a NAS-sized receive buffer, so
+    // that what is measured is the server, not this socket's buffer (capped by rmem_max).
+    socket2::SockRef::from(&sock).set_recv_buffer_size(8 << 20)?;
     let reader = sock.try_clone()?;
     reader.set_read_timeout(Some(spec.timeout))?;
     let start = Instant::now();

@@ -510,6 +510,8 @@ async fn a_burst_of_five_thousand_starts_from_one_nas_is_answered_in_full() {
         .collect();
     let sock = std::net::UdpSocket::bind((r.nas_ip, 0)).unwrap();
     sock.connect(r.acct).unwrap();
+    // Answers come back in group-commit batches of hundreds: room for them on this side.
+    socket2::SockRef::from(&sock).set_recv_buffer_size(8 << 20).unwrap();
     let reader = sock.try_clone().unwrap();
     // Replies are read while the burst is sent, so the client's own buffer never overflows.
     let replies = std::thread::spawn(move || {

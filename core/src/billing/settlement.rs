@@ -63,6 +63,51 @@ pub async fn refresh(tx: &mut Tx, tenant_id: i64, id: i64, today: NaiveDate, now
         .await
 }
 
+/// [`refresh`] for many open invoices of one tenant at once (a dunning chunk), in `tx` after
+/// their customers are locked: their paid amounts in one statement, and an UPDATE only for
+/// those whose paid amount or status changes. `invs` are the invoices as read in `tx`;
+/// returns them as they now are, in the same order.
+pub async fn refresh_many(
+    tx: &mut Tx,
+    tenant_id: i64,
+    invs: Vec<Invoice>,
+    overdue_after_days: i64,
+    today: NaiveDate,
+    now: i64,
+) -> CoreResult<Vec<Invoice>> {
+    if invs.is_empty() {
+        return Ok(invs);
+    }
+    let ids: Vec<i64> = invs.iter().map(|i| i.id).collect();
+    let mut sql = crate::db::Sql::new(
+        "SELECT invoice_id, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payment_allocations WHERE tenant_id = ",
+    );
+    sql.arg(tenant_id).push(" AND invoice_id IN ").in_list(&ids).push(" GROUP BY invoice_id");
+    let paid: std::collections::HashMap<i64, i64> = sql.fetch_all::<(i64, i64)>(&mut *tx).await?.into_iter().collect();
+    let mut out = Vec::with_capacity(invs.len());
+    for mut inv in invs {
+        if inv.kind != InvoiceKind::Invoice || matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Draft) {
+            out.push(inv);
+            continue;
+        }
+        let p = paid.get(&inv.id).copied().unwrap_or(0);
+        let due = super::parse_date("dueDate", &inv.due_date)?;
+        let status = settle(inv.total_minor, p, due, overdue_after_days, today);
+        if p != inv.paid_minor || status != inv.status {
+            inv = query_as::<Invoice>(&format!("{SETTLE_SQL} RETURNING {}", invoices::COLS))
+                .bind(p)
+                .bind(status)
+                .bind(now)
+                .bind(tenant_id)
+                .bind(inv.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        out.push(inv);
+    }
+    Ok(out)
+}
+
 /// Allocates `amount` of payment `payment` to invoice `invoice` and refreshes the invoice.
 pub async fn allocate(
     tx: &mut Tx,

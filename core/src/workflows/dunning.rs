@@ -49,21 +49,23 @@ pub async fn run_in_chunks(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, chunk: i6
         let mut after: Option<(String, i64)> = None;
         loop {
             ctx.check_running("the dunning run")?;
+            let now = ctx.now_ms();
+            let mut tx = ctx.db.begin().await?;
             let chunk = {
                 let after = after.as_ref().map(|(d, id)| (d.as_str(), *id));
-                invoices::due_chunk(&ctx.db, t, status, &due_by, after, chunk_size).await?
+                invoices::due_chunk(&mut tx, t, status, &due_by, after, chunk_size).await?
             };
             let Some(last) = chunk.last() else { break };
             after = Some((last.due_date.clone(), last.id));
             let full = chunk.len() as i64 == chunk_size;
-            let now = ctx.now_ms();
-            let mut tx = ctx.db.begin().await?;
             let mut customers: Vec<i64> = chunk.iter().map(|i| i.customer_id).collect();
             customers.sort_unstable();
             customers.dedup();
             lock_customers(ctx.db.backend(), &mut tx, t, &customers).await?;
+            // Paid amounts and statuses as of now, under the customers' locks.
+            let chunk = settlement::refresh_many(&mut tx, t, chunk, s.overdue_after_days, as_of, now).await?;
             for inv in &chunk {
-                step(ctx, actor, &mut tx, &s, &network, inv.id, as_of, now, &mut out).await?;
+                step(ctx, actor, &mut tx, &s, &network, inv, as_of, now, &mut out).await?;
             }
             tx.commit().await?;
             if !full {
@@ -82,13 +84,12 @@ async fn step(
     tx: &mut Tx,
     s: &settings::BillingSettings,
     network: &tenants::TenantSettings,
-    invoice_id: i64,
+    inv: &invoices::Invoice,
     as_of: NaiveDate,
     now: i64,
     out: &mut DunningOutcome,
 ) -> CoreResult<()> {
     let t = actor.tenant_id;
-    let inv = settlement::refresh(tx, t, invoice_id, as_of, now).await?;
     if !inv.status.is_open() {
         return Ok(());
     }
