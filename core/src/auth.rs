@@ -118,6 +118,15 @@ pub enum Action {
     JobRead,
     /// Retry a dead-lettered device job.
     JobRetry,
+    /// Configure customer notifications: channels (SMTP, SMS and WhatsApp providers, their
+    /// secrets write-only), templates and their previews.
+    NotifyConfigure,
+    /// Read the notification delivery log and the tenant's templates.
+    NotifyRead,
+    /// Send a logged notification again.
+    NotifyResend,
+    /// Announce planned maintenance to the customers behind a device.
+    OutageAnnounce,
 }
 
 use Action::*;
@@ -152,6 +161,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (DeviceWrite, &[Owner, Admin, Engineer]),
     (JobRead, &[Owner, Admin, Manager, Support, Engineer]),
     (JobRetry, &[Owner, Admin, Engineer]),
+    (NotifyConfigure, &[Owner, Admin]),
+    (NotifyRead, &[Owner, Admin, Manager, Support]),
+    (NotifyResend, &[Owner, Admin, Manager, Support]),
+    (OutageAnnounce, &[Owner, Admin, Manager, Engineer]),
 ];
 
 impl Role {
@@ -231,6 +244,10 @@ mod tests {
             DeviceWrite,
             JobRead,
             JobRetry,
+            NotifyConfigure,
+            NotifyRead,
+            NotifyResend,
+            OutageAnnounce,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

@@ -10,12 +10,14 @@
 //!      ^                                                  ^
 //! effects      audit + outbox jobs + events, written in the use case's transaction
 //! netjobs      which device jobs a status change implies (reads through store)
+//! notify       which notifications an event queues, and their templates
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
 //!      ^       lists (every list statement, for the plan test)
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
+//! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
 //! ```
 
@@ -42,19 +44,37 @@ mod tests {
         ("store", &["auth", "clock", "db", "error", "secrets", "validate"]),
         ("effects", &["auth", "ctx", "db", "error", "events", "store"]),
         ("netjobs", &["db", "error", "store"]),
-        ("billing", &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "store", "validate"]),
+        ("notify", &["ctx", "db", "error", "store"]),
+        (
+            "billing",
+            &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "notify", "store", "validate"],
+        ),
         (
             "workflows",
             &[
                 "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "jwt", "netjobs",
-                "password", "patch", "secrets", "store", "validate",
+                "notify", "password", "patch", "secrets", "store", "validate",
             ],
         ),
         ("lists", &["billing", "db", "error", "store"]),
+        ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         (
             "seed",
-            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "validate", "workflows"],
+            &[
+                "auth",
+                "billing",
+                "clock",
+                "config",
+                "ctx",
+                "db",
+                "delivery",
+                "error",
+                "patch",
+                "store",
+                "validate",
+                "workflows",
+            ],
         ),
         (
             "report_histories",

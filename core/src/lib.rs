@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod db;
+pub mod delivery;
 pub mod effects;
 pub mod error;
 pub mod events;
@@ -25,6 +26,7 @@ mod layers;
 pub mod lists;
 pub mod metrics;
 pub mod netjobs;
+pub mod notify;
 pub mod password;
 pub mod patch;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::CoreResult;
 use crate::store::customers::{self, CustomerFilter, CustomerSort, CustomerStatus};
 use crate::store::devices::{self, DeviceKind};
 use crate::store::jobs::{self, JobStatus};
+use crate::store::notifications::{self, LogFilter, NotifyStatus};
 use crate::store::page::{Cursor, ListQuery, Order, PageArgs, SortKey};
 use crate::store::subscriptions::{self, AccessType, SubscriptionFilter, SubscriptionSort, SubscriptionStatus};
 use crate::store::{audit, auth_log, nas, plans, radius_sessions, usage, users};
@@ -31,6 +32,7 @@ pub const FIELDS: &[&str] = &[
     "dunningEvents",
     "devices",
     "deviceJobs",
+    "notifications",
 ];
 
 /// Ids the statements filter by.
@@ -291,6 +293,21 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
             out.list("deviceJobs", format!("{what} {page}"), jobs::list_sql(t, status, &args), false)?;
         }
         out.count("deviceJobs", what.clone(), jobs::count_sql(t, status))?;
+    }
+
+    for customer in [None, Some(ids.customer)] {
+        for status in [None, Some(NotifyStatus::Dead)] {
+            let f = LogFilter { customer_id: customer, status };
+            let what = format!(
+                "{}{}",
+                if customer.is_some() { " customer" } else { "" },
+                status.map(|s| format!(" {s}")).unwrap_or_default()
+            );
+            for (page, args) in pages(id_desc) {
+                out.list("notifications", format!("{what} {page}"), notifications::list_sql(t, f, &args), false)?;
+            }
+            out.count("notifications", what, notifications::count_sql(t, f))?;
+        }
     }
 
     // Lookups by id: the loaders behind nested fields, and the workflows' reads.

@@ -9,6 +9,8 @@ use crate::auth::Actor;
 use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::notify;
+use crate::store::notifications::NotifyEvent;
 use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::validate::{self, Sign};
 use crate::Ctx;
@@ -151,6 +153,10 @@ pub async fn receive(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> C
     let details = json!({"customerId": p.customer_id, "amount": p.amount_minor, "method": p.method,
         "receipt": receipt, "unallocated": left});
     Effects::new(ctx, actor, now).audit("payment.record", "Payment", Some(pay.id), details).write(tx).await?;
+    // The receipt goes out with the payment or not at all.
+    let key = format!("payment:{}", pay.id);
+    notify::queue(ctx, tx, t, p.customer_id, NotifyEvent::PaymentReceived, json!({"payment_id": pay.id}), &key, now)
+        .await?;
     settlement::reactivate_if_clear(ctx, tx, actor, p.customer_id, today, now).await?;
     Ok(pay)
 }

@@ -27,6 +27,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (9, "report_aggregates", "0009_report_aggregates.sql"),
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
+    (13, "notifications", "0013_notifications.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -45,6 +46,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (9, "report_aggregates", "0009_report_aggregates.sql"),
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
+    (13, "notifications", "0013_notifications.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -2,6 +2,7 @@
 //! the quick start, a second tenant to show isolation, and bulk data for benchmarks.
 
 mod history;
+mod messages;
 mod network;
 mod timeline;
 
@@ -151,6 +152,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     let plans = demo_plans(h, &owner).await?;
     tl.at(first, 8, 30);
     let net = network::setup(h, &crew).await?;
+    messages::setup(h, &owner).await?;
 
     // Everyone but the hotspot users signs up on the first day; those buy their day passes
     // a few days before today (`history`).
@@ -171,6 +173,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
         customers.push(radius_login(h, &owner, &plans.fiber, 50 + n, login, name).await?);
     }
     history::run(&tl, &crew, &plans, &net, customers, &hotspot).await?;
+    messages::finish(h, &owner).await?;
 
     let other =
         staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod devices;
 pub mod jobs;
 pub mod nas;
+pub mod notifications;
 pub mod page;
 pub mod plans;
 pub mod radius_sessions;

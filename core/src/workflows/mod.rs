@@ -14,6 +14,7 @@ pub mod dunning;
 pub mod invoices;
 pub mod jobs;
 pub mod nas;
+pub mod notifications;
 pub mod payments;
 pub mod plans;
 pub mod sessions;
