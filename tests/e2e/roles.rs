@@ -101,6 +101,8 @@ fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, V
         Action::JobRetry => {
             ("mutation($id: ID!) { retryDeviceJob(id: $id) { status } }", json!({"id": t.dead_job}))
         }
+        Action::NotifyConfigure => ("{ notificationChannels { channel hasSecret } }", json!({})),
+        Action::NotifyRead => ("{ notifications(first: 5) { totalCount nodes { status } } }", json!({})),
         #[allow(unreachable_patterns)] // actions of later features get their operation here
         _ => return None,
     })

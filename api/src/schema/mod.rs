@@ -4,6 +4,7 @@ pub mod billing;
 pub mod devices;
 mod inputs;
 mod mutation;
+pub mod notifications;
 mod query;
 pub mod radius;
 mod subscription;
@@ -26,11 +27,23 @@ pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CoreQuery, radius::RadiusQuery, billing::BillingQuery, devices::DeviceQuery);
+pub struct Query(
+    query::CoreQuery,
+    radius::RadiusQuery,
+    billing::BillingQuery,
+    devices::DeviceQuery,
+    notifications::NotificationQuery,
+);
 
 /// Entry points for changing the graph; each feature area contributes one part.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation, radius::RadiusMutation, billing::BillingMutation, devices::DeviceMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    radius::RadiusMutation,
+    billing::BillingMutation,
+    devices::DeviceMutation,
+    notifications::NotificationMutation,
+);
 use tokio::sync::OnceCell;
 use types::*;
 
@@ -98,6 +111,10 @@ pub enum Node {
     Payment(billing::Payment),
     /// A one-off charge.
     Charge(billing::Charge),
+    /// A message to a customer in the delivery log.
+    Notification(notifications::Notification),
+    /// A notification template.
+    NotificationTemplate(notifications::NotificationTemplate),
     /// A dunning event.
     DunningEvent(billing::DunningEvent),
 }

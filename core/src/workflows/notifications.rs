@@ -361,9 +361,10 @@ pub async fn preview(
     render(subject.as_deref(), &body, &vars).map_err(|e| CoreError::validation("body", format!("does not render: {e}")))
 }
 
-/// `amount` bytes as GB with one decimal.
-fn gb(bytes: i64) -> String {
-    format!("{}.{} GB", bytes / 1_000_000_000, (bytes % 1_000_000_000) / 100_000_000)
+/// `bytes` in GB (from 1 GB) or MB, with one decimal, rounded down.
+fn data_size(bytes: i64) -> String {
+    let (unit, name) = if bytes >= 1_000_000_000 { (1_000_000_000, "GB") } else { (1_000_000, "MB") };
+    format!("{}.{} {name}", bytes / unit, (bytes % unit) / (unit / 10))
 }
 
 fn link(base: &str, path: &str) -> String {
@@ -422,7 +423,7 @@ pub async fn variables(
     if let Some(p) = int("percent") {
         let (used, limit) = (int("used").unwrap_or(0), int("limit").unwrap_or(0));
         let time = ids.get("unit").and_then(Value::as_str) == Some("seconds");
-        let fmt = |n: i64| if time { format!("{} h", n / 3600) } else { gb(n) };
+        let fmt = |n: i64| if time { format!("{} h", n / 3600) } else { data_size(n) };
         v["quota"] = json!({"percent": p, "used": fmt(used), "limit": fmt(limit),
             "period_end": ids.get("period_end").cloned().unwrap_or(json!(""))});
     }
