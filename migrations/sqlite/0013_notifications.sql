@@ -56,7 +56,7 @@ CREATE TABLE notification_preferences (
     email BIGINT NOT NULL,
     sms BIGINT NOT NULL,
     whatsapp BIGINT NOT NULL,
-    -- Opted out of everything but urgent service messages (suspension, outage).
+    -- Opted out of every message.
     opted_out BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     CONSTRAINT notification_preferences_pkey PRIMARY KEY (tenant_id, customer_id)

@@ -311,7 +311,7 @@ pub struct Preferences {
     pub sms: bool,
     /// WhatsApp wanted.
     pub whatsapp: bool,
-    /// Opted out of everything but urgent service messages.
+    /// Opted out of every message.
     pub opted_out: bool,
     /// Changed, Unix ms.
     pub updated_at: i64,
