@@ -88,7 +88,7 @@ CREATE TABLE notifications (
     sent_at BIGINT,
     CONSTRAINT notifications_idempotency_key UNIQUE (tenant_id, idempotency_key)
 );
-CREATE INDEX notifications_due_idx ON notifications (next_attempt_at, id) WHERE status IN ('QUEUED', 'FAILED');
+CREATE INDEX notifications_due_idx ON notifications (next_attempt_at, id) WHERE status = 'QUEUED' OR status = 'FAILED';
 CREATE INDEX notifications_tenant_idx ON notifications (tenant_id, id);
 CREATE INDEX notifications_customer_idx ON notifications (tenant_id, customer_id, id);
 CREATE INDEX notifications_status_idx ON notifications (tenant_id, status, id);

@@ -460,7 +460,7 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, n: &NewNotification, now: i64) 
 }
 
 /// The predicate of messages waiting for an attempt (the partial index's, word for word).
-const WAITING: &str = "status IN ('QUEUED', 'FAILED')";
+const WAITING: &str = "(status = 'QUEUED' OR status = 'FAILED')";
 
 /// Claims up to `limit` due messages (of every tenant, or only of `tenant`) for `lease_ms`:
 /// each is hidden from other workers until the lease ends, so a crashed worker's message
