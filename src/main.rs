@@ -35,7 +35,8 @@ struct Global {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything in one process: the GraphQL API, RADIUS, the device-job worker and daily billing.
+    /// Run everything in one process: the GraphQL API, RADIUS, the device-job and notification
+    /// workers and daily billing.
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
@@ -46,7 +47,8 @@ enum Command {
     Api(ServeArgs),
     /// Run only the RADIUS authentication and accounting listeners (scale-out).
     Radiusd(RadiusArgs),
-    /// Run only the device-job worker (RADIUS CoA/Disconnect, routers and OLTs; scale-out).
+    /// Run only the workers (device jobs: RADIUS CoA/Disconnect, routers and OLTs; customer
+    /// notifications: email, SMS, WhatsApp; scale-out).
     Worker {
         /// Serve only this tenant's jobs (a worker of its own); default: every tenant.
         #[arg(long)]
@@ -224,6 +226,8 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     let stop = tokio_util::sync::CancellationToken::new();
     let radius = tokio::spawn(isp_radiusd::server::run(auth, acct, ctx.clone(), stop.clone().cancelled_owned()));
     let worker = tokio::spawn(isp_netctl::worker::run(ctx.clone(), stop.clone().cancelled_owned()));
+    let notifier = isp_core::delivery::Worker::new(ctx.clone(), isp_api::pdf::attachments());
+    let notifier = tokio::spawn(notifier.run(stop.clone().cancelled_owned()));
     // Billing and dunning for every tenant at start and when the day changes, and the SLA
     // sweep every minute; idempotent, so several `isp serve` processes may run it at once.
     let billing = tokio::spawn(isp_core::scheduler::run_daily(
@@ -244,6 +248,7 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
     api?;
     let _ = radius.await;
     let _ = worker.await;
+    let _ = notifier.await;
     let _ = billing.await;
     Ok(())
 }
@@ -335,17 +340,23 @@ async fn main() -> Result<()> {
             let ctx = open(cfg).await?;
             spawn_relay(&ctx);
             let mut worker = isp_netctl::worker::Worker::new(ctx.clone());
+            let mut notifier = isp_core::delivery::Worker::new(ctx.clone(), isp_api::pdf::attachments());
             if let Some(slug) = tenant {
                 let t = isp_core::store::tenants::by_slug(&ctx.db, &slug)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?
                     .ok_or_else(|| anyhow::anyhow!("unknown tenant {slug:?}"))?;
                 worker = worker.only_tenant(t.id);
-                tracing::info!(tenant = %slug, "device-job worker running for one tenant");
+                notifier = notifier.only_tenant(t.id);
+                tracing::info!(tenant = %slug, "device-job and notification workers running for one tenant");
             } else {
-                tracing::info!("device-job worker running");
+                tracing::info!("device-job and notification workers running");
             }
+            let stop = tokio_util::sync::CancellationToken::new();
+            let notifier = tokio::spawn(notifier.run(stop.clone().cancelled_owned()));
             worker.run(stopping(ctx.clone())).await;
+            stop.cancel();
+            let _ = notifier.await;
             Ok(())
         }
         Command::Backup { output } => {

@@ -275,6 +275,44 @@ pub fn render(doc: Document) -> Result<Vec<u8>, String> {
         .map_err(|errs| errs.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
 }
 
+/// Invoice PDFs for the notification worker to attach to invoice emails; None when this
+/// build has no typesetter (the emails then carry the invoice's link only).
+pub fn attachments() -> Option<std::sync::Arc<dyn isp_core::delivery::Attachments>> {
+    if cfg!(feature = "pdf") {
+        Some(std::sync::Arc::new(InvoiceAttachments))
+    } else {
+        None
+    }
+}
+
+/// Typesets invoice PDFs for emails, as the download route does.
+struct InvoiceAttachments;
+
+impl isp_core::delivery::Attachments for InvoiceAttachments {
+    fn invoice_pdf<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        tenant_id: i64,
+        invoice_id: i64,
+    ) -> isp_core::delivery::BoxFut<'a, Result<isp_core::delivery::Attachment, String>> {
+        Box::pin(async move {
+            let actor = Actor::system(tenant_id, "notify");
+            let doc = invoice_source(ctx, &actor, invoice_id).await.map_err(|e| e.to_string())?;
+            let number = invoices::get(&ctx.db, tenant_id, invoice_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .number
+                .unwrap_or_else(|| format!("invoice-{invoice_id}"));
+            let data = tokio::task::spawn_blocking(move || render(doc)).await.map_err(|e| e.to_string())??;
+            Ok(isp_core::delivery::Attachment {
+                filename: format!("{number}.pdf"),
+                content_type: "application/pdf".into(),
+                data,
+            })
+        })
+    }
+}
+
 /// Without the `pdf` feature there is no typesetter.
 #[cfg(not(feature = "pdf"))]
 pub fn render(_doc: Document) -> Result<Vec<u8>, String> {

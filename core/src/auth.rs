@@ -124,6 +124,15 @@ pub enum Action {
     TicketWrite,
     /// Change SLA policies, business hours, holidays, ticket categories and teams.
     HelpdeskSettings,
+    /// Configure customer notifications: channels (SMTP, SMS and WhatsApp providers, their
+    /// secrets write-only), templates and their previews.
+    NotifyConfigure,
+    /// Read the notification delivery log and the tenant's templates.
+    NotifyRead,
+    /// Send a logged notification again.
+    NotifyResend,
+    /// Announce planned maintenance to the customers behind a device.
+    OutageAnnounce,
 }
 
 use Action::*;
@@ -161,6 +170,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (TicketRead, &[Owner, Admin, Manager, Support, Engineer, Cashier]),
     (TicketWrite, &[Owner, Admin, Support, Engineer]),
     (HelpdeskSettings, &[Owner, Admin]),
+    (NotifyConfigure, &[Owner, Admin]),
+    (NotifyRead, &[Owner, Admin, Manager, Support]),
+    (NotifyResend, &[Owner, Admin, Manager, Support]),
+    (OutageAnnounce, &[Owner, Admin, Manager, Engineer]),
 ];
 
 impl Role {
@@ -243,6 +256,10 @@ mod tests {
             TicketRead,
             TicketWrite,
             HelpdeskSettings,
+            NotifyConfigure,
+            NotifyRead,
+            NotifyResend,
+            OutageAnnounce,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");

@@ -35,6 +35,31 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// Routers and OLTs the worker and `netctl` talk to.
     pub devices: DevicesConfig,
+    /// Customer notifications (email, SMS, WhatsApp) and their delivery worker.
+    pub notify: NotifyConfig,
+}
+
+/// How the notification delivery worker sends. The channels themselves (SMTP server, SMS
+/// provider) are tenant settings in the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Base URL of the customer portal, for the links in messages (`ISP_NOTIFY_PORTAL_URL`).
+    pub portal_url: String,
+    /// Delivery attempts before a message is dead-lettered.
+    pub max_attempts: i64,
+    /// Delay before the first retry in milliseconds; it doubles with each attempt, up to an hour.
+    pub backoff_ms: i64,
+    /// Time allowed for one delivery (connect, TLS, send) in milliseconds.
+    pub timeout_ms: u64,
+    /// How often the worker looks for due messages when nobody wakes it, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self { portal_url: String::new(), max_attempts: 6, backoff_ms: 30_000, timeout_ms: 15_000, poll_ms: 1_000 }
+    }
 }
 
 /// How the worker and `netctl` talk to routers and OLTs.
@@ -159,6 +184,7 @@ impl Default for Config {
             graphql: GraphqlConfig::default(),
             radius: RadiusConfig::default(),
             devices: DevicesConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -288,6 +314,9 @@ impl Config {
         }
         if let Some(v) = env("ISP_DEVICE_TIMEOUT_MS") {
             self.devices.timeout_ms = parse("ISP_DEVICE_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("ISP_NOTIFY_PORTAL_URL") {
+            self.notify.portal_url = v;
         }
         if let Some(v) = env("ISP_GRAPHIQL") {
             self.graphql.graphiql = parse_bool("ISP_GRAPHIQL", v)?;

@@ -27,6 +27,8 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// Wakes the in-process device-job worker after a job is committed.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the in-process notification delivery worker after a message is committed.
+    pub notify_wakeup: Arc<tokio::sync::Notify>,
     /// Bumped on every NAS change, so RADIUS caches in this process reload at once.
     pub nas_generation: Arc<std::sync::atomic::AtomicU64>,
     /// Cancelled when the process is asked to stop: long passes (billing, dunning, sweeps)
@@ -56,6 +58,7 @@ impl Ctx {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+            notify_wakeup: Arc::new(tokio::sync::Notify::new()),
             nas_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             shutdown: tokio_util::sync::CancellationToken::new(),
         })

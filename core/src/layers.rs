@@ -10,6 +10,7 @@
 //!      ^                                                  ^
 //! effects      audit + outbox jobs + events, written in the use case's transaction
 //! netjobs      which device jobs a status change implies (reads through store)
+//! notify       which notifications an event queues, and their templates
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
 //! helpdesk     SLA clock arithmetic, due times, the ticket report
@@ -18,6 +19,7 @@
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
 //! relay             publishes other processes' events on this process's bus
+//! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
 //! ```
 
@@ -44,21 +46,39 @@ mod tests {
         ("store", &["auth", "clock", "db", "error", "secrets", "validate"]),
         ("effects", &["auth", "ctx", "db", "error", "events", "store"]),
         ("netjobs", &["db", "error", "store"]),
-        ("billing", &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "store", "validate"]),
+        ("notify", &["ctx", "db", "error", "store"]),
+        (
+            "billing",
+            &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "notify", "store", "validate"],
+        ),
         ("helpdesk", &["clock", "db", "error", "store"]),
         (
             "workflows",
             &[
                 "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "helpdesk", "jwt",
-                "netjobs", "password", "patch", "secrets", "store", "validate",
+                "netjobs", "notify", "password", "patch", "secrets", "store", "validate",
             ],
         ),
         ("lists", &["billing", "db", "error", "store"]),
+        ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         ("relay", &["ctx", "db", "error", "events", "store"]),
         (
             "seed",
-            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "store", "validate", "workflows"],
+            &[
+                "auth",
+                "billing",
+                "clock",
+                "config",
+                "ctx",
+                "db",
+                "delivery",
+                "error",
+                "patch",
+                "store",
+                "validate",
+                "workflows",
+            ],
         ),
         (
             "report_histories",

@@ -11,6 +11,7 @@ use crate::error::CoreResult;
 use crate::store::customers::{self, CustomerFilter, CustomerSort, CustomerStatus};
 use crate::store::devices::{self, DeviceKind};
 use crate::store::jobs::{self, JobStatus};
+use crate::store::notifications::{self, LogFilter, NotifyStatus};
 use crate::store::page::{Cursor, ListQuery, Order, PageArgs, SortKey};
 use crate::store::subscriptions::{self, AccessType, SubscriptionFilter, SubscriptionSort, SubscriptionStatus};
 use crate::store::tickets::{self, TicketFilter, TicketPriority, TicketSort, TicketStatus};
@@ -33,6 +34,7 @@ pub const FIELDS: &[&str] = &[
     "devices",
     "deviceJobs",
     "tickets",
+    "notifications",
 ];
 
 /// Ids the statements filter by.
@@ -330,6 +332,22 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
             }
         }
         out.count("tickets", what.clone(), tickets::count_sql(backend, t, &f))?;
+    }
+
+    // The notification log: newest first, by customer and/or status.
+    for customer in [None, Some(ids.customer)] {
+        for status in [None, Some(NotifyStatus::Dead)] {
+            let f = LogFilter { customer_id: customer, status };
+            let what = format!(
+                "{}{}",
+                if customer.is_some() { " customer" } else { "" },
+                status.map(|s| format!(" {s}")).unwrap_or_default()
+            );
+            for (page, args) in pages(id_desc) {
+                out.list("notifications", format!("{what} {page}"), notifications::list_sql(t, f, &args), false)?;
+            }
+            out.count("notifications", what, notifications::count_sql(t, f))?;
+        }
     }
 
     // Lookups by id: the loaders behind nested fields, and the workflows' reads.

@@ -276,6 +276,26 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         case("removeSlaPolicy", "mutation { removeSlaPolicy(priority: HIGH) }", json!({}), Ok),
         case("removeSlaPolicy", "mutation { removeSlaPolicy(priority: HIGH) }", json!({}), Code("NOT_FOUND")),
         case("setBusinessHours", "mutation { setBusinessHours(week: [[], [], [], [], [], [], [{startMinute: 0, endMinute: 60}]]) { timezone } }", json!({}), Ok),
+        // Notifications: B's own log, templates and channels; A's customers and devices are not found.
+        case("notifications", "{ notifications(first: 100) { nodes { id recipient customer { id } } } }", json!({}), Ok),
+        case("notificationTemplates", "{ notificationTemplates { id body } }", json!({}), Ok),
+        case("notificationChannels", "{ notificationChannels { channel sender } }", json!({}), Ok),
+        case("notificationPreferences", "query($c: ID!) { notificationPreferences(customerId: $c) { language } }",
+             json!({"c": a_customer}), Ok),
+        case("previewNotificationTemplate", "mutation($c: ID!) { previewNotificationTemplate(input: {event: PAYMENT_RECEIVED, channel: EMAIL, customerId: $c}) { body } }",
+             json!({"c": a_customer}), Code("NOT_FOUND")),
+        case("setNotificationPreferences", "mutation($c: ID!) { setNotificationPreferences(customerId: $c, input: {language: \"en\", email: false, sms: false, whatsapp: false, optedOut: true}) { optedOut } }",
+             json!({"c": a_customer}), Code("NOT_FOUND")),
+        case("announceOutage", "mutation($d: ID!) { announceOutage(deviceId: $d, starts: \"a\", ends: \"b\", message: \"c\") }",
+             json!({"d": a_device}), Code("NOT_FOUND")),
+        case("resendNotification", "mutation($id: ID!) { resendNotification(id: $id) { id } }",
+             json!({"id": global_id("Notification", 4_000_000_000_000)}), Code("NOT_FOUND")),
+        case("deleteNotificationTemplate", "mutation($id: ID!) { deleteNotificationTemplate(id: $id) }",
+             json!({"id": global_id("NotificationTemplate", 4_000_000_000_000)}), Code("NOT_FOUND")),
+        case("saveNotificationTemplate", "mutation { saveNotificationTemplate(input: {event: QUOTA_80, channel: SMS, language: \"en\", body: \"B {{ quota.percent }}\"}) { id } }",
+             json!({}), Ok),
+        case("setNotificationChannel", "mutation { setNotificationChannel(input: {channel: EMAIL, enabled: false, provider: SMTP, host: \"127.0.0.1\", port: 25, sender: \"b@b.test\"}) { channel } }",
+             json!({}), Ok),
     ];
     // Every ID-taking operation with A's real IDs.
     let by_id: &[(&'static str, &str, &str)] = &[

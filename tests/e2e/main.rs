@@ -29,6 +29,7 @@ mod isolation;
 mod limits;
 mod netctl_cli;
 mod network;
+mod notifications;
 mod ops;
 mod pagination;
 mod radius;

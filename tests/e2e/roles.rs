@@ -114,6 +114,8 @@ fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, V
         Action::HelpdeskSettings => {
             ("mutation($n: String!) { createTicketCategory(name: $n) { id } }", json!({"n": format!("cat {tag}")}))
         }
+        Action::NotifyConfigure => ("{ notificationChannels { channel hasSecret } }", json!({})),
+        Action::NotifyRead => ("{ notifications(first: 5) { totalCount nodes { status } } }", json!({})),
         #[allow(unreachable_patterns)] // actions of later features get their operation here
         _ => return None,
     })

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod helpdesk;
 mod inputs;
 mod mutation;
+pub mod notifications;
 mod query;
 pub mod radius;
 mod subscription;
@@ -33,6 +34,7 @@ pub struct Query(
     billing::BillingQuery,
     devices::DeviceQuery,
     helpdesk::HelpdeskQuery,
+    notifications::NotificationQuery,
 );
 
 /// Entry points for changing the graph; each feature area contributes one part.
@@ -43,6 +45,7 @@ pub struct Mutation(
     billing::BillingMutation,
     devices::DeviceMutation,
     helpdesk::HelpdeskMutation,
+    notifications::NotificationMutation,
 );
 use tokio::sync::OnceCell;
 use types::*;
@@ -111,6 +114,10 @@ pub enum Node {
     Payment(billing::Payment),
     /// A one-off charge.
     Charge(billing::Charge),
+    /// A message to a customer in the delivery log.
+    Notification(notifications::Notification),
+    /// A notification template.
+    NotificationTemplate(notifications::NotificationTemplate),
     /// A dunning event.
     DunningEvent(billing::DunningEvent),
     /// A helpdesk ticket.

@@ -115,6 +115,16 @@ impl CoreQuery {
                 node(Action::InvoiceRead)?;
                 found(charges::get(db, t, n).await)?.map(|c| Node::Charge(billing::Charge(c)))
             }
+            "Notification" => {
+                node(Action::NotifyRead)?;
+                let row = isp_core::store::notifications::get(db, t, n).await.gql()?;
+                row.map(|r| Node::Notification(super::notifications::Notification(r)))
+            }
+            "NotificationTemplate" => {
+                node(Action::NotifyRead)?;
+                let row = isp_core::store::notifications::template_by_id(db, t, n).await.gql()?;
+                row.map(|r| Node::NotificationTemplate(super::notifications::NotificationTemplate(r)))
+            }
             "DunningEvent" => {
                 node(Action::InvoiceRead)?;
                 found(dunning::get(db, t, n).await)?.map(|e| Node::DunningEvent(billing::DunningEvent(e)))

@@ -10,6 +10,8 @@ use crate::db::{query, query_as, Arg, Db, FromRow, Sql, Tx};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
+use crate::notify;
+use crate::store::notifications::NotifyEvent;
 use crate::store::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use crate::validate::{self, Sign};
 use crate::Ctx;
@@ -155,6 +157,10 @@ pub async fn receive(ctx: &Ctx, tx: &mut Tx, actor: &Actor, p: &NewPayment) -> C
         .audit("payment.record", "Payment", Some(pay.id), details)
         .event(EventKind::PaymentReceived, pay.id)
         .write(tx)
+        .await?;
+    // The receipt goes out with the payment or not at all.
+    let key = format!("payment:{}", pay.id);
+    notify::queue(ctx, tx, t, p.customer_id, NotifyEvent::PaymentReceived, json!({"payment_id": pay.id}), &key, now)
         .await?;
     settlement::reactivate_if_clear(ctx, tx, actor, p.customer_id, today, now).await?;
     Ok(pay)

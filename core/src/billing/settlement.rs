@@ -14,6 +14,8 @@ use crate::effects::Effects;
 use crate::error::CoreResult;
 use crate::events::EventKind;
 use crate::netjobs;
+use crate::notify;
+use crate::store::notifications::NotifyEvent;
 use crate::store::subscriptions::{self, SubscriptionStatus};
 use crate::store::tenants;
 use crate::Ctx;
@@ -209,6 +211,9 @@ pub async fn reactivate_if_clear(
         let jobs = netjobs::for_status(tx, t, &network, &row, false, "dunning reactivation").await?;
         let invoice = dunning::suspending_invoice(tx, t, *sub).await?;
         dunning::event(tx, t, customer_id, invoice, *sub, DunningKind::Reactivated, now).await?;
+        let key = format!("reactivated:{sub}:{invoice}");
+        let vars = json!({"subscription_id": sub});
+        notify::queue(ctx, tx, t, customer_id, NotifyEvent::Reactivated, vars, &key, now).await?;
         let details = json!({"from": "SUSPENDED", "to": "ACTIVE", "reason": "payment cleared the overdue balance",
             "jobs": jobs.len()});
         Effects::new(ctx, actor, now)

@@ -28,6 +28,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
     (12, "helpdesk", "0012_helpdesk.sql"),
+    (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
 );
 
@@ -48,6 +49,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (10, "status_indexes", "0010_status_indexes.sql"),
     (11, "payment_gateways", "0011_payment_gateways.sql"),
     (12, "helpdesk", "0012_helpdesk.sql"),
+    (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
 );
 

@@ -3,6 +3,7 @@
 
 mod helpdesk;
 mod history;
+mod messages;
 mod network;
 mod timeline;
 
@@ -152,6 +153,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     let plans = demo_plans(h, &owner).await?;
     tl.at(first, 8, 30);
     let net = network::setup(h, &crew).await?;
+    messages::setup(h, &owner).await?;
 
     // Everyone but the hotspot users signs up on the first day; those buy their day passes
     // a few days before today (`history`).
@@ -173,6 +175,7 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     }
     history::run(&tl, &crew, &plans, &net, customers, &hotspot).await?;
     helpdesk::run(ctx, &owner, &actor(Role::Support), &actor(Role::Engineer), plans.business.id).await?;
+    messages::finish(h, &owner).await?;
 
     let other =
         staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)

@@ -10,6 +10,7 @@ pub mod events;
 pub mod helpdesk;
 pub mod jobs;
 pub mod nas;
+pub mod notifications;
 pub mod page;
 pub mod plans;
 pub mod radius_sessions;

@@ -14,6 +14,8 @@ use crate::effects::Effects;
 use crate::error::CoreResult;
 use crate::events::EventKind;
 use crate::netjobs;
+use crate::notify;
+use crate::store::notifications::NotifyEvent;
 use crate::store::subscriptions::{self, SubscriptionStatus};
 use crate::store::tenants;
 use crate::Ctx;
@@ -97,10 +99,20 @@ async fn step(
     if s.reminder_days_before > 0 && as_of >= due - Duration::days(s.reminder_days_before) && as_of <= due {
         let new = dunning::event(tx, t, inv.customer_id, inv.id, 0, DunningKind::Reminder, now).await?;
         out.reminders += usize::from(new);
+        if new {
+            let vars = json!({"invoice_id": inv.id, "days_before": (due - as_of).num_days()});
+            let key = format!("reminder:{}", inv.id);
+            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::PaymentReminder, vars, &key, now).await?;
+        }
     }
     if as_of > due + Duration::days(s.overdue_after_days) {
         let new = dunning::event(tx, t, inv.customer_id, inv.id, 0, DunningKind::Overdue, now).await?;
         out.overdue += usize::from(new);
+        if new {
+            let key = format!("overdue:{}", inv.id);
+            let vars = json!({"invoice_id": inv.id});
+            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::InvoiceOverdue, vars, &key, now).await?;
+        }
     }
     if as_of >= due + Duration::days(s.suspend_after_days) && as_of > due {
         let active = subscriptions::ids_of_customer(&mut *tx, t, inv.customer_id, SubscriptionStatus::Active).await?;
@@ -120,6 +132,10 @@ async fn step(
             let Some(row) = row else { continue };
             let jobs = netjobs::for_status(tx, t, network, &row, true, "dunning suspension").await?;
             dunning::event(tx, t, inv.customer_id, inv.id, sub, DunningKind::Suspended, now).await?;
+            let vars = json!({"subscription_id": sub, "reason": format!("invoice {} overdue",
+                inv.number.as_deref().unwrap_or("?"))});
+            let key = format!("suspended:{sub}:{}", inv.id);
+            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::Suspended, vars, &key, now).await?;
             let details = json!({"from": "ACTIVE", "to": "SUSPENDED", "reason": reason, "invoiceId": inv.id,
                 "jobs": jobs.len()});
             Effects::new(ctx, actor, now)

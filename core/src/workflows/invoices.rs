@@ -8,6 +8,8 @@ use crate::billing::{
 };
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::notify;
+use crate::store::notifications::NotifyEvent;
 use crate::{validate, Ctx};
 use chrono::Duration;
 use serde_json::json;
@@ -93,6 +95,11 @@ pub async fn issue(ctx: &Ctx, actor: &Actor, ids: &[i64]) -> CoreResult<Vec<Invo
         let number = numbering::render(&s.invoice_template, today, first + i as i64);
         let status = if inv.total_minor <= 0 { InvoiceStatus::Paid } else { InvoiceStatus::Issued };
         invoices::issue_draft(&mut tx, t, inv.id, &number, status, today, due, now).await?;
+        if status == InvoiceStatus::Issued {
+            let vars = json!({"invoice_id": inv.id});
+            let key = format!("invoice:{}", inv.id);
+            notify::queue(ctx, &mut tx, t, inv.customer_id, NotifyEvent::InvoiceIssued, vars, &key, now).await?;
+        }
         let details = json!({"number": number, "total": inv.total_minor, "dueDate": billing::fmt_date(due)});
         effects = effects.audit("invoice.issue", "Invoice", Some(inv.id), details);
     }

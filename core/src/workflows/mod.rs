@@ -15,6 +15,7 @@ pub mod helpdesk;
 pub mod invoices;
 pub mod jobs;
 pub mod nas;
+pub mod notifications;
 pub mod payments;
 pub mod plans;
 pub mod sessions;

@@ -104,6 +104,7 @@ pub async fn create_tenant_with_owner(ctx: &Ctx, r: &Registration, ip: Option<&s
     let tenant = tenants::insert(&mut tx, &r.tenant, now).await?;
     let user = users::insert(&mut tx, tenant.id, &email, &r.owner_name, Role::Owner, &hash, now).await?;
     crate::store::helpdesk::insert_default_categories(&mut tx, tenant.id, now).await?;
+    crate::notify::seed_default_templates(&mut tx, tenant.id, now).await?;
     let actor = Actor {
         tenant_id: tenant.id,
         user_id: user.id,

@@ -9,9 +9,11 @@ use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
 use crate::netjobs;
+use crate::notify;
 use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::customers::{self, CustomerStatus};
+use crate::store::notifications::NotifyEvent;
 use crate::store::subscriptions::{
     self, AccessType, Subscription, SubscriptionFields, SubscriptionStatus, PASSWORD_CONTEXT,
 };
@@ -293,6 +295,18 @@ pub async fn change_status(
         let jobs = network_jobs(&mut tx, actor.tenant_id, &s, suspend, why).await?;
         details["jobs"] = json!(jobs.len());
         effects = effects.jobs(jobs);
+        // The customer hears of a suspension and of the reactivation (not of a cancellation,
+        // which comes with its own paperwork).
+        let event = match to {
+            SubscriptionStatus::Suspended => Some(NotifyEvent::Suspended),
+            SubscriptionStatus::Active => Some(NotifyEvent::Reactivated),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let vars = json!({"subscription_id": id, "reason": why});
+            let key = format!("status:{id}:{now}");
+            notify::queue(ctx, &mut tx, actor.tenant_id, s.customer_id, event, vars, &key, now).await?;
+        }
     }
     effects
         .audit("subscription.status", "Subscription", Some(id), details)

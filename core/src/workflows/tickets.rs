@@ -9,9 +9,11 @@ use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
 use crate::helpdesk::{self, sla::Schedule};
+use crate::notify;
 use crate::patch::Patch;
 use crate::store::helpdesk as settings;
 use crate::store::jobs::{DeviceJob, DeviceJobPayload};
+use crate::store::notifications::NotifyEvent;
 use crate::store::tickets::{
     self, Message, MessageKind, Ticket, TicketChannel, TicketPriority, TicketStatus, NOTHING_DUE,
 };
@@ -217,17 +219,24 @@ async fn create_as(ctx: &Ctx, actor: &Actor, n: &NewTicket, dedup: Option<&str>)
     let policy = settings::policy_for(&mut tx, t_id, t.priority, plan).await?;
     helpdesk::apply_policy(&mut t, policy.as_ref(), &schedule);
     let t = tickets::insert(&mut tx, &t, now).await?;
-    if let Some(b) = first {
+    if let Some(b) = first.as_deref() {
         // What was reported: the customer's words when there is a customer, else a note.
         let (kind, author) = match t.customer_id {
             Some(c) => (MessageKind::CustomerMessage, (None, Some(c))),
             None => (MessageKind::InternalNote, (Some(actor.user_id).filter(|u| *u != 0), None)),
         };
-        tickets::insert_message(&mut tx, t_id, t.id, kind, author, &b, now).await?;
+        tickets::insert_message(&mut tx, t_id, t.id, kind, author, b, now).await?;
     }
     let details = json!({"subject": t.subject, "priority": t.priority, "channel": t.channel,
                          "firstResponseDue": t.first_response_due, "resolutionDue": t.resolution_due,
                          "dedupKey": t.dedup_key});
+    // The customer is told the ticket exists (and its number), with the ticket.
+    if let Some(customer) = t.customer_id {
+        let message = first.as_deref().unwrap_or_default();
+        let vars = json!({"ticket": {"number": format!("T-{}", t.id), "subject": t.subject, "message": message}});
+        let key = format!("ticket:{}:created", t.id);
+        notify::queue(ctx, &mut tx, t_id, customer, NotifyEvent::TicketCreated, vars, &key, now).await?;
+    }
     Effects::new(ctx, actor, now)
         .audit("ticket.create", "Ticket", Some(t.id), details)
         .event(EventKind::TicketChanged, t.id)
@@ -280,6 +289,12 @@ pub async fn add_message(
         MessageKind::CustomerMessage => "ticket.customer_message",
     };
     let details = json!({"messageId": m.id, "status": {"from": from, "to": t.status}});
+    // A public reply goes to the customer, committed with the reply (internal notes never).
+    if let (MessageKind::PublicReply, Some(customer)) = (kind, t.customer_id) {
+        let vars = json!({"ticket": {"number": format!("T-{}", t.id), "subject": t.subject, "message": text}});
+        let key = format!("ticket:{}:reply:{}", t.id, m.id);
+        notify::queue(ctx, &mut tx, actor.tenant_id, customer, NotifyEvent::TicketReplied, vars, &key, now).await?;
+    }
     let t = finish(ctx, actor, &mut tx, t, &schedule, action, details).await?;
     tx.commit().await?;
     Ok((t, m))

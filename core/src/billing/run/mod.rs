@@ -324,6 +324,8 @@ pub async fn run_with(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, opts: RunOptio
     if !opts.dry_run && out.invoices > 0 {
         tracing::info!(tenant = actor.tenant_id, as_of = %as_of, invoices = out.invoices, total = out.total,
             drafts = out.drafts, run = ?out.run_id, "billing run");
+        // The invoices' messages are committed: the delivery worker need not wait for its poll.
+        ctx.notify_wakeup.notify_one();
     }
     Ok(out)
 }

@@ -9,6 +9,8 @@ use crate::billing::settings::BillingSettings;
 use crate::billing::{fmt_date, numbering, settlement, sum_minor, InvoiceStatus};
 use crate::db::{Arg, Encode, Sql, Tx, Value};
 use crate::error::{CoreError, CoreResult};
+use crate::notify;
+use crate::store::notifications::{NewNotification, NotifyEvent};
 use chrono::{Duration, NaiveDate};
 use std::collections::HashMap;
 
@@ -252,7 +254,51 @@ pub(super) async fn write(
         })
         .collect();
     insert(x, &ins, &rows).await?;
+    drop(rows);
+    if !drafts {
+        queue_notifications(x, t, invs, now).await?;
+    }
     Ok(run_id)
+}
+
+/// Queues the messages of the chunk's issued invoices (see [`crate::notify`]) in its
+/// transaction, as multi-row INSERTs: an invoice and its email commit together.
+async fn queue_notifications(x: &mut Tx, t: i64, invs: &[PlannedInvoice], now: i64) -> CoreResult<()> {
+    let enabled = notify::enabled_channels(x, t).await?;
+    if enabled.is_empty() {
+        return Ok(());
+    }
+    let msgs: Vec<NewNotification> = invs
+        .iter()
+        .filter(|i| i.total > 0)
+        .flat_map(|inv| {
+            let id = inv.invoice_id.unwrap_or_default();
+            let vars = serde_json::json!({ "invoice_id": id });
+            notify::messages(&enabled, inv.customer_id, NotifyEvent::InvoiceIssued, &vars, &format!("invoice:{id}"))
+        })
+        .collect();
+    let ins = Insert {
+        head: "INSERT INTO notifications (tenant_id, customer_id, event, channel, urgent, vars, idempotency_key, \
+               status, attempts, next_attempt_at, created_at, updated_at) VALUES ",
+        row: format!("({t}, ?, ?, ?, ?, ?, ?, 'QUEUED', 0, {now}, {now}, {now})"),
+        tail: " ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        returning: "",
+    };
+    let rows: Vec<[Value<'_>; 6]> = msgs
+        .iter()
+        .map(|m| {
+            [
+                Value::I(m.customer_id),
+                Value::text(m.event.as_str()),
+                Value::text(m.channel.as_str()),
+                Value::I(i64::from(m.urgent)),
+                Value::text(m.vars.as_str()),
+                Value::text(m.idempotency_key.as_str()),
+            ]
+        })
+        .collect();
+    insert(x, &ins, &rows).await?;
+    Ok(())
 }
 
 /// Pays the chunk's new invoices from their customers' credit (overpayments, released

@@ -438,7 +438,7 @@ async fn add_usage_many(
             rest = tail;
             // `+s.tenant_id`: look the ids up, not the tenant's index (see `resolve_subscriptions`).
             let mut q = Sql::new(
-                "SELECT s.id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, \
+                "SELECT s.id, s.customer_id, s.start_date, t.timezone, p.billing_period, p.data_quota_bytes, p.quota_action, \
                  p.fup_upload_kbps, p.fup_download_kbps, p.time_quota_secs FROM subscriptions s \
                  JOIN plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id \
                  JOIN tenants t ON t.id = s.tenant_id WHERE +s.tenant_id = ",
@@ -483,9 +483,11 @@ async fn add_usage_many(
             );
             totals.extend(q.fetch_all::<(i64, i64, i64)>(&mut *tx).await?.into_iter().map(|(s, o, t)| (s, (o, t))));
         }
-        for (sub, _, _, (d_in, d_out, d_time)) in &rows {
+        for (sub, start, end, (d_in, d_out, d_time)) in &rows {
             let Some(t) = totals.get(sub) else { continue };
-            let out = enforce_quota(ctx, tx, tenant, &quotas[sub], *t, (d_in + d_out, *d_time), now).await?;
+            let period = (start.as_str(), end.as_str());
+            let grew = (d_in + d_out, *d_time);
+            let out = enforce_quota(ctx, tx, tenant, &quotas[sub], period, *t, grew, now).await?;
             if out.quota_crossed {
                 let last = growth[&(tenant, *sub)].1;
                 outcomes[last].jobs = out.jobs;

@@ -11,11 +11,14 @@ use crate::auth::Actor;
 use crate::db::{FromRow, Tx};
 use crate::effects::Effects;
 use crate::error::CoreResult;
+use crate::notify;
 use crate::store::jobs::{JobKind, NewJob, RadiusJobPayload};
+use crate::store::notifications::NotifyEvent;
 use crate::store::plans::QuotaAction;
 use crate::store::radius_sessions;
 use crate::Ctx;
 pub use batch::{account_many, AcctItem};
+use serde_json::json;
 
 /// Acct-Status-Type values that touch one session (RFC 2866 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,7 @@ pub struct AcctOutcome {
 #[derive(FromRow)]
 pub(super) struct QuotaRow {
     id: i64,
+    customer_id: i64,
     start_date: String,
     /// The tenant's time zone: periods run on its local calendar, like billing's.
     timezone: String,
@@ -98,19 +102,41 @@ pub async fn account(ctx: &Ctx, tenant_id: i64, nas_id: i64, r: &AcctRecord) -> 
 }
 
 /// Enqueues Disconnect (hard cap, time quota) or CoA (FUP) jobs for every open session of
-/// subscription `q` when the usage totals `(octets, seconds)` just crossed a quota with
-/// growth `(d_octets, d_secs)`.
+/// subscription `q` when the usage totals `(octets, seconds)` of the period `(start, end)`
+/// just crossed a quota with growth `(d_octets, d_secs)`, and queues the customer's
+/// QUOTA_80 / QUOTA_100 notifications when usage crosses 80 % / 100 % of a quota (once per
+/// period and threshold: the period is part of the message's key).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn enforce_quota(
     ctx: &Ctx,
     tx: &mut Tx,
     tenant_id: i64,
     q: &QuotaRow,
+    (start, end): (&str, &str),
     (octets, secs): (i64, i64),
     (d_octets, d_secs): (i64, i64),
     now: i64,
 ) -> CoreResult<AcctOutcome> {
     let sub = q.id;
     let crossed = |limit: Option<i64>, total: i64, delta: i64| limit.is_some_and(|l| total >= l && total - delta < l);
+    // Thresholds of each quota: (limit, total, growth, unit).
+    let quotas = [(q.data_quota_bytes, octets, d_octets, "bytes"), (q.time_quota_secs, secs, d_secs, "seconds")];
+    for (limit, total, delta, unit) in quotas {
+        let Some(limit) = limit.filter(|l| *l > 0) else { continue };
+        for (percent, event) in [(80, NotifyEvent::Quota80), (100, NotifyEvent::Quota100)] {
+            if !crossed(Some(limit * percent / 100), total, delta) {
+                continue;
+            }
+            // `period_end` is exclusive in storage; customers read the last day.
+            let last = crate::billing::parse_date("periodEnd", end)
+                .map(|d| crate::billing::fmt_date(d - chrono::Duration::days(1)))
+                .unwrap_or_else(|_| end.to_string());
+            let vars = json!({"subscription_id": sub, "percent": percent, "used": total, "limit": limit,
+                "unit": unit, "period_end": last});
+            let key = format!("quota{percent}:{sub}:{start}:{unit}");
+            notify::queue(ctx, tx, tenant_id, q.customer_id, event, vars, &key, now).await?;
+        }
+    }
     let data_crossed = crossed(q.data_quota_bytes, octets, d_octets);
     let time_crossed = crossed(q.time_quota_secs, secs, d_secs);
     if !data_crossed && !time_crossed {
