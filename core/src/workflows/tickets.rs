@@ -233,7 +233,7 @@ async fn create_as(ctx: &Ctx, actor: &Actor, n: &NewTicket, dedup: Option<&str>)
     // The customer is told the ticket exists (and its number), with the ticket.
     if let Some(customer) = t.customer_id {
         let message = first.as_deref().unwrap_or_default();
-        let vars = json!({"ticket": {"number": format!("T-{}", t.id), "subject": t.subject, "message": message}});
+        let vars = json!({"ticket": {"number": t.id, "subject": t.subject, "message": message}});
         let key = format!("ticket:{}:created", t.id);
         notify::queue(ctx, &mut tx, t_id, customer, NotifyEvent::TicketCreated, vars, &key, now).await?;
     }
@@ -291,7 +291,7 @@ pub async fn add_message(
     let details = json!({"messageId": m.id, "status": {"from": from, "to": t.status}});
     // A public reply goes to the customer, committed with the reply (internal notes never).
     if let (MessageKind::PublicReply, Some(customer)) = (kind, t.customer_id) {
-        let vars = json!({"ticket": {"number": format!("T-{}", t.id), "subject": t.subject, "message": text}});
+        let vars = json!({"ticket": {"number": t.id, "subject": t.subject, "message": text}});
         let key = format!("ticket:{}:reply:{}", t.id, m.id);
         notify::queue(ctx, &mut tx, actor.tenant_id, customer, NotifyEvent::TicketReplied, vars, &key, now).await?;
     }
