@@ -73,6 +73,7 @@ pub fn router(ctx: Ctx) -> Router {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/webhooks/payments/{provider}", axum::routing::post(webhooks::payment_webhook))
@@ -267,6 +268,13 @@ async fn graphql_ws(
 }
 
 use async_graphql::ErrorExtensions;
+
+/// The OpenAPI 3.0 document of the routes beside GraphQL (health, metrics, PDFs, webhooks).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
 
 async fn readyz(State(st): State<AppState>) -> Response {
     match st.ctx.db.ping().await {

@@ -324,6 +324,7 @@ fn error(e: CoreError) -> Response {
         CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
         CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
         CoreError::NotFound(_) | CoreError::Validation { .. } => StatusCode::NOT_FOUND,
+        CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => {
             tracing::error!(error = %e, "PDF source failed");
             StatusCode::INTERNAL_SERVER_ERROR

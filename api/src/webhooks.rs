@@ -44,6 +44,8 @@ pub(crate) async fn payment_webhook(
                 CoreError::NotFound(_) => StatusCode::NOT_FOUND,
                 CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 CoreError::Validation { .. } | CoreError::Conflict { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                // The gateway retries a 503: nothing was recorded.
+                CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => {
                     tracing::error!(error = %e, provider, "payment webhook failed");
                     StatusCode::INTERNAL_SERVER_ERROR

@@ -36,3 +36,52 @@ async fn concurrent_creates_get_gapless_account_numbers() {
     let expected: Vec<String> = (1..=20).map(|i| format!("C{i:06}")).collect();
     assert_eq!(numbers, expected);
 }
+
+/// `GET /openapi.json` documents exactly the REST routes the router serves, and each answers
+/// as documented for a caller without credentials.
+#[tokio::test]
+async fn openapi_documents_every_rest_route() {
+    let app = spawn_app().await;
+    let r = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+    let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/healthz",
+            "/invoices/{id}/pdf",
+            "/metrics",
+            "/openapi.json",
+            "/payments/{id}/receipt",
+            "/readyz",
+            "/webhooks/payments/{provider}"
+        ]
+    );
+    let get = |path: &str| {
+        let url = format!("{}{path}", app.base);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    for (path, want) in
+        [("/healthz", 200), ("/readyz", 200), ("/metrics", 200), ("/invoices/x/pdf", 401), ("/payments/x/receipt", 401)]
+    {
+        assert_eq!(get(path).await, want, "{path}");
+        let template = path.replace("/x/", "/{id}/");
+        let documented = &doc["paths"][template.as_str()]["get"]["responses"][want.to_string()];
+        assert!(documented.is_object(), "{path} answers {want}, which the document does not list");
+    }
+    let r = app
+        .client
+        .post(format!("{}/webhooks/payments/nosuch?tenant=nosuch", app.base))
+        .json(&serde_json::json!({"id": "ev1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "NOT_FOUND", "{body}");
+}
