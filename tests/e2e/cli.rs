@@ -3,7 +3,7 @@
 use crate::unique;
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn isp(dir: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_isp"));
@@ -90,31 +90,8 @@ fn schema_command_prints_the_sdl() {
 #[tokio::test]
 async fn serve_demo_answers_a_demo_login() {
     let dir = temp_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"))
-        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
-        .arg(&dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ISP_DATABASE_URL")
-        .env("ISP_RADIUS_AUTH", "127.0.0.1:0")
-        .env("ISP_RADIUS_ACCT", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut child, base) = crate::spawn_isp(&["serve", "--demo"], &dir, false).await;
     let client = reqwest::Client::new();
-    let base = format!("http://{listen}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "isp serve --demo did not become ready");
     let q = "mutation { login(tenant: \"demo-isp\", email: \"admin@demo-isp.com\", password: \"admin123\") { accessToken user { role } } }";
     let r: serde_json::Value =
         client.post(format!("{base}/graphql")).json(&json!({"query": q})).send().await.unwrap().json().await.unwrap();
@@ -142,33 +119,9 @@ async fn serve_demo_answers_a_demo_login() {
 #[tokio::test]
 async fn serve_stops_within_ten_seconds_of_sigterm() {
     let dir = temp_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"))
-        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
-        .arg(&dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ISP_DATABASE_URL")
-        .env("ISP_RADIUS_AUTH", "127.0.0.1:0")
-        .env("ISP_RADIUS_ACCT", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("http://{listen}");
-    let mut ready = false;
-    for _ in 0..300 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "isp serve --demo did not become ready");
+    let (mut child, base) = crate::spawn_isp(&["serve", "--demo"], &dir, false).await;
     // A client holding a connection open (a live subscription) must not keep it alive either.
-    let url = format!("ws://{listen}/graphql/ws");
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
     let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (_ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();

@@ -165,3 +165,36 @@ pub fn code(r: &Value) -> Option<&str> {
 pub fn field(r: &Value) -> Option<&str> {
     r["errors"][0]["extensions"]["field"].as_str()
 }
+
+/// The `isp` binary running `args` (a serving command such as `["serve", "--demo"]`) on a
+/// free loopback port, with `data_dir`, RADIUS on free ports and the environment's database
+/// (`TEST_DATABASE_URL` when `same_db`, else the data dir's SQLite); returns the process
+/// (killed when dropped) and its base URL once `/readyz` answers (30 s at most).
+pub async fn spawn_isp(args: &[&str], data_dir: &std::path::Path, same_db: bool) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"));
+    cmd.args(args)
+        .args(["--listen", &listen, "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ISP_DATABASE_URL")
+        .env("ISP_RADIUS_AUTH", "127.0.0.1:0")
+        .env("ISP_RADIUS_ACCT", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let (true, Ok(url)) = (same_db, std::env::var("TEST_DATABASE_URL")) {
+        cmd.env("ISP_DATABASE_URL", url);
+    }
+    let child = cmd.spawn().expect("start isp");
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return (child, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("isp {args:?} did not become ready");
+}

@@ -178,28 +178,8 @@ struct ApiProcess {
 
 impl ApiProcess {
     async fn start(app: &TestApp) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_isp"));
-        cmd.args(["api", "--listen", &listen, "--data-dir"])
-            .arg(app.data_dir())
-            .env_remove("DATABASE_URL")
-            .env_remove("ISP_DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-            cmd.env("ISP_DATABASE_URL", url);
-        }
-        let child = cmd.spawn().expect("start isp api");
-        let base = format!("http://{listen}");
-        for _ in 0..300 {
-            if app.client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                return Self { base, _child: child };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("isp api did not become ready");
+        let (child, base) = crate::spawn_isp(&["api"], app.data_dir(), true).await;
+        Self { base, _child: child }
     }
 }
 

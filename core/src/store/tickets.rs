@@ -1,6 +1,5 @@
 //! Helpdesk tickets and their conversation (public replies, internal notes, customer
-//! messages). SQL and rows only: the SLA arithmetic is in `crate::helpdesk`, the use cases in
-//! `crate::workflows::tickets`.
+//! messages). SQL and rows only; the SLA arithmetic and the use cases live in the layers above.
 
 use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
 use super::search;
