@@ -26,11 +26,14 @@ pub enum EventKind {
     /// A ticket breached its SLA and was escalated (once per ticket): its assignee and team
     /// lead are to be told (the escalation row names them).
     TicketEscalated,
+    /// A customer notification gave up after its last attempt (or a permanent refusal by
+    /// the provider): dead-lettered, waiting for staff to fix the address or resend.
+    NotificationFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::CustomerChanged,
         EventKind::PlanChanged,
         EventKind::SubscriptionChanged,
@@ -38,6 +41,7 @@ impl EventKind {
         EventKind::DeviceJobDead,
         EventKind::TicketChanged,
         EventKind::TicketEscalated,
+        EventKind::NotificationFailed,
     ];
 
     /// The name stored in the `events` table.
@@ -50,6 +54,7 @@ impl EventKind {
             EventKind::DeviceJobDead => "device_job.dead",
             EventKind::TicketChanged => "ticket.changed",
             EventKind::TicketEscalated => "ticket.escalated",
+            EventKind::NotificationFailed => "notification.failed",
         }
     }
 

@@ -26,6 +26,9 @@ pub enum ChangeKind {
     Ticket,
     /// A ticket that breached its SLA and was escalated (the ID is the ticket's).
     TicketEscalated,
+    /// A customer notification was dead-lettered (the ID is the notification's; see its
+    /// `lastError`, fix the address or channel, then `resendNotification`).
+    NotificationFailed,
 }
 
 impl ChangeKind {
@@ -39,6 +42,7 @@ impl ChangeKind {
             EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
             EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
             EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
+            EventKind::NotificationFailed => (ChangeKind::NotificationFailed, "Notification", Action::NotifyRead),
         }
     }
 }
