@@ -215,11 +215,30 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
     let ctx = Ctx::open(cfg, Arc::new(SystemClock)).await.context("reopening the scratch store")?;
     let actor = Actor::system(fx.tenant_id, "bench");
     configure(&ctx, &actor).await?;
+    let sink = if a.notify {
+        let sink = crate::fanout::start_sink().await?;
+        crate::fanout::configure(&ctx, &actor, sink.port).await?;
+        Some(sink)
+    } else {
+        None
+    };
 
     eprintln!("billing run as of {as_of} ...");
     let first = measure(&ctx, &actor, as_of).await?;
     eprintln!("re-run ...");
     let again = measure(&ctx, &actor, as_of).await?;
+    let fanout = match &sink {
+        Some(_) => {
+            let (queued,): (i64,) =
+                isp_core::db::query_as("SELECT COUNT(*) FROM notifications WHERE status = 'QUEUED'")
+                    .fetch_one(&ctx.db)
+                    .await?;
+            eprintln!("draining {queued} queued emails with {} workers ...", a.notify_workers);
+            Some((queued, crate::fanout::drain(&ctx, a.notify_workers).await?))
+        }
+        None => None,
+    };
+    drop(sink);
     // Dunning over the run's open invoices: the daily pass the day they are issued (none is
     // due yet), on their due date (a reminder each) and the day after (each marked overdue).
     let due = as_of + chrono::Duration::days(BillingSettings::default().payment_terms_days);
@@ -248,6 +267,12 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
             "run: expected {want:?} ({n} reported), got {:?} ({} reported)",
             first.created, first.reported
         ));
+    }
+    if let Some((queued, d)) = &fanout {
+        if *queued != n || d.sent as i64 != n {
+            problems
+                .push(format!("fan-out: expected {n} emails queued and sent, got {queued} queued, {} sent", d.sent));
+        }
     }
     if again.created != Rows::default() || again.reported != 0 {
         problems.push(format!("re-run created {:?} ({} reported)", again.created, again.reported));
@@ -286,6 +311,17 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
         first.wall.as_secs_f64() / 2.0,
         again.wall.as_secs_f64() / 0.5
     );
+    if let Some((queued, d)) = &fanout {
+        println!(
+            "fan-out: the run queued {queued} invoice emails (in its own transactions); {} workers delivered {} \
+             to the local SMTP sink (aiosmtpd) in {:.1} s: {:.0} emails/s ({} not sent)",
+            a.notify_workers,
+            d.sent,
+            d.wall.as_secs_f64(),
+            d.sent as f64 / d.wall.as_secs_f64().max(1e-9),
+            d.other
+        );
+    }
     for (what, day, wall, out) in &dunning {
         println!(
             "dunning as of {day} ({what}): {:.3} s wall, {} reminders, {} overdue, {} suspended; target <= 2 s {}",
@@ -312,6 +348,10 @@ pub async fn run(a: BillingArgs) -> Result<bool> {
             "phase": what, "as_of": day.to_string(), "wall_s": wall.as_secs_f64(),
             "reminders": out.reminders, "overdue": out.overdue, "suspended": out.suspended,
         })).collect::<Vec<_>>(),
+        "fanout": fanout.as_ref().map(|(queued, d)| serde_json::json!({
+            "queued": queued, "sent": d.sent, "other": d.other, "wall_s": d.wall.as_secs_f64(),
+            "workers": a.notify_workers,
+        })),
         "ok": problems.is_empty(),
     });
     println!("{json}");

@@ -11,6 +11,7 @@
 mod basket;
 mod billing;
 mod cpu;
+mod fanout;
 mod fixture;
 mod freeradius;
 mod graphql;
@@ -132,6 +133,13 @@ pub struct BillingArgs {
     /// Keep the scratch data directory for inspection.
     #[arg(long)]
     pub keep: bool,
+    /// Notification fan-out: an EMAIL channel to a local SMTP sink (python3 with aiosmtpd), so
+    /// the run queues an invoice email per invoice; then the outbox is drained against the sink.
+    #[arg(long)]
+    pub notify: bool,
+    /// Concurrent delivery workers draining the outbox (with --notify).
+    #[arg(long, default_value_t = 4)]
+    pub notify_workers: usize,
 }
 
 /// Options of `isp-bench radius`.

@@ -105,14 +105,19 @@ pub trait Transport: Send + Sync {
 pub struct NetTransport {
     http: reqwest::Client,
     timeout: std::time::Duration,
+    /// SMTP clients (each with its pool of open connections) by channel setting.
+    smtp: std::sync::Mutex<std::collections::HashMap<String, smtp::Client>>,
 }
+
+/// Most SMTP clients kept; past it they are all dropped (their connections close) and made anew.
+const SMTP_CLIENTS: usize = 256;
 
 impl NetTransport {
     /// A transport that gives each delivery `timeout_ms`.
     pub fn new(timeout_ms: u64) -> Self {
         let timeout = std::time::Duration::from_millis(timeout_ms);
         let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
-        Self { http, timeout }
+        Self { http, timeout, smtp: Default::default() }
     }
 }
 
@@ -120,7 +125,24 @@ impl Transport for NetTransport {
     fn send<'a>(&'a self, c: &'a ChannelConfig, m: &'a Outgoing) -> BoxFut<'a, Result<String, SendError>> {
         Box::pin(async move {
             match c.row.provider {
-                store::Provider::Smtp => smtp::send(c, m, self.timeout).await,
+                store::Provider::Smtp => {
+                    let client = {
+                        let mut clients = self.smtp.lock().expect("SMTP clients lock");
+                        let key = smtp::key(c);
+                        match clients.get(&key) {
+                            Some(client) => client.clone(),
+                            None => {
+                                if clients.len() >= SMTP_CLIENTS {
+                                    clients.clear();
+                                }
+                                let client = smtp::client(c, self.timeout)?;
+                                clients.insert(key, client.clone());
+                                client
+                            }
+                        }
+                    };
+                    smtp::send(&client, c, m).await
+                }
                 store::Provider::HttpTemplate => http::send_templated(&self.http, c, m).await,
                 store::Provider::Twilio => http::send_twilio(&self.http, c, m).await,
             }
