@@ -300,7 +300,8 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .ok_or_else(|| anyhow::anyhow!("unknown tenant {:?}", args.tenant))?;
     let actor = Actor::system(tenant.id, "export");
-    let table = export::open(ctx, &actor, &args.kind, &Filters::new(pairs)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let table =
+        export::open(ctx, &actor, &args.kind, &Filters::new(pairs)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let rows = match &args.output {
         Some(path) => {
             // Written beside the target and renamed when complete: a failed export leaves no
@@ -323,7 +324,8 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         }
         None => {
             let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
-            let (mut out, rows) = export::write(ctx.db.clone(), table, format, out).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (mut out, rows) =
+                export::write(ctx.db.clone(), table, format, out).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             out.flush()?;
             rows
         }

@@ -159,7 +159,9 @@ async fn invoices_and_payments_export_typed_xlsx_read_by_calamine_and_openpyxl()
     let rows = csv(&app, "/exports/invoices.csv", &t.token).await;
     let want: Vec<String> = list
         .iter()
-        .flat_map(|i| std::iter::repeat_n(i["number"].as_str().unwrap().to_string(), i["lines"].as_array().unwrap().len()))
+        .flat_map(|i| {
+            std::iter::repeat_n(i["number"].as_str().unwrap().to_string(), i["lines"].as_array().unwrap().len())
+        })
         .collect();
     assert_eq!(column(&rows, "Number"), want);
     assert!(column(&rows, "Description").contains(&"'=cmd|' /C calc'!A0".to_string()), "{rows:?}");
@@ -230,7 +232,8 @@ print(json.dumps({
   "formula": any(c.data_type == "f" for r in ws.iter_rows() for c in r),
 }))
 "#;
-    let probe = Command::new("python3").args(["-c", "import openpyxl"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let probe =
+        Command::new("python3").args(["-c", "import openpyxl"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     if !probe.is_ok_and(|s| s.success()) {
         assert!(std::env::var_os("CI").is_none(), "interop peer openpyxl is missing (CI requires it)");
         eprintln!("NOTICE: skipping the openpyxl check: python3 -m pip install openpyxl");
@@ -305,7 +308,8 @@ async fn exports_check_roles_tenants_and_filters() {
     let rows = csv(&app, "/exports/audit-log.csv", &other.token).await;
     assert!(!rows.iter().flatten().any(|v| v.contains(&secret)));
     // This tenant's audit log matches its GraphQL list.
-    let list = nodes(&app.ok(&t.token, "{ auditLog(first: 100) { edges { node { action } } } }", json!({})).await["auditLog"]);
+    let list =
+        nodes(&app.ok(&t.token, "{ auditLog(first: 100) { edges { node { action } } } }", json!({})).await["auditLog"]);
     let rows = csv(&app, "/exports/audit-log.csv", &t.token).await;
     assert_eq!(column(&rows, "Action"), strings(&list, "action"));
     let rows = csv(&app, &format!("/exports/audit-log.csv?objectId={c}"), &t.token).await;
@@ -342,7 +346,12 @@ async fn reports_export_through_the_same_table_model() {
     settings(&app, &t.token, json!({"billingDay": 1})).await;
     let c = billed_customer(&app, &t, "Report Customer").await;
     run_billing(&app, &t.token, "2024-01-15").await;
-    app.ok(&t.token, "mutation($c: ID!) { recordPayment(input: {customerId: $c, amountMinor: 1000, method: CASH}) { id } }", json!({"c": c})).await;
+    app.ok(
+        &t.token,
+        "mutation($c: ID!) { recordPayment(input: {customerId: $c, amountMinor: 1000, method: CASH}) { id } }",
+        json!({"c": c}),
+    )
+    .await;
 
     let q = "{ billingReport(from: \"2024-01-01\", to: \"2024-01-31\") { revenueByPlan { planName } } }";
     let r = app.ok(&t.token, q, json!({})).await;

@@ -140,7 +140,8 @@ fn customer_row(c: &customers::Customer) -> Row {
 
 fn customers_table<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
     Box::pin(async move {
-        let filter = CustomerFilter { search: f.one("search")?.map(String::from), status: f.list::<CustomerStatus>("status")? };
+        let filter =
+            CustomerFilter { search: f.one("search")?.map(String::from), status: f.list::<CustomerStatus>("status")? };
         let sort = f.parse::<CustomerSort>("orderBy")?.unwrap_or(CustomerSort::NameAsc);
         if sort == CustomerSort::Relevance {
             return Err(CoreError::validation("orderBy", "RELEVANCE is not available for exports; sort by NAME_ASC"));

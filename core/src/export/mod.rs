@@ -114,9 +114,10 @@ impl Filters {
     pub fn check(&self, allowed: &[&str]) -> CoreResult<()> {
         match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             Some((k, _)) if allowed.is_empty() => Err(CoreError::validation(k, "this export takes no filters")),
-            Some((k, _)) => {
-                Err(CoreError::validation(k, format!("is not a filter of this export (filters: {})", allowed.join(", "))))
-            }
+            Some((k, _)) => Err(CoreError::validation(
+                k,
+                format!("is not a filter of this export (filters: {})", allowed.join(", ")),
+            )),
             None => Ok(()),
         }
     }
@@ -188,9 +189,7 @@ impl Filters {
 
     /// `key` as a global ID of any type (type name, row id).
     pub fn any_id(&self, key: &str) -> CoreResult<Option<(String, i64)>> {
-        self.one(key)?
-            .map(|v| global_id(v).ok_or_else(|| CoreError::validation(key, "is not a valid ID")))
-            .transpose()
+        self.one(key)?.map(|v| global_id(v).ok_or_else(|| CoreError::validation(key, "is not a valid ID"))).transpose()
     }
 }
 

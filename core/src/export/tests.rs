@@ -15,7 +15,12 @@ fn csv_of(rows: &[Vec<Cell>]) -> String {
 #[test]
 fn csv_is_rfc4180_with_typed_values() {
     let d = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-    let out = csv_of(&[vec![Cell::Text("Silva, \"Ana\"\nline 2".into()), Cell::Money(-1234), Cell::Date(d), Cell::Bool(true)]]);
+    let out = csv_of(&[vec![
+        Cell::Text("Silva, \"Ana\"\nline 2".into()),
+        Cell::Money(-1234),
+        Cell::Date(d),
+        Cell::Bool(true),
+    ]]);
     assert_eq!(out, "Name,Amount (USD),On,Ok\r\n\"Silva, \"\"Ana\"\"\nline 2\",-12.34,2026-03-01,true\r\n");
 }
 
@@ -105,14 +110,15 @@ async fn keyset_walks_chunks_by_cursor() {
     use std::sync::{Arc, Mutex};
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let page: super::table::PageFn<i64> = Box::new(move |_db: crate::db::Db, args: crate::store::page::PageArgs| -> super::table::PageFuture<i64> {
-        log.lock().unwrap().push(args.after.as_ref().map(|c| c.id));
-        let start = args.after.map_or(0, |c| c.id);
-        let n = args.first.unwrap() as i64;
-        let items: Vec<i64> = (start + 1..=(start + n).min(5)).collect();
-        let has_next = start + n < 5;
-        Box::pin(async move { Ok(Page { items, has_next, has_previous: false }) })
-    });
+    let page: super::table::PageFn<i64> =
+        Box::new(move |_db: crate::db::Db, args: crate::store::page::PageArgs| -> super::table::PageFuture<i64> {
+            log.lock().unwrap().push(args.after.as_ref().map(|c| c.id));
+            let start = args.after.map_or(0, |c| c.id);
+            let n = args.first.unwrap() as i64;
+            let items: Vec<i64> = (start + 1..=(start + n).min(5)).collect();
+            let has_next = start + n < 5;
+            Box::pin(async move { Ok(Page { items, has_next, has_previous: false }) })
+        });
     let mut k = Keyset::new(
         page,
         Box::new(|i: &i64| Cursor { key: SortKey::I(*i), id: *i, order: None }),
