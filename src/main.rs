@@ -75,6 +75,28 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Export a list or report of a tenant as CSV or XLSX (the same files as
+    /// `GET /exports/{kind}.{format}`): customers, subscriptions, invoices, payments,
+    /// radius-sessions, usage, audit-log, revenue-by-plan, collections, ageing.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// What to export (`customers`, `invoices`, `revenue-by-plan` ...).
+    kind: String,
+    /// Filters as NAME=VALUE, named as the GraphQL list's arguments (`status=OVERDUE`,
+    /// `customerId=42`, `from=2026-01-01`).
+    filters: Vec<String>,
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// csv or xlsx [default: from the --output extension, else csv].
+    #[arg(long)]
+    format: Option<String>,
+    /// File to write [default: standard output; XLSX only when it is not a terminal].
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -256,6 +278,62 @@ async fn serve(cfg: Config, demo: bool, with_radius: bool) -> Result<()> {
 /// `isp backup OUTPUT`: the database (`VACUUM INTO`, consistent while the service runs) and
 /// the key files of the data directory (without the master key the copy's subscriber
 /// passwords and device secrets cannot be read) into the new directory `output`.
+/// `isp export`: the core export path that the HTTP route uses, into a file or stdout.
+async fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    use isp_core::export::{self, Filters, Format};
+    use std::io::{IsTerminal, Write};
+    let format = match (&args.format, &args.output) {
+        (Some(f), _) => Format::from_ext(f).with_context(|| format!("unknown format {f:?}: use csv or xlsx"))?,
+        (None, Some(p)) => p.extension().and_then(|e| e.to_str()).and_then(Format::from_ext).unwrap_or(Format::Csv),
+        (None, None) => Format::Csv,
+    };
+    if format == Format::Xlsx && args.output.is_none() && std::io::stdout().is_terminal() {
+        bail!("XLSX is binary: pass --output FILE or redirect standard output");
+    }
+    let mut pairs = Vec::new();
+    for f in &args.filters {
+        let (k, v) = f.split_once('=').with_context(|| format!("filter {f:?} is not NAME=VALUE"))?;
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    let tenant = tenants::by_slug(&ctx.db, &args.tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("unknown tenant {:?}", args.tenant))?;
+    let actor = Actor::system(tenant.id, "export");
+    let table =
+        export::open(ctx, &actor, &args.kind, &Filters::new(pairs)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rows = match &args.output {
+        Some(path) => {
+            // Written beside the target and renamed when complete: a failed export leaves no
+            // half-written file under the name asked for.
+            let tmp = path.with_extension(format!("{}.part", format.ext()));
+            let file = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+            );
+            let result = export::write(ctx.db.clone(), table, format, file).await;
+            let (mut file, rows) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    bail!("{e}");
+                }
+            };
+            file.flush()?;
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+            rows
+        }
+        None => {
+            let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+            let (mut out, rows) =
+                export::write(ctx.db.clone(), table, format, out).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            out.flush()?;
+            rows
+        }
+    };
+    eprintln!("exported {rows} rows of {}", args.kind);
+    Ok(())
+}
+
 async fn backup(ctx: &Ctx, data_dir: &std::path::Path, output: &std::path::Path) -> Result<()> {
     if ctx.db.sqlite_file().is_none() {
         bail!("the database is PostgreSQL: back it up with pg_dump (README, Deployment); `isp backup` copies the embedded SQLite database");
@@ -365,6 +443,12 @@ async fn main() -> Result<()> {
             let data_dir = cfg.data_dir.clone();
             let ctx = open(cfg).await?;
             backup(&ctx, &data_dir, &output).await
+        }
+        Command::Export(args) => {
+            // No log subscriber: standard output may be the file itself.
+            let cfg = load_config(&cli.global, None)?;
+            let ctx = open(cfg).await?;
+            export(&ctx, args).await
         }
         Command::Migrate => {
             let cfg = load_config(&cli.global, None)?;

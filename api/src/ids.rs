@@ -101,6 +101,7 @@ pub fn page_args(
         last: count(last, "last")?,
         after: cursor(after, "after")?,
         before: cursor(before, "before")?,
+        bulk: false,
     })
 }
 

@@ -9,6 +9,7 @@
 pub mod body;
 mod doc_cache;
 pub mod error;
+pub mod exports;
 pub mod fast;
 pub mod graphiql;
 pub mod ids;
@@ -77,6 +78,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/webhooks/payments/{provider}", axum::routing::post(webhooks::payment_webhook))
         .route("/invoices/{id}/pdf", get(pdf::invoice_pdf))
         .route("/payments/{id}/receipt", get(pdf::payment_receipt))
+        .route("/exports/{file}", get(exports::export))
         // A layer wraps only the routes added before it. This one answers 413 in plain text
         // for a Content-Length over the limit and cuts longer streams; `/graphql`, added
         // below, reads its body itself (JSON within `max_body_bytes`, multipart uploads within

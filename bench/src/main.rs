@@ -11,6 +11,7 @@
 mod basket;
 mod billing;
 mod cpu;
+mod export;
 mod fanout;
 mod fixture;
 mod freeradius;
@@ -45,6 +46,8 @@ enum Command {
     Radius(RadiusArgs),
     /// A billing run over every subscription, then a re-run that must create nothing (in-process, SQLite).
     Billing(BillingArgs),
+    /// Exports `--rows` invoices as CSV and XLSX through the export path: rows/s and peak memory.
+    Export(ExportArgs),
     /// Seeds "a year of an ISP" on a scratch store and prints what it wrote and how long it took.
     Fixture(FixtureArgs),
     /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
@@ -140,6 +143,23 @@ pub struct BillingArgs {
     /// Concurrent delivery workers draining the outbox (with --notify).
     #[arg(long, default_value_t = 4)]
     pub notify_workers: usize,
+}
+
+/// Options of `isp-bench export`.
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Invoices to seed and export (one line each).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: usize,
+    /// Customers the invoices belong to.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
+    /// Run against PostgreSQL: a scratch database is created on this server and dropped after.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Keep the scratch data directory for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench radius`.
@@ -280,6 +300,10 @@ fn main() -> Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Export(a) => {
+            anyhow::ensure!(a.rows >= 1 && a.customers >= 1, "--rows and --customers must be at least 1");
+            rt.block_on(export::run(a))
         }
         Command::Billing(a) => {
             anyhow::ensure!(a.subscriptions >= 1, "--subscriptions must be at least 1");

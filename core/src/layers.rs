@@ -15,6 +15,7 @@
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
 //! helpdesk     SLA clock arithmetic, due times, the ticket report
 //!      ^       lists (every list statement, for the plan test)
+//!      ^       export (lists and reports as CSV / XLSX, read in chunks through the list statements)
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
@@ -60,6 +61,7 @@ mod tests {
             ],
         ),
         ("lists", &["billing", "db", "error", "store"]),
+        ("export", &["auth", "billing", "ctx", "db", "error", "store", "validate"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         ("relay", &["ctx", "db", "error", "events", "store"]),

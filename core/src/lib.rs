@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod effects;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod helpdesk;
 pub mod jwt;
 mod layers;

@@ -52,6 +52,7 @@ async fn openapi_documents_every_rest_route() {
     assert_eq!(
         paths,
         [
+            "/exports/{kind}.{format}",
             "/healthz",
             "/invoices/{id}/pdf",
             "/metrics",
@@ -74,6 +75,8 @@ async fn openapi_documents_every_rest_route() {
         let documented = &doc["paths"][template.as_str()]["get"]["responses"][want.to_string()];
         assert!(documented.is_object(), "{path} answers {want}, which the document does not list");
     }
+    assert_eq!(get("/exports/customers.csv").await, 401);
+    assert!(doc["paths"]["/exports/{kind}.{format}"]["get"]["responses"]["401"].is_object());
     let r = app
         .client
         .post(format!("{}/webhooks/payments/nosuch?tenant=nosuch", app.base))

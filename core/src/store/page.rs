@@ -8,6 +8,8 @@ use crate::error::{CoreError, CoreResult};
 pub const MAX_PAGE: usize = 100;
 /// The page size when the client names none.
 pub const DEFAULT_PAGE: usize = 20;
+/// The largest chunk an in-process reader (an export) may read with [`PageArgs::bulk`].
+pub const BULK_PAGE: usize = 5000;
 
 /// Value of the sort column at a cursor position.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +45,9 @@ pub struct PageArgs {
     pub first: Option<usize>,
     /// Last n items.
     pub last: Option<usize>,
+    /// Set only by in-process readers that walk a whole list in chunks (exports), never from
+    /// a client's arguments: allows pages of up to [`BULK_PAGE`] instead of [`MAX_PAGE`].
+    pub bulk: bool,
 }
 
 /// One page of results in display order.
@@ -92,9 +97,10 @@ impl PageArgs {
             return Err(CoreError::validation("last", "use either first or last, not both"));
         }
         let n = self.first.or(self.last).unwrap_or(DEFAULT_PAGE);
-        if n > MAX_PAGE {
+        let max = if self.bulk { BULK_PAGE } else { MAX_PAGE };
+        if n > max {
             let field = if self.first.is_some() { "first" } else { "last" };
-            return Err(CoreError::validation(field, format!("must be at most {MAX_PAGE}")));
+            return Err(CoreError::validation(field, format!("must be at most {max}")));
         }
         Ok((n, self.last.is_some()))
     }
@@ -255,6 +261,8 @@ mod tests {
     #[test]
     fn rejects_bad_combinations() {
         assert!(PageArgs { first: Some(101), ..Default::default() }.plan().is_err());
+        assert_eq!(PageArgs { first: Some(BULK_PAGE), bulk: true, ..Default::default() }.plan().unwrap().0, BULK_PAGE);
+        assert!(PageArgs { first: Some(BULK_PAGE + 1), bulk: true, ..Default::default() }.plan().is_err());
         assert!(PageArgs { first: Some(1), last: Some(1), ..Default::default() }.plan().is_err());
         let mut sql = Sql::new("x WHERE 1=1");
         let args = PageArgs { after: Some(Cursor { key: SortKey::I(3), id: 1, order: None }), ..Default::default() };

@@ -1,0 +1,129 @@
+//! The report exports: a report's rows (few: a row per plan, month or bucket) as a table.
+//!
+//! # Adding a report
+//! A report export is one function `fn(&Ctx, &Actor, &Filters) -> TableFuture` that reads its
+//! filters, calls the report (which checks the caller's role itself, as the GraphQL field
+//! does) and returns [`report`]`(ctx, actor, name, COLUMNS, rows)`; then one [`Kind`] line in
+//! [`REPORTS`] names it, its action and its filters. Nothing else: the HTTP route
+//! `GET /exports/{name}.{csv|xlsx}`, `isp export NAME`, the role check before any read and the
+//! OpenAPI document all read [`REPORTS`]. Ranges are `from`/`to` dates (`YYYY-MM-DD`,
+//! inclusive, both required, see [`range`]); money columns are `ColumnType::Money` in the
+//! tenant's currency.
+
+use super::table::{col, Cell, Column, ColumnType as T, Row, Rows, Table};
+use super::{currency, Filters, Kind, TableFuture};
+use crate::auth::{Action, Actor};
+use crate::billing::{self, reports};
+use crate::error::{CoreError, CoreResult};
+use crate::Ctx;
+use chrono::NaiveDate;
+
+/// The report exports.
+pub const REPORTS: &[Kind] = &[
+    Kind {
+        name: "revenue-by-plan",
+        about: "Subscription revenue (net of tax) per plan on invoices issued from `from` to `to`.",
+        action: Action::ReportRead,
+        filters: &["from", "to"],
+        open: revenue_by_plan,
+    },
+    Kind {
+        name: "collections",
+        about: "Invoiced and collected money per month from `from` to `to`, with the collection rate.",
+        action: Action::ReportRead,
+        filters: &["from", "to"],
+        open: collections,
+    },
+    Kind {
+        name: "ageing",
+        about: "Open receivables by days past due as of `asOf` (default: today in the tenant's time zone).",
+        action: Action::ReportRead,
+        filters: &["asOf"],
+        open: ageing,
+    },
+];
+
+/// A report's table from its rows in memory.
+pub async fn report(ctx: &Ctx, a: &Actor, name: &str, columns: &[Column], rows: Vec<Row>) -> CoreResult<Table> {
+    Ok(Table {
+        name: name.to_string(),
+        currency: currency(ctx, a.tenant_id).await?,
+        columns: columns.to_vec(),
+        source: Box::new(Rows(Some(rows))),
+    })
+}
+
+/// The required `from` and `to` dates of a range, `from` not after `to`.
+pub fn range(f: &Filters) -> CoreResult<(NaiveDate, NaiveDate)> {
+    let from = f.date("from")?.ok_or_else(|| CoreError::validation("from", "is required (YYYY-MM-DD)"))?;
+    let to = f.date("to")?.ok_or_else(|| CoreError::validation("to", "is required (YYYY-MM-DD)"))?;
+    if from > to {
+        return Err(CoreError::validation("to", "must not be before from"));
+    }
+    Ok((from, to))
+}
+
+const REVENUE_COLUMNS: &[Column] =
+    &[col("Plan ID", T::Integer), col("Plan", T::Text), col("Net revenue", T::Money), col("Lines", T::Integer)];
+
+fn revenue_by_plan<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let (from, to) = range(f)?;
+        let rows = reports::revenue_by_plan(&ctx.db, a, from, to)
+            .await?
+            .into_iter()
+            .map(|r| vec![Cell::Int(r.plan_id), Cell::Text(r.plan_name), Cell::Money(r.net_minor), Cell::Int(r.lines)])
+            .collect();
+        report(ctx, a, "revenue-by-plan", REVENUE_COLUMNS, rows).await
+    })
+}
+
+const COLLECTION_COLUMNS: &[Column] = &[
+    col("Month", T::Text),
+    col("Invoiced", T::Money),
+    col("Collected", T::Money),
+    col("Collection rate (bp)", T::Integer),
+];
+
+fn collections<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let (from, to) = range(f)?;
+        let rows = reports::collections(&ctx.db, a, from, to)
+            .await?
+            .into_iter()
+            .map(|m| {
+                vec![
+                    Cell::Text(m.month),
+                    Cell::Money(m.invoiced_minor),
+                    Cell::Money(m.collected_minor),
+                    Cell::int_opt(m.collection_rate_bp),
+                ]
+            })
+            .collect();
+        report(ctx, a, "collections", COLLECTION_COLUMNS, rows).await
+    })
+}
+
+const AGEING_COLUMNS: &[Column] = &[col("As of", T::Date), col("Bucket", T::Text), col("Amount", T::Money)];
+
+fn ageing<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let as_of = match f.date("asOf")? {
+            Some(d) => d,
+            None => billing::tenant_today(ctx, a.tenant_id).await?,
+        };
+        let r = reports::ageing(&ctx.db, a, as_of).await?;
+        let rows = [
+            ("Current", r.current_minor),
+            ("1-30 days", r.days_1_30_minor),
+            ("31-60 days", r.days_31_60_minor),
+            ("61-90 days", r.days_61_90_minor),
+            ("Over 90 days", r.over_90_minor),
+            ("Total", r.total_minor),
+        ]
+        .into_iter()
+        .map(|(bucket, v)| vec![Cell::Date(as_of), Cell::Text(bucket.into()), Cell::Money(v)])
+        .collect();
+        report(ctx, a, "ageing", AGEING_COLUMNS, rows).await
+    })
+}
