@@ -20,6 +20,7 @@ mod radius;
 mod radload;
 mod rawsql;
 mod report;
+mod reports;
 mod server;
 mod year;
 
@@ -49,6 +50,8 @@ enum Command {
     /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
     /// against a raw-SQL baseline reading the same rows.
     Basket(BasketArgs),
+    /// Each business report over GraphQL on HTTP against "a year of an ISP": p50/p99 latency.
+    Reports(reports::ReportsArgs),
 }
 
 /// Options of `isp-bench basket`.
@@ -268,6 +271,15 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.drain >= 0.0, "durations must be positive");
             basket::select(a.screens.as_deref())?;
             let ok = rt.block_on(basket::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Reports(a) => {
+            anyhow::ensure!(a.customers >= 1000, "--customers must be at least 1000");
+            anyhow::ensure!(a.calls >= 1, "--calls must be at least 1");
+            let ok = rt.block_on(reports::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

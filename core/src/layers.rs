@@ -14,6 +14,7 @@
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
 //! helpdesk     SLA clock arithmetic, due times, the ticket report
+//! reports      the business reports over per-day aggregates (acquisition, MRR, collection ...)
 //!      ^       lists (every list statement, for the plan test)
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
@@ -21,6 +22,7 @@
 //! relay             publishes other processes' events on this process's bus
 //! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
+//! report_figures    the business reports against hand-computed figures, driving the workflows
 //! ```
 
 #[cfg(test)]
@@ -52,6 +54,7 @@ mod tests {
             &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "notify", "store", "validate"],
         ),
         ("helpdesk", &["clock", "db", "error", "store"]),
+        ("reports", &["auth", "billing", "db", "error", "store"]),
         (
             "workflows",
             &[
@@ -59,7 +62,7 @@ mod tests {
                 "netjobs", "notify", "password", "patch", "secrets", "store", "validate",
             ],
         ),
-        ("lists", &["billing", "db", "error", "store"]),
+        ("lists", &["billing", "db", "error", "reports", "store"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         ("relay", &["ctx", "db", "error", "events", "store"]),
@@ -79,6 +82,10 @@ mod tests {
                 "validate",
                 "workflows",
             ],
+        ),
+        (
+            "report_figures",
+            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "reports", "store", "workflows"],
         ),
         (
             "report_histories",
