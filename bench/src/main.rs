@@ -22,6 +22,7 @@ mod radius;
 mod radload;
 mod rawsql;
 mod report;
+mod reports;
 mod server;
 mod year;
 
@@ -53,6 +54,8 @@ enum Command {
     /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
     /// against a raw-SQL baseline reading the same rows.
     Basket(BasketArgs),
+    /// Each business report over GraphQL on HTTP against "a year of an ISP": p50/p99 latency.
+    Reports(reports::ReportsArgs),
 }
 
 /// Options of `isp-bench basket`.
@@ -304,6 +307,15 @@ fn main() -> Result<()> {
         Command::Export(a) => {
             anyhow::ensure!(a.rows >= 1 && a.customers >= 1, "--rows and --customers must be at least 1");
             rt.block_on(export::run(a))
+        }
+        Command::Reports(a) => {
+            anyhow::ensure!(a.customers >= 1000, "--customers must be at least 1000");
+            anyhow::ensure!(a.calls >= 1, "--calls must be at least 1");
+            let ok = rt.block_on(reports::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Billing(a) => {
             anyhow::ensure!(a.subscriptions >= 1, "--subscriptions must be at least 1");

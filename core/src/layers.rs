@@ -14,6 +14,7 @@
 //!      ^
 //! billing      billing rules and tables: proration, tax, numbering, settlement, runs
 //! helpdesk     SLA clock arithmetic, due times, the ticket report
+//! reports      the business reports over per-day aggregates (acquisition, MRR, collection ...)
 //!      ^       lists (every list statement, for the plan test)
 //!      ^       export (lists and reports as CSV / XLSX, read in chunks through the list statements)
 //! workflows    use cases, one transaction each; they never call one another
@@ -22,6 +23,7 @@
 //! relay             publishes other processes' events on this process's bus
 //! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
+//! report_figures    the business reports against hand-computed figures, driving the workflows
 //! ```
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ mod tests {
             &["auth", "clock", "ctx", "db", "effects", "error", "events", "netjobs", "notify", "store", "validate"],
         ),
         ("helpdesk", &["clock", "db", "error", "store"]),
+        ("reports", &["auth", "billing", "db", "error", "store"]),
         (
             "workflows",
             &[
@@ -60,7 +63,7 @@ mod tests {
                 "netjobs", "notify", "password", "patch", "secrets", "store", "validate",
             ],
         ),
-        ("lists", &["billing", "db", "error", "store"]),
+        ("lists", &["billing", "db", "error", "reports", "store"]),
         ("export", &["auth", "billing", "ctx", "db", "error", "store", "validate"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
@@ -81,6 +84,10 @@ mod tests {
                 "validate",
                 "workflows",
             ],
+        ),
+        (
+            "report_figures",
+            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "reports", "store", "workflows"],
         ),
         (
             "report_histories",

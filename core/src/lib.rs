@@ -33,7 +33,10 @@ pub mod password;
 pub mod patch;
 pub mod relay;
 #[cfg(test)]
+mod report_figures;
+#[cfg(test)]
 mod report_histories;
+pub mod reports;
 pub mod scheduler;
 pub mod secrets;
 pub mod seed;

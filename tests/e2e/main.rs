@@ -38,6 +38,7 @@ mod radius_acct;
 mod radius_api;
 mod radius_interop;
 mod radius_isolation;
+mod reports;
 mod roles;
 mod schema;
 mod schema_parity;

@@ -32,6 +32,7 @@ pub struct Query(
     query::CoreQuery,
     radius::RadiusQuery,
     billing::BillingQuery,
+    billing::BusinessReportQuery,
     devices::DeviceQuery,
     helpdesk::HelpdeskQuery,
     notifications::NotificationQuery,

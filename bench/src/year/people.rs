@@ -55,6 +55,28 @@ const SUBSCRIPTIONS: Table = Table {
     ],
 };
 
+/// The subscription history the reports read (migration 0017): created, then cancelled or
+/// suspended by staff, on the days the lifecycle above gives them.
+const HISTORY: Table = Table {
+    name: "subscription_history",
+    cols: &[
+        "tenant_id",
+        "subscription_id",
+        "customer_id",
+        "day",
+        "at",
+        "from_status",
+        "to_status",
+        "from_plan_id",
+        "to_plan_id",
+        "from_access_type",
+        "to_access_type",
+        "from_mrr_x12",
+        "to_mrr_x12",
+        "first_for_customer",
+    ],
+};
+
 const CANCEL_REASONS: &[&str] = &["moved away", "switched provider", "too expensive", "closing the business"];
 const NOTES: &[&str] = &[
     "Prefers contact by WhatsApp",
@@ -200,9 +222,48 @@ pub async fn write(
                 Arg::I(sub_updated),
             ],
         );
+        history(w, s, setup, cal, tenant);
         w.tick().await?;
     }
     Ok(())
+}
+
+/// Queues the history rows of subscription `s`: created (ACTIVE unless it is PENDING today),
+/// then cancelled or suspended by staff. Dunning suspensions are left out.
+fn history(w: &mut Writer, s: &Sub, setup: &Setup, cal: &Calendar, tenant: i64) {
+    let plan = &setup.plans[s.plan];
+    let pending = s.status == SubscriptionStatus::Pending;
+    let created = if pending { "PENDING" } else { "ACTIVE" };
+    let value = if pending { 0 } else { plan.price * 12 };
+    let row = |day: String, at: i64, from: Option<&'static str>, to: &'static str, from_value: i64, to_value: i64| {
+        let from_plan = from.map_or(Arg::NullI, |_| Arg::I(plan.id));
+        let from_access = from.map_or(Arg::NullT, |_| Arg::text(s.access.as_str()));
+        [
+            Arg::I(tenant),
+            Arg::I(s.id),
+            Arg::I(s.customer_id),
+            Arg::text(day),
+            Arg::I(at),
+            from.map_or(Arg::NullT, Arg::text),
+            Arg::text(to),
+            from_plan,
+            Arg::I(plan.id),
+            from_access,
+            Arg::text(s.access.as_str()),
+            Arg::I(from_value),
+            Arg::I(to_value),
+            Arg::I(i64::from(from.is_none())),
+        ]
+    };
+    let day_of = |ms: i64| {
+        isp_core::billing::fmt_date(chrono::DateTime::from_timestamp_millis(ms).expect("a valid instant").date_naive())
+    };
+    w.push(&HISTORY, row(isp_core::billing::fmt_date(s.start), s.created_at + 60_000, None, created, 0, value));
+    if let Some(at) = cancelled_at(s, cal) {
+        w.push(&HISTORY, row(day_of(at), at, Some(created), "CANCELLED", value, 0));
+    } else if let Some(at) = staff_suspended_at(s, cal) {
+        w.push(&HISTORY, row(day_of(at), at, Some(created), "SUSPENDED", value, 0));
+    }
 }
 
 /// Sets the status reasons the billing pass decided (dunning suspensions and reactivations)

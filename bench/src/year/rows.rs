@@ -24,6 +24,7 @@ pub struct Table {
 const ORDER: &[&str] = &[
     "customers",
     "subscriptions",
+    "subscription_history",
     "billing_runs",
     "invoices",
     "invoice_lines",

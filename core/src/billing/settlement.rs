@@ -7,7 +7,7 @@
 
 use super::dunning::{self, DunningKind, REASON_PREFIX};
 use super::invoices::{self, Invoice};
-use super::{settings, InvoiceKind, InvoiceStatus};
+use super::{fmt_date, settings, InvoiceKind, InvoiceStatus};
 use crate::auth::Actor;
 use crate::db::{query, query_as, Tx};
 use crate::effects::Effects;
@@ -16,6 +16,7 @@ use crate::events::EventKind;
 use crate::netjobs;
 use crate::notify;
 use crate::store::notifications::NotifyEvent;
+use crate::store::subscription_history;
 use crate::store::subscriptions::{self, SubscriptionStatus};
 use crate::store::tenants;
 use crate::Ctx;
@@ -208,6 +209,7 @@ pub async fn reactivate_if_clear(
         .await?;
         // Changed by someone else since the SELECT: not ours to resume any more.
         let Some(row) = row else { continue };
+        subscription_history::record(tx, t, *sub, &fmt_date(today), now).await?;
         let jobs = netjobs::for_status(tx, t, &network, &row, false, "dunning reactivation").await?;
         let invoice = dunning::suspending_invoice(tx, t, *sub).await?;
         dunning::event(tx, t, customer_id, invoice, *sub, DunningKind::Reactivated, now).await?;

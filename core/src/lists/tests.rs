@@ -212,6 +212,40 @@ fn report_statements(ids: &Ids) -> Vec<Statement> {
         sorts_matches: true,
         key: None,
     })
+    .chain(business_report_statements(ids))
+    .collect()
+}
+
+/// The business reports' statements (`crate::reports`): per-day aggregates by `(tenant_id,
+/// day)`, plan and tax-rate names by tenant, usage periods by `(tenant_id, period_start)`.
+fn business_report_statements(ids: &Ids) -> Vec<Statement> {
+    use crate::db::Value;
+    use crate::reports::{collections as c, growth as g, usage as u};
+    let t = || Value::I(ids.tenant);
+    let before = || vec![t(), Value::text("2026-01-01")];
+    let range = || vec![t(), Value::text("2026-01-01"), Value::text("2026-12-31")];
+    let mut top = range();
+    top.push(Value::I(20));
+    [
+        ("open before", Sql::with(g::OPEN_BEFORE_SQL, before())),
+        ("subscription days", Sql::with(g::DAYS_SQL, range())),
+        ("mrr before", Sql::with(g::MRR_BEFORE_SQL, before())),
+        ("plan names", Sql::with(g::PLAN_NAMES_SQL, vec![t()])),
+        ("balance before", Sql::with(c::BALANCE_BEFORE_SQL, before())),
+        ("invoiced days", Sql::with(c::INVOICED_DAYS_SQL, range())),
+        ("collected days", Sql::with(c::COLLECTED_DAYS_SQL, range())),
+        ("tax class days", Sql::with(c::TAX_CLASS_DAYS_SQL, range())),
+        ("tax names", Sql::with(c::TAX_NAMES_SQL, vec![t()])),
+        ("top data users", Sql::with(u::TOP_USERS_SQL, top)),
+    ]
+    .into_iter()
+    .map(|(what, sql)| Statement {
+        field: "businessReports",
+        what: what.to_string(),
+        sql,
+        sorts_matches: true,
+        key: None,
+    })
     .collect()
 }
 

@@ -15,6 +15,7 @@ pub mod page;
 pub mod plans;
 pub mod radius_sessions;
 pub mod search;
+pub mod subscription_history;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tickets;

@@ -8,7 +8,7 @@
 
 use crate::auth::{Action, Actor};
 use crate::billing::dunning::{self, DunningKind, DunningOutcome, REASON_PREFIX};
-use crate::billing::{invoices, lock_customers, parse_date, settings, settlement, InvoiceStatus};
+use crate::billing::{fmt_date, invoices, lock_customers, parse_date, settings, settlement, InvoiceStatus};
 use crate::db::Tx;
 use crate::effects::Effects;
 use crate::error::CoreResult;
@@ -16,6 +16,7 @@ use crate::events::EventKind;
 use crate::netjobs;
 use crate::notify;
 use crate::store::notifications::NotifyEvent;
+use crate::store::subscription_history;
 use crate::store::subscriptions::{self, SubscriptionStatus};
 use crate::store::tenants;
 use crate::Ctx;
@@ -130,6 +131,7 @@ async fn step(
             .await?;
             // Changed by someone else since the SELECT: not ours to suspend any more.
             let Some(row) = row else { continue };
+            subscription_history::record(tx, t, sub, &fmt_date(as_of), now).await?;
             let jobs = netjobs::for_status(tx, t, network, &row, true, "dunning suspension").await?;
             dunning::event(tx, t, inv.customer_id, inv.id, sub, DunningKind::Suspended, now).await?;
             let vars = json!({"subscription_id": sub, "reason": format!("invoice {} overdue",

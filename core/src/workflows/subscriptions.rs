@@ -14,6 +14,7 @@ use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::customers::{self, CustomerStatus};
 use crate::store::notifications::NotifyEvent;
+use crate::store::subscription_history;
 use crate::store::subscriptions::{
     self, AccessType, Subscription, SubscriptionFields, SubscriptionStatus, PASSWORD_CONTEXT,
 };
@@ -204,6 +205,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResu
     }
     let f = resolve(ctx, &mut tx, actor.tenant_id, p, None).await?;
     let s = subscriptions::insert(&mut tx, actor.tenant_id, customer_id, &f, status, &start_date, now).await?;
+    let today = fmt_date(billing::tenant_today_in(ctx, &mut tx, actor.tenant_id).await?);
+    subscription_history::record(&mut tx, actor.tenant_id, s.id, &today, now).await?;
     let details = json!({"customerId": customer_id, "planId": s.plan_id, "username": s.username,
         "accessType": s.access_type, "status": s.status});
     Effects::new(ctx, actor, now)
@@ -236,6 +239,9 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &SubscriptionPatch) ->
         Vec::new()
     };
     let s = subscriptions::update(&mut tx, actor.tenant_id, id, &f, now).await?;
+    // A plan or access type change is history; other edits write nothing there.
+    let today = fmt_date(billing::tenant_today_in(ctx, &mut tx, actor.tenant_id).await?);
+    subscription_history::record(&mut tx, actor.tenant_id, id, &today, now).await?;
     let fields = set_fields(&[
         ("planId", p.plan_id.is_some()),
         ("accessType", p.access_type.is_some()),
@@ -288,6 +294,8 @@ pub async fn change_status(
     let s = subscriptions::set_status(&mut tx, actor.tenant_id, id, cur.status, to, reason.map(str::trim), now)
         .await?
         .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
+    let today = fmt_date(billing::tenant_today_in(ctx, &mut tx, actor.tenant_id).await?);
+    subscription_history::record(&mut tx, actor.tenant_id, id, &today, now).await?;
     let mut details = json!({"from": cur.status, "to": to, "reason": reason});
     let mut effects = Effects::new(ctx, actor, now);
     if let Some((suspend, default_reason)) = network_move(cur.status, to) {
@@ -377,6 +385,7 @@ pub async fn change_plan(
     if plan_id != sp.plan_id {
         out = charges::adjustments(&mut tx, t, id, &sp, &new, day, now).await?;
         subscriptions::set_plan(&mut tx, t, id, plan_id, now).await?;
+        subscription_history::record(&mut tx, t, id, &fmt_date(day), now).await?;
         let details = json!({"planId": {"from": sp.plan_id, "to": plan_id}, "effective": fmt_date(day),
             "adjustments": out.iter().map(|c| c.amount_minor).collect::<Vec<_>>()});
         effects = effects.audit("subscription.planChange", "Subscription", Some(id), details);
@@ -417,6 +426,7 @@ pub async fn cancel(
         subscriptions::set_status(&mut tx, t, id, sp.status, SubscriptionStatus::Cancelled, reason.map(str::trim), now)
             .await?
             .ok_or_else(|| CoreError::conflict("status", "the subscription changed meanwhile; reload and retry"))?;
+    subscription_history::record(&mut tx, t, id, &fmt_date(day), now).await?;
     let mut details = json!({"from": sp.status, "to": "CANCELLED", "effective": fmt_date(day), "adjustment": amount});
     // Blocked on the network like any move to CANCELLED.
     let mut effects = Effects::new(ctx, actor, now);

@@ -8,12 +8,14 @@
 //! - `queries` and `mutations`: the `BillingQuery` and `BillingMutation` roots;
 //! - `inputs`: the mutations' input objects.
 
+mod business;
 mod inputs;
 mod mutations;
 mod queries;
 mod reports;
 mod types;
 
+pub use business::BusinessReportQuery;
 pub use inputs::*;
 pub use mutations::BillingMutation;
 pub use queries::BillingQuery;
