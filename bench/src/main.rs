@@ -11,6 +11,7 @@
 mod basket;
 mod billing;
 mod cpu;
+mod documents;
 mod fixture;
 mod freeradius;
 mod graphql;
@@ -49,6 +50,25 @@ enum Command {
     /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
     /// against a raw-SQL baseline reading the same rows.
     Basket(BasketArgs),
+    /// Customer document uploads (new files and deduplicated ones) and reads, in-process.
+    Documents(DocumentsArgs),
+}
+
+/// Options of `isp-bench documents`.
+#[derive(Args, Debug, Clone)]
+pub struct DocumentsArgs {
+    /// Documents to upload (each once with new bytes, then once more with the same bytes).
+    #[arg(long, default_value_t = 2_000)]
+    pub files: usize,
+    /// Size of each file in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub size: usize,
+    /// Run against this PostgreSQL database (a tenant is added to it) instead of a scratch SQLite file.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Keep the scratch data directory for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench basket`.
@@ -268,6 +288,14 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.drain >= 0.0, "durations must be positive");
             basket::select(a.screens.as_deref())?;
             let ok = rt.block_on(basket::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Documents(a) => {
+            anyhow::ensure!(a.files >= 1 && a.size >= 16, "--files must be at least 1 and --size at least 16");
+            let ok = rt.block_on(documents::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

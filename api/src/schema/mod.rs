@@ -2,6 +2,7 @@
 
 pub mod billing;
 pub mod devices;
+pub mod documents;
 pub mod helpdesk;
 mod inputs;
 mod mutation;
@@ -35,6 +36,7 @@ pub struct Query(
     devices::DeviceQuery,
     helpdesk::HelpdeskQuery,
     notifications::NotificationQuery,
+    documents::DocumentQuery,
 );
 
 /// Entry points for changing the graph; each feature area contributes one part.
@@ -46,6 +48,7 @@ pub struct Mutation(
     devices::DeviceMutation,
     helpdesk::HelpdeskMutation,
     notifications::NotificationMutation,
+    documents::DocumentMutation,
 );
 use tokio::sync::OnceCell;
 use types::*;
@@ -128,6 +131,10 @@ pub enum Node {
     TicketCategory(helpdesk::TicketCategory),
     /// A helpdesk team.
     TicketTeam(helpdesk::TicketTeam),
+    /// A customer's document.
+    CustomerDocument(documents::CustomerDocument),
+    /// A file attached to a ticket message.
+    TicketAttachment(documents::TicketAttachment),
 }
 
 /// Per-request state created after authentication.
