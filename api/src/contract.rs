@@ -55,8 +55,7 @@ Unpaid invoices may lead to suspension of the service until they are paid.
 "#;
 
 fn dict(fields: &[(&str, String)]) -> String {
-    let body: Vec<String> =
-        fields.iter().map(|(k, v)| format!("{k}: {}", lit(v).trim_start_matches('#').to_string())).collect();
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {}", lit(v).trim_start_matches('#'))).collect();
     format!("({})", body.join(", "))
 }
 
