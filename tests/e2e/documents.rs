@@ -430,3 +430,32 @@ async fn contracts_are_generated_from_the_tenant_template_and_stored_as_document
         app.ok(&a.token, "query($c: ID!) { customerDocuments(customerId: $c) { kind } }", json!({"c": customer})).await;
     assert_eq!(l["customerDocuments"].as_array().unwrap().len(), 2);
 }
+
+/// The same upload as a real `multipart/form-data` POST to `/graphql`, as curl sends it.
+#[tokio::test]
+async fn multipart_requests_reach_the_resolvers() {
+    let app = spawn_app().await;
+    let a = app.tenant().await;
+    let customer = app.customer(&a.token, "Mo Multipart").await;
+    let png = sample_png(10, 10, 11);
+    let (content_type, body) =
+        multipart(UPLOAD, &json!({"c": customer, "f": null, "k": "PHOTO"}), &[("variables.f", "router.pdf", &png)]);
+    let r: Value = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&a.token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r["errors"].is_null(), "{r:#}");
+    let d = &r["data"]["uploadCustomerDocument"];
+    assert_eq!(d["fileName"], "router.png");
+    assert_eq!(d["contentType"], "image/png");
+    let (status, _, bytes) = get(&app, d["url"].as_str().unwrap(), Some(&a.token)).await;
+    assert_eq!((status, bytes), (200, png));
+}
