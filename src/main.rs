@@ -358,9 +358,37 @@ async fn backup(ctx: &Ctx, data_dir: &std::path::Path, output: &std::path::Path)
             copied.push(key.to_string());
         }
     }
+    // Stored files (documents, ticket attachments) never change and are written before the
+    // rows naming them commit, so every file the database copy refers to is there by now.
+    let blobs = data_dir.join("blobs");
+    if blobs.is_dir() {
+        let n = copy_files(&blobs, &output.join("blobs"))?;
+        copied.push(format!("blobs ({n} files)"));
+    }
     let size = std::fs::metadata(&db_file)?.len();
     println!("backed up {} to {} ({} bytes of database)", copied.join(", "), output.display(), size);
     Ok(())
+}
+
+/// Copies the folder tree `from` to `to` (created), leaving out hidden (temporary) files;
+/// how many files it copied.
+fn copy_files(from: &std::path::Path, to: &std::path::Path) -> Result<usize> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut n = 0;
+    for e in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let e = e?;
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type()?.is_dir() {
+            n += copy_files(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// The event relay (`isp_core::relay`): changes made by other processes on the same database

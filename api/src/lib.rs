@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod contract;
 mod doc_cache;
 pub mod error;
 pub mod exports;
 pub mod fast;
+pub mod files;
 pub mod graphiql;
 pub mod ids;
 pub mod loaders;
@@ -79,6 +81,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/invoices/{id}/pdf", get(pdf::invoice_pdf))
         .route("/payments/{id}/receipt", get(pdf::payment_receipt))
         .route("/exports/{file}", get(exports::export))
+        .route("/documents/{id}", get(files::document))
+        .route("/tickets/attachments/{id}", get(files::attachment))
         // A layer wraps only the routes added before it. This one answers 413 in plain text
         // for a Content-Length over the limit and cuts longer streams; `/graphql`, added
         // below, reads its body itself (JSON within `max_body_bytes`, multipart uploads within

@@ -14,6 +14,7 @@ use isp_core::db::Db;
 use isp_core::error::CoreResult;
 use isp_core::store::customers::{self, Customer};
 use isp_core::store::devices::{self, Device};
+use isp_core::store::documents::{self, Attachment, Document};
 use isp_core::store::helpdesk::{self, Category, Team};
 use isp_core::store::nas::{self, Nas};
 use isp_core::store::plans::{self, Plan};
@@ -54,6 +55,10 @@ pub struct Loaders {
     pub ticket_messages: Load<Many<MessagesOfTickets>>,
     /// Ticket categories by id.
     pub ticket_categories: Load<One<TicketCategories>>,
+    /// Documents of each customer.
+    pub customer_documents: Load<Many<DocumentsOfCustomers>>,
+    /// Attachments of each ticket message.
+    pub ticket_attachments: Load<Many<AttachmentsOfMessages>>,
     /// Ticket teams by id.
     pub ticket_teams: Load<One<TicketTeams>>,
     /// Rows read ahead by a list resolver.
@@ -95,6 +100,8 @@ impl Loaders {
             refunds: many(db, tenant_id, role),
             ticket_messages: many(db, tenant_id, role),
             ticket_categories: one(db, tenant_id, role),
+            customer_documents: many(db, tenant_id, role),
+            ticket_attachments: many(db, tenant_id, role),
             ticket_teams: one(db, tenant_id, role),
             prefetched: Prefetched::default(),
             db: db.clone(),
@@ -279,6 +286,10 @@ rows! {
     TicketCategories: Category = helpdesk::categories_by_id, |r: &Category| r.id, TicketRead;
     /// Ticket teams by id.
     TicketTeams: Team = helpdesk::teams_by_id, |r: &Team| r.id, TicketRead;
+    /// Customer documents by customer.
+    DocumentsOfCustomers: Document = documents::of_customers, |r: &Document| r.customer_id, DocumentRead;
+    /// Ticket attachments by message.
+    AttachmentsOfMessages: Attachment = documents::of_messages, |r: &Attachment| r.message_id, TicketRead;
 }
 
 /// Converts a loader error into a GraphQL error with its code.

@@ -13,6 +13,7 @@ mod billing;
 mod cpu;
 mod export;
 mod fanout;
+mod documents;
 mod fixture;
 mod freeradius;
 mod graphql;
@@ -56,6 +57,25 @@ enum Command {
     Basket(BasketArgs),
     /// Each business report over GraphQL on HTTP against "a year of an ISP": p50/p99 latency.
     Reports(reports::ReportsArgs),
+    /// Customer document uploads (new files and deduplicated ones) and reads, in-process.
+    Documents(DocumentsArgs),
+}
+
+/// Options of `isp-bench documents`.
+#[derive(Args, Debug, Clone)]
+pub struct DocumentsArgs {
+    /// Documents to upload (each once with new bytes, then once more with the same bytes).
+    #[arg(long, default_value_t = 2_000)]
+    pub files: usize,
+    /// Size of each file in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub size: usize,
+    /// Run against this PostgreSQL database (a tenant is added to it) instead of a scratch SQLite file.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Keep the scratch data directory for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Options of `isp-bench basket`.
@@ -312,6 +332,14 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.customers >= 1000, "--customers must be at least 1000");
             anyhow::ensure!(a.calls >= 1, "--calls must be at least 1");
             let ok = rt.block_on(reports::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Documents(a) => {
+            anyhow::ensure!(a.files >= 1 && a.size >= 16, "--files must be at least 1 and --size at least 16");
+            let ok = rt.block_on(documents::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

@@ -133,6 +133,12 @@ pub enum Action {
     NotifyResend,
     /// Announce planned maintenance to the customers behind a device.
     OutageAnnounce,
+    /// Read and download customer documents (ID scans, contracts, photos).
+    DocumentRead,
+    /// Upload customer documents and generate contracts.
+    DocumentWrite,
+    /// Delete customer documents (audited).
+    DocumentDelete,
 }
 
 use Action::*;
@@ -174,6 +180,9 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (NotifyRead, &[Owner, Admin, Manager, Support]),
     (NotifyResend, &[Owner, Admin, Manager, Support]),
     (OutageAnnounce, &[Owner, Admin, Manager, Engineer]),
+    (DocumentRead, &[Owner, Admin, Manager, Support]),
+    (DocumentWrite, &[Owner, Admin, Manager, Support]),
+    (DocumentDelete, &[Owner, Admin, Manager]),
 ];
 
 impl Role {
@@ -260,6 +269,9 @@ mod tests {
             NotifyRead,
             NotifyResend,
             OutageAnnounce,
+            DocumentRead,
+            DocumentWrite,
+            DocumentDelete,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
@@ -274,5 +286,7 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
         assert!(!Cashier.can(SubscriptionStatus));
         assert!(Support.can(CustomerWrite) && !Support.can(CustomerArchive));
+        assert!(Support.can(DocumentWrite) && !Support.can(DocumentDelete));
+        assert!(!Cashier.can(DocumentRead) && !Engineer.can(DocumentRead), "ID scans are not theirs to see");
     }
 }

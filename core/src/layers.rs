@@ -2,7 +2,7 @@
 //! that the module graph of every library crate of the workspace has no cycle.
 //!
 //! ```text
-//! foundation   error clock config validate password jwt metrics events secrets auth patch
+//! foundation   error clock config validate password jwt metrics events secrets auth patch blobs
 //!      ^
 //! db           SQL builder, executor (SQLite direct / PostgreSQL sqlx), rows, migrations
 //!      ^
@@ -44,6 +44,7 @@ mod tests {
         ("secrets", &["config", "error"]),
         ("auth", &["error"]),
         ("patch", &[]),
+        ("blobs", &["error"]),
         ("db", &["error"]),
         ("ctx", &["clock", "config", "db", "error", "events", "metrics", "password", "secrets"]),
         ("store", &["auth", "clock", "db", "error", "secrets", "validate"]),
@@ -59,8 +60,8 @@ mod tests {
         (
             "workflows",
             &[
-                "auth", "billing", "clock", "config", "ctx", "db", "effects", "error", "events", "helpdesk", "jwt",
-                "netjobs", "notify", "password", "patch", "secrets", "store", "validate",
+                "auth", "billing", "blobs", "clock", "config", "ctx", "db", "effects", "error", "events", "helpdesk",
+                "jwt", "netjobs", "notify", "password", "patch", "secrets", "store", "validate",
             ],
         ),
         ("lists", &["billing", "db", "error", "reports", "store"]),
@@ -73,6 +74,7 @@ mod tests {
             &[
                 "auth",
                 "billing",
+                "blobs",
                 "clock",
                 "config",
                 "ctx",

@@ -13,6 +13,7 @@ extern crate self as isp_core;
 
 pub mod auth;
 pub mod billing;
+pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod ctx;

@@ -15,7 +15,7 @@ use crate::store::notifications::{self, LogFilter, NotifyStatus};
 use crate::store::page::{Cursor, ListQuery, Order, PageArgs, SortKey};
 use crate::store::subscriptions::{self, AccessType, SubscriptionFilter, SubscriptionSort, SubscriptionStatus};
 use crate::store::tickets::{self, TicketFilter, TicketPriority, TicketSort, TicketStatus};
-use crate::store::{audit, auth_log, nas, plans, radius_sessions, usage, users};
+use crate::store::{audit, auth_log, documents, nas, plans, radius_sessions, usage, users};
 
 /// The GraphQL connection fields these lists serve.
 pub const FIELDS: &[&str] = &[
@@ -376,6 +376,8 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
     out.lookup("refunds", "by payment", payments::refunds_sql(t, &few(ids.payment)), "payment_id");
     out.lookup("tickets", "get_many", tickets::get_many_sql(t, &few(1)), "id");
     out.lookup("ticket_messages", "by ticket", tickets::messages_sql(t, &few(1)), "ticket_id");
+    out.lookup("customer_documents", "by customer", documents::of_customers_sql(t, &few(ids.customer)), "customer_id");
+    out.lookup("ticket_attachments", "by message", documents::of_messages_sql(t, &few(1)), "message_id");
     let open = radius_sessions::open_of_subscription_sql(t, ids.subscription);
     out.lookup("radius_sessions", "open of subscription", open, "subscription_id");
     Ok(out.0)

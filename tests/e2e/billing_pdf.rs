@@ -48,7 +48,7 @@ fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> Option<String> {
 }
 
 /// The text of a PDF (`pdftotext -layout`).
-fn pdf_text(pdf: &[u8]) -> Option<String> {
+pub fn pdf_text(pdf: &[u8]) -> Option<String> {
     poppler("pdftotext", &["-layout"], pdf)
 }
 

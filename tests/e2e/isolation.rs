@@ -14,7 +14,7 @@ const SNAPSHOT: &str = r#"{
   me { id email role }
   tenant { id name slug currency timezone settings { suspendedAccess walledGardenAddressList walledGardenRateLimit routerSuspension } }
   customers(first: 100, filter: {status: [ACTIVE, INACTIVE, ARCHIVED]}) { totalCount nodes {
-    id accountNumber name email phone status updatedAt
+    id accountNumber name email phone status updatedAt documents { id title }
     subscriptions { id username status staticIpv4 hasPassword updatedAt plan { id name active price { amountMinor } } } } }
   plans(first: 100, includeArchived: true) { nodes { id name active priceMinor: price { amountMinor } downloadKbps accessTypes } }
   subscriptions(first: 100) { totalCount nodes { id username status statusReason staticIpv4 updatedAt customer { id } device { id } } }
@@ -127,6 +127,17 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         )
         .await;
     let a_ticket = d["createTicket"]["id"].as_str().unwrap().to_string();
+    let a_doc = crate::documents::upload(
+        &app,
+        &a.token,
+        "mutation($c: ID!, $f: Upload!) { uploadCustomerDocument(customerId: $c, file: $f, kind: ID_SCAN) { id } }",
+        json!({"c": a_customer, "f": null}),
+        &[("variables.f", "a-passport.png", &isp_core::seed::sample_png(4, 4, 0))],
+    )
+    .await["data"]["uploadCustomerDocument"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
 
     // Tenant B with its own data.
@@ -153,6 +164,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         &a_ticket,
         &a_team,
         &a_category,
+        &a_doc,
     ];
     // A's IDs, their neighbours, and raw row ids wrapped as every type.
     let mut guessed: Vec<String> = Vec::new();
@@ -358,6 +370,38 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     for (root, q, id) in by_id {
         cases.push(case(root, q, json!({"id": id, "i": plan_input("Hijacked", &["PPPOE"])}), Code("NOT_FOUND")));
     }
+    // Documents: A's customer, document and subscription.
+    cases.push(case(
+        "customerDocuments",
+        "query($c: ID!) { customerDocuments(customerId: $c) { id } }",
+        json!({"c": a_customer}),
+        Ok,
+    ));
+    cases.push(case("contractTemplate", "{ contractTemplate { custom } }", json!({}), Ok));
+    cases.push(case(
+        "uploadCustomerDocument",
+        "mutation($c: ID!, $f: Upload!) { uploadCustomerDocument(customerId: $c, file: $f, kind: PHOTO) { id } }",
+        json!({"c": a_customer, "f": null}),
+        Code("VALIDATION"),
+    ));
+    cases.push(case(
+        "deleteCustomerDocument",
+        "mutation($id: ID!) { deleteCustomerDocument(id: $id) { id } }",
+        json!({"id": a_doc}),
+        Code("NOT_FOUND"),
+    ));
+    cases.push(case(
+        "generateContract",
+        "mutation($s: ID!) { generateContract(subscriptionId: $s) { id } }",
+        json!({"s": a_sub}),
+        Code("NOT_FOUND"),
+    ));
+    cases.push(case(
+        "setContractTemplate",
+        "mutation { setContractTemplate(template: null) { custom } }",
+        json!({}),
+        Ok,
+    ));
     // RADIUS: A's NAS, session, usage and auth log.
     for (root, q, vars, expect) in a_radius.cases(&a_sub, &a_username) {
         cases.push(case(root, &q, vars, expect.map_or(Ok, Code)));

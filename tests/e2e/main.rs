@@ -19,6 +19,7 @@ mod bodies;
 mod cli;
 mod devices;
 mod docs;
+mod documents;
 mod exports;
 mod fixtures;
 mod graph;

@@ -116,6 +116,12 @@ fn operation(action: Action, role: Role, t: &Targets) -> Option<(&'static str, V
         }
         Action::NotifyConfigure => ("{ notificationChannels { channel hasSecret } }", json!({})),
         Action::NotifyRead => ("{ notifications(first: 5) { totalCount nodes { status } } }", json!({})),
+        Action::DocumentRead => {
+            ("query($c: ID!) { customerDocuments(customerId: $c) { id } }", json!({"c": t.customer}))
+        }
+        Action::DocumentWrite => {
+            ("mutation($s: ID!) { generateContract(subscriptionId: $s) { id } }", json!({"s": t.pending}))
+        }
         #[allow(unreachable_patterns)] // actions of later features get their operation here
         _ => return None,
     })

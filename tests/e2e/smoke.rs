@@ -52,6 +52,7 @@ async fn openapi_documents_every_rest_route() {
     assert_eq!(
         paths,
         [
+            "/documents/{id}",
             "/exports/{kind}.{format}",
             "/healthz",
             "/invoices/{id}/pdf",
@@ -59,6 +60,7 @@ async fn openapi_documents_every_rest_route() {
             "/openapi.json",
             "/payments/{id}/receipt",
             "/readyz",
+            "/tickets/attachments/{id}",
             "/webhooks/payments/{provider}"
         ]
     );
@@ -67,11 +69,20 @@ async fn openapi_documents_every_rest_route() {
         let client = app.client.clone();
         async move { client.get(url).send().await.unwrap().status().as_u16() }
     };
-    for (path, want) in
-        [("/healthz", 200), ("/readyz", 200), ("/metrics", 200), ("/invoices/x/pdf", 401), ("/payments/x/receipt", 401)]
-    {
+    for (path, want) in [
+        ("/healthz", 200),
+        ("/readyz", 200),
+        ("/metrics", 200),
+        ("/invoices/x/pdf", 401),
+        ("/payments/x/receipt", 401),
+        ("/documents/x", 401),
+        ("/tickets/attachments/x", 401),
+    ] {
         assert_eq!(get(path).await, want, "{path}");
-        let template = path.replace("/x/", "/{id}/");
+        let template = match path.strip_suffix("/x") {
+            Some(p) => format!("{p}/{{id}}"),
+            None => path.replace("/x/", "/{id}/"),
+        };
         let documented = &doc["paths"][template.as_str()]["get"]["responses"][want.to_string()];
         assert!(documented.is_object(), "{path} answers {want}, which the document does not list");
     }

@@ -8,7 +8,7 @@ use crate::error::{invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids::{self, page_args};
 use crate::request::require;
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, Upload, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use isp_core::auth::Action;
 use isp_core::clock::from_ms;
@@ -172,6 +172,14 @@ impl TicketMessage {
     /// The customer author (a `Customer` ID).
     async fn author_customer_id(&self) -> Option<ID> {
         self.0.author_customer_id.map(|c| ids::encode("Customer", c))
+    }
+    /// Files attached to it (batched). An internal note's files are staff-only like the note.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<FastList<super::documents::TicketAttachment>> {
+        let rows = request_loaders(ctx)?.ticket_attachments.of(self.0.id).await?;
+        Ok(FastList(rows.into_iter().map(super::documents::TicketAttachment).collect()))
     }
     /// The ticket (a `Ticket` ID).
     async fn ticket_id(&self) -> ID {
@@ -633,14 +641,29 @@ impl HelpdeskMutation {
         wf::create(core(ctx), a, &n).await.gql().map(fast(Ticket))
     }
 
-    /// Replies to the customer; the first reply is the first response.
-    async fn reply_ticket(&self, ctx: &Context<'_>, id: ID, body: String) -> async_graphql::Result<Fast<Ticket>> {
-        message(ctx, id, MessageKind::PublicReply, body).await
+    /// Replies to the customer; the first reply is the first response. `attachments` are
+    /// files of a multipart request (PDF, PNG, JPEG, WebP; at most 10, each within the
+    /// tenant's `documentMaxBytes`).
+    async fn reply_ticket(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+        attachments: Option<Vec<Upload>>,
+    ) -> async_graphql::Result<Fast<Ticket>> {
+        message_with(ctx, id, MessageKind::PublicReply, body, attachments).await
     }
 
-    /// Adds a note only staff see.
-    async fn add_ticket_note(&self, ctx: &Context<'_>, id: ID, body: String) -> async_graphql::Result<Fast<Ticket>> {
-        message(ctx, id, MessageKind::InternalNote, body).await
+    /// Adds a note only staff see; its `attachments` (as for `replyTicket`) are staff-only
+    /// too and never sent to the customer.
+    async fn add_ticket_note(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+        attachments: Option<Vec<Upload>>,
+    ) -> async_graphql::Result<Fast<Ticket>> {
+        message_with(ctx, id, MessageKind::InternalNote, body, attachments).await
     }
 
     /// Records what the customer wrote or said; a ticket pending the customer opens again.
@@ -815,6 +838,22 @@ impl HelpdeskMutation {
         hd::set_business_hours(core(ctx), a, &days, &hol).await.gql()?;
         HelpdeskQuery.business_hours(ctx).await
     }
+}
+
+async fn message_with(
+    ctx: &Context<'_>,
+    id: ID,
+    kind: MessageKind,
+    body: String,
+    attachments: Option<Vec<Upload>>,
+) -> async_graphql::Result<Fast<Ticket>> {
+    let a = require(ctx, Action::TicketWrite)?;
+    let id = ids::decode(&id, "Ticket", "id")?;
+    let mut files = Vec::new();
+    for (i, u) in attachments.unwrap_or_default().iter().enumerate() {
+        files.push(super::documents::read_upload(ctx, u, &format!("attachments.{i}"))?);
+    }
+    wf::add_message_with(core(ctx), a, id, kind, &body, files).await.gql().map(|(t, _)| Fast(Ticket(t)))
 }
 
 async fn message(ctx: &Context<'_>, id: ID, kind: MessageKind, body: String) -> async_graphql::Result<Fast<Ticket>> {

@@ -2,6 +2,7 @@
 
 pub mod billing;
 pub mod devices;
+pub mod documents;
 pub mod helpdesk;
 mod inputs;
 mod mutation;
@@ -36,6 +37,7 @@ pub struct Query(
     devices::DeviceQuery,
     helpdesk::HelpdeskQuery,
     notifications::NotificationQuery,
+    documents::DocumentQuery,
 );
 
 /// Entry points for changing the graph; each feature area contributes one part.
@@ -47,6 +49,7 @@ pub struct Mutation(
     devices::DeviceMutation,
     helpdesk::HelpdeskMutation,
     notifications::NotificationMutation,
+    documents::DocumentMutation,
 );
 use tokio::sync::OnceCell;
 use types::*;
@@ -129,6 +132,10 @@ pub enum Node {
     TicketCategory(helpdesk::TicketCategory),
     /// A helpdesk team.
     TicketTeam(helpdesk::TicketTeam),
+    /// A customer's document.
+    CustomerDocument(documents::CustomerDocument),
+    /// A file attached to a ticket message.
+    TicketAttachment(documents::TicketAttachment),
 }
 
 /// Per-request state created after authentication.

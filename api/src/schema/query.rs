@@ -130,6 +130,8 @@ impl CoreQuery {
                 found(dunning::get(db, t, n).await)?.map(|e| Node::DunningEvent(billing::DunningEvent(e)))
             }
             "Ticket" | "TicketMessage" | "TicketCategory" | "TicketTeam" => super::helpdesk::node(ctx, &ty, n).await?,
+            "CustomerDocument" => super::documents::node(ctx, n).await?,
+            "TicketAttachment" => super::documents::attachment_node(ctx, n).await?,
             _ => None,
         })
     }

@@ -67,6 +67,7 @@ impl Tenant {
             walled_garden_address_list: s.walled_garden_address_list,
             walled_garden_rate_limit: s.walled_garden_rate_limit,
             router_suspension: s.router_suspension,
+            document_max_bytes: s.document_max_bytes,
         })
     }
     /// When the tenant was created.
@@ -87,6 +88,8 @@ pub struct TenantSettings {
     /// How suspensions reach MikroTik routers beyond RADIUS (the address list used is
     /// `walledGardenAddressList`).
     pub router_suspension: RouterSuspension,
+    /// Largest customer document or ticket attachment accepted, in bytes.
+    pub document_max_bytes: i64,
 }
 
 /// A staff user of the tenant.
@@ -183,6 +186,14 @@ impl Customer {
     async fn subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<Subscription>> {
         let subs = request_loaders(ctx)?.subscriptions_of(self.0.id).await?;
         Ok(FastList(subs.into_iter().map(Subscription).collect()))
+    }
+    /// Documents on file (ID scans, contracts, photos), newest first (batched; needs
+    /// `DocumentRead`).
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<FastList<super::documents::CustomerDocument>> {
+        super::documents::of_customer(ctx, self.0.id).await
     }
 }
 

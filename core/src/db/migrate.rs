@@ -30,6 +30,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (12, "helpdesk", "0012_helpdesk.sql"),
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
+    (16, "documents", "0016_documents.sql"),
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
 );
@@ -53,6 +54,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (12, "helpdesk", "0012_helpdesk.sql"),
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
+    (16, "documents", "0016_documents.sql"),
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
 );

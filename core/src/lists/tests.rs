@@ -162,6 +162,31 @@ async fn seed_tenant(db: &Db, slug: &str, rows: i64) -> Ids {
         ),
     )
     .await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO blobs (tenant_id, sha256, size_bytes, content_type, created_by, created_at) \
+             VALUES ({t}, '{slug}', 100, 'image/png', 'seed', 0)"
+        ),
+    )
+    .await;
+    let blob = one(db, &format!("SELECT id FROM blobs WHERE tenant_id = {t}")).await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO customer_documents (tenant_id, customer_id, blob_id, kind, title, file_name, created_at) \
+             SELECT {t}, id, {blob}, 'PHOTO', 'Photo', 'p.png', 0 FROM customers WHERE tenant_id = {t}"
+        ),
+    )
+    .await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO ticket_attachments (tenant_id, ticket_id, message_id, blob_id, file_name, created_at) \
+             SELECT {t}, ticket_id, id, {blob}, 'a.png', 0 FROM ticket_messages WHERE tenant_id = {t}"
+        ),
+    )
+    .await;
     let (invoice, payment) = (
         one(db, &format!("SELECT MIN(id) FROM invoices WHERE tenant_id = {t}")).await,
         one(db, &format!("SELECT MIN(id) FROM payments WHERE tenant_id = {t}")).await,
@@ -414,7 +439,7 @@ fn filters_combine_and_every_list_has_statements() {
         let subs = all.iter().filter(|s| s.field == "subscriptions" && s.key.is_none()).count();
         assert_eq!(subs, 3 * 2 * 2 * 2 * 2 * (3 * 4 + 1));
         // And the lookups by id the loaders and workflows make.
-        assert_eq!(all.iter().filter(|s| s.key.is_some()).count(), 14);
+        assert_eq!(all.iter().filter(|s| s.key.is_some()).count(), 16);
         let _: &Sql<'static> = &all[0].sql;
     }
 }

@@ -1,11 +1,14 @@
 //! Demo data: a realistic tenant with a few months of history to click through right after
 //! the quick start, a second tenant to show isolation, and bulk data for benchmarks.
 
+mod documents;
 mod helpdesk;
 mod history;
 mod messages;
 mod network;
 mod timeline;
+
+pub use documents::{sample_pdf, sample_png};
 
 use crate::auth::{Actor, Role};
 use crate::db::{query, query_as, Arg, Sql};
@@ -173,8 +176,11 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     {
         customers.push(radius_login(h, &owner, &plans.fiber, 50 + n, login, name).await?);
     }
+    let documents_of = customers[0].customer_id;
     history::run(&tl, &crew, &plans, &net, customers, &hotspot).await?;
     helpdesk::run(ctx, &owner, &actor(Role::Support), &actor(Role::Engineer), plans.business.id).await?;
+    let ticket = crate::store::tickets::open(&ctx.db, owner.tenant_id).await?.first().map(|t| t.id);
+    documents::run(ctx, &actor(Role::Support), documents_of, ticket).await?;
     messages::finish(h, &owner).await?;
 
     let other =

@@ -88,6 +88,9 @@ async fn check(ctx: &Ctx) {
         ("ticket_messages", "kind = 'CUSTOMER_MESSAGE'"),
         ("ticket_escalations", "1 = 1"),
         ("sla_policies", "plan_id IS NOT NULL"),
+        ("customer_documents", "kind = 'ID_SCAN' AND expires_on IS NOT NULL"),
+        ("customer_documents", "kind = 'CONTRACT'"),
+        ("ticket_attachments", "1 = 1"),
     ] {
         assert!(rows(table, filter).await > 0, "the demo has no {table} with {filter}");
     }

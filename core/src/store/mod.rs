@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth_log;
 pub mod customers;
 pub mod devices;
+pub mod documents;
 pub mod events;
 pub mod helpdesk;
 pub mod jobs;

@@ -61,7 +61,12 @@ pub struct TenantSettings {
     /// How suspensions are pushed to MikroTik routers (the address list used is
     /// `walled_garden_address_list`).
     pub router_suspension: RouterSuspension,
+    /// Largest customer document or ticket attachment accepted, in bytes.
+    pub document_max_bytes: i64,
 }
+
+/// Default of [`TenantSettings::document_max_bytes`]: 10 MiB.
+pub const DEFAULT_DOCUMENT_MAX_BYTES: i64 = 10 * 1024 * 1024;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -70,6 +75,7 @@ impl Default for TenantSettings {
             walled_garden_address_list: "suspended".into(),
             walled_garden_rate_limit: "64k/64k".into(),
             router_suspension: RouterSuspension::AddressList,
+            document_max_bytes: DEFAULT_DOCUMENT_MAX_BYTES,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod billing_settings;
 pub mod charges;
 pub mod customers;
 pub mod devices;
+pub mod documents;
 pub mod dunning;
 pub mod helpdesk;
 pub mod invoices;

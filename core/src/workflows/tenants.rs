@@ -2,7 +2,7 @@
 
 use crate::auth::{Action, Actor};
 use crate::effects::Effects;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::store::tenants::{self, RouterSuspension, SuspendedAccess, Tenant};
 use crate::Ctx;
 use serde_json::json;
@@ -25,6 +25,8 @@ pub struct TenantPatch {
     pub walled_garden_rate_limit: Option<String>,
     /// How suspensions reach MikroTik routers beyond RADIUS.
     pub router_suspension: Option<RouterSuspension>,
+    /// Largest customer document or ticket attachment accepted, in bytes (1 KiB - 1 GiB).
+    pub document_max_bytes: Option<i64>,
 }
 
 /// Changes the actor's tenant: name, currency, time zone and network settings, audited.
@@ -45,6 +47,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, p: TenantPatch) -> CoreResult<Tena
     }
     if let Some(v) = p.router_suspension {
         settings.router_suspension = v;
+    }
+    if let Some(v) = p.document_max_bytes {
+        if !(1024..=1 << 30).contains(&v) {
+            return Err(CoreError::validation("documentMaxBytes", "must be 1024 - 1073741824 bytes"));
+        }
+        settings.document_max_bytes = v;
     }
     let name = p.name.unwrap_or(cur.name);
     let currency = p.currency.unwrap_or(cur.currency);

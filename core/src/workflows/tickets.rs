@@ -4,6 +4,7 @@
 //! automatic tickets it raises. Every change is audited and published as a ticket event.
 
 use crate::auth::{Action, Actor, Role};
+use crate::blobs::{BlobStore, FileUpload};
 use crate::db::Tx;
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
@@ -17,7 +18,7 @@ use crate::store::notifications::NotifyEvent;
 use crate::store::tickets::{
     self, Message, MessageKind, Ticket, TicketChannel, TicketPriority, TicketStatus, NOTHING_DUE,
 };
-use crate::store::{auth_log, customers, devices, nas, subscriptions};
+use crate::store::{auth_log, customers, devices, documents, nas, subscriptions, tenants};
 use crate::{validate, Ctx};
 use serde_json::json;
 
@@ -25,6 +26,8 @@ use serde_json::json;
 pub const MAX_SUBJECT: usize = 200;
 /// Longest message.
 pub const MAX_BODY: usize = 20_000;
+/// Most files attached to one message.
+pub const MAX_ATTACHMENTS: usize = 10;
 /// Most tickets one bulk assignment or merge takes.
 pub const MAX_BULK: usize = 100;
 
@@ -259,8 +262,35 @@ pub async fn add_message(
     kind: MessageKind,
     text: &str,
 ) -> CoreResult<(Ticket, Message)> {
+    add_message_with(ctx, actor, id, kind, text, Vec::new()).await
+}
+
+/// [`add_message`] with files attached to the message (at most [`MAX_ATTACHMENTS`]; types
+/// sniffed, each within the tenant's `documentMaxBytes`, stored under the data directory).
+/// An internal note's files are staff-only like the note: nothing is sent to the customer.
+pub async fn add_message_with(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    kind: MessageKind,
+    text: &str,
+    files: Vec<FileUpload>,
+) -> CoreResult<(Ticket, Message)> {
     actor.require(Action::TicketWrite)?;
     let text = body("body", text)?;
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(CoreError::validation("attachments", format!("at most {MAX_ATTACHMENTS} files per message")));
+    }
+    let mut stored = Vec::with_capacity(files.len());
+    if !files.is_empty() {
+        // The ticket must be there before any file is written.
+        tickets::get(&ctx.db, actor.tenant_id, id).await?;
+        let max = tenants::get(&ctx.db, actor.tenant_id).await?.settings().document_max_bytes;
+        let store = BlobStore::new(&ctx.config.data_dir);
+        for (i, f) in files.into_iter().enumerate() {
+            stored.push(store.stage(&format!("attachments.{i}"), f, max).await?);
+        }
+    }
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let mut t = open_ticket(&mut tx, actor.tenant_id, id).await?;
@@ -273,6 +303,14 @@ pub async fn add_message(
         _ => (Some(actor.user_id).filter(|u| *u != 0), None),
     };
     let m = tickets::insert_message(&mut tx, actor.tenant_id, id, kind, author, &text, now).await?;
+    let mut attached = Vec::with_capacity(stored.len());
+    for f in &stored {
+        let blob = documents::upsert_blob(&mut tx, actor.tenant_id, &f.sha256, f.size, f.kind.mime(), &actor.name, now)
+            .await?;
+        let a = documents::insert_attachment(&mut tx, actor.tenant_id, id, m.id, blob.id, &f.file_name, now).await?;
+        attached.push(json!({"id": a, "fileName": f.file_name, "sha256": f.sha256, "size": f.size,
+                             "contentType": f.kind.mime()}));
+    }
     let from = t.status;
     match kind {
         MessageKind::PublicReply => {
@@ -291,7 +329,7 @@ pub async fn add_message(
         MessageKind::InternalNote => "ticket.note",
         MessageKind::CustomerMessage => "ticket.customer_message",
     };
-    let details = json!({"messageId": m.id, "status": {"from": from, "to": t.status}});
+    let details = json!({"messageId": m.id, "status": {"from": from, "to": t.status}, "attachments": attached});
     // A public reply goes to the customer, committed with the reply (internal notes never).
     if let (MessageKind::PublicReply, Some(customer)) = (kind, t.customer_id) {
         let vars = json!({"ticket": {"number": t.id, "subject": t.subject, "message": text}});
@@ -422,6 +460,7 @@ pub async fn merge(ctx: &Ctx, actor: &Actor, target: i64, sources: &[i64]) -> Co
             return Err(CoreError::validation("sourceIds", format!("ticket {id} is another customer's")));
         }
         let moved = tickets::move_messages(&mut tx, actor.tenant_id, id, target).await?;
+        documents::move_attachments(&mut tx, actor.tenant_id, id, target).await?;
         if s.status != TicketStatus::Closed {
             helpdesk::move_status(&mut s, TicketStatus::Closed, now, &schedule);
         }
