@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod import_cmd;
+
 /// White-label ISP billing, customer management and AAA.
 #[derive(Parser)]
 #[command(name = "isp", version, about)]
@@ -75,6 +77,17 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Bulk-import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Customers with their subscriptions from CSV, XLSX, XLS or ODS; exits 2 when rows are bad.
+    Customers(import_cmd::CustomersArgs),
 }
 
 #[derive(Args)]
@@ -386,6 +399,13 @@ async fn main() -> Result<()> {
                 println!("demo data already present; nothing changed");
             }
             Ok(())
+        }
+        Command::Import { command: ImportCommand::Customers(a) } => {
+            let cfg = load_config(&cli.global, None)?;
+            let ctx = open(cfg).await?;
+            let code = import_cmd::customers(&ctx, a).await?;
+            ctx.db.close().await;
+            std::process::exit(code);
         }
         Command::User {
             command: UserCommand::Create { tenant, tenant_name, currency, timezone, email, name, role, password },

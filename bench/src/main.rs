@@ -15,6 +15,7 @@ mod fixture;
 mod freeradius;
 mod graphql;
 mod http;
+mod import;
 mod load;
 mod radius;
 mod radload;
@@ -49,6 +50,38 @@ enum Command {
     /// The frontend's screens (reads and a write mix) over HTTP on "a year of an ISP", each
     /// against a raw-SQL baseline reading the same rows.
     Basket(BasketArgs),
+    /// Bulk import of customers with subscriptions from CSV and XLSX, dry run and commit,
+    /// with time and peak memory (each phase in its own process).
+    Import(ImportArgs),
+}
+
+/// Options of `isp-bench import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Rows in each file (a dozen of them bad).
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// PostgreSQL server URL (a scratch database is created on it); SQLite when absent.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Keep the scratch data directory (and PostgreSQL database).
+    #[arg(long)]
+    pub keep: bool,
+    /// (internal) The phase a child process runs.
+    #[arg(long, hide = true)]
+    pub phase: Option<String>,
+    /// (internal) The child's file.
+    #[arg(long, hide = true)]
+    pub file: Option<PathBuf>,
+    /// (internal) The child's data directory.
+    #[arg(long, hide = true)]
+    pub data_dir: Option<PathBuf>,
+    /// (internal) The child's database URL.
+    #[arg(long, hide = true)]
+    pub store_url: Option<String>,
+    /// (internal) The child's tenant.
+    #[arg(long, hide = true)]
+    pub tenant_id: Option<i64>,
 }
 
 /// Options of `isp-bench basket`.
@@ -268,6 +301,14 @@ fn main() -> Result<()> {
             anyhow::ensure!(a.duration > 0.0 && a.warmup >= 0.0 && a.drain >= 0.0, "durations must be positive");
             basket::select(a.screens.as_deref())?;
             let ok = rt.block_on(basket::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Import(a) => {
+            anyhow::ensure!(a.rows >= 1, "--rows must be at least 1");
+            let ok = rt.block_on(import::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

@@ -133,6 +133,8 @@ pub enum Action {
     NotifyResend,
     /// Announce planned maintenance to the customers behind a device.
     OutageAnnounce,
+    /// Bulk-import customers with their subscriptions from a file, and roll an import back.
+    CustomerImport,
 }
 
 use Action::*;
@@ -174,6 +176,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (NotifyRead, &[Owner, Admin, Manager, Support]),
     (NotifyResend, &[Owner, Admin, Manager, Support]),
     (OutageAnnounce, &[Owner, Admin, Manager, Engineer]),
+    (CustomerImport, &[Owner, Admin, Manager]),
 ];
 
 impl Role {
@@ -260,6 +263,7 @@ mod tests {
             NotifyRead,
             NotifyResend,
             OutageAnnounce,
+            CustomerImport,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
@@ -274,5 +278,8 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
         assert!(!Cashier.can(SubscriptionStatus));
         assert!(Support.can(CustomerWrite) && !Support.can(CustomerArchive));
+        // Imports write hundreds of customers at once: managers and up, not support or engineers.
+        assert!(Manager.can(CustomerImport) && Admin.can(CustomerImport));
+        assert!(!Support.can(CustomerImport) && !Engineer.can(CustomerImport) && !Cashier.can(CustomerImport));
     }
 }

@@ -26,11 +26,13 @@ pub enum EventKind {
     /// A ticket breached its SLA and was escalated (once per ticket): its assignee and team
     /// lead are to be told (the escalation row names them).
     TicketEscalated,
+    /// A bulk import advanced (a chunk written), finished, failed or was rolled back.
+    ImportChanged,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::CustomerChanged,
         EventKind::PlanChanged,
         EventKind::SubscriptionChanged,
@@ -38,6 +40,7 @@ impl EventKind {
         EventKind::DeviceJobDead,
         EventKind::TicketChanged,
         EventKind::TicketEscalated,
+        EventKind::ImportChanged,
     ];
 
     /// The name stored in the `events` table.
@@ -50,6 +53,7 @@ impl EventKind {
             EventKind::DeviceJobDead => "device_job.dead",
             EventKind::TicketChanged => "ticket.changed",
             EventKind::TicketEscalated => "ticket.escalated",
+            EventKind::ImportChanged => "import.changed",
         }
     }
 

@@ -18,6 +18,7 @@
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
+//! import            bulk import of customers: reads files, checks rows with the workflows' rules
 //! relay             publishes other processes' events on this process's bus
 //! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
@@ -62,6 +63,10 @@ mod tests {
         ("lists", &["billing", "db", "error", "store"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
+        (
+            "import",
+            &["auth", "billing", "ctx", "db", "effects", "error", "events", "patch", "store", "validate", "workflows"],
+        ),
         ("relay", &["ctx", "db", "error", "events", "store"]),
         (
             "seed",

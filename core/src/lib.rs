@@ -22,6 +22,7 @@ pub mod effects;
 pub mod error;
 pub mod events;
 pub mod helpdesk;
+pub mod import;
 pub mod jwt;
 mod layers;
 pub mod lists;

@@ -3,6 +3,7 @@
 pub mod billing;
 pub mod devices;
 pub mod helpdesk;
+pub mod imports;
 mod inputs;
 mod mutation;
 pub mod notifications;
@@ -35,6 +36,7 @@ pub struct Query(
     devices::DeviceQuery,
     helpdesk::HelpdeskQuery,
     notifications::NotificationQuery,
+    imports::ImportQuery,
 );
 
 /// Entry points for changing the graph; each feature area contributes one part.
@@ -46,6 +48,7 @@ pub struct Mutation(
     devices::DeviceMutation,
     helpdesk::HelpdeskMutation,
     notifications::NotificationMutation,
+    imports::ImportMutation,
 );
 use tokio::sync::OnceCell;
 use types::*;

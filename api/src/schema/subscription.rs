@@ -26,6 +26,8 @@ pub enum ChangeKind {
     Ticket,
     /// A ticket that breached its SLA and was escalated (the ID is the ticket's).
     TicketEscalated,
+    /// A bulk import advanced, finished, failed or was rolled back (fetch it with `importJob`).
+    Import,
 }
 
 impl ChangeKind {
@@ -39,6 +41,7 @@ impl ChangeKind {
             EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
             EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
             EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
+            EventKind::ImportChanged => (ChangeKind::Import, "Import", Action::CustomerImport),
         }
     }
 }

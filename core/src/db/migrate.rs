@@ -30,6 +30,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (12, "helpdesk", "0012_helpdesk.sql"),
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
+    (15, "imports", "0015_imports.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -51,6 +52,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (12, "helpdesk", "0012_helpdesk.sql"),
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
+    (15, "imports", "0015_imports.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

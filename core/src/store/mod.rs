@@ -8,6 +8,7 @@ pub mod customers;
 pub mod devices;
 pub mod events;
 pub mod helpdesk;
+pub mod imports;
 pub mod jobs;
 pub mod nas;
 pub mod notifications;
