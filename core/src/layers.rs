@@ -79,6 +79,7 @@ mod tests {
                 "db",
                 "delivery",
                 "error",
+                "import",
                 "patch",
                 "store",
                 "validate",

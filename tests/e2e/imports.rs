@@ -261,7 +261,7 @@ async fn an_import_rolls_back_as_a_whole_and_stays_in_its_tenant() {
     let job_b = job_b.unwrap();
 
     let q = "query($id: ID!) { importJob(id: $id) { status rowsDone rowsTotal created } imports { id } }";
-    let id_a = isp_api_id("Import", job_a.id);
+    let id_a = isp_api_id("ImportJob", job_a.id);
     let r = app.ok(&a.token, q, json!({"id": id_a})).await;
     assert_eq!(r["importJob"], json!({"status": "DONE", "rowsDone": 2, "rowsTotal": 2, "created": 2}));
     let r = app.ok(&b.token, q, json!({"id": id_a})).await;
@@ -446,4 +446,34 @@ async fn the_cli_imports_with_a_mapping_and_exits_non_zero_on_bad_rows() {
     );
     assert_eq!(v["errors"][0], json!({"row": 3, "column": "Kennwort", "reason": "is required for PPPOE"}));
     assert!(subscriptions::by_username(&app.ctx.db, tid, "anna").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn progress_reaches_changes_subscribers_chunk_by_chunk() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    let tid = tenant_id(&app, &t).await;
+    plan(&app, tid, "Home").await;
+    let mut ws = crate::ws::subscriber(&app.base, &t.token).await;
+    let file: String = std::iter::once("Name,Login,Password,Plan\n".to_string())
+        .chain((0..2500).map(|i| format!("P{i},p{i},pw,Home\n")))
+        .collect();
+    let (_, job) = run(&app, tid, req("p.csv", file)).await;
+    let id = isp_api_id("ImportJob", job.unwrap().id);
+    // Three chunks of at most 1,000 rows, then the end of the import.
+    let wait = std::time::Duration::from_secs(5);
+    let skip = ["CUSTOMER", "SUBSCRIPTION"];
+    for _ in 0..4 {
+        let c = crate::ws::next_change(&mut ws, &skip, wait).await.expect("an IMPORT change");
+        assert_eq!(c, json!({"kind": "IMPORT", "id": id}));
+    }
+    assert!(crate::ws::next_change(&mut ws, &skip, std::time::Duration::from_millis(300)).await.is_none());
+    let r = app
+        .ok(
+            &t.token,
+            "query($id: ID!) { node(id: $id) { ... on ImportJob { status rowsDone rowsTotal } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(r["node"], json!({"status": "DONE", "rowsDone": 2500, "rowsTotal": 2500}));
 }

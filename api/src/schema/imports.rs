@@ -48,8 +48,8 @@ pub struct ImportJob(pub Import);
 #[Object]
 impl ImportJob {
     /// Global ID.
-    async fn id(&self) -> ID {
-        ids::encode("Import", self.0.id)
+    pub async fn id(&self) -> ID {
+        ids::encode("ImportJob", self.0.id)
     }
     /// Uploaded file name.
     async fn file_name(&self) -> &str {
@@ -164,7 +164,7 @@ impl ImportQuery {
     /// One import of the caller's tenant, with its progress.
     async fn import_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ImportJob>> {
         let actor = require(ctx, Action::CustomerImport)?;
-        let id = ids::decode(&id, "Import", "id")?;
+        let id = ids::decode(&id, "ImportJob", "id")?;
         Ok(found(import::get(ctx.data::<Ctx>()?, actor, id).await)?.map(ImportJob))
     }
 
@@ -232,7 +232,7 @@ impl ImportMutation {
     /// invoices, sessions or tickets, or when the import updated existing records).
     async fn rollback_import(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ImportJob> {
         let actor = require(ctx, Action::CustomerImport)?;
-        let id = ids::decode(&id, "Import", "id")?;
+        let id = ids::decode(&id, "ImportJob", "id")?;
         Ok(ImportJob(import::rollback(ctx.data::<Ctx>()?, actor, id).await.gql()?))
     }
 }

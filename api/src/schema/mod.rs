@@ -123,6 +123,8 @@ pub enum Node {
     NotificationTemplate(notifications::NotificationTemplate),
     /// A dunning event.
     DunningEvent(billing::DunningEvent),
+    /// A bulk import.
+    ImportJob(imports::ImportJob),
     /// A helpdesk ticket.
     Ticket(helpdesk::Ticket),
     /// A message of a ticket.

@@ -41,7 +41,7 @@ impl ChangeKind {
             EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
             EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
             EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
-            EventKind::ImportChanged => (ChangeKind::Import, "Import", Action::CustomerImport),
+            EventKind::ImportChanged => (ChangeKind::Import, "ImportJob", Action::CustomerImport),
         }
     }
 }
