@@ -151,7 +151,10 @@ pub async fn customers(ctx: &Ctx, a: CustomersArgs) -> Result<i32> {
 }
 
 fn print_report(r: &Report) {
-    println!("rows {}  create {}  update {}  skipped {}  bad {}", r.rows, r.to_create, r.to_update, r.skipped, r.bad);
+    println!(
+        "rows {}  create {}  update {}  skipped {}  bad {}  duplicates {}",
+        r.rows, r.to_create, r.to_update, r.skipped, r.bad, r.duplicates
+    );
     if !r.ignored_columns.is_empty() {
         println!("ignored columns: {}", r.ignored_columns.join(", "));
     }

@@ -129,6 +129,10 @@ impl ImportReport {
     async fn bad(&self) -> i64 {
         self.report.bad as i64
     }
+    /// Rows whose login is already in the tenant or on an earlier row.
+    async fn duplicates(&self) -> i64 {
+        self.report.duplicates as i64
+    }
     /// Every bad row.
     async fn errors(&self) -> Vec<ImportRowError> {
         self.report.errors.iter().map(Into::into).collect()

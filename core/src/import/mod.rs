@@ -53,6 +53,9 @@ pub struct Report {
     pub skipped: usize,
     /// Bad rows, each named in `errors`.
     pub bad: usize,
+    /// Rows whose login is already in the tenant or on an earlier row (skipped, updated or
+    /// bad as the duplicate policy says).
+    pub duplicates: usize,
     /// Every bad row.
     pub errors: Vec<RowError>,
     /// Every skipped row.
@@ -228,6 +231,7 @@ fn check_sync(ctx: &Ctx, req: Request, known: &Known) -> CoreResult<Checked> {
             Judged::Bad(e) => out.report.errors.push(e),
         }
     }
+    out.report.duplicates = judge.duplicates;
     out.report.to_create = out.creates.len();
     out.report.skipped = out.report.skipped_rows.len();
     out.report.bad = out.report.errors.len();
@@ -253,12 +257,7 @@ async fn prepare(ctx: &Ctx, actor: &Actor, req: Request) -> CoreResult<(Report, 
         return Ok((checked.report, None));
     }
     if on_duplicate == OnDuplicate::Fail {
-        let dups = checked
-            .report
-            .errors
-            .iter()
-            .filter(|e| e.reason.contains("already exists") || e.reason.contains("is also on row"))
-            .count();
+        let dups = checked.report.duplicates;
         if dups > 0 {
             return Err(CoreError::conflict(
                 "file",

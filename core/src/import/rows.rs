@@ -91,6 +91,8 @@ pub struct Judge<'a> {
     seen_logins: HashMap<String, usize>,
     seen_ips: HashMap<String, usize>,
     seen_accounts: HashMap<String, usize>,
+    /// Rows that repeat a login of an earlier row or of the database (whatever the policy).
+    pub duplicates: usize,
 }
 
 impl<'a> Judge<'a> {
@@ -113,6 +115,7 @@ impl<'a> Judge<'a> {
             seen_logins: HashMap::new(),
             seen_ips: HashMap::new(),
             seen_accounts: HashMap::new(),
+            duplicates: 0,
         }
     }
 
@@ -269,6 +272,7 @@ impl<'a> Judge<'a> {
         // Duplicates inside the file.
         let login = fields.username.clone();
         if let Some(first) = self.seen_logins.get(&login) {
+            self.duplicates += 1;
             let err = RowError {
                 row: line,
                 column: self.column(Some(Field::Username)),
@@ -314,6 +318,7 @@ impl<'a> Judge<'a> {
             self.seen_accounts.insert(a.clone(), line);
         }
         if let Some(e) = existing {
+            self.duplicates += 1;
             let err = RowError {
                 row: line,
                 column: self.column(Some(Field::Username)),
