@@ -1,17 +1,23 @@
-//! The body of `POST /graphql`: one GraphQL request or a batch of them as JSON. A body that
-//! is none of that is refused before GraphQL sees it, with an HTTP status that says what kind
-//! of problem it is and a GraphQL error (`extensions.code` VALIDATION), so that a client
-//! reads every refusal from `errors`, as it does for an invalid query.
+//! The body of `POST /graphql`: one GraphQL request or a batch of them as JSON, or a
+//! multipart request carrying files (the GraphQL multipart request spec). A body that is none
+//! of that is refused before GraphQL sees it, with an HTTP status that says what kind of
+//! problem it is and a GraphQL error (`extensions.code` VALIDATION), so that a client reads
+//! every refusal from `errors`, as it does for an invalid query.
 
-use async_graphql::{BatchRequest, Request};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use async_graphql::http::MultipartOptions;
+use async_graphql::{BatchRequest, ParseRequestError, Request};
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use isp_core::config::GraphqlConfig;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A request refused before GraphQL: the HTTP status and the message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +33,13 @@ impl BodyError {
     pub fn bad(message: impl Into<String>) -> BodyError {
         BodyError { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
+
+    fn too_large(limit: usize) -> BodyError {
+        BodyError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("the request body is larger than {limit} bytes"),
+        }
+    }
 }
 
 impl IntoResponse for BodyError {
@@ -38,33 +51,115 @@ impl IntoResponse for BodyError {
 
 const SHAPE: &str = "send a JSON object such as {\"query\": \"{ me { email } }\"}, or an array of such objects";
 
-/// The GraphQL request(s) in a `POST /graphql` body of at most `limit` bytes (the limit is
-/// applied by axum's `DefaultBodyLimit` while reading; `body` is what reading gave).
-pub fn parse(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<BatchRequest, BodyError> {
+/// The GraphQL request(s) in a `POST /graphql` body: JSON of at most `cfg.max_body_bytes`, or
+/// (with an `Authorization` header) a `multipart/form-data` upload of at most
+/// `cfg.max_upload_bytes` in all and `cfg.max_upload_files` files. Uploaded files are spooled
+/// to anonymous temporary files, not held in memory.
+pub async fn read(headers: &HeaderMap, body: Body, cfg: &GraphqlConfig) -> Result<BatchRequest, BodyError> {
+    if let Some(ct) = multipart_type(headers) {
+        return read_multipart(headers, ct, body, cfg).await;
+    }
     check_content_type(headers)?;
-    let bytes = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => BodyError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!("the request body is larger than {limit} bytes"),
-        },
-        _ => BodyError::bad("the request body could not be read"),
-    })?;
+    let limit = cfg.max_body_bytes;
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(BodyError::too_large(limit)),
+        Err(_) => return Err(BodyError::bad("the request body could not be read")),
+    };
+    parse_json(&bytes)
+}
+
+/// The request(s) in a JSON body.
+pub fn parse_json(bytes: &Bytes) -> Result<BatchRequest, BodyError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::bad(format!("the request body is empty: {SHAPE}")));
     }
-    match serde_json::from_slice::<Strict>(&bytes) {
+    match serde_json::from_slice::<Strict>(bytes) {
         Ok(Strict(batch)) => Ok(batch),
-        Err(e) => Err(explain(&bytes, e)),
+        Err(e) => Err(explain(bytes, e)),
     }
 }
 
-/// Only `application/json` (optionally `; charset=utf-8`) is GraphQL here. Other types are
-/// 415 rather than guessed at: a browser may send `text/plain`, form or multipart bodies to
-/// any site without asking it first (no CORS preflight), JSON it must ask for.
+/// The `Content-Type` if it is `multipart/form-data`.
+fn multipart_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("multipart/form-data").then(|| ct.to_string())
+}
+
+/// A multipart request. A browser sends `multipart/form-data` to any site without asking it
+/// first (no CORS preflight), so a request that could be a cross-site form is refused: it
+/// must carry an `Authorization` header, which a browser sends only after a preflight (and
+/// which every upload needs anyway: anonymous callers may not upload).
+async fn read_multipart(
+    headers: &HeaderMap,
+    content_type: String,
+    body: Body,
+    cfg: &GraphqlConfig,
+) -> Result<BatchRequest, BodyError> {
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return Err(BodyError::bad(
+            "a multipart request (file upload) must carry an Authorization header with a bearer token",
+        ));
+    }
+    let limit = cfg.max_upload_bytes;
+    // Counts what is read and stops at the limit; the flag tells the limit from other failures.
+    let over = Arc::new(AtomicBool::new(false));
+    let seen = over.clone();
+    let mut total = 0usize;
+    let stream = TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other).and_then(move |chunk| {
+        total += chunk.len();
+        let result = if total > limit {
+            seen.store(true, Ordering::Relaxed);
+            Err(std::io::Error::other("upload over the limit"))
+        } else {
+            Ok(chunk)
+        };
+        std::future::ready(result)
+    });
+    let reader = stream.into_async_read();
+    let opts = MultipartOptions::default().max_file_size(limit).max_num_files(cfg.max_upload_files);
+    let parsed = async_graphql::http::receive_batch_body(Some(content_type), reader, opts).await;
+    if over.load(Ordering::Relaxed) {
+        return Err(BodyError::too_large(limit));
+    }
+    let batch = parsed.map_err(|e| multipart_error(e, cfg))?;
+    let files = batch.iter().map(|r| r.uploads.len()).sum::<usize>();
+    if files > cfg.max_upload_files {
+        return Err(BodyError::bad(format!("at most {} files per request", cfg.max_upload_files)));
+    }
+    Ok(batch)
+}
+
+/// What a client needs to know of a multipart parse failure, without internals.
+fn multipart_error(e: ParseRequestError, cfg: &GraphqlConfig) -> BodyError {
+    let spec = "see the GraphQL multipart request spec: fields `operations` (JSON), `map` (JSON) and the files";
+    match e {
+        ParseRequestError::PayloadTooLarge => BodyError::too_large(cfg.max_upload_bytes),
+        ParseRequestError::InvalidMultipart(m) => match m {
+            multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. } => {
+                BodyError::too_large(cfg.max_upload_bytes)
+            }
+            multer::Error::NoBoundary => BodyError::bad("the multipart Content-Type has no boundary"),
+            _ => BodyError::bad(format!("the multipart body is malformed; {spec}")),
+        },
+        ParseRequestError::MissingOperatorsPart => BodyError::bad(format!("the `operations` field is missing; {spec}")),
+        ParseRequestError::MissingMapPart => BodyError::bad(format!("the `map` field is missing; {spec}")),
+        ParseRequestError::InvalidFilesMap(_) => {
+            BodyError::bad(format!("the `map` field is not a JSON object of file name -> variable paths; {spec}"))
+        }
+        ParseRequestError::MissingFiles => BodyError::bad(format!("a file named in `map` was not sent; {spec}")),
+        ParseRequestError::InvalidRequest(_) => {
+            BodyError::bad(format!("the `operations` field is not a GraphQL request in JSON; {spec}"))
+        }
+        _ => BodyError::bad(format!("the multipart request could not be read; {spec}")),
+    }
+}
+
+/// Only `application/json` (optionally `; charset=utf-8`) is GraphQL here, besides multipart
+/// uploads ([`read_multipart`]). Other types are 415 rather than guessed at: a browser may send
+/// `text/plain` or form bodies to any site without asking it first (no CORS preflight), JSON
+/// it must ask for.
 fn check_content_type(headers: &HeaderMap) -> Result<(), BodyError> {
     let given = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let json = given.as_deref().is_some_and(|ct| {
@@ -168,14 +263,8 @@ impl<'de> Deserialize<'de> for ObjectRequest {
 mod tests {
     use super::*;
 
-    fn json_headers() -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-        h
-    }
-
     fn refused(body: &[u8]) -> BodyError {
-        parse(&json_headers(), Ok(Bytes::copy_from_slice(body)), 1024).expect_err("refused")
+        parse_json(&Bytes::copy_from_slice(body)).expect_err("refused")
     }
 
     #[test]
@@ -202,13 +291,12 @@ mod tests {
                 assert!(!e.message.contains(internal), "{body:?}: {}", e.message);
             }
         }
-        assert!(parse(&json_headers(), Ok(Bytes::from_static(b"{\"query\": \"{ a }\"}")), 1024).is_ok());
-        assert!(parse(&json_headers(), Ok(Bytes::from_static(b"[{\"query\": \"{ a }\"}]")), 1024).is_ok());
+        assert!(parse_json(&Bytes::from_static(b"{\"query\": \"{ a }\"}")).is_ok());
+        assert!(parse_json(&Bytes::from_static(b"[{\"query\": \"{ a }\"}]")).is_ok());
     }
 
     #[test]
     fn only_json_content_is_read() {
-        let body = || Ok(Bytes::from_static(b"{\"query\": \"{ a }\"}"));
         for ct in [
             "application/json",
             "Application/JSON",
@@ -217,7 +305,7 @@ mod tests {
         ] {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
-            assert!(parse(&h, body(), 1024).is_ok(), "{ct}");
+            assert!(check_content_type(&h).is_ok(), "{ct}");
         }
         for ct in [
             Some("text/plain"),
@@ -232,7 +320,7 @@ mod tests {
             if let Some(ct) = ct {
                 h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
             }
-            let e = parse(&h, body(), 1024).expect_err(ct.unwrap_or("none"));
+            let e = check_content_type(&h).expect_err(ct.unwrap_or("none"));
             assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
             assert!(e.message.contains("application/json"), "{}", e.message);
         }

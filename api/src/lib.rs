@@ -21,8 +21,6 @@ pub mod webhooks;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,7 +79,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/payments/{id}/receipt", get(pdf::payment_receipt))
         // A layer wraps only the routes added before it. This one answers 413 in plain text
         // for a Content-Length over the limit and cuts longer streams; `/graphql`, added
-        // below, reads its body itself (within DefaultBodyLimit) to answer with a GraphQL error.
+        // below, reads its body itself (JSON within `max_body_bytes`, multipart uploads within
+        // `max_upload_bytes`) to answer with a GraphQL error.
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
         .route("/graphql", get(graphiql::graphiql).post(graphql))
         .route("/graphql/assets/{file}", get(graphiql::asset_file))
@@ -138,9 +137,9 @@ async fn graphql(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let batch = match body::parse(&headers, body, st.ctx.config.graphql.max_body_bytes) {
+    let batch = match body::read(&headers, body, &st.ctx.config.graphql).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

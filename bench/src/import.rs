@@ -30,7 +30,8 @@ fn row(prefix: &str, i: usize, rows: usize) -> [String; 9] {
     let plan = if bad && i % 2 == 1 { "No Such Plan" } else { "Home 100" };
     // Each file its own range: the CSV's committed IPs must not make the XLSX's rows bad.
     let net = if prefix == "c" { 10 } else { 11 };
-    let ip = if i % 10 == 0 { format!("{net}.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255) } else { String::new() };
+    let ip =
+        if i % 10 == 0 { format!("{net}.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255) } else { String::new() };
     [
         format!("Customer {prefix} {i}"),
         email,

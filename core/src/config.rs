@@ -37,6 +37,29 @@ pub struct Config {
     pub devices: DevicesConfig,
     /// Customer notifications (email, SMS, WhatsApp) and their delivery worker.
     pub notify: NotifyConfig,
+    /// The helpdesk's automatic tickets.
+    pub helpdesk: HelpdeskConfig,
+}
+
+/// When the helpdesk raises tickets by itself (besides the dead-lettered device jobs, which
+/// always raise one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HelpdeskConfig {
+    /// Raise a ticket for a subscriber whose logins keep failing (`ISP_LOGIN_FAILURE_TICKETS`).
+    pub login_failure_tickets: bool,
+    /// Rejected logins of one subscription, within the window, that raise the ticket. Only
+    /// failures staff can act on count (bad or missing password, no usable method), not the
+    /// deliberate refusals (suspended, cancelled, quota exhausted).
+    pub login_failures: i64,
+    /// The window, in minutes.
+    pub login_failure_window_minutes: i64,
+}
+
+impl Default for HelpdeskConfig {
+    fn default() -> Self {
+        Self { login_failure_tickets: true, login_failures: 5, login_failure_window_minutes: 15 }
+    }
 }
 
 /// How the notification delivery worker sends. The channels themselves (SMTP server, SMS
@@ -166,6 +189,10 @@ pub struct GraphqlConfig {
     pub max_complexity: usize,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted multipart request (GraphQL file uploads) in bytes, all files together.
+    pub max_upload_bytes: usize,
+    /// Most files in one multipart request.
+    pub max_upload_files: usize,
     /// Serve GraphiQL on GET /graphql.
     pub graphiql: bool,
 }
@@ -185,6 +212,7 @@ impl Default for Config {
             radius: RadiusConfig::default(),
             devices: DevicesConfig::default(),
             notify: NotifyConfig::default(),
+            helpdesk: HelpdeskConfig::default(),
         }
     }
 }
@@ -208,7 +236,14 @@ impl Default for AuthConfig {
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        Self { max_depth: 15, max_complexity: 20_000, max_body_bytes: 256 * 1024, graphiql: true }
+        Self {
+            max_depth: 15,
+            max_complexity: 20_000,
+            max_body_bytes: 256 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_upload_files: 10,
+            graphiql: true,
+        }
     }
 }
 
@@ -318,6 +353,12 @@ impl Config {
         if let Some(v) = env("ISP_NOTIFY_PORTAL_URL") {
             self.notify.portal_url = v;
         }
+        if let Some(v) = env("ISP_MAX_UPLOAD_BYTES") {
+            self.graphql.max_upload_bytes = parse("ISP_MAX_UPLOAD_BYTES", v)?;
+        }
+        if let Some(v) = env("ISP_LOGIN_FAILURE_TICKETS") {
+            self.helpdesk.login_failure_tickets = parse_bool("ISP_LOGIN_FAILURE_TICKETS", v)?;
+        }
         if let Some(v) = env("ISP_GRAPHIQL") {
             self.graphql.graphiql = parse_bool("ISP_GRAPHIQL", v)?;
         }
@@ -359,6 +400,11 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
+        }
+        if self.helpdesk.login_failures < 1 || !(1..=1440).contains(&self.helpdesk.login_failure_window_minutes) {
+            return Err(
+                "helpdesk.login_failures must be at least 1 and helpdesk.login_failure_window_minutes 1-1440".into()
+            );
         }
         Ok(())
     }

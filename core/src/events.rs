@@ -28,11 +28,14 @@ pub enum EventKind {
     TicketEscalated,
     /// A bulk import advanced (a chunk written), finished, failed or was rolled back.
     ImportChanged,
+    /// A customer notification gave up after its last attempt (or a permanent refusal by
+    /// the provider): dead-lettered, waiting for staff to fix the address or resend.
+    NotificationFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::CustomerChanged,
         EventKind::PlanChanged,
         EventKind::SubscriptionChanged,
@@ -41,6 +44,7 @@ impl EventKind {
         EventKind::TicketChanged,
         EventKind::TicketEscalated,
         EventKind::ImportChanged,
+        EventKind::NotificationFailed,
     ];
 
     /// The name stored in the `events` table.
@@ -54,6 +58,7 @@ impl EventKind {
             EventKind::TicketChanged => "ticket.changed",
             EventKind::TicketEscalated => "ticket.escalated",
             EventKind::ImportChanged => "import.changed",
+            EventKind::NotificationFailed => "notification.failed",
         }
     }
 

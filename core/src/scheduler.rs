@@ -83,7 +83,8 @@ pub async fn run_due(ctx: &Ctx, done: &mut HashMap<i64, NaiveDate>) -> CoreResul
 }
 
 /// Runs the helpdesk's SLA sweep ([`workflows::tickets::sweep`]) for every tenant at the
-/// clock's now: breach and at-risk flags, escalations. A failing tenant is logged and the
+/// clock's now: breach and at-risk flags, escalations; and raises the tickets for failing
+/// logins ([`workflows::tickets::login_failures`]). A failing tenant is logged and the
 /// others go on; returns how many failed.
 pub async fn sweep_helpdesk(ctx: &Ctx) -> CoreResult<usize> {
     let mut failed = 0;
@@ -105,6 +106,16 @@ pub async fn sweep_helpdesk(ctx: &Ctx) -> CoreResult<usize> {
             Err(e) => {
                 failed += 1;
                 tracing::error!(tenant = id, error = %e, "SLA sweep failed; the next check retries");
+            }
+        }
+        match workflows::tickets::login_failures(ctx, id).await {
+            Ok(raised) if !raised.is_empty() => {
+                tracing::info!(tenant = id, tickets = raised.len(), "tickets raised for failing logins")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failed += 1;
+                tracing::error!(tenant = id, error = %e, "login-failure check failed; the next check retries");
             }
         }
     }

@@ -143,6 +143,38 @@ impl TestApp {
         }
     }
 
+    /// Sends a GraphQL multipart request (file upload): `query` and `variables` as the
+    /// `operations` field, then each file as `(variable path, file name, content type, bytes)`,
+    /// e.g. `("variables.file", "id.png", "image/png", &png)`. The HTTP status and the JSON body.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> (u16, Value) {
+        let operations = json!({"query": query, "variables": variables});
+        let map: serde_json::Map<String, Value> =
+            files.iter().enumerate().map(|(i, (path, ..))| (i.to_string(), json!([path]))).collect();
+        let mut parts = vec![
+            ("operations".to_string(), None, None, operations.to_string().into_bytes()),
+            ("map".to_string(), None, None, Value::Object(map).to_string().into_bytes()),
+        ];
+        for (i, (_, name, ct, bytes)) in files.iter().enumerate() {
+            parts.push((i.to_string(), Some(*name), Some(*ct), bytes.to_vec()));
+        }
+        let (content_type, body) = multipart_body(&parts);
+        let mut req =
+            self.client.post(format!("{}/graphql", self.base)).header("content-type", content_type).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {status} {text}")))
+    }
+
     /// Logs in and returns the access token.
     pub async fn login(&self, slug: &str, email: &str, password: &str) -> String {
         let r = self
@@ -197,4 +229,29 @@ pub async fn spawn_isp(args: &[&str], data_dir: &std::path::Path, same_db: bool)
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("isp {args:?} did not become ready");
+}
+
+/// One part of a multipart body: field name, file name, content type, bytes.
+pub type Part<'a> = (String, Option<&'a str>, Option<&'a str>, Vec<u8>);
+
+/// A `multipart/form-data` body of `parts`, and its Content-Type (reqwest is built without its
+/// multipart feature).
+pub fn multipart_body(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = format!("----isp-test-{}", unique());
+    let mut body = Vec::new();
+    for (name, file, ct, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(f) = file {
+            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = ct {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

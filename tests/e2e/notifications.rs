@@ -28,15 +28,15 @@ use tokio::process::{Child, Command};
 const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/notify/peers.py");
 
 /// A running Python peer and what it received, one JSON value per message or request.
-struct Peer {
+pub(crate) struct Peer {
     _child: Child,
-    port: u16,
+    pub(crate) port: u16,
     seen: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Peer {
     /// Starts `peers.py args`; None (a notice, or a failure under `CI`) without python3 and aiosmtpd.
-    async fn start(args: &[&str]) -> Option<Peer> {
+    pub(crate) async fn start(args: &[&str]) -> Option<Peer> {
         let probe = Command::new("python3").args(["-c", "import aiosmtpd"]).output().await;
         if !probe.is_ok_and(|o| o.status.success()) {
             assert!(std::env::var_os("CI").is_none(), "interop peer python3 with aiosmtpd is missing (CI requires it)");
@@ -66,7 +66,7 @@ impl Peer {
 
     /// What arrived so far, once `n` items have (panics after 10 s), or after a short wait
     /// when `n` is 0 or as many as already arrived.
-    async fn wait(&self, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait(&self, n: usize) -> Vec<Value> {
         for _ in 0..200 {
             if self.seen.lock().unwrap().len() >= n.max(1) {
                 break;
@@ -80,11 +80,11 @@ impl Peer {
     }
 }
 
-async fn tenant_id(app: &TestApp, slug: &str) -> i64 {
+pub(crate) async fn tenant_id(app: &TestApp, slug: &str) -> i64 {
     isp_core::store::tenants::by_slug(&app.ctx.db, slug).await.unwrap().unwrap().id
 }
 
-fn worker(app: &TestApp, tenant: i64) -> Worker {
+pub(crate) fn worker(app: &TestApp, tenant: i64) -> Worker {
     Worker::new(app.ctx.clone(), isp_api::pdf::attachments()).only_tenant(tenant)
 }
 
@@ -96,7 +96,7 @@ async fn log(app: &TestApp, tenant: i64) -> Vec<Notification> {
 const SET_CHANNEL: &str =
     "mutation($i: NotificationChannelInput!) { setNotificationChannel(input: $i) { channel enabled hasSecret } }";
 
-async fn smtp_channel(app: &TestApp, token: &str, port: u16, extra: Value) {
+pub(crate) async fn smtp_channel(app: &TestApp, token: &str, port: u16, extra: Value) {
     let mut i = json!({"channel": "EMAIL", "enabled": true, "provider": "SMTP", "host": "127.0.0.1", "port": port,
         "security": "NONE", "sender": "billing@isp.test", "senderName": "Test ISP Billing",
         "replyTo": "help@isp.test", "username": "isp", "secret": "smtp-password"});
@@ -105,7 +105,7 @@ async fn smtp_channel(app: &TestApp, token: &str, port: u16, extra: Value) {
     assert_eq!(d["setNotificationChannel"]["hasSecret"], true);
 }
 
-async fn sms_channel(app: &TestApp, token: &str, port: u16) {
+pub(crate) async fn sms_channel(app: &TestApp, token: &str, port: u16) {
     let i = json!({"channel": "SMS", "enabled": true, "provider": "TWILIO", "username": "AC123",
         "secret": "twilio-token", "sender": "+15550199",
         "url": format!("http://127.0.0.1:{port}/2010-04-01/Accounts/AC123/Messages.json")});
@@ -113,7 +113,7 @@ async fn sms_channel(app: &TestApp, token: &str, port: u16) {
 }
 
 /// A customer with an email address and a phone number; its global ID.
-async fn reachable_customer(app: &TestApp, token: &str, name: &str, email: &str) -> String {
+pub(crate) async fn reachable_customer(app: &TestApp, token: &str, name: &str, email: &str) -> String {
     let d = app
         .ok(
             token,
@@ -300,10 +300,18 @@ async fn a_failing_provider_is_retried_with_backoff_then_dead_lettered() {
     app.clock.advance(ChronoDuration::seconds(119));
     assert!(w.run_once().await.unwrap().is_empty());
     app.clock.advance(ChronoDuration::seconds(1));
+    let mut events = app.ctx.events.subscribe();
     let third = w.run_once().await.unwrap();
     assert!(matches!(third.as_slice(), [(_, Outcome::Dead(_))]), "{third:?}");
     let n = &log(&app, tid).await[0];
     assert_eq!((n.status, n.attempts), (NotifyStatus::Dead, 3));
+    // The dead letter is announced once, to this tenant (`changes` kind NOTIFICATION_FAILED).
+    let mut announced = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        announced.push((e.tenant_id, e.kind, e.object_id));
+    }
+    let failed = (tid, isp_core::events::EventKind::NotificationFailed, n.id);
+    assert_eq!(announced.iter().filter(|e| **e == failed).count(), 1, "{announced:?}");
     app.clock.advance(ChronoDuration::minutes(10));
     assert!(w.run_once().await.unwrap().is_empty(), "a dead letter stays dead");
     let got = sink.wait(3).await;

@@ -16,6 +16,7 @@ use isp_core::workflows::plans;
 use isp_core::workflows::subscriptions::{self, SubscriptionPatch};
 use isp_radiusd::dictionary::{attr, microsoft, mikrotik};
 use isp_radiusd::{mppe, mschap, Code, Packet};
+use serde_json::{json, Value};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -713,4 +714,112 @@ async fn user_password_and_chap_password_together_are_rejected_and_logged() {
     let reasons = d["authLog"]["nodes"].as_array().unwrap();
     assert!(reasons.iter().all(|n| n["reason"].as_str().unwrap().contains("User-Password and CHAP-Password")), "{d}");
     assert_eq!(reasons.len(), 4, "{d}");
+}
+
+/// The tickets of the subscriber `user`'s customer: (id, subject, tags, status, message kinds).
+async fn login_tickets(r: &Radius, customer: i64) -> Vec<Value> {
+    let d = r
+        .app
+        .ok(
+            &r.t.token,
+            "query($c: ID) { tickets(first: 20, filter: {customerId: $c}) { nodes { id subject tags status \
+             channel subscription { id } messages { kind body } } } }",
+            json!({"c": global_id("Customer", customer)}),
+        )
+        .await;
+    d["tickets"]["nodes"].as_array().unwrap().clone()
+}
+
+async fn sweep_helpdesk(r: &Radius) {
+    isp_core::scheduler::sweep_helpdesk(&r.app.ctx).await.unwrap();
+}
+
+/// A subscriber whose logins keep failing raises one automatic ticket (an internal note, the
+/// customer is not messaged); deliberate refusals and a recovered login raise none; after the
+/// ticket is resolved only later failures raise a new one.
+#[tokio::test]
+async fn logins_that_keep_failing_raise_one_ticket() {
+    let r = spawn_radius_with(|c| {
+        c.helpdesk.login_failures = 3;
+        c.helpdesk.login_failure_window_minutes = 10;
+    })
+    .await;
+    let plan = r.plan(base_plan("Failing")).await;
+    let u = |s: &str| format!("{s}{}", unique());
+    let (failing, suspended, recovered) = (u("failing"), u("suspended"), u("recovered"));
+    let sub = r.subscriber(plan.id, &failing, "pw-123456", |_| {}).await;
+    let s2 = r.subscriber(plan.id, &suspended, "pw-123456", |_| {}).await;
+    let s3 = r.subscriber(plan.id, &recovered, "pw-123456", |_| {}).await;
+    r.set_status(s2.id, SubscriptionStatus::Suspended).await;
+
+    // Under the threshold, a deliberate refusal, and failures followed by a good login.
+    for _ in 0..2 {
+        assert_eq!(r.pap(&failing, "wrong").await.code, Code::AccessReject);
+    }
+    for _ in 0..4 {
+        assert_eq!(r.pap(&suspended, "pw-123456").await.code, Code::AccessReject);
+        assert_eq!(r.pap(&recovered, "typo").await.code, Code::AccessReject);
+    }
+    assert_eq!(r.pap(&recovered, "pw-123456").await.code, Code::AccessAccept);
+    r.expect_reason(&failing, "PAP REJECT bad password").await;
+    r.expect_reason(&suspended, "PAP REJECT subscription suspended").await;
+    r.expect_reason(&recovered, "PAP ACCEPT ok").await;
+    sweep_helpdesk(&r).await;
+    for s in [&sub, &s2, &s3] {
+        assert_eq!(login_tickets(&r, s.customer_id).await, Vec::<Value>::new(), "{}", s.username);
+    }
+
+    // The third failure within the window: one ticket, about the subscription, not sent.
+    assert_eq!(r.pap(&failing, "wrong").await.code, Code::AccessReject);
+    r.app.clock.advance(ChronoDuration::seconds(1));
+    assert_eq!(r.pap(&failing, "wronger").await.code, Code::AccessReject);
+    r.expect_reason(&failing, "PAP REJECT bad password").await;
+    sweep_helpdesk(&r).await;
+    sweep_helpdesk(&r).await;
+    let got = login_tickets(&r, sub.customer_id).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let t = &got[0];
+    assert!(t["subject"].as_str().unwrap().contains(&failing), "{t}");
+    assert_eq!(t["tags"], json!(["automatic", "login-failures"]));
+    assert_eq!((t["status"].as_str(), t["channel"].as_str()), (Some("NEW"), Some("API")));
+    assert_eq!(t["subscription"]["id"], json!(global_id("Subscription", sub.id)));
+    assert_eq!(t["messages"][0]["kind"], "INTERNAL_NOTE", "{t}");
+    assert!(t["messages"][0]["body"].as_str().unwrap().contains("4 logins"), "{t}");
+    let queued = isp_core::store::notifications::by_key_prefix(&r.app.ctx.db, r.tenant_id, "ticket:").await.unwrap();
+    assert!(queued.is_empty(), "the customer is not told of an automatic ticket: {queued:?}");
+
+    // More failures while it is open: still one.
+    assert_eq!(r.pap(&failing, "wrong").await.code, Code::AccessReject);
+    r.expect_reason(&failing, "PAP REJECT bad password").await;
+    sweep_helpdesk(&r).await;
+    assert_eq!(login_tickets(&r, sub.customer_id).await.len(), 1);
+
+    // Resolved: the failures before it do not raise another; three after it do.
+    r.app.clock.advance(ChronoDuration::seconds(1));
+    r.app
+        .ok(
+            &r.t.token,
+            "mutation($id: ID!) { setTicketStatus(id: $id, status: RESOLVED) { status } }",
+            json!({"id": t["id"]}),
+        )
+        .await;
+    sweep_helpdesk(&r).await;
+    assert_eq!(login_tickets(&r, sub.customer_id).await.len(), 1, "no new ticket for failures already handled");
+    r.app.clock.advance(ChronoDuration::seconds(1));
+    for _ in 0..3 {
+        assert_eq!(r.pap(&failing, "wrong").await.code, Code::AccessReject);
+    }
+    r.expect_reason(&failing, "PAP REJECT bad password").await;
+    sweep_helpdesk(&r).await;
+    let got = login_tickets(&r, sub.customer_id).await;
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got
+        .iter()
+        .any(|t| t["status"] == "NEW" && t["messages"][0]["body"].as_str().unwrap().contains("3 logins")));
+
+    // Outside the window nothing counts.
+    r.app.clock.advance(ChronoDuration::minutes(11));
+    let other = r.subscriber(plan.id, &u("late"), "pw-123456", |_| {}).await;
+    sweep_helpdesk(&r).await;
+    assert!(login_tickets(&r, other.customer_id).await.is_empty());
 }

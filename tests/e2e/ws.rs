@@ -269,3 +269,117 @@ async fn changes_reach_subscribers_of_another_process_on_the_same_database() {
     assert!(stdout.contains("ok   subscription delivers the change"), "{stdout}");
     drop(b);
 }
+
+/// The helpdesk and notifications end to end, across processes: an urgent ticket created on
+/// one API process shows its due times, breaches when the clock passes them and escalates
+/// once; its public reply arrives at the local SMTP server (aiosmtpd); a suspension SMS the
+/// provider refuses is dead-lettered; a `changes` subscriber on a second API process sees the
+/// ticket, its escalation, the reply and the dead letter.
+#[tokio::test]
+async fn a_ticket_breach_reply_and_dead_letter_reach_the_customer_and_another_process() {
+    use crate::notifications::{reachable_customer, sms_channel, smtp_channel, tenant_id, worker, Peer};
+    use isp_core::clock::Clock;
+    let Some(smtp) = Peer::start(&["smtp"]).await else { return };
+    let Some(sms) = Peer::start(&["http", "-1"]).await else { return };
+    let app = spawn_app_with(|c| {
+        c.auth.access_token_ttl_secs = 7 * 24 * 3600;
+        c.notify.max_attempts = 1;
+    })
+    .await;
+    let t = app.tenant().await;
+    let tid = tenant_id(&app, &t.slug).await;
+    smtp_channel(&app, &t.token, smtp.port, json!({})).await;
+    sms_channel(&app, &t.token, sms.port).await;
+    app.ok(
+        &t.token,
+        "mutation($i: SlaPolicyInput!) { setSlaPolicy(input: $i) { priority } }",
+        json!({"i": {"priority": "URGENT", "firstResponseMinutes": 30, "resolutionMinutes": 240, "businessHours": false}}),
+    )
+    .await;
+    let b = ApiProcess::start(&app).await;
+    let mut ws = subscriber(&b.base, &t.token).await;
+    let mut live = false;
+    for i in 0..50 {
+        app.plan(&t.token, &format!("Probe {i}"), &["PPPOE"]).await;
+        if next_change(&mut ws, &[], Duration::from_millis(300)).await.is_some() {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "no change made through the first process reached the second");
+    while next_change(&mut ws, &[], Duration::from_millis(300)).await.is_some() {}
+    let skip = ["CUSTOMER", "PLAN", "SUBSCRIPTION"];
+
+    // An urgent ticket: due in 30 minutes (first response) and 4 hours (resolution).
+    let c = reachable_customer(&app, &t.token, "Tia Ticket", "tia@customer.test").await;
+    let created = app.clock.now();
+    let tk = app
+        .ok(
+            &t.token,
+            "mutation($i: CreateTicketInput!) { createTicket(input: $i) { id number firstResponseDue resolutionDue } }",
+            json!({"i": {"subject": "No internet since 9am", "body": "The light is red.", "customerId": c,
+                         "priority": "URGENT"}}),
+        )
+        .await["createTicket"]
+        .clone();
+    let id = tk["id"].clone();
+    let due = |f: &str| chrono::DateTime::parse_from_rfc3339(tk[f].as_str().unwrap()).unwrap().timestamp();
+    assert_eq!(due("firstResponseDue"), (created + chrono::Duration::minutes(30)).timestamp());
+    assert_eq!(due("resolutionDue"), (created + chrono::Duration::hours(4)).timestamp());
+    let seen = next_change(&mut ws, &skip, Duration::from_secs(5)).await.expect("the new ticket");
+    assert_eq!(seen, json!({"kind": "TICKET", "id": id}));
+
+    // Past the first-response target: breached and escalated, once, however often the sweep runs.
+    app.clock.advance(chrono::Duration::minutes(31));
+    for _ in 0..3 {
+        isp_core::scheduler::sweep_helpdesk(&app.ctx).await.unwrap();
+    }
+    let mut escalations = 0;
+    while let Some(c) = next_change(&mut ws, &skip, Duration::from_secs(2)).await {
+        if c == json!({"kind": "TICKET_ESCALATED", "id": id}) {
+            escalations += 1;
+        }
+    }
+    assert_eq!(escalations, 1);
+    let d = app.ok(&t.token, "query($id: ID!) { ticket(id: $id) { breached escalatedAt } }", json!({"id": id})).await;
+    assert_eq!(d["ticket"]["breached"], true);
+    assert!(d["ticket"]["escalatedAt"].is_string());
+
+    // The public reply reaches the customer's mailbox, after the acknowledgement of the ticket.
+    app.ok(
+        &t.token,
+        "mutation($id: ID!) { replyTicket(id: $id, body: \"A technician is on the way.\") { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    let seen = next_change(&mut ws, &skip, Duration::from_secs(5)).await.expect("the reply");
+    assert_eq!(seen, json!({"kind": "TICKET", "id": id}));
+    worker(&app, tid).drain().await.unwrap();
+    let mails = smtp.wait(2).await;
+    let number = tk["number"].as_i64().unwrap().to_string();
+    for (m, says) in mails.iter().zip(["The light is red.", "A technician is on the way."]) {
+        assert_eq!(m["rcpt_tos"], json!(["tia@customer.test"]));
+        let subject = m["mail"]["headers"]["Subject"].as_str().unwrap();
+        assert!(subject.contains(&number), "the ticket number in {subject:?}");
+        assert!(m["mail"]["body"].as_str().unwrap().contains(says), "{m:#}");
+    }
+
+    // A suspension SMS the provider refuses: dead after its one attempt, announced.
+    let plan = app.plan(&t.token, "Ticket plan", &["PPPOE"]).await;
+    let sub = app.subscription(&t.token, &c, &plan, &format!("tia{}", unique()), "ACTIVE").await;
+    app.ok(
+        &t.token,
+        "mutation($id: ID!) { changeSubscriptionStatus(id: $id, status: SUSPENDED) { status } }",
+        json!({"id": sub}),
+    )
+    .await;
+    let done = worker(&app, tid).drain().await.unwrap();
+    assert!(done.iter().any(|(_, o)| matches!(o, isp_core::delivery::Outcome::Dead(_))), "{done:?}");
+    let dead = app.ok(&t.token, "{ notifications(status: DEAD) { nodes { id event channel } } }", json!({})).await
+        ["notifications"]["nodes"][0]
+        .clone();
+    assert_eq!((dead["event"].as_str(), dead["channel"].as_str()), (Some("SUSPENDED"), Some("SMS")), "{dead}");
+    let seen = next_change(&mut ws, &skip, Duration::from_secs(5)).await.expect("the dead letter");
+    assert_eq!(seen, json!({"kind": "NOTIFICATION_FAILED", "id": dead["id"]}));
+    drop(b);
+}

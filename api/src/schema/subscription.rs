@@ -28,6 +28,9 @@ pub enum ChangeKind {
     TicketEscalated,
     /// A bulk import advanced, finished, failed or was rolled back (fetch it with `importJob`).
     Import,
+    /// A customer notification was dead-lettered (the ID is the notification's; see its
+    /// `lastError`, fix the address or channel, then `resendNotification`).
+    NotificationFailed,
 }
 
 impl ChangeKind {
@@ -42,6 +45,7 @@ impl ChangeKind {
             EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
             EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
             EventKind::ImportChanged => (ChangeKind::Import, "ImportJob", Action::CustomerImport),
+            EventKind::NotificationFailed => (ChangeKind::NotificationFailed, "Notification", Action::NotifyRead),
         }
     }
 }

@@ -31,6 +31,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
     (15, "imports", "0015_imports.sql"),
+    (18, "login_failures", "0018_login_failures.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -53,6 +54,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (13, "notifications", "0013_notifications.sql"),
     (14, "events", "0014_events.sql"),
     (15, "imports", "0015_imports.sql"),
+    (18, "login_failures", "0018_login_failures.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -234,9 +234,11 @@ impl Worker {
                 let attempts = n.attempts + 1;
                 let dead = *fatal || attempts >= ctx.config.notify.max_attempts;
                 let retry_at = now + backoff_ms(ctx.config.notify.backoff_ms, attempts);
-                store::mark_failed(db, n, to.as_deref(), subject.as_deref(), error, retry_at, dead, now).await?;
                 if dead {
+                    wf::dead_letter(ctx, n, to.as_deref(), subject.as_deref(), error).await?;
                     tracing::warn!(id = n.id, tenant = n.tenant_id, error = %error, "notification dead-lettered");
+                } else {
+                    store::mark_failed(db, n, to.as_deref(), subject.as_deref(), error, retry_at, false, now).await?;
                 }
             }
             Err(e) => {

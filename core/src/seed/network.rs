@@ -193,7 +193,13 @@ impl Radius {
 
     /// An auth log entry for a request from a MAC other than the one bound to the login.
     pub fn wrong_mac(&mut self, tl: &Timeline, username: &str, sub: i64, bound: &str) {
-        self.auth(tl, username, Some(sub), false, &format!("MAC binding mismatch (bound {bound}, got {})", mac(sub)));
+        self.auth(
+            tl,
+            username,
+            Some(sub),
+            false,
+            &format!("{} (bound {bound}, got {})", crate::store::auth_log::reasons::MAC_MISMATCH, mac(sub)),
+        );
     }
 
     /// `username` (subscription `sub`) logs in and its session starts now.

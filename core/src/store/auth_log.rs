@@ -2,7 +2,7 @@
 //! staff can answer "why can't this customer connect?".
 
 use super::page::{self, Count, ListQuery, Order, Page, PageArgs};
-use crate::db::{Arg, Backend, Db, Encode, FromRow, Sql, Tx};
+use crate::db::{Arg, Backend, Db, Encode, Executor, FromRow, Sql, Tx};
 use crate::error::CoreResult;
 
 /// One authentication attempt.
@@ -51,6 +51,65 @@ pub struct NewAuthLog {
     pub calling_station_id: Option<String>,
     /// When, Unix ms.
     pub at: i64,
+}
+
+/// Reasons of a REJECT that staff can act on (the subscriber's password or device is wrong),
+/// unlike the deliberate refusals (suspended, cancelled, quota exhausted); the RADIUS server
+/// writes these exact phrases.
+pub mod reasons {
+    /// The password (PAP, CHAP or MS-CHAPv2) does not match.
+    pub const BAD_PASSWORD: &str = "bad password";
+    /// The subscription has no password to check against.
+    pub const NO_PASSWORD: &str = "no password set";
+    /// The stored password cannot be decrypted (master key changed).
+    pub const UNDECRYPTABLE: &str = "password cannot be decrypted";
+    /// The request carries no method this server supports.
+    pub const NO_METHOD: &str = "no supported authentication method";
+    /// The Calling-Station-Id is not the MAC the subscription is bound to (the reason goes on
+    /// with both addresses: `MAC binding mismatch (bound .., got ..)`).
+    pub const MAC_MISMATCH: &str = "MAC binding mismatch";
+    /// The failures [`super::failing`] counts (and every reason starting with MAC_MISMATCH).
+    pub const ACTIONABLE: [&str; 4] = [BAD_PASSWORD, NO_PASSWORD, UNDECRYPTABLE, NO_METHOD];
+}
+
+/// A subscription whose logins keep failing: how many actionable rejects in the window and
+/// the latest of them.
+#[derive(Debug, Clone, FromRow)]
+pub struct Failing {
+    /// The subscription.
+    pub subscription_id: i64,
+    /// Rejects counted.
+    pub failures: i64,
+    /// The first and the latest of them, Unix ms.
+    pub first_at: i64,
+    /// The latest of them, Unix ms.
+    pub last_at: i64,
+}
+
+/// Subscriptions of the tenant with at least `min` actionable rejects since `since` (Unix
+/// ms), read through the partial index of rejects by time.
+pub async fn failing(ex: impl Executor, tenant_id: i64, since: i64, min: i64) -> CoreResult<Vec<Failing>> {
+    let mut q = Sql::new(
+        "SELECT subscription_id, COUNT(*) AS failures, MIN(at) AS first_at, MAX(at) AS last_at FROM auth_log \
+         WHERE tenant_id = ",
+    );
+    q.arg(tenant_id).push(" AND result = 'REJECT' AND at >= ").arg(since);
+    q.push(" AND subscription_id IS NOT NULL AND (reason IN ").in_texts(reasons::ACTIONABLE);
+    q.push(" OR reason LIKE ").arg(format!("{}%", reasons::MAC_MISMATCH)).push(")");
+    q.push(" GROUP BY subscription_id HAVING COUNT(*) >= ").arg(min);
+    q.push(" ORDER BY subscription_id LIMIT 1000");
+    q.fetch_all(ex).await
+}
+
+/// The latest entry for `username` in the tenant's log, if any.
+pub async fn latest(ex: impl Executor, tenant_id: i64, username: &str) -> CoreResult<Option<AuthLogEntry>> {
+    let mut q = Sql::new(
+        "SELECT id, tenant_id, nas_id, username, subscription_id, method, result, reason, calling_station_id, at \
+         FROM auth_log WHERE tenant_id = ",
+    );
+    q.arg(tenant_id).push(" AND username = ").arg(username);
+    q.push(" ORDER BY id DESC LIMIT 1");
+    q.fetch_optional(ex).await
 }
 
 const INSERT: &str =

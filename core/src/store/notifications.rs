@@ -526,10 +526,11 @@ pub async fn mark_sent(
     Ok(rows > 0)
 }
 
-/// Records a failed attempt of claimed message `n`: FAILED and retried at `retry_at`, or DEAD.
+/// Records a failed attempt of claimed message `n`: FAILED and retried at `retry_at`, or DEAD;
+/// false when the claim had run out (another worker has the message now).
 #[allow(clippy::too_many_arguments)]
 pub async fn mark_failed(
-    db: &Db,
+    ex: impl Executor,
     n: &Notification,
     recipient: Option<&str>,
     subject: Option<&str>,
@@ -537,8 +538,8 @@ pub async fn mark_failed(
     retry_at: i64,
     dead: bool,
     now: i64,
-) -> CoreResult<()> {
-    query(&format!(
+) -> CoreResult<bool> {
+    let rows = query(&format!(
         "UPDATE notifications SET status = $1, attempts = attempts + 1, recipient = COALESCE($2, recipient), \
          subject = COALESCE($3, subject), last_error = $4, next_attempt_at = $5, updated_at = $6 \
          WHERE id = $7 AND {WAITING} AND next_attempt_at = $8"
@@ -551,9 +552,9 @@ pub async fn mark_failed(
     .bind(now)
     .bind(n.id)
     .bind(n.next_attempt_at)
-    .execute(db)
+    .execute(ex)
     .await?;
-    Ok(())
+    Ok(rows > 0)
 }
 
 /// Records that claimed message `n` is not sent, and why (opted out, no address ...).

@@ -304,6 +304,26 @@ pub fn get_many_sql(tenant_id: i64, ids: &[i64]) -> Sql<'static> {
     super::by_ids(COLS, "tickets", tenant_id, ids)
 }
 
+/// When the latest no-longer-open ticket of subscription `subscription_id` tagged `tag` was
+/// resolved (or last changed, if it never was); None when there is none.
+pub async fn last_closed_with_tag(
+    ex: impl Executor,
+    tenant_id: i64,
+    subscription_id: i64,
+    tag: &str,
+) -> CoreResult<Option<i64>> {
+    let (at,): (Option<i64>,) = query_as(
+        "SELECT MAX(COALESCE(resolved_at, updated_at)) FROM tickets WHERE tenant_id = $1 AND subscription_id = $2 \
+         AND dedup_key IS NULL AND (',' || tags || ',') LIKE $3",
+    )
+    .bind(tenant_id)
+    .bind(subscription_id)
+    .bind(format!("%,{tag},%"))
+    .fetch_one(ex)
+    .await?;
+    Ok(at)
+}
+
 /// The open ticket of `tenant_id` with cause `key`, if any.
 pub async fn by_dedup_key(tx: &mut Tx, tenant_id: i64, key: &str) -> CoreResult<Option<Ticket>> {
     query_as::<Ticket>(&format!("SELECT {COLS} FROM tickets WHERE tenant_id = $1 AND dedup_key = $2"))

@@ -7,6 +7,7 @@ use crate::auth::{Action, Actor};
 use crate::billing::{self, invoices, payments};
 use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
+use crate::events::EventKind;
 use crate::notify::{self, template};
 use crate::store::notifications::{
     self as store, secret_context, Channel, ChannelRow, Notification, NotifyEvent, Preferences, Provider, SmtpSecurity,
@@ -477,4 +478,23 @@ pub async fn announce_outage(ctx: &Ctx, actor: &Actor, o: &Outage) -> CoreResult
         .await?;
     tx.commit().await?;
     Ok(customers.len())
+}
+
+/// Dead-letters claimed message `n` after its last failed attempt (or a permanent refusal)
+/// with `error`, and announces it to `changes` subscribers (`NotificationFailed`) in the same
+/// transaction, so staff watching the desk see it whichever process delivered.
+pub async fn dead_letter(
+    ctx: &Ctx,
+    n: &Notification,
+    recipient: Option<&str>,
+    subject: Option<&str>,
+    error: &str,
+) -> CoreResult<()> {
+    let now = ctx.now_ms();
+    let actor = Actor::system(n.tenant_id, "notifications");
+    let mut tx = ctx.db.begin().await?;
+    if store::mark_failed(&mut tx, n, recipient, subject, error, now, true, now).await? {
+        Effects::new(ctx, &actor, now).event(EventKind::NotificationFailed, n.id).write(&mut tx).await?;
+    }
+    tx.commit().await
 }

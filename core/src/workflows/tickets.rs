@@ -17,7 +17,7 @@ use crate::store::notifications::NotifyEvent;
 use crate::store::tickets::{
     self, Message, MessageKind, Ticket, TicketChannel, TicketPriority, TicketStatus, NOTHING_DUE,
 };
-use crate::store::{customers, devices, nas, subscriptions};
+use crate::store::{auth_log, customers, devices, nas, subscriptions};
 use crate::{validate, Ctx};
 use serde_json::json;
 
@@ -219,11 +219,14 @@ async fn create_as(ctx: &Ctx, actor: &Actor, n: &NewTicket, dedup: Option<&str>)
     let policy = settings::policy_for(&mut tx, t_id, t.priority, plan).await?;
     helpdesk::apply_policy(&mut t, policy.as_ref(), &schedule);
     let t = tickets::insert(&mut tx, &t, now).await?;
+    // An automatic ticket (one with a cause key) is the system's diagnosis, not the customer's
+    // words: its text is an internal note and the customer is not told.
+    let automatic = dedup.is_some();
     if let Some(b) = first.as_deref() {
         // What was reported: the customer's words when there is a customer, else a note.
         let (kind, author) = match t.customer_id {
-            Some(c) => (MessageKind::CustomerMessage, (None, Some(c))),
-            None => (MessageKind::InternalNote, (Some(actor.user_id).filter(|u| *u != 0), None)),
+            Some(c) if !automatic => (MessageKind::CustomerMessage, (None, Some(c))),
+            _ => (MessageKind::InternalNote, (Some(actor.user_id).filter(|u| *u != 0), None)),
         };
         tickets::insert_message(&mut tx, t_id, t.id, kind, author, b, now).await?;
     }
@@ -231,7 +234,7 @@ async fn create_as(ctx: &Ctx, actor: &Actor, n: &NewTicket, dedup: Option<&str>)
                          "firstResponseDue": t.first_response_due, "resolutionDue": t.resolution_due,
                          "dedupKey": t.dedup_key});
     // The customer is told the ticket exists (and its number), with the ticket.
-    if let Some(customer) = t.customer_id {
+    if let Some(customer) = t.customer_id.filter(|_| !automatic) {
         let message = first.as_deref().unwrap_or_default();
         let vars = json!({"ticket": {"number": t.id, "subject": t.subject, "message": message}});
         let key = format!("ticket:{}:created", t.id);
@@ -575,4 +578,62 @@ pub async fn device_job_dead(ctx: &Ctx, job: &DeviceJob, error: &str) -> CoreRes
         _ => n,
     };
     raise_automatic(ctx, job.tenant_id, &key, &n).await
+}
+
+/// The tag of the tickets [`login_failures`] raises.
+pub const LOGIN_FAILURE_TAG: &str = "login-failures";
+
+/// Raises an automatic ticket for each subscription of the tenant whose logins keep failing:
+/// at least `helpdesk.login_failures` actionable rejects (bad or missing password, no usable
+/// method; not suspensions or exhausted quotas) within `helpdesk.login_failure_window_minutes`
+/// and no accepted login since. One open ticket per subscription (cause key `auth:<id>`);
+/// after one is resolved, only rejects that came later count towards a new one. NORMAL
+/// priority, channel API, tags `automatic` and `login-failures`, linked to the subscription
+/// and its customer (who is not messaged). Returns the tickets raised.
+pub async fn login_failures(ctx: &Ctx, tenant_id: i64) -> CoreResult<Vec<Ticket>> {
+    let cfg = &ctx.config.helpdesk;
+    if !cfg.login_failure_tickets {
+        return Ok(Vec::new());
+    }
+    let now = ctx.now_ms();
+    let since = now - cfg.login_failure_window_minutes * 60_000;
+    let mut raised = Vec::new();
+    for f in auth_log::failing(&ctx.db, tenant_id, since, cfg.login_failures).await? {
+        let key = format!("auth:{}", f.subscription_id);
+        let Ok(sub) = subscriptions::get(&ctx.db, tenant_id, f.subscription_id).await else { continue };
+        // Recovered: the latest attempt got in.
+        let Some(last) = auth_log::latest(&ctx.db, tenant_id, &sub.username).await? else { continue };
+        if last.result == "ACCEPT" {
+            continue;
+        }
+        // Already handled: count only what failed after the last such ticket was resolved.
+        let failures = match tickets::last_closed_with_tag(&ctx.db, tenant_id, sub.id, LOGIN_FAILURE_TAG).await? {
+            Some(closed) if closed >= f.first_at => {
+                let later = auth_log::failing(&ctx.db, tenant_id, closed + 1, cfg.login_failures).await?;
+                match later.into_iter().find(|l| l.subscription_id == sub.id) {
+                    Some(l) => l.failures,
+                    None => continue,
+                }
+            }
+            _ => f.failures,
+        };
+        let mac = last.calling_station_id.as_deref().map(|m| format!(" from {m}")).unwrap_or_default();
+        let n = NewTicket {
+            subject: format!("Subscriber {} keeps failing to log in", sub.username),
+            body: Some(format!(
+                "{failures} logins of {} were rejected in the last {} minutes (latest: {}{mac}, {}). Check the \
+                 password set on the router against the subscription's, or the router's authentication method.",
+                sub.username, cfg.login_failure_window_minutes, last.reason, last.method
+            )),
+            subscription_id: Some(sub.id),
+            priority: Some(TicketPriority::Normal),
+            channel: Some(TicketChannel::Api),
+            tags: vec!["automatic".into(), LOGIN_FAILURE_TAG.into()],
+            ..Default::default()
+        };
+        if let Some(t) = raise_automatic(ctx, tenant_id, &key, &n).await? {
+            raised.push(t);
+        }
+    }
+    Ok(raised)
 }

@@ -7,7 +7,7 @@ use crate::dictionary::{attr, microsoft, mikrotik};
 use crate::mppe;
 use crate::mschap;
 use crate::{chap, Code, Packet};
-use isp_core::store::auth_log::NewAuthLog;
+use isp_core::store::auth_log::{reasons, NewAuthLog};
 use isp_core::store::plans::QuotaAction;
 use isp_core::store::radius_sessions::AuthProfile;
 use isp_core::store::subscriptions::{SubscriptionStatus, PASSWORD_CONTEXT};
@@ -165,11 +165,11 @@ fn check(
 ) -> Result<(Packet, String), Reject> {
     const AUTH_FAIL: u32 = mschap::ERROR_AUTHENTICATION_FAILURE;
     let Some(enc) = &p.s_password_enc else {
-        return Err(reject("no password set", false, AUTH_FAIL));
+        return Err(reject(reasons::NO_PASSWORD, false, AUTH_FAIL));
     };
     let password = ctx.secrets.cipher.decrypt(PASSWORD_CONTEXT, enc).map_err(|e| {
         tracing::error!(error = %e, subscription = p.s_id, "cannot decrypt a subscriber password");
-        reject("password cannot be decrypted", false, AUTH_FAIL)
+        reject(reasons::UNDECRYPTABLE, false, AUTH_FAIL)
     })?;
     let mut mschap_ok = None;
     let ok = match method {
@@ -182,10 +182,10 @@ fn check(
             mschap_ok = mschap::verify(req, &hash).ok().map(|v| (v, hash));
             mschap_ok.is_some()
         }
-        Method::None => return Err(reject("no supported authentication method", false, AUTH_FAIL)),
+        Method::None => return Err(reject(reasons::NO_METHOD, false, AUTH_FAIL)),
     };
     if !ok {
-        return Err(reject("bad password", false, AUTH_FAIL));
+        return Err(reject(reasons::BAD_PASSWORD, false, AUTH_FAIL));
     }
     match p.s_status {
         SubscriptionStatus::Active | SubscriptionStatus::Suspended => {}
@@ -202,7 +202,7 @@ fn check(
             let got = calling.unwrap_or("none");
             // The log names both MACs; the subscriber is not told which MAC is bound.
             return Err(reject(
-                format!("MAC binding mismatch (bound {bound}, got {got})"),
+                format!("{} (bound {bound}, got {got})", reasons::MAC_MISMATCH),
                 false,
                 mschap::ERROR_NO_DIALIN_PERMISSION,
             ));

@@ -154,7 +154,8 @@ impl ProfileCache {
                         | EventKind::PaymentReceived
                         | EventKind::DeviceJobDead
                         | EventKind::TicketChanged
-                        | EventKind::TicketEscalated => {}
+                        | EventKind::TicketEscalated
+                        | EventKind::NotificationFailed => {}
                     }
                 }
                 Err(TryRecvError::Lagged(_)) => self.clear(),
