@@ -477,3 +477,38 @@ async fn progress_reaches_changes_subscribers_chunk_by_chunk() {
         .await;
     assert_eq!(r["node"], json!({"status": "DONE", "rowsDone": 2500, "rowsTotal": 2500}));
 }
+
+#[tokio::test]
+async fn import_customers_takes_a_multipart_upload_and_runs_as_a_job() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    let tid = tenant_id(&app, &t).await;
+    plan(&app, tid, "Home").await;
+    let file =
+        b"Full name,E-mail,Login,Password,Plan\nUp Loaded,up@example.com,up1,pw,Home\nBad Mail,nope,up2,pw,Home\n";
+    let m = "mutation($f: Upload!, $d: Boolean) { importCustomers(file: $f, dryRun: $d) { rows toCreate bad errors { row column reason } errorsCsv job { id status } } }";
+    let files: &[(&str, &str, &str, &[u8])] = &[("variables.f", "c.csv", "text/csv", file)];
+    let (status, r) = app.upload(Some(&t.token), m, json!({"f": null, "d": true}), files).await;
+    assert_eq!(status, 200, "{r}");
+    let d = &r["data"]["importCustomers"];
+    assert_eq!((d["rows"].as_i64(), d["toCreate"].as_i64(), d["bad"].as_i64()), (Some(2), Some(1), Some(1)), "{r}");
+    assert_eq!(d["errors"][0], json!({"row": 3, "column": "E-mail", "reason": "is not a valid email address"}));
+    assert!(d["job"].is_null());
+    let (_, r) = app.upload(Some(&t.token), m, json!({"f": null, "d": false}), files).await;
+    let id = r["data"]["importCustomers"]["job"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string();
+    let q = "query($id: ID!) { importJob(id: $id) { status rowsDone rowsTotal created } }";
+    let mut last = json!(null);
+    for _ in 0..100 {
+        last = app.ok(&t.token, q, json!({"id": id})).await["importJob"].clone();
+        if last["status"] == "DONE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last, json!({"status": "DONE", "rowsDone": 1, "rowsTotal": 1, "created": 1}));
+    assert!(subscriptions::by_username(&app.ctx.db, tid, "up1").await.unwrap().is_some());
+    // Support may not import.
+    let support = app.staff(&t, "SUPPORT").await;
+    let (_, r) = app.upload(Some(&support.token), m, json!({"f": null, "d": true}), files).await;
+    assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
+}
