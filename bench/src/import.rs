@@ -26,12 +26,16 @@ const HEADER: [&str; 9] =
 /// Row `i` of the file: every 8,333rd row is bad (a dozen in 100k), one way or another.
 fn row(prefix: &str, i: usize, rows: usize) -> [String; 9] {
     let bad = rows >= 12 && i % (rows / 12) == rows / 24;
-    let email = if bad && i % 2 == 0 { "not-an-email".to_string() } else { format!("{prefix}{i}@example.com") };
+    let email =
+        if bad && i.is_multiple_of(2) { "not-an-email".to_string() } else { format!("{prefix}{i}@example.com") };
     let plan = if bad && i % 2 == 1 { "No Such Plan" } else { "Home 100" };
     // Each file its own range: the CSV's committed IPs must not make the XLSX's rows bad.
     let net = if prefix == "c" { 10 } else { 11 };
-    let ip =
-        if i % 10 == 0 { format!("{net}.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255) } else { String::new() };
+    let ip = if i.is_multiple_of(10) {
+        format!("{net}.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+    } else {
+        String::new()
+    };
     [
         format!("Customer {prefix} {i}"),
         email,
@@ -41,7 +45,7 @@ fn row(prefix: &str, i: usize, rows: usize) -> [String; 9] {
         plan.to_string(),
         ip,
         "2027-01-01".to_string(),
-        if i % 5 == 0 { "12.50".to_string() } else { String::new() },
+        if i.is_multiple_of(5) { "12.50".to_string() } else { String::new() },
     ]
 }
 
