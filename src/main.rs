@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod import_cmd;
+
 /// White-label ISP billing, customer management and AAA.
 #[derive(Parser)]
 #[command(name = "isp", version, about)]
@@ -79,6 +81,11 @@ enum Command {
     /// `GET /exports/{kind}.{format}`): customers, subscriptions, invoices, payments,
     /// radius-sessions, usage, audit-log, revenue-by-plan, collections, ageing.
     Export(ExportArgs),
+    /// Bulk-import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
 }
 
 #[derive(Args)]
@@ -97,6 +104,13 @@ struct ExportArgs {
     /// File to write [default: standard output; XLSX only when it is not a terminal].
     #[arg(long, short)]
     output: Option<PathBuf>,
+}
+
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Customers with their subscriptions from CSV, XLSX, XLS or ODS; exits 2 when rows are bad.
+    Customers(import_cmd::CustomersArgs),
 }
 
 #[derive(Args)]
@@ -498,6 +512,13 @@ async fn main() -> Result<()> {
                 println!("demo data already present; nothing changed");
             }
             Ok(())
+        }
+        Command::Import { command: ImportCommand::Customers(a) } => {
+            let cfg = load_config(&cli.global, None)?;
+            let ctx = open(cfg).await?;
+            let code = import_cmd::customers(&ctx, a).await?;
+            ctx.db.close().await;
+            std::process::exit(code);
         }
         Command::User {
             command: UserCommand::Create { tenant, tenant_name, currency, timezone, email, name, role, password },

@@ -18,6 +18,7 @@ mod fixture;
 mod freeradius;
 mod graphql;
 mod http;
+mod import;
 mod load;
 mod radius;
 mod radload;
@@ -59,6 +60,9 @@ enum Command {
     Reports(reports::ReportsArgs),
     /// Customer document uploads (new files and deduplicated ones) and reads, in-process.
     Documents(DocumentsArgs),
+    /// Bulk import of customers with subscriptions from CSV and XLSX, dry run and commit,
+    /// with time and peak memory (each phase in its own process).
+    Import(ImportArgs),
 }
 
 /// Options of `isp-bench documents`.
@@ -76,6 +80,36 @@ pub struct DocumentsArgs {
     /// Keep the scratch data directory for inspection.
     #[arg(long)]
     pub keep: bool,
+}
+
+
+/// Options of `isp-bench import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Rows in each file (a dozen of them bad).
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// PostgreSQL server URL (a scratch database is created on it); SQLite when absent.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Keep the scratch data directory (and PostgreSQL database).
+    #[arg(long)]
+    pub keep: bool,
+    /// (internal) The phase a child process runs.
+    #[arg(long, hide = true)]
+    pub phase: Option<String>,
+    /// (internal) The child's file.
+    #[arg(long, hide = true)]
+    pub file: Option<PathBuf>,
+    /// (internal) The child's data directory.
+    #[arg(long, hide = true)]
+    pub data_dir: Option<PathBuf>,
+    /// (internal) The child's database URL.
+    #[arg(long, hide = true)]
+    pub store_url: Option<String>,
+    /// (internal) The child's tenant.
+    #[arg(long, hide = true)]
+    pub tenant_id: Option<i64>,
 }
 
 /// Options of `isp-bench basket`.
@@ -340,6 +374,14 @@ fn main() -> Result<()> {
         Command::Documents(a) => {
             anyhow::ensure!(a.files >= 1 && a.size >= 16, "--files must be at least 1 and --size at least 16");
             let ok = rt.block_on(documents::run(a))?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Import(a) => {
+            anyhow::ensure!(a.rows >= 1, "--rows must be at least 1");
+            let ok = rt.block_on(import::run(a))?;
             if !ok {
                 std::process::exit(1);
             }

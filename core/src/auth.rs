@@ -139,6 +139,8 @@ pub enum Action {
     DocumentWrite,
     /// Delete customer documents (audited).
     DocumentDelete,
+    /// Bulk-import customers with their subscriptions from a file, and roll an import back.
+    CustomerImport,
 }
 
 use Action::*;
@@ -183,6 +185,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (DocumentRead, &[Owner, Admin, Manager, Support]),
     (DocumentWrite, &[Owner, Admin, Manager, Support]),
     (DocumentDelete, &[Owner, Admin, Manager]),
+    (CustomerImport, &[Owner, Admin, Manager]),
 ];
 
 impl Role {
@@ -272,6 +275,7 @@ mod tests {
             DocumentRead,
             DocumentWrite,
             DocumentDelete,
+            CustomerImport,
         ];
         for a in all {
             assert_eq!(MATRIX.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
@@ -288,5 +292,8 @@ mod tests {
         assert!(Support.can(CustomerWrite) && !Support.can(CustomerArchive));
         assert!(Support.can(DocumentWrite) && !Support.can(DocumentDelete));
         assert!(!Cashier.can(DocumentRead) && !Engineer.can(DocumentRead), "ID scans are not theirs to see");
+        // Imports write hundreds of customers at once: managers and up, not support or engineers.
+        assert!(Manager.can(CustomerImport) && Admin.can(CustomerImport));
+        assert!(!Support.can(CustomerImport) && !Engineer.can(CustomerImport) && !Cashier.can(CustomerImport));
     }
 }

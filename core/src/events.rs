@@ -26,6 +26,8 @@ pub enum EventKind {
     /// A ticket breached its SLA and was escalated (once per ticket): its assignee and team
     /// lead are to be told (the escalation row names them).
     TicketEscalated,
+    /// A bulk import advanced (a chunk written), finished, failed or was rolled back.
+    ImportChanged,
     /// A customer notification gave up after its last attempt (or a permanent refusal by
     /// the provider): dead-lettered, waiting for staff to fix the address or resend.
     NotificationFailed,
@@ -33,7 +35,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::CustomerChanged,
         EventKind::PlanChanged,
         EventKind::SubscriptionChanged,
@@ -41,6 +43,7 @@ impl EventKind {
         EventKind::DeviceJobDead,
         EventKind::TicketChanged,
         EventKind::TicketEscalated,
+        EventKind::ImportChanged,
         EventKind::NotificationFailed,
     ];
 
@@ -54,6 +57,7 @@ impl EventKind {
             EventKind::DeviceJobDead => "device_job.dead",
             EventKind::TicketChanged => "ticket.changed",
             EventKind::TicketEscalated => "ticket.escalated",
+            EventKind::ImportChanged => "import.changed",
             EventKind::NotificationFailed => "notification.failed",
         }
     }

@@ -20,6 +20,7 @@
 //! workflows    use cases, one transaction each; they never call one another
 //!      ^
 //! scheduler, seed   drivers (like the API, RADIUS and netctl above this crate)
+//! import            bulk import of customers: reads files, checks rows with the workflows' rules
 //! relay             publishes other processes' events on this process's bus
 //! delivery          the notification worker and its SMTP / HTTP transports
 //! report_histories  the reports' randomized test, driving the workflows
@@ -68,6 +69,10 @@ mod tests {
         ("export", &["auth", "billing", "ctx", "db", "error", "store", "validate"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
+        (
+            "import",
+            &["auth", "billing", "ctx", "db", "effects", "error", "events", "patch", "store", "validate", "workflows"],
+        ),
         ("relay", &["ctx", "db", "error", "events", "store"]),
         (
             "seed",
@@ -81,6 +86,7 @@ mod tests {
                 "db",
                 "delivery",
                 "error",
+                "import",
                 "patch",
                 "store",
                 "validate",

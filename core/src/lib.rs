@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod helpdesk;
+pub mod import;
 pub mod jwt;
 mod layers;
 pub mod lists;

@@ -382,6 +382,8 @@ async fn every_object_with_an_id_is_a_node_found_by_its_id_and_only_in_its_tenan
         .ok(&owner, "{ tickets(first: 100) { nodes { messages { attachments { __typename id } } } } }", json!({}))
         .await;
     collect(&d, &mut found);
+    let d = app.ok(&owner, "{ imports { __typename id } }", json!({})).await;
+    collect(&d, &mut found);
     // What only a customer leads to (balances with their pending charges, statements): asked
     // of every customer.
     let d = app.ok(&owner, "{ customers(first: 100) { nodes { id } } }", json!({})).await;

@@ -28,6 +28,7 @@ const SNAPSHOT: &str = r#"{
   dunningEvents(first: 100) { edges { node { id kind } } }
   tickets(first: 5) { nodes { id subject status priority assigneeId updatedAt team { id } category { id } messages { id body } } }
   ticketCategories { id name }
+  imports { id status rowsDone created }
   ticketTeams { id name leadId }
   slaPolicies { priority firstResponseMinutes resolutionMinutes businessHours }
   businessHours { week { startMinute endMinute } holidays { date name } }
@@ -138,6 +139,20 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         .as_str()
         .unwrap()
         .to_string();
+    // A bulk import of A's.
+    let a_tid = isp_core::store::tenants::by_slug(&app.ctx.db, &a.slug).await.unwrap().unwrap().id;
+    let a_import_login = format!("a-imported-{}", unique());
+    let file = format!("Name,Login,Password,Plan\nA imported,{a_import_login},pw,{}\n", parse_global_id(&a_plan).1);
+    let actor = isp_core::auth::Actor::system(a_tid, "test");
+    let (_, job) = isp_core::import::run(
+        &app.ctx,
+        &actor,
+        isp_core::import::Request::new("a.csv", file.into_bytes()),
+        std::sync::Arc::new(|_, _| {}),
+    )
+    .await
+    .unwrap();
+    let a_import = global_id("ImportJob", job.unwrap().id);
     let before = app.ok(&a.token, SNAPSHOT, json!({})).await;
 
     // Tenant B with its own data.
@@ -165,6 +180,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         &a_team,
         &a_category,
         &a_doc,
+        &a_import,
     ];
     // A's IDs, their neighbours, and raw row ids wrapped as every type.
     let mut guessed: Vec<String> = Vec::new();
@@ -183,7 +199,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         .iter()
         .map(|s| s.to_string())
         .chain([a_name.clone(), a_username.clone(), a.slug.clone(), a.email.clone(), a_support.email.clone()])
-        .chain([a_device_name.clone(), a_ticket_subject.clone()])
+        .chain([a_device_name.clone(), a_ticket_subject.clone(), a_import_login.clone()])
         .chain(a_radius.markers())
         .collect();
     let radius_before = app.ok(&a.token, crate::radius_isolation::SNAPSHOT, json!({})).await;
@@ -291,6 +307,9 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         // Notifications: B's own log, templates and channels; A's customers and devices are not found.
         case("notifications", "{ notifications(first: 100) { nodes { id recipient customer { id } } } }", json!({}), Ok),
         case("notificationTemplates", "{ notificationTemplates { id body } }", json!({}), Ok),
+        // Imports: B's own list; B's file with A's login and plan name imports into B only.
+        case("imports", "{ imports { id fileName rowsTotal } }", json!({}), Ok),
+        case("importCustomers", "mutation($f: Upload!) { importCustomers(file: $f, dryRun: true) { rows } }", json!({"f": null}), Code("VALIDATION")),
         case("notificationChannels", "{ notificationChannels { channel sender } }", json!({}), Ok),
         case("notificationPreferences", "query($c: ID!) { notificationPreferences(customerId: $c) { language } }",
              json!({"c": a_customer}), Ok),
@@ -356,6 +375,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ),
         ("updateTicketTeam", "mutation($id: ID!) { updateTicketTeam(id: $id, name: \"x\") { id } }", &a_team),
         ("deleteInvoice", "mutation($id: ID!) { deleteInvoice(id: $id) }", &a_invoice),
+        ("rollbackImport", "mutation($id: ID!) { rollbackImport(id: $id) { id } }", &a_import),
         (
             "updateStaffUser",
             "mutation($id: ID!) { updateStaffUser(input: {id: $id, disabled: true}) { id } }",
@@ -414,6 +434,7 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
         ("subscription", "query($id: ID!) { subscription(id: $id) { id } }"),
         ("device", "query($id: ID!) { device(id: $id) { id } }"),
         ("ticket", "query($id: ID!) { ticket(id: $id) { id } }"),
+        ("importJob", "query($id: ID!) { importJob(id: $id) { id fileName } }"),
     ];
 
     // The schema's root fields must all be covered here.
@@ -493,9 +514,9 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
             lookups_run += 1;
         }
     }
-    let typed = guessed
-        .iter()
-        .filter(|g| ["Customer", "Plan", "Subscription", "Device", "Ticket"].contains(&parse_global_id(g).0.as_str()));
+    let typed = guessed.iter().filter(|g| {
+        ["Customer", "Plan", "Subscription", "Device", "Ticket", "ImportJob"].contains(&parse_global_id(g).0.as_str())
+    });
     assert_eq!(lookups_run, guessed.len() + typed.count(), "every guessed ID was looked up");
     // Raw row ids and garbage are not IDs at all.
     let (_, raw) = parse_global_id(&a_customer);
@@ -517,5 +538,6 @@ async fn another_tenant_can_neither_see_nor_change_anything() {
     app.login(&a.slug, &a_support.email, PASSWORD).await;
     let d =
         app.ok(&a.token, "mutation { createCustomer(input: {name: \"A second\"}) { accountNumber } }", json!({})).await;
-    assert_eq!(d["createCustomer"]["accountNumber"], "C000002");
+    // The third: the second came with A's import.
+    assert_eq!(d["createCustomer"]["accountNumber"], "C000003");
 }

@@ -25,6 +25,7 @@ mod fixtures;
 mod graph;
 mod harness;
 mod helpdesk;
+mod imports;
 mod interop_graphiql;
 mod interop_graphql_js;
 mod isolation;

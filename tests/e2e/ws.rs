@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What the server sent next: a JSON message, a close frame (code), or nothing in time.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ async fn init(app: &TestApp, payload: Value) -> (Ws, Got) {
 }
 
 /// The next `changes` event, skipping kinds in `skip`; None when none comes in time.
-async fn next_change(ws: &mut Ws, skip: &[&str], wait: Duration) -> Option<Value> {
+pub(crate) async fn next_change(ws: &mut Ws, skip: &[&str], wait: Duration) -> Option<Value> {
     loop {
         match next(ws, wait).await {
             Got::Json(m) if m["type"] == "next" => {
@@ -184,7 +184,7 @@ impl ApiProcess {
 }
 
 /// Subscribes to every change on `base` as the holder of `token`, and waits for the ack.
-async fn subscriber(base: &str, token: &str) -> Ws {
+pub(crate) async fn subscriber(base: &str, token: &str) -> Ws {
     let mut ws = connect_to(base).await;
     send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
     let got = next(&mut ws, Duration::from_secs(5)).await;

@@ -4,6 +4,7 @@ pub mod billing;
 pub mod devices;
 pub mod documents;
 pub mod helpdesk;
+pub mod imports;
 mod inputs;
 mod mutation;
 pub mod notifications;
@@ -38,6 +39,7 @@ pub struct Query(
     helpdesk::HelpdeskQuery,
     notifications::NotificationQuery,
     documents::DocumentQuery,
+    imports::ImportQuery,
 );
 
 /// Entry points for changing the graph; each feature area contributes one part.
@@ -50,6 +52,7 @@ pub struct Mutation(
     helpdesk::HelpdeskMutation,
     notifications::NotificationMutation,
     documents::DocumentMutation,
+    imports::ImportMutation,
 );
 use tokio::sync::OnceCell;
 use types::*;
@@ -124,6 +127,8 @@ pub enum Node {
     NotificationTemplate(notifications::NotificationTemplate),
     /// A dunning event.
     DunningEvent(billing::DunningEvent),
+    /// A bulk import.
+    ImportJob(imports::ImportJob),
     /// A helpdesk ticket.
     Ticket(helpdesk::Ticket),
     /// A message of a ticket.

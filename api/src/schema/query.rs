@@ -125,6 +125,11 @@ impl CoreQuery {
                 let row = isp_core::store::notifications::template_by_id(db, t, n).await.gql()?;
                 row.map(|r| Node::NotificationTemplate(super::notifications::NotificationTemplate(r)))
             }
+            "ImportJob" => {
+                node(Action::CustomerImport)?;
+                let row = found(isp_core::store::imports::get(db, t, n).await)?;
+                row.map(|r| Node::ImportJob(super::imports::ImportJob(r)))
+            }
             "DunningEvent" => {
                 node(Action::InvoiceRead)?;
                 found(dunning::get(db, t, n).await)?.map(|e| Node::DunningEvent(billing::DunningEvent(e)))

@@ -26,6 +26,8 @@ pub enum ChangeKind {
     Ticket,
     /// A ticket that breached its SLA and was escalated (the ID is the ticket's).
     TicketEscalated,
+    /// A bulk import advanced, finished, failed or was rolled back (fetch it with `importJob`).
+    Import,
     /// A customer notification was dead-lettered (the ID is the notification's; see its
     /// `lastError`, fix the address or channel, then `resendNotification`).
     NotificationFailed,
@@ -42,6 +44,7 @@ impl ChangeKind {
             EventKind::DeviceJobDead => (ChangeKind::DeviceJob, "DeviceJob", Action::JobRead),
             EventKind::TicketChanged => (ChangeKind::Ticket, "Ticket", Action::TicketRead),
             EventKind::TicketEscalated => (ChangeKind::TicketEscalated, "Ticket", Action::TicketRead),
+            EventKind::ImportChanged => (ChangeKind::Import, "ImportJob", Action::CustomerImport),
             EventKind::NotificationFailed => (ChangeKind::NotificationFailed, "Notification", Action::NotifyRead),
         }
     }

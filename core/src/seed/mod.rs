@@ -83,6 +83,9 @@ fn set_if(cond: bool, v: impl FnOnce() -> String) -> Patch<String> {
     }
 }
 
+/// The sample import file (`isp import customers core/src/seed/import_sample.csv --tenant demo-isp`).
+pub const SAMPLE_IMPORT: &str = include_str!("import_sample.csv");
+
 /// The demo tenant's time zone (as registered).
 const DEMO_ZONE: chrono_tz::Tz = chrono_tz::America::New_York;
 
@@ -182,6 +185,9 @@ pub async fn demo(ctx: &Ctx) -> CoreResult<bool> {
     let ticket = crate::store::tickets::open(&ctx.db, owner.tenant_id).await?.first().map(|t| t.id);
     documents::run(ctx, &actor(Role::Support), documents_of, ticket).await?;
     messages::finish(h, &owner).await?;
+    // New sign-ups awaiting installation, brought in by the bulk import (the README's sample file).
+    let sample = crate::import::Request::new("import_sample.csv", SAMPLE_IMPORT.as_bytes().to_vec());
+    crate::import::run(h, &owner, sample, std::sync::Arc::new(|_, _| {})).await?;
 
     let other =
         staff::create_tenant_with_owner(ctx, &registration("acme-net", "Acme Net", "EUR", "Europe/Berlin"), None)

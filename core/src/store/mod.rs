@@ -9,6 +9,7 @@ pub mod devices;
 pub mod documents;
 pub mod events;
 pub mod helpdesk;
+pub mod imports;
 pub mod jobs;
 pub mod nas;
 pub mod notifications;

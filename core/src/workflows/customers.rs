@@ -84,6 +84,14 @@ impl CustomerPatch {
 }
 
 impl CustomerPatch {
+    /// The stored fields of this patch applied to `cur` (or to a new customer) after every
+    /// check: `createCustomer`, `updateCustomer` and the bulk import validate through here.
+    pub fn checked(&self, cur: Option<&Customer>) -> CoreResult<CustomerFields> {
+        let fields = self.apply(cur)?;
+        self.validate()?;
+        Ok(fields)
+    }
+
     /// The stored fields after applying this patch to `cur` (or to an empty customer).
     fn apply(&self, cur: Option<&Customer>) -> CoreResult<CustomerFields> {
         let pick = |new: &Patch<String>, old: Option<&Option<String>>| clean(new).apply(old.cloned().flatten());
@@ -107,8 +115,7 @@ impl CustomerPatch {
 /// Creates a customer with the next account number.
 pub async fn create(ctx: &Ctx, actor: &Actor, p: &CustomerPatch) -> CoreResult<Customer> {
     actor.require(Action::CustomerWrite)?;
-    let fields = p.apply(None)?;
-    p.validate()?;
+    let fields = p.checked(None)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let number = tenants::next_customer_number(&mut tx, actor.tenant_id).await?;
@@ -132,7 +139,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, p: &CustomerPatch) -> Cor
     if cur.status == CustomerStatus::Archived {
         return Err(CoreError::conflict("id", "customer is archived"));
     }
-    let c = customers::update(&mut tx, actor.tenant_id, id, &p.apply(Some(&cur))?, now).await?;
+    let c = customers::update(&mut tx, actor.tenant_id, id, &p.checked(Some(&cur))?, now).await?;
     Effects::new(ctx, actor, now)
         .audit("customer.update", "Customer", Some(id), json!({"fields": p.changed()}))
         .event(EventKind::CustomerChanged, id)

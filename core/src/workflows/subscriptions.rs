@@ -15,10 +15,11 @@ use crate::store::audit::set_fields;
 use crate::store::customers::{self, CustomerStatus};
 use crate::store::notifications::NotifyEvent;
 use crate::store::subscription_history;
+use crate::store::plans::{self, Plan};
 use crate::store::subscriptions::{
     self, AccessType, Subscription, SubscriptionFields, SubscriptionStatus, PASSWORD_CONTEXT,
 };
-use crate::store::{devices, plans, tenants};
+use crate::store::{devices, tenants};
 use crate::{validate, Ctx};
 use serde_json::json;
 
@@ -74,6 +75,55 @@ async fn resolve(
     p: &SubscriptionPatch,
     cur: Option<&Subscription>,
 ) -> CoreResult<SubscriptionFields> {
+    let f = check_fields(p, cur, &|pw| ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, pw))?;
+    if let Some(d) = f.device_id {
+        check_device(tx, tenant_id, d, f.access_type).await?;
+    }
+    // The plan must exist in this tenant, be sellable, and allow the access type.
+    if p.plan_id.is_some() || p.access_type.is_some() {
+        let plan = match plans::get(&mut *tx, tenant_id, f.plan_id).await {
+            Err(CoreError::NotFound(_)) => return Err(CoreError::validation("planId", "no such plan")),
+            other => other?,
+        };
+        check_plan(&plan, f.access_type, p.plan_id.is_some() && cur.map(|c| c.plan_id) != Some(plan.id))?;
+    }
+    Ok(f)
+}
+
+/// The plan rules of a subscription: a newly chosen plan must not be archived, and the plan
+/// must allow the access type. Shared with the bulk import, which looks plans up once.
+pub fn check_plan(plan: &Plan, access_type: AccessType, newly_chosen: bool) -> CoreResult<()> {
+    if plan.active == 0 && newly_chosen {
+        return Err(CoreError::validation("planId", "plan is archived"));
+    }
+    if !plan.access_types.split(',').any(|a| a == access_type.as_str()) {
+        return Err(CoreError::validation("accessType", format!("plan does not allow {access_type}")));
+    }
+    Ok(())
+}
+
+/// The checks of a new subscription's status and start date (`createSubscription` and the
+/// bulk import): the status PENDING (default) or ACTIVE, the start date a date if given.
+pub fn check_new(p: &SubscriptionPatch) -> CoreResult<SubscriptionStatus> {
+    let status = p.status.unwrap_or(SubscriptionStatus::Pending);
+    if !matches!(status, SubscriptionStatus::Pending | SubscriptionStatus::Active) {
+        return Err(CoreError::validation("status", "a new subscription is PENDING or ACTIVE"));
+    }
+    if let Some(d) = &p.start_date {
+        validate::date(d).map_err(|m| CoreError::validation("startDate", m))?;
+    }
+    Ok(status)
+}
+
+/// The stored fields of `p` applied to `cur` (or to nothing, for a create), with every check
+/// that needs no database: login, password (encrypted by `encrypt`), static IP, MAC, ONU,
+/// OLT port, simultaneous use and what the access type needs. `createSubscription`,
+/// `updateSubscription` and the bulk import all validate through here.
+pub fn check_fields(
+    p: &SubscriptionPatch,
+    cur: Option<&Subscription>,
+    encrypt: &dyn Fn(&str) -> String,
+) -> CoreResult<SubscriptionFields> {
     let plan_id = p.plan_id.or(cur.map(|c| c.plan_id)).ok_or_else(|| CoreError::validation("planId", "is required"))?;
     let access_type = p
         .access_type
@@ -89,7 +139,7 @@ async fn resolve(
     let password_enc = match &p.password {
         Patch::Set(pw) => {
             validate::access_password(pw).map_err(|m| CoreError::validation("password", m))?;
-            Some(ctx.secrets.cipher.encrypt(PASSWORD_CONTEXT, pw))
+            Some(encrypt(pw))
         }
         Patch::Clear => None,
         Patch::Unchanged => cur.and_then(|c| c.password_enc.clone()),
@@ -134,22 +184,6 @@ async fn resolve(
         _ => {}
     }
     let device_id = p.device_id.apply(cur.and_then(|c| c.device_id));
-    if let Some(d) = device_id {
-        check_device(tx, tenant_id, d, access_type).await?;
-    }
-    // The plan must exist in this tenant, be sellable, and allow the access type.
-    if p.plan_id.is_some() || p.access_type.is_some() {
-        let plan = match plans::get(&mut *tx, tenant_id, plan_id).await {
-            Err(CoreError::NotFound(_)) => return Err(CoreError::validation("planId", "no such plan")),
-            other => other?,
-        };
-        if plan.active == 0 && p.plan_id.is_some() && cur.map(|c| c.plan_id) != Some(plan_id) {
-            return Err(CoreError::validation("planId", "plan is archived"));
-        }
-        if !plan.access_types.split(',').any(|a| a == access_type.as_str()) {
-            return Err(CoreError::validation("accessType", format!("plan does not allow {access_type}")));
-        }
-    }
     Ok(SubscriptionFields {
         plan_id,
         access_type,
@@ -182,16 +216,10 @@ async fn check_device(tx: &mut Tx, tenant_id: i64, id: i64, access_type: AccessT
 pub async fn create(ctx: &Ctx, actor: &Actor, p: &SubscriptionPatch) -> CoreResult<Subscription> {
     actor.require(Action::SubscriptionWrite)?;
     let customer_id = p.customer_id.ok_or_else(|| CoreError::validation("customerId", "is required"))?;
-    let status = p.status.unwrap_or(SubscriptionStatus::Pending);
-    if !matches!(status, SubscriptionStatus::Pending | SubscriptionStatus::Active) {
-        return Err(CoreError::validation("status", "a new subscription is PENDING or ACTIVE"));
-    }
+    let status = check_new(p)?;
     let now = ctx.now_ms();
     let start_date = match &p.start_date {
-        Some(d) => {
-            validate::date(d).map_err(|m| CoreError::validation("startDate", m))?;
-            d.clone()
-        }
+        Some(d) => d.clone(),
         // Today on the tenant's calendar, which its billing and quota periods run on.
         None => fmt_date(billing::tenant_today(ctx, actor.tenant_id).await?),
     };

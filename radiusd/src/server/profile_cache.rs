@@ -146,6 +146,9 @@ impl ProfileCache {
                     match e.kind {
                         EventKind::SubscriptionChanged => g.evict_sub(e.object_id),
                         EventKind::PlanChanged => g.evict_plan(e.tenant_id, e.object_id),
+                        // An import updates or (rolled back) deletes many subscriptions at once,
+                        // without an event each: forget everything.
+                        EventKind::ImportChanged => g.clear(),
                         // Nothing a profile is made of.
                         EventKind::CustomerChanged
                         | EventKind::PaymentReceived
