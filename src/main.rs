@@ -106,7 +106,6 @@ struct ExportArgs {
     output: Option<PathBuf>,
 }
 
-
 #[derive(Subcommand)]
 enum ImportCommand {
     /// Customers with their subscriptions from CSV, XLSX, XLS or ODS; exits 2 when rows are bad.

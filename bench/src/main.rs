@@ -11,9 +11,9 @@
 mod basket;
 mod billing;
 mod cpu;
+mod documents;
 mod export;
 mod fanout;
-mod documents;
 mod fixture;
 mod freeradius;
 mod graphql;
@@ -81,7 +81,6 @@ pub struct DocumentsArgs {
     #[arg(long)]
     pub keep: bool,
 }
-
 
 /// Options of `isp-bench import`.
 #[derive(Args, Debug, Clone)]

@@ -462,20 +462,29 @@ pub(crate) fn sqlite_err(e: rusqlite::Error, context: &str) -> CoreError {
 }
 
 /// Binds `args` to `st`: `$n` by its number (so `$2 ... $1` binds as on PostgreSQL), `?` by
-/// position.
-fn bind(st: &mut rusqlite::Statement<'_>, args: &[Value<'_>]) -> Result<(), RunError> {
+/// position. SQLite numbers named parameters in the order they first appear, so when the text
+/// ([`numbered_in_order`]) shows `$1, $2, ...` first appearing in that order, parameter `i` is
+/// `$i` and each binds directly; otherwise each parameter's name is looked up, which costs a
+/// walk of the statement's name list per parameter (quadratic in a multi-row INSERT's
+/// thousands of parameters).
+fn bind(st: &mut rusqlite::Statement<'_>, sql: &str, args: &[Value<'_>]) -> Result<(), RunError> {
     let want = st.parameter_count();
     if want != args.len() {
         return Err(RunError::Bind(format!("the statement takes {want} parameters, {} given", args.len())));
     }
+    let direct = numbered_in_order(sql) == Some(want);
     for i in 1..=want {
-        let n = match st.parameter_name(i) {
-            Some(name) => name
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| (1..=args.len()).contains(n))
-                .ok_or_else(|| RunError::Bind(format!("unsupported placeholder {name}")))?,
-            None => i,
+        let n = if direct {
+            i
+        } else {
+            match st.parameter_name(i) {
+                Some(name) => name
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (1..=args.len()).contains(n))
+                    .ok_or_else(|| RunError::Bind(format!("unsupported placeholder {name}")))?,
+                None => i,
+            }
         };
         match &args[n - 1] {
             Value::NullI | Value::NullT | Value::NullB => st.raw_bind_parameter(i, rusqlite::types::Null),
@@ -485,6 +494,64 @@ fn bind(st: &mut rusqlite::Statement<'_>, args: &[Value<'_>]) -> Result<(), RunE
         }?;
     }
     Ok(())
+}
+
+/// How many distinct `$n` placeholders `sql` has, when they are exactly `$1 ... $k` and each
+/// first appears after the one before it (repeats anywhere); None otherwise (out of order, a
+/// gap, or a `?`/`:name`/`@name` placeholder). Quoted strings, quoted identifiers and comments
+/// are skipped.
+fn numbered_in_order(sql: &str) -> Option<usize> {
+    let b = sql.as_bytes();
+    let (mut i, mut max) = (0, 0usize);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'[' => {
+                while i < b.len() && b[i] != b']' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'$' => {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let n: usize = sql.get(start..i)?.parse().ok()?;
+                if n == max + 1 {
+                    max = n;
+                } else if n == 0 || n > max {
+                    return None;
+                }
+            }
+            b'?' | b':' | b'@'
+                if b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') || b[i] == b'?' =>
+            {
+                return None;
+            }
+            _ => i += 1,
+        }
+    }
+    Some(max)
 }
 
 /// Every row of `sql` (at most `limit`); with `read_only`, refuses a statement that writes.
@@ -501,7 +568,7 @@ pub(crate) fn fetch_rows<T: FromRow>(
     if read_only && !st.readonly() {
         return Err(RunError::Writes);
     }
-    bind(&mut st, args)?;
+    bind(&mut st, sql, args)?;
     let idx = map_columns::<T>(&st.column_names()).map_err(RunError::Decode)?;
     let mut rows = st.raw_query();
     let mut out = Vec::new();
@@ -523,7 +590,7 @@ pub(crate) fn execute(
 ) -> Result<u64, RunError> {
     statements.fetch_add(1, Ordering::Relaxed);
     let mut st = conn.prepare_cached(sql)?;
-    bind(&mut st, args)?;
+    bind(&mut st, sql, args)?;
     if st.column_count() == 0 {
         return Ok(st.raw_execute()? as u64);
     }
@@ -601,5 +668,24 @@ mod tests {
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("sqlite://shared?mode=memory&cache=shared"), None);
         assert_eq!(sqlite_path("postgres://localhost/isp"), None);
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::numbered_in_order;
+
+    #[test]
+    fn numbered_placeholders_in_order_bind_directly_and_others_by_name() {
+        assert_eq!(numbered_in_order("SELECT 1"), Some(0));
+        assert_eq!(numbered_in_order("SELECT $1, $2 WHERE a = $1 AND b = $3"), Some(3));
+        assert_eq!(numbered_in_order("SELECT $2, $1"), None, "out of order");
+        assert_eq!(numbered_in_order("SELECT $1, $3"), None, "a gap");
+        assert_eq!(numbered_in_order("SELECT ?, ?"), None);
+        assert_eq!(numbered_in_order("SELECT :a"), None);
+        assert_eq!(numbered_in_order("SELECT '$9 ?', \"$7\", $1 -- $5\n, /* $4 ? */ $2"), Some(2));
+        assert_eq!(numbered_in_order("SELECT json_extract(x, '$.a') FROM t WHERE id = $1"), Some(1));
+        let many: Vec<String> = (1..=5000).map(|i| format!("${i}")).collect();
+        assert_eq!(numbered_in_order(&format!("INSERT INTO t VALUES ({})", many.join(", "))), Some(5000));
     }
 }

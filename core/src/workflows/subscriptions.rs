@@ -14,8 +14,8 @@ use crate::patch::Patch;
 use crate::store::audit::set_fields;
 use crate::store::customers::{self, CustomerStatus};
 use crate::store::notifications::NotifyEvent;
-use crate::store::subscription_history;
 use crate::store::plans::{self, Plan};
+use crate::store::subscription_history;
 use crate::store::subscriptions::{
     self, AccessType, Subscription, SubscriptionFields, SubscriptionStatus, PASSWORD_CONTEXT,
 };
