@@ -66,7 +66,7 @@ mod tests {
             ],
         ),
         ("lists", &["billing", "db", "error", "reports", "store"]),
-        ("export", &["auth", "billing", "ctx", "db", "error", "store", "validate"]),
+        ("export", &["auth", "billing", "ctx", "db", "error", "reports", "store", "validate"]),
         ("delivery", &["clock", "ctx", "error", "notify", "store", "workflows"]),
         ("scheduler", &["auth", "billing", "clock", "ctx", "db", "error", "store", "workflows"]),
         (

@@ -368,6 +368,22 @@ async fn reports_export_through_the_same_table_model() {
     assert_eq!(column(&rows, "Collected (USD)"), ["10.00"]);
     assert_eq!(column(&rows, "Collection rate (bp)"), ["2381"]);
 
+    // A report of core::reports through the same extension point: the GraphQL mrrReport's rows.
+    let q = "{ mrrReport(from: \"2024-01-01\", to: \"2024-02-29\") { bucket endingMrr { amountMinor } activeSubscriptions } }";
+    let r = app.ok(&t.token, q, json!({})).await;
+    let rows = csv(&app, "/exports/mrr-movement.csv?from=2024-01-01&to=2024-02-29", &t.token).await;
+    let gql = r["mrrReport"].as_array().unwrap();
+    assert_eq!(column(&rows, "Bucket"), strings(gql, "bucket"));
+    let money = |m: &Value| format!("{:.2}", m.as_i64().unwrap() as f64 / 100.0);
+    assert_eq!(
+        column(&rows, "Ending MRR (USD)"),
+        gql.iter().map(|g| money(&g["endingMrr"]["amountMinor"])).collect::<Vec<_>>()
+    );
+    assert_eq!(column(&rows, "Active subscriptions"), ["1", "1"]);
+    let (status, _, _) =
+        get(&app, "/exports/mrr-movement.csv?from=2024-01-01&to=2024-02-29&bucket=WEEK", Some(&t.token)).await;
+    assert_eq!(status, 400);
+
     let rows = csv(&app, "/exports/ageing.csv?asOf=2024-03-15", &t.token).await;
     assert_eq!(column(&rows, "Bucket"), ["Current", "1-30 days", "31-60 days", "61-90 days", "Over 90 days", "Total"]);
     assert_eq!(column(&rows, "Amount (USD)"), ["0.00", "0.00", "32.00", "0.00", "0.00", "32.00"]);

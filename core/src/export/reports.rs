@@ -15,6 +15,7 @@ use super::{currency, Filters, Kind, TableFuture};
 use crate::auth::{Action, Actor};
 use crate::billing::{self, reports};
 use crate::error::{CoreError, CoreResult};
+use crate::reports::{Range, ReportBucket};
 use crate::Ctx;
 use chrono::NaiveDate;
 
@@ -33,6 +34,14 @@ pub const REPORTS: &[Kind] = &[
         action: Action::ReportRead,
         filters: &["from", "to"],
         open: collections,
+    },
+    Kind {
+        name: "mrr-movement",
+        about: "MRR movement (new, reactivation, expansion, contraction, churned) and ARPU per `bucket` \
+                (MONTH, the default, or DAY) from `from` to `to`, as the GraphQL `mrrReport`.",
+        action: Action::ReportRead,
+        filters: &["from", "to", "bucket"],
+        open: mrr_movement,
     },
     Kind {
         name: "ageing",
@@ -125,5 +134,56 @@ fn ageing<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
         .map(|(bucket, v)| vec![Cell::Date(as_of), Cell::Text(bucket.into()), Cell::Money(v)])
         .collect();
         report(ctx, a, "ageing", AGEING_COLUMNS, rows).await
+    })
+}
+
+const MRR_COLUMNS: &[Column] = &[
+    col("Bucket", T::Text),
+    col("First day", T::Date),
+    col("Last day", T::Date),
+    col("Starting MRR", T::Money),
+    col("New MRR", T::Money),
+    col("Reactivation MRR", T::Money),
+    col("Expansion MRR", T::Money),
+    col("Contraction MRR", T::Money),
+    col("Churned MRR", T::Money),
+    col("Net MRR", T::Money),
+    col("Ending MRR", T::Money),
+    col("Active subscriptions", T::Integer),
+    col("ARPU", T::Money),
+];
+
+fn mrr_movement<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let (from, to) = range(f)?;
+        let bucket = match f.one("bucket")?.map(str::to_ascii_uppercase).as_deref() {
+            None | Some("MONTH") => ReportBucket::Month,
+            Some("DAY") => ReportBucket::Day,
+            Some(_) => return Err(CoreError::validation("bucket", "is MONTH or DAY")),
+        };
+        let range = Range::new(from, to, bucket)?;
+        let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Cell::Date).unwrap_or(Cell::Null);
+        let rows = crate::reports::mrr_movement(&ctx.db, a, &range)
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.bucket),
+                    date(&r.first_day),
+                    date(&r.last_day),
+                    Cell::Money(r.starting_mrr_minor),
+                    Cell::Money(r.new_mrr_minor),
+                    Cell::Money(r.reactivation_mrr_minor),
+                    Cell::Money(r.expansion_mrr_minor),
+                    Cell::Money(r.contraction_mrr_minor),
+                    Cell::Money(r.churned_mrr_minor),
+                    Cell::Money(r.net_mrr_minor),
+                    Cell::Money(r.ending_mrr_minor),
+                    Cell::Int(r.active_subscriptions),
+                    r.arpu_minor.map_or(Cell::Null, Cell::Money),
+                ]
+            })
+            .collect();
+        report(ctx, a, "mrr-movement", MRR_COLUMNS, rows).await
     })
 }
