@@ -384,6 +384,26 @@ async fn reports_export_through_the_same_table_model() {
         get(&app, "/exports/mrr-movement.csv?from=2024-01-01&to=2024-02-29&bucket=WEEK", Some(&t.token)).await;
     assert_eq!(status, 400);
 
+    // The other business reports: the same rows as their GraphQL fields.
+    let q = "{ acquisitionReport(from: \"2024-01-01\", to: \"2024-01-31\") { newSubscriptions planName } \
+             collectionReport(from: \"2024-01-01\", to: \"2024-01-31\") { collectionRateBasisPoints } }";
+    let r = app.ok(&t.token, q, json!({})).await;
+    let rows = csv(&app, "/exports/acquisition.csv?from=2024-01-01&to=2024-01-31", &t.token).await;
+    let acq = r["acquisitionReport"].as_array().unwrap();
+    assert_eq!(column(&rows, "Plan"), strings(acq, "planName"));
+    let news: Vec<String> = acq.iter().map(|a| a["newSubscriptions"].to_string()).collect();
+    assert_eq!(column(&rows, "New subscriptions"), news);
+    let rows = csv(&app, "/exports/collection-rate.csv?from=2024-01-01&to=2024-01-31", &t.token).await;
+    let rate = r["collectionReport"][0]["collectionRateBasisPoints"].to_string();
+    assert_eq!(column(&rows, "Collection rate (bp)"), [rate]);
+    let rows = csv(&app, "/exports/revenue-by-tax-class.csv?from=2024-01-01&to=2024-01-31", &t.token).await;
+    assert_eq!(rows[0][3], "Tax class");
+    let rows = csv(&app, "/exports/top-data-users.csv?from=2024-01-01&to=2024-01-31&first=5", &t.token).await;
+    assert_eq!(rows[0][1], "Username");
+    let (status, _, _) =
+        get(&app, "/exports/top-data-users.csv?from=2024-01-01&to=2024-01-31&first=500", Some(&t.token)).await;
+    assert_eq!(status, 400);
+
     let rows = csv(&app, "/exports/ageing.csv?asOf=2024-03-15", &t.token).await;
     assert_eq!(column(&rows, "Bucket"), ["Current", "1-30 days", "31-60 days", "61-90 days", "Over 90 days", "Total"]);
     assert_eq!(column(&rows, "Amount (USD)"), ["0.00", "0.00", "32.00", "0.00", "0.00", "32.00"]);

@@ -44,6 +44,38 @@ pub const REPORTS: &[Kind] = &[
         open: mrr_movement,
     },
     Kind {
+        name: "acquisition",
+        about: "New customers and subscriptions, cancellations, moves, growth and churn rate per `bucket` \
+                (MONTH or DAY) and plan + access type from `from` to `to`, as the GraphQL `acquisitionReport`.",
+        action: Action::ReportRead,
+        filters: &["from", "to", "bucket"],
+        open: acquisition,
+    },
+    Kind {
+        name: "collection-rate",
+        about: "Invoiced, collected, collection rate, receivables and days sales outstanding per `bucket` \
+                from `from` to `to`, as the GraphQL `collectionReport`.",
+        action: Action::ReportRead,
+        filters: &["from", "to", "bucket"],
+        open: collection_rate,
+    },
+    Kind {
+        name: "revenue-by-tax-class",
+        about: "Net subscription revenue per `bucket` and tax class from `from` to `to`, as the GraphQL \
+                `taxClassRevenueReport`.",
+        action: Action::ReportRead,
+        filters: &["from", "to", "bucket"],
+        open: revenue_by_tax_class,
+    },
+    Kind {
+        name: "top-data-users",
+        about: "The `first` (default 10, at most 100) subscriptions that moved the most data from `from` to \
+                `to`, as the GraphQL `topDataUsers`.",
+        action: Action::ReportRead,
+        filters: &["from", "to", "first"],
+        open: top_data_users,
+    },
+    Kind {
         name: "ageing",
         about: "Open receivables by days past due as of `asOf` (default: today in the tenant's time zone).",
         action: Action::ReportRead,
@@ -155,22 +187,15 @@ const MRR_COLUMNS: &[Column] = &[
 
 fn mrr_movement<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
     Box::pin(async move {
-        let (from, to) = range(f)?;
-        let bucket = match f.one("bucket")?.map(str::to_ascii_uppercase).as_deref() {
-            None | Some("MONTH") => ReportBucket::Month,
-            Some("DAY") => ReportBucket::Day,
-            Some(_) => return Err(CoreError::validation("bucket", "is MONTH or DAY")),
-        };
-        let range = Range::new(from, to, bucket)?;
-        let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Cell::Date).unwrap_or(Cell::Null);
+        let range = bucketed(f)?;
         let rows = crate::reports::mrr_movement(&ctx.db, a, &range)
             .await?
             .into_iter()
             .map(|r| {
                 vec![
                     Cell::Text(r.bucket),
-                    date(&r.first_day),
-                    date(&r.last_day),
+                    day(&r.first_day),
+                    day(&r.last_day),
                     Cell::Money(r.starting_mrr_minor),
                     Cell::Money(r.new_mrr_minor),
                     Cell::Money(r.reactivation_mrr_minor),
@@ -185,5 +210,189 @@ fn mrr_movement<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'
             })
             .collect();
         report(ctx, a, "mrr-movement", MRR_COLUMNS, rows).await
+    })
+}
+
+/// The range of a bucketed report: `from`, `to` and `bucket` (MONTH, the default, or DAY),
+/// checked as the GraphQL reports check it.
+fn bucketed(f: &Filters) -> CoreResult<Range> {
+    let (from, to) = range(f)?;
+    let bucket = match f.one("bucket")?.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("MONTH") => ReportBucket::Month,
+        Some("DAY") => ReportBucket::Day,
+        Some(_) => return Err(CoreError::validation("bucket", "is MONTH or DAY")),
+    };
+    Range::new(from, to, bucket)
+}
+
+/// A report's `YYYY-MM-DD` day as a date cell.
+fn day(d: &str) -> Cell {
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Cell::Date).unwrap_or(Cell::Null)
+}
+
+fn opt_int(v: Option<i64>) -> Cell {
+    v.map_or(Cell::Null, Cell::Int)
+}
+
+const ACQUISITION_COLUMNS: &[Column] = &[
+    col("Bucket", T::Text),
+    col("First day", T::Date),
+    col("Last day", T::Date),
+    col("Plan ID", T::Integer),
+    col("Plan", T::Text),
+    col("Access type", T::Text),
+    col("Open at start", T::Integer),
+    col("New customers", T::Integer),
+    col("New subscriptions", T::Integer),
+    col("Cancellations", T::Integer),
+    col("Moved in", T::Integer),
+    col("Moved out", T::Integer),
+    col("Net growth", T::Integer),
+    col("Open at end", T::Integer),
+    col("Churn rate (bp)", T::Integer),
+];
+
+fn acquisition<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let range = bucketed(f)?;
+        let rows = crate::reports::acquisition(&ctx.db, a, &range, true)
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.bucket),
+                    day(&r.first_day),
+                    day(&r.last_day),
+                    opt_int(r.plan_id),
+                    r.plan_name.map_or(Cell::Null, Cell::Text),
+                    r.access_type.map_or(Cell::Null, |t| Cell::Text(t.as_str().to_string())),
+                    Cell::Int(r.open_at_start),
+                    Cell::Int(r.new_customers),
+                    Cell::Int(r.new_subscriptions),
+                    Cell::Int(r.cancellations),
+                    Cell::Int(r.moved_in),
+                    Cell::Int(r.moved_out),
+                    Cell::Int(r.net_growth),
+                    Cell::Int(r.open_at_end),
+                    opt_int(r.churn_rate_bp),
+                ]
+            })
+            .collect();
+        report(ctx, a, "acquisition", ACQUISITION_COLUMNS, rows).await
+    })
+}
+
+const COLLECTION_RATE_COLUMNS: &[Column] = &[
+    col("Bucket", T::Text),
+    col("First day", T::Date),
+    col("Last day", T::Date),
+    col("Invoiced", T::Money),
+    col("Collected", T::Money),
+    col("Collection rate (bp)", T::Integer),
+    col("Receivables at end", T::Money),
+    col("DSO (centidays)", T::Integer),
+];
+
+fn collection_rate<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let range = bucketed(f)?;
+        let rows = crate::reports::collection(&ctx.db, a, &range)
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.bucket),
+                    day(&r.first_day),
+                    day(&r.last_day),
+                    Cell::Money(r.invoiced_minor),
+                    Cell::Money(r.collected_minor),
+                    opt_int(r.collection_rate_bp),
+                    Cell::Money(r.receivables_end_minor),
+                    opt_int(r.dso_centidays),
+                ]
+            })
+            .collect();
+        report(ctx, a, "collection-rate", COLLECTION_RATE_COLUMNS, rows).await
+    })
+}
+
+const TAX_CLASS_COLUMNS: &[Column] = &[
+    col("Bucket", T::Text),
+    col("First day", T::Date),
+    col("Last day", T::Date),
+    col("Tax class", T::Text),
+    col("Tax name", T::Text),
+    col("Net revenue", T::Money),
+    col("Lines", T::Integer),
+];
+
+fn revenue_by_tax_class<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let range = bucketed(f)?;
+        let rows = crate::reports::revenue_by_tax_class(&ctx.db, a, &range)
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.bucket),
+                    day(&r.first_day),
+                    day(&r.last_day),
+                    Cell::Text(r.tax_class),
+                    r.tax_name.map_or(Cell::Null, Cell::Text),
+                    Cell::Money(r.net_minor),
+                    Cell::Int(r.lines),
+                ]
+            })
+            .collect();
+        report(ctx, a, "revenue-by-tax-class", TAX_CLASS_COLUMNS, rows).await
+    })
+}
+
+const DATA_USER_COLUMNS: &[Column] = &[
+    col("Subscription ID", T::Integer),
+    col("Username", T::Text),
+    col("Customer ID", T::Integer),
+    col("Customer", T::Text),
+    col("Plan ID", T::Integer),
+    col("Plan", T::Text),
+    col("Access type", T::Text),
+    col("Input octets", T::Integer),
+    col("Output octets", T::Integer),
+    col("Total octets", T::Integer),
+    col("Session time (s)", T::Integer),
+];
+
+fn top_data_users<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
+    Box::pin(async move {
+        let (from, to) = range(f)?;
+        let range = Range::new(from, to, ReportBucket::Day)?;
+        let first = match f.one("first")? {
+            None => 10,
+            Some(v) => {
+                v.parse::<i64>().ok().filter(|n| (1..=crate::reports::MAX_TOP_USERS).contains(n)).ok_or_else(|| {
+                    CoreError::validation("first", format!("is a number from 1 to {}", crate::reports::MAX_TOP_USERS))
+                })?
+            }
+        };
+        let rows = crate::reports::top_data_users(&ctx.db, a, &range, first)
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Int(r.subscription_id),
+                    Cell::Text(r.username),
+                    Cell::Int(r.customer_id),
+                    Cell::Text(r.customer_name),
+                    Cell::Int(r.plan_id),
+                    Cell::Text(r.plan_name),
+                    Cell::Text(r.access_type.as_str().to_string()),
+                    Cell::Int(r.input_octets),
+                    Cell::Int(r.output_octets),
+                    Cell::Int(r.total_octets),
+                    Cell::Int(r.session_time),
+                ]
+            })
+            .collect();
+        report(ctx, a, "top-data-users", DATA_USER_COLUMNS, rows).await
     })
 }
