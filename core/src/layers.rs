@@ -95,7 +95,20 @@ mod tests {
         ),
         (
             "report_figures",
-            &["auth", "billing", "clock", "config", "ctx", "db", "error", "patch", "reports", "store", "workflows"],
+            &[
+                "auth",
+                "billing",
+                "clock",
+                "config",
+                "ctx",
+                "db",
+                "error",
+                "patch",
+                "report_histories",
+                "reports",
+                "store",
+                "workflows",
+            ],
         ),
         (
             "report_histories",

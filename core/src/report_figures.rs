@@ -8,25 +8,19 @@ use crate::auth::Actor;
 use crate::billing::payments::NewPayment;
 use crate::billing::{run, PaymentMethod};
 use crate::clock::ManualClock;
-use crate::config::Config;
 use crate::db::query_as;
 use crate::error::CoreError;
 use crate::patch::Patch;
+use crate::report_histories::{scratch_ctx, scratch_tenant};
 use crate::reports::{self, AcquisitionRow, MrrRow, Range, ReportBucket};
 use crate::store::plans::{BillingPeriod, PlanInput};
 use crate::store::subscriptions::{AccessType, SubscriptionStatus};
-use crate::store::tenants::NewTenant;
 use crate::store::{subscription_history, usage};
 use crate::workflows::customers::CustomerPatch;
-use crate::workflows::staff::Registration;
 use crate::workflows::subscriptions::SubscriptionPatch;
-use crate::workflows::{charges, customers, payments, plans, staff, subscriptions};
+use crate::workflows::{charges, customers, payments, plans, subscriptions};
 use crate::Ctx;
 use chrono::{NaiveDate, TimeZone, Utc};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-static N: AtomicU64 = AtomicU64::new(0);
 
 struct Shop {
     ctx: Ctx,
@@ -37,22 +31,8 @@ struct Shop {
 
 impl Shop {
     async fn new(ctx: &Ctx, clock: &ManualClock) -> Shop {
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let t = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() % 1_000_000_000;
-        let slug = format!("fig-{}-{t}-{n}", std::process::id());
-        let r = Registration {
-            tenant: NewTenant {
-                slug: slug.clone(),
-                name: slug.clone(),
-                currency: "EUR".into(),
-                timezone: "Europe/Berlin".into(),
-            },
-            owner_email: format!("owner@{slug}.test"),
-            owner_name: "Owner".into(),
-            owner_password: "correct-horse-9".into(),
-        };
-        let session = staff::create_tenant_with_owner(ctx, &r, None).await.unwrap();
-        Shop { ctx: ctx.clone(), clock: clock.clone(), actor: Actor::system(session.tenant.id, "figures"), n: 0 }
+        let actor = scratch_tenant(ctx, "fig", "EUR", "Europe/Berlin", "figures").await;
+        Shop { ctx: ctx.clone(), clock: clock.clone(), actor, n: 0 }
     }
 
     /// Sets the clock to `at` (UTC, `YYYY-MM-DD HH:MM`).
@@ -423,15 +403,7 @@ async fn figures(ctx: Ctx, clock: ManualClock) {
 }
 
 async fn open_ctx(database_url: String) -> (Ctx, ManualClock, std::path::PathBuf) {
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("isp-figures-test-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = Config { data_dir: dir.clone(), database_url, db_max_connections: 4, ..Config::default() };
-    cfg.auth.argon2_memory_kib = 64;
-    cfg.auth.argon2_iterations = 1;
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 2, 9, 0, 0).unwrap());
-    let ctx = Ctx::open(cfg, Arc::new(clock.clone())).await.unwrap();
-    (ctx, clock, dir)
+    scratch_ctx(database_url, "figures", Utc.with_ymd_and_hms(2026, 1, 2, 9, 0, 0).unwrap()).await
 }
 
 #[tokio::test]

@@ -292,22 +292,7 @@ struct History {
 
 impl History {
     async fn new(ctx: &Ctx, clock: &ManualClock, seed: u64) -> Self {
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let t = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() % 1_000_000_000;
-        let slug = format!("rep-{}-{t}-{n}", std::process::id());
-        let r = Registration {
-            tenant: NewTenant {
-                slug: slug.clone(),
-                name: slug.clone(),
-                currency: "USD".into(),
-                timezone: "UTC".into(),
-            },
-            owner_email: format!("owner@{slug}.test"),
-            owner_name: "Owner".into(),
-            owner_password: "correct-horse-9".into(),
-        };
-        let session = staff::create_tenant_with_owner(ctx, &r, None).await.unwrap();
-        let actor = Actor::system(session.tenant.id, "reports-test");
+        let actor = scratch_tenant(ctx, "rep", "USD", "UTC", "reports-test").await;
         let mut h = Self {
             ctx: ctx.clone(),
             clock: clock.clone(),
@@ -693,16 +678,47 @@ async fn histories(ctx: Ctx, clock: ManualClock, batches: usize) {
     assert!(refunds > 0, "no refund in the history");
 }
 
-async fn open_ctx(database_url: String) -> (Ctx, ManualClock, std::path::PathBuf) {
+/// A tenant of its own (slug `{prefix}-...`, unique per process and call) with an owner; the
+/// system actor `name` acting in it. Shared with `report_figures`.
+pub(crate) async fn scratch_tenant(ctx: &Ctx, prefix: &str, currency: &str, timezone: &str, name: &str) -> Actor {
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("isp-reports-test-{}-{n}", std::process::id()));
+    let t = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() % 1_000_000_000;
+    let slug = format!("{prefix}-{}-{t}-{n}", std::process::id());
+    let r = Registration {
+        tenant: NewTenant {
+            slug: slug.clone(),
+            name: slug.clone(),
+            currency: currency.into(),
+            timezone: timezone.into(),
+        },
+        owner_email: format!("owner@{slug}.test"),
+        owner_name: "Owner".into(),
+        owner_password: "correct-horse-9".into(),
+    };
+    let session = staff::create_tenant_with_owner(ctx, &r, None).await.unwrap();
+    Actor::system(session.tenant.id, name)
+}
+
+/// A context on a scratch data directory (`database_url` empty: SQLite there) with cheap
+/// password hashing and a manual clock set to `start`. Shared with `report_figures`.
+pub(crate) async fn scratch_ctx(
+    database_url: String,
+    label: &str,
+    start: chrono::DateTime<Utc>,
+) -> (Ctx, ManualClock, std::path::PathBuf) {
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("isp-{label}-test-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = Config { data_dir: dir.clone(), database_url, db_max_connections: 4, ..Config::default() };
     cfg.auth.argon2_memory_kib = 64;
     cfg.auth.argon2_iterations = 1;
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 1, 10, 12, 0, 0).unwrap());
+    let clock = ManualClock::new(start);
     let ctx = Ctx::open(cfg, Arc::new(clock.clone())).await.unwrap();
     (ctx, clock, dir)
+}
+
+async fn open_ctx(database_url: String) -> (Ctx, ManualClock, std::path::PathBuf) {
+    scratch_ctx(database_url, "reports", Utc.with_ymd_and_hms(2024, 1, 10, 12, 0, 0).unwrap()).await
 }
 
 #[tokio::test]

@@ -194,8 +194,8 @@ fn mrr_movement<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'
             .map(|r| {
                 vec![
                     Cell::Text(r.bucket),
-                    day(&r.first_day),
-                    day(&r.last_day),
+                    Cell::date(&r.first_day),
+                    Cell::date(&r.last_day),
                     Cell::Money(r.starting_mrr_minor),
                     Cell::Money(r.new_mrr_minor),
                     Cell::Money(r.reactivation_mrr_minor),
@@ -225,15 +225,6 @@ fn bucketed(f: &Filters) -> CoreResult<Range> {
     Range::new(from, to, bucket)
 }
 
-/// A report's `YYYY-MM-DD` day as a date cell.
-fn day(d: &str) -> Cell {
-    NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Cell::Date).unwrap_or(Cell::Null)
-}
-
-fn opt_int(v: Option<i64>) -> Cell {
-    v.map_or(Cell::Null, Cell::Int)
-}
-
 const ACQUISITION_COLUMNS: &[Column] = &[
     col("Bucket", T::Text),
     col("First day", T::Date),
@@ -261,10 +252,10 @@ fn acquisition<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a
             .map(|r| {
                 vec![
                     Cell::Text(r.bucket),
-                    day(&r.first_day),
-                    day(&r.last_day),
-                    opt_int(r.plan_id),
-                    r.plan_name.map_or(Cell::Null, Cell::Text),
+                    Cell::date(&r.first_day),
+                    Cell::date(&r.last_day),
+                    Cell::int_opt(r.plan_id),
+                    Cell::text(r.plan_name.as_deref()),
                     r.access_type.map_or(Cell::Null, |t| Cell::Text(t.as_str().to_string())),
                     Cell::Int(r.open_at_start),
                     Cell::Int(r.new_customers),
@@ -274,7 +265,7 @@ fn acquisition<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a
                     Cell::Int(r.moved_out),
                     Cell::Int(r.net_growth),
                     Cell::Int(r.open_at_end),
-                    opt_int(r.churn_rate_bp),
+                    Cell::int_opt(r.churn_rate_bp),
                 ]
             })
             .collect();
@@ -302,13 +293,13 @@ fn collection_rate<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFutur
             .map(|r| {
                 vec![
                     Cell::Text(r.bucket),
-                    day(&r.first_day),
-                    day(&r.last_day),
+                    Cell::date(&r.first_day),
+                    Cell::date(&r.last_day),
                     Cell::Money(r.invoiced_minor),
                     Cell::Money(r.collected_minor),
-                    opt_int(r.collection_rate_bp),
+                    Cell::int_opt(r.collection_rate_bp),
                     Cell::Money(r.receivables_end_minor),
-                    opt_int(r.dso_centidays),
+                    Cell::int_opt(r.dso_centidays),
                 ]
             })
             .collect();
@@ -335,10 +326,10 @@ fn revenue_by_tax_class<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> Table
             .map(|r| {
                 vec![
                     Cell::Text(r.bucket),
-                    day(&r.first_day),
-                    day(&r.last_day),
+                    Cell::date(&r.first_day),
+                    Cell::date(&r.last_day),
                     Cell::Text(r.tax_class),
-                    r.tax_name.map_or(Cell::Null, Cell::Text),
+                    Cell::text(r.tax_name.as_deref()),
                     Cell::Money(r.net_minor),
                     Cell::Int(r.lines),
                 ]
