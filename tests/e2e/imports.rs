@@ -8,6 +8,7 @@ use isp_core::auth::{Actor, Role};
 use isp_core::import::{self, mapping::Mapping, Format, Request, Upload};
 use isp_core::store::imports::{self, ImportStatus, OnDuplicate};
 use isp_core::store::plans::Plan;
+use isp_core::store::subscription_history;
 use isp_core::store::subscriptions::{self, SubscriptionStatus};
 use isp_core::store::tenants;
 use isp_core::workflows::plans;
@@ -241,6 +242,10 @@ async fn duplicates_are_skipped_updated_or_refused() {
     assert_eq!((c.name.as_str(), c.email.as_deref()), ("New Name", Some("old@example.com")));
     let pro = imports::plans(&app.ctx.db, tid).await.unwrap().into_iter().find(|p| p.name == "Pro").unwrap();
     assert_eq!(sub.plan_id, pro.id);
+    // The plan change is in the subscription's history, as `updateSubscription` records it.
+    let hist = subscription_history::of_subscription(&app.ctx.db, tid, sub.id).await.unwrap();
+    assert_eq!(hist.len(), 2, "{hist:?}");
+    assert_eq!((hist[1].from_plan_id, hist[1].to_plan_id), (Some(hist[0].to_plan_id), pro.id));
     let e = import::rollback(&app.ctx, &actor, job.id).await.unwrap_err();
     assert!(e.to_string().contains("updated existing records"), "{e}");
 }
@@ -302,6 +307,46 @@ async fn an_import_rolls_back_as_a_whole_and_stays_in_its_tenant() {
     assert!(failed.error.as_deref().unwrap_or("").contains("shutting down"), "{failed:?}");
     assert_eq!(imports::created_counts(&app.ctx.db, ta, failed.id).await.unwrap(), (0, 0));
     assert!(subscriptions::by_username(&app.ctx.db, ta, "bulk5").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn imported_subscriptions_count_in_the_reports_until_rolled_back() {
+    let app = spawn_app().await;
+    let t = app.tenant().await;
+    let tid = tenant_id(&app, &t).await;
+    crate::billing::set_day(&app, "2026-03-15");
+    plan(&app, tid, "Home").await;
+    // Customers the ISP had for a while (on their start dates), and one that starts today.
+    let file = "Name,Login,Password,Plan,Start date,Status\nOld,old,pw,Home,2025-06-01,ACTIVE\n\
+                Waiting,wait,pw,Home,2025-09-10,PENDING\nToday,today,pw,Home,,ACTIVE\n";
+    let (_, job) = run(&app, tid, req("r.csv", file)).await;
+    let job = job.unwrap();
+    let acq = "query { acquisitionReport(from: \"2025-01-01\", to: \"2026-03-31\", byPlan: false) \
+               { bucket newCustomers newSubscriptions openAtEnd } \
+               mrrReport(from: \"2025-01-01\", to: \"2026-03-31\") { bucket newMrr { amountMinor } endingMrr { amountMinor } } }";
+    let r = app.ok(&t.token, acq, json!({})).await;
+    let acquired = |r: &serde_json::Value, month: &str| {
+        let row = r["acquisitionReport"].as_array().unwrap().iter().find(|b| b["bucket"] == month).cloned();
+        row.map(|b| (b["newCustomers"].as_i64().unwrap(), b["newSubscriptions"].as_i64().unwrap()))
+    };
+    assert_eq!(acquired(&r, "2025-06"), Some((1, 1)), "{r:#}");
+    assert_eq!(acquired(&r, "2025-09"), Some((1, 1)), "{r:#}");
+    assert_eq!(acquired(&r, "2026-03"), Some((1, 1)), "{r:#}");
+    let mrr = r["mrrReport"].as_array().unwrap();
+    let month = |m: &str| mrr.iter().find(|b| b["bucket"] == m).unwrap().clone();
+    // The plan costs 10.00 a month; the pending subscription brings nothing yet.
+    assert_eq!(crate::billing::minor(&month("2025-06")["newMrr"]), 1000);
+    assert_eq!(crate::billing::minor(&month("2026-03")["endingMrr"]), 2000, "{r:#}");
+
+    // Rolled back, the import leaves no trace in the reports.
+    import::rollback(&app.ctx, &Actor::system(tid, "test"), job.id).await.unwrap();
+    let r = app.ok(&t.token, acq, json!({})).await;
+    for b in r["acquisitionReport"].as_array().unwrap() {
+        assert_eq!((b["newCustomers"].as_i64(), b["openAtEnd"].as_i64()), (Some(0), Some(0)), "{r:#}");
+    }
+    for b in r["mrrReport"].as_array().unwrap() {
+        assert_eq!(crate::billing::minor(&b["endingMrr"]), 0, "{r:#}");
+    }
 }
 
 /// The GraphQL global ID of a row.

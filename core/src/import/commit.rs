@@ -13,7 +13,7 @@ use crate::effects::Effects;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventKind;
 use crate::store::imports::{self, ImportStatus, NewSubscription};
-use crate::store::{customers, plans, subscriptions};
+use crate::store::{customers, plans, subscription_history, subscriptions};
 use crate::workflows::subscriptions::{check_fields, check_plan};
 use crate::Ctx;
 use serde_json::json;
@@ -101,7 +101,7 @@ async fn write_all(
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     for u in &updates {
-        update_one(ctx, &mut tx, t, u, now).await.map_err(|e| match e {
+        update_one(ctx, &mut tx, t, u, &today, now).await.map_err(|e| match e {
             CoreError::Validation { field, message } | CoreError::Conflict { field, message } => {
                 CoreError::conflict("file", format!("row {}: {field}: {message}", u.line))
             }
@@ -161,7 +161,10 @@ async fn write_chunk(
             start_date: c.start_date.as_deref().unwrap_or(today),
         });
     }
-    imports::insert_subscriptions(tx, t, import_id, &subs, now).await?;
+    let sub_ids = imports::insert_subscriptions(tx, t, import_id, &subs, now).await?;
+    let first = sub_ids.iter().map(|(id, _)| *id).min().unwrap_or(0);
+    let last = sub_ids.iter().map(|(id, _)| *id).max().unwrap_or(-1);
+    subscription_history::record_import(tx, t, import_id, (first, last), now).await?;
     for (i, c) in chunk.iter().enumerate() {
         if let Some(b) = c.balance {
             // The balance carried over from the old system, on the next invoice, untaxed
@@ -176,8 +179,9 @@ async fn write_chunk(
 }
 
 /// Overwrites one existing customer and subscription with what a row sets, through the
-/// same checks as `updateCustomer` / `updateSubscription`.
-async fn update_one(ctx: &Ctx, tx: &mut Tx, t: i64, u: &Update, now: i64) -> CoreResult<()> {
+/// same checks as `updateCustomer` / `updateSubscription`, and records a change of the
+/// subscription's plan or status in its history as they do.
+async fn update_one(ctx: &Ctx, tx: &mut Tx, t: i64, u: &Update, today: &str, now: i64) -> CoreResult<()> {
     let cur = customers::get(&mut *tx, t, u.customer_id).await?;
     let fields = u.customer.checked(Some(&cur))?;
     customers::update(tx, t, u.customer_id, &fields, now).await?;
@@ -186,5 +190,6 @@ async fn update_one(ctx: &Ctx, tx: &mut Tx, t: i64, u: &Update, now: i64) -> Cor
     let plan = plans::get(&mut *tx, t, f.plan_id).await?;
     check_plan(&plan, f.access_type, cur.plan_id != plan.id)?;
     subscriptions::update(tx, t, u.subscription_id, &f, now).await?;
+    subscription_history::record(tx, t, u.subscription_id, today, now).await?;
     Ok(())
 }

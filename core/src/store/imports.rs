@@ -308,6 +308,7 @@ pub async fn delete_created(tx: &mut Tx, tenant_id: i64, id: i64) -> CoreResult<
             e
         }
     };
+    super::subscription_history::forget_import(tx, tenant_id, id).await?;
     let subs = query("DELETE FROM subscriptions WHERE tenant_id = $1 AND import_id = $2")
         .bind(tenant_id)
         .bind(id)
