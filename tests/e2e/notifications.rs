@@ -197,6 +197,40 @@ async fn a_billing_run_emails_the_invoice_pdf_and_a_payment_its_receipt() {
     assert_eq!(smtp.wait(2).await.len(), 2);
 }
 
+#[tokio::test]
+async fn smtp_never_falls_back_to_plain_text_and_dotted_lines_arrive_intact() {
+    let Some(smtp) = Peer::start(&["smtp"]).await else { return };
+    let app = spawn_app_with(|c| c.notify.backoff_ms = 1_000).await;
+    let t = app.tenant().await;
+    let tid = tenant_id(&app, &t.slug).await;
+    // The sink offers no STARTTLS: a channel that requires it sends nothing.
+    smtp_channel(&app, &t.token, smtp.port, json!({"security": "STARTTLS"})).await;
+    let c = reachable_customer(&app, &t.token, "Dot Reader", "dot@customer.test").await;
+    app.ok(&t.token, PAY, json!({"c": c, "a": 1500})).await;
+    let first = worker(&app, tid).drain().await.unwrap();
+    assert!(matches!(first.as_slice(), [(_, Outcome::Failed(e))] if e.contains("STARTTLS")), "{first:?}");
+
+    // In plain text (the sink is on the loopback), a body whose lines start with dots: the
+    // content is dot-stuffed on the wire and arrives as written, the end-of-data line after it.
+    smtp_channel(&app, &t.token, smtp.port, json!({"security": "NONE"})).await;
+    let body = "Thanks {{ customer.name }}.\n.\n..two\n.one\nend.";
+    let i = json!({"event": "PAYMENT_RECEIVED", "channel": "EMAIL", "language": "en",
+        "subject": "Paid", "body": body});
+    app.ok(
+        &t.token,
+        "mutation($i: NotificationTemplateInput!) { saveNotificationTemplate(input: $i) { id } }",
+        json!({"i": i}),
+    )
+    .await;
+    app.clock.advance(ChronoDuration::seconds(2));
+    let second = worker(&app, tid).drain().await.unwrap();
+    assert!(matches!(second.as_slice(), [(_, Outcome::Sent(_))]), "{second:?}");
+    let got = smtp.wait(1).await;
+    assert_eq!(got.len(), 1);
+    let text = got[0]["mail"]["body"].as_str().unwrap().replace("\r\n", "\n");
+    assert_eq!(text.trim_end(), "Thanks Dot Reader.\n.\n..two\n.one\nend.", "{:#}", got[0]);
+}
+
 fn b64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
