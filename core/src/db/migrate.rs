@@ -34,6 +34,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (16, "documents", "0016_documents.sql"),
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
+    (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -59,6 +60,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (16, "documents", "0016_documents.sql"),
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
+    (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
