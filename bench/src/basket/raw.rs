@@ -10,7 +10,7 @@
 //! variant to learn what each GraphQL response must hold; the measured loop checks its own
 //! results against the same figures.
 
-use super::screens::{Key, ScreenId};
+use super::screens::{Key, ScreenId, TicketKey};
 use isp_core::db::{rusqlite, Backend, Sql, Value};
 use isp_core::store::page::COUNT_LIMIT;
 use isp_core::store::search::{self, Index};
@@ -161,6 +161,12 @@ const DEVICE: &str = "id, tenant_id, name, kind, host, port, transport, tls_fing
     nas_id, enabled, created_at, updated_at";
 const JOB: &str =
     "id, tenant_id, nas_id, device_id, kind, payload, status, attempts, next_attempt_at, last_error, created_at, updated_at";
+
+const TICKET: &str = "id, tenant_id, customer_id, subscription_id, subject, category_id, priority, status, channel, \
+    assignee_id, team_id, tags, sla_business_hours, first_response_minutes, resolution_minutes, first_response_due, \
+    resolution_due, next_due_at, first_responded_at, resolved_at, paused_at, paused_ms, at_risk, breached, escalated_at, \
+    merged_into_id, dedup_key, created_at, updated_at";
+const MESSAGE: &str = "id, tenant_id, ticket_id, kind, author_user_id, author_customer_id, body, created_at";
 
 /// `"__typename":"T"` appearing `n` times.
 fn typename(t: &str, n: usize) -> (String, usize) {
@@ -348,6 +354,11 @@ pub async fn run(screen: ScreenId, ex: &mut impl Exec, t: i64, key: &Key) -> Res
             let with = |c: usize| jobs.iter().filter(|r| r[c].int().is_some()).count();
             Ok(vec![typename("DeviceJob", jobs.len()), typename("Device", with(3)), typename("Nas", with(2))])
         }
+        Tickets | TicketsFiltered | TicketSearch => {
+            let k = key.tickets.as_ref().ok_or("a tickets visit without its filter")?;
+            tickets_page(ex, t, k, screen == TicketSearch).await
+        }
+        TicketDetail => ticket_detail(ex, t, key.int(0).unwrap_or(0)).await,
         Plans => {
             let archived = if key.int(0) == Some(1) { "" } else { " AND active = 1" };
             let sql = format!("SELECT {PLAN} FROM plans WHERE tenant_id = $1{archived} ORDER BY name, id LIMIT 51");
@@ -363,6 +374,117 @@ pub async fn run(screen: ScreenId, ex: &mut impl Exec, t: i64, key: &Key) -> Res
         Dashboard => dashboard(ex, t, key).await,
         CreateCustomer | RecordPayment | SubscriptionStatus => Err("writes have no baseline".into()),
     }
+}
+
+/// `FROM tickets WHERE ...` of a tickets-list visit: tenant and filters (the search through
+/// the index the schema keeps, matched as the store does), no position.
+pub fn push_ticket_filter(s: &mut Sql<'static>, backend: Backend, t: i64, k: &TicketKey) -> Result<(), String> {
+    s.push(" FROM tickets WHERE tenant_id = ").arg(Value::I(t));
+    if !k.statuses.is_empty() {
+        s.push(" AND status IN (");
+        for (i, st) in k.statuses.iter().enumerate() {
+            s.push(if i == 0 { "" } else { ", " }).arg(Value::text(st.clone()));
+        }
+        s.push(")");
+    }
+    if let Some(p) = &k.priority {
+        s.push(" AND priority = ").arg(Value::text(p.clone()));
+    }
+    if let Some(a) = k.assignee {
+        s.push(" AND assignee_id = ").arg(Value::I(a));
+    }
+    if let Some(c) = k.category {
+        s.push(" AND category_id = ").arg(Value::I(c));
+    }
+    if let Some(b) = k.breached {
+        s.push(" AND breached = ").arg(Value::I(i64::from(b)));
+    }
+    if let Some(q) = &k.search {
+        let terms = search::terms("search", q).map_err(|e| e.to_string())?;
+        search::push_match(s, backend, Index::Tickets, "id", t, &terms);
+    }
+    Ok(())
+}
+
+/// A page of the tickets list (keyset by created_at or next_due_at, then id), its capped
+/// count, and the customers, categories and teams of the page.
+async fn tickets_page(ex: &mut impl Exec, t: i64, k: &TicketKey, hits: bool) -> Result<Vec<(String, usize)>, String> {
+    let (col, desc) = if k.due_first { ("next_due_at", false) } else { ("created_at", true) };
+    let mut s = Sql::new(&format!("SELECT {TICKET}"));
+    push_ticket_filter(&mut s, ex.backend(), t, k)?;
+    if let Some((at, id)) = k.after {
+        // A row value seeks to the position in the (tenant_id, col, id) index.
+        let cmp = if desc { "<" } else { ">" };
+        s.push(&format!(" AND ({col}, id) {cmp} (")).arg(Value::I(at));
+        s.push(", ").arg(Value::I(id)).push(")");
+    }
+    let dir = if desc { " DESC" } else { "" };
+    s.push(&format!(" ORDER BY {col}{dir}, id{dir} LIMIT {}", k.first + 1));
+    let mut rows = ex.rows(s.text(), s.args()).await?;
+    rows.truncate(k.first);
+    let mut n = Sql::new("SELECT COUNT(*) FROM (SELECT 1");
+    push_ticket_filter(&mut n, ex.backend(), t, k)?;
+    n.push(&format!(" LIMIT {}) capped", COUNT_LIMIT + 1));
+    let total = ex.rows(n.text(), n.args()).await?.first().and_then(|r| r[0].int()).unwrap_or(-1).min(COUNT_LIMIT);
+    let customers = by_ids(ex, CUSTOMER, "customers", t, &ids(&rows, 2)).await?;
+    // Tickets whose column `col` names a row of `found`.
+    let with = |col: usize, found: &Rows| {
+        rows.iter().filter(|r| r[col].int().is_some_and(|id| found.iter().any(|f| f[0].int() == Some(id)))).count()
+    };
+    let mut out = vec![
+        typename("Ticket", rows.len()),
+        typename("Customer", with(2, &customers)),
+        (format!("\"totalCount\":{total}"), 1),
+    ];
+    if !hits {
+        let cats = by_ids(ex, "id, tenant_id, name, created_at", "ticket_categories", t, &ids(&rows, 5)).await?;
+        let teams =
+            by_ids(ex, "id, tenant_id, name, lead_user_id, created_at", "ticket_teams", t, &ids(&rows, 10)).await?;
+        out.push(typename("TicketCategory", with(5, &cats)));
+        out.push(typename("TicketTeam", with(10, &teams)));
+    }
+    Ok(out)
+}
+
+/// A ticket, its customer, subscription with plan, category and team, and its whole thread
+/// with the messages' attachments.
+async fn ticket_detail(ex: &mut impl Exec, t: i64, id: i64) -> Result<Vec<(String, usize)>, String> {
+    let ti = [Value::I(t), Value::I(id)];
+    let ticket = ex.rows(&format!("SELECT {TICKET} FROM tickets WHERE tenant_id = $1 AND id = $2"), &ti).await?;
+    let customers = by_ids(ex, CUSTOMER, "customers", t, &ids(&ticket, 2)).await?;
+    let subs = by_ids(ex, SUBSCRIPTION, "subscriptions", t, &ids(&ticket, 3)).await?;
+    let plans = by_ids(ex, PLAN, "plans", t, &ids(&subs, 3)).await?;
+    let cats = by_ids(ex, "id, tenant_id, name, created_at", "ticket_categories", t, &ids(&ticket, 5)).await?;
+    let teams =
+        by_ids(ex, "id, tenant_id, name, lead_user_id, created_at", "ticket_teams", t, &ids(&ticket, 10)).await?;
+    let messages = ex
+        .rows(
+            &format!("SELECT {MESSAGE} FROM ticket_messages WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY id"),
+            &ti,
+        )
+        .await?;
+    let mids = ids(&messages, 0);
+    let attachments = if mids.is_empty() {
+        Vec::new()
+    } else {
+        let sql = format!(
+            "SELECT id, tenant_id, ticket_id, message_id, blob_id, file_name, created_at FROM ticket_attachments \
+             WHERE tenant_id = $1 AND message_id IN {} ORDER BY id",
+            list(2, mids.len())
+        );
+        let args: Vec<Value> = std::iter::once(t).chain(mids).map(Value::I).collect();
+        ex.rows(&sql, &args).await?
+    };
+    Ok(vec![
+        typename("Ticket", ticket.len()),
+        typename("Customer", customers.len()),
+        typename("Subscription", subs.len()),
+        typename("Plan", plans.len()),
+        typename("TicketCategory", cats.len()),
+        typename("TicketTeam", teams.len()),
+        typename("TicketMessage", messages.len()),
+        typename("TicketAttachment", attachments.len()),
+    ])
 }
 
 async fn subscriptions_of(ex: &mut impl Exec, t: i64, customers: &[i64]) -> Result<Rows, String> {

@@ -8,6 +8,7 @@ use isp_core::db::{query_as, Db};
 use isp_core::store::customers::CustomerSort;
 use isp_core::store::page::{Cursor, SortKey};
 use isp_core::store::subscriptions::SubscriptionSort;
+use isp_core::store::tickets::{TicketSort, TicketStatus};
 use serde_json::{json, Value};
 
 /// The screens, in the order they are measured.
@@ -33,6 +34,15 @@ pub enum ScreenId {
     AuditLog,
     /// The device-job outbox.
     DeviceJobs,
+    /// The helpdesk's default view: tickets still being worked on, newest or due first.
+    Tickets,
+    /// The tickets list with the filters a desk uses: assignee and status, priority,
+    /// breached, category.
+    TicketsFiltered,
+    /// The tickets search box.
+    TicketSearch,
+    /// A ticket with its thread, customer and subscription.
+    TicketDetail,
     /// Plans.
     Plans,
     /// Staff users.
@@ -59,6 +69,10 @@ pub const ALL: &[ScreenId] = &[
     ScreenId::OpenSessions,
     ScreenId::AuditLog,
     ScreenId::DeviceJobs,
+    ScreenId::Tickets,
+    ScreenId::TicketsFiltered,
+    ScreenId::TicketSearch,
+    ScreenId::TicketDetail,
     ScreenId::Plans,
     ScreenId::Staff,
     ScreenId::Dashboard,
@@ -82,6 +96,10 @@ impl ScreenId {
             OpenSessions => "sessions",
             AuditLog => "audit-log",
             DeviceJobs => "device-jobs",
+            Tickets => "tickets",
+            TicketsFiltered => "tickets-filtered",
+            TicketSearch => "ticket-search",
+            TicketDetail => "ticket-detail",
             Plans => "plans",
             Staff => "staff",
             Dashboard => "dashboard",
@@ -101,7 +119,7 @@ impl ScreenId {
         match self {
             _ if self.writes() => None,
             ScreenId::CustomersPage => Some(3_000.0),
-            ScreenId::Search => Some(500.0),
+            ScreenId::Search | ScreenId::TicketSearch => Some(500.0),
             _ => Some(1_000.0),
         }
     }
@@ -120,6 +138,9 @@ impl ScreenId {
             OpenSessions => SESSIONS,
             AuditLog => AUDIT_LOG,
             DeviceJobs => DEVICE_JOBS,
+            Tickets | TicketsFiltered => TICKETS,
+            TicketSearch => TICKET_SEARCH,
+            TicketDetail => TICKET_DETAIL,
             Plans => PLANS,
             Staff => STAFF,
             Dashboard => DASHBOARD,
@@ -212,6 +233,29 @@ const DEVICE_JOBS: &str = "query DeviceJobs($status: JobStatus, $first: Int!, $a
       device { __typename id name kind } nas { __typename id name } } } \
     pageInfo { hasNextPage endCursor } } }";
 
+const TICKETS: &str = "query TicketsPage($filter: TicketFilter, $orderBy: TicketSort, $first: Int!, $after: String) { \
+  tickets(filter: $filter, orderBy: $orderBy, first: $first, after: $after) { __typename totalCount totalCountExact \
+    edges { cursor node { ...TicketRow } } pageInfo { hasNextPage endCursor } } } \
+fragment TicketRow on Ticket { __typename id number subject status priority channel tags assigneeId breached atRisk \
+  nextDue firstResponseDue resolutionDue createdAt updatedAt customer { __typename id name accountNumber } \
+  category { __typename id name } team { __typename id name } }";
+
+const TICKET_SEARCH: &str = "query TicketSearch($q: String!, $first: Int!) { \
+  tickets(first: $first, filter: {search: $q}) { __typename totalCount \
+    edges { cursor node { ...TicketHit } } pageInfo { hasNextPage endCursor } } } \
+fragment TicketHit on Ticket { __typename id number subject status priority tags updatedAt \
+  customer { __typename id name accountNumber } }";
+
+const TICKET_DETAIL: &str = "query TicketDetail($id: ID!) { ticket(id: $id) { __typename id number subject status \
+    priority channel tags assigneeId slaBusinessHours firstResponseDue resolutionDue nextDue firstRespondedAt resolvedAt \
+    pausedSince pausedMinutes breached atRisk escalatedAt mergedIntoId createdAt updatedAt \
+    customer { __typename id name accountNumber email phone status } \
+    subscription { __typename id username status accessType plan { __typename id name } } \
+    category { __typename id name } team { __typename id name leadId } \
+    messages { ...ThreadMessage } } } \
+fragment ThreadMessage on TicketMessage { __typename id kind body authorStaffId authorCustomerId createdAt \
+  attachments { __typename id fileName contentType size } }";
+
 const PLANS: &str = "query Plans($includeArchived: Boolean!) { \
   plans(first: 50, includeArchived: $includeArchived) { edges { node { __typename id name description billingPeriod \
     downloadKbps uploadKbps accessTypes ipPool active mikrotikRateLimit createdAt timeQuotaSecs \
@@ -248,6 +292,56 @@ pub struct Key {
     pub text: Option<String>,
     /// Several texts (statuses, dates).
     pub texts: Vec<String>,
+    /// A tickets-list visit.
+    pub tickets: Option<TicketKey>,
+}
+
+/// A visit of the tickets list: its filter, order and keyset position.
+#[derive(Debug, Clone, Default)]
+pub struct TicketKey {
+    /// Only these statuses (none: all).
+    pub statuses: Vec<String>,
+    /// Only this priority.
+    pub priority: Option<String>,
+    /// Only this assignee.
+    pub assignee: Option<i64>,
+    /// Only this category.
+    pub category: Option<i64>,
+    /// Only breached tickets (or only the others).
+    pub breached: Option<bool>,
+    /// The search box.
+    pub search: Option<String>,
+    /// `DUE_ASC` (what is due next first) instead of newest first.
+    pub due_first: bool,
+    /// The (sort key, id) the page starts after.
+    pub after: Option<(i64, i64)>,
+    /// Page size.
+    pub first: usize,
+}
+
+impl TicketKey {
+    /// The GraphQL variables of this visit (`filter`, `orderBy`, `first`, `after`).
+    fn vars(&self) -> Value {
+        let mut filter = serde_json::Map::new();
+        if !self.statuses.is_empty() {
+            filter.insert("status".into(), json!(self.statuses));
+        }
+        if let Some(p) = &self.priority {
+            filter.insert("priority".into(), json!(p));
+        }
+        if let Some(a) = self.assignee {
+            filter.insert("assigneeId".into(), json!(gid("StaffUser", a)));
+        }
+        if let Some(c) = self.category {
+            filter.insert("categoryId".into(), json!(gid("TicketCategory", c)));
+        }
+        if let Some(b) = self.breached {
+            filter.insert("breached".into(), json!(b));
+        }
+        let order = if self.due_first { TicketSort::DueAsc } else { TicketSort::CreatedAtDesc };
+        let after = self.after.map(|(k, id)| cursor(SortKey::I(k), id, Some(order.order().tag())));
+        json!({"filter": filter, "orderBy": order.as_str(), "first": self.first, "after": after})
+    }
 }
 
 impl Key {
@@ -472,6 +566,65 @@ pub async fn variants(screen: ScreenId, db: &Db, s: &Sample) -> anyhow::Result<V
             }
             out
         }
+        Tickets => {
+            let open: Vec<String> = TicketStatus::OPEN.iter().map(|s| s.as_str().to_string()).collect();
+            let mut out = Vec::new();
+            for due_first in [false, true] {
+                let k = TicketKey { statuses: open.clone(), due_first, first: 50, ..TicketKey::default() };
+                out.extend(ticket_pages(db, t, k, 20).await?);
+            }
+            out
+        }
+        TicketsFiltered => {
+            let open: Vec<String> = TicketStatus::OPEN.iter().map(|s| s.as_str().to_string()).collect();
+            let base = TicketKey { first: 50, ..TicketKey::default() };
+            let mut keys = Vec::new();
+            let staff: Vec<(i64,)> = query_as(
+                "SELECT id FROM users WHERE tenant_id = $1 AND role IN ('support', 'engineer') ORDER BY id",
+            )
+            .bind(t)
+            .fetch_all(db)
+            .await?;
+            for (u,) in staff {
+                keys.push((TicketKey { assignee: Some(u), statuses: open.clone(), ..base.clone() }, 2));
+            }
+            for p in ["URGENT", "HIGH"] {
+                keys.push((TicketKey { priority: Some(p.into()), ..base.clone() }, 10));
+            }
+            keys.push((TicketKey { breached: Some(true), ..base.clone() }, 10));
+            keys.push((TicketKey { breached: Some(true), statuses: open.clone(), due_first: true, ..base.clone() }, 5));
+            let cats: Vec<(i64,)> = query_as("SELECT id FROM ticket_categories WHERE tenant_id = $1 ORDER BY id")
+                .bind(t)
+                .fetch_all(db)
+                .await?;
+            for (c,) in cats {
+                keys.push((TicketKey { category: Some(c), ..base.clone() }, 4));
+            }
+            let mut out = Vec::new();
+            for (k, pages) in keys {
+                out.extend(ticket_pages(db, t, k, pages).await?);
+            }
+            out
+        }
+        TicketSearch => ticket_terms(db, t)
+            .await?
+            .into_iter()
+            .map(|q| {
+                let k = TicketKey { search: Some(q.clone()), first: 20, ..TicketKey::default() };
+                Variant::new(json!({"q": q, "first": 20}), Key { tickets: Some(k), ..Key::default() })
+            })
+            .collect(),
+        TicketDetail => {
+            let all: Vec<(i64,)> =
+                query_as("SELECT id FROM tickets WHERE tenant_id = $1 ORDER BY id").bind(t).fetch_all(db).await?;
+            spread(all.len(), MAX_VARIANTS)
+                .into_iter()
+                .map(|i| {
+                    let id = all[i].0;
+                    Variant::new(json!({"id": gid("Ticket", id)}), Key { ints: vec![id], ..Key::default() })
+                })
+                .collect()
+        }
         Plans => [false, true]
             .map(|a| Variant::new(json!({"includeArchived": a}), Key { ints: vec![i64::from(a)], ..Key::default() }))
             .to_vec(),
@@ -524,6 +677,52 @@ async fn ids_desc(db: &Db, t: i64, sql: String, args: Vec<String>) -> anyhow::Re
         q = q.bind(a);
     }
     Ok(q.fetch_all(db).await?.into_iter().map(|(id,)| (id, id)).collect())
+}
+
+/// Up to `max` pages of the tickets list `k` (first page, then through cursors the server
+/// would give), spread over the first 5,000 rows.
+async fn ticket_pages(db: &Db, t: i64, k: TicketKey, max: usize) -> anyhow::Result<Vec<Variant>> {
+    let col = if k.due_first { "next_due_at" } else { "created_at" };
+    let dir = if k.due_first { "" } else { " DESC" };
+    let mut sql = isp_core::db::Sql::new(&format!("SELECT {col}, id"));
+    super::raw::push_ticket_filter(&mut sql, db.backend(), t, &k).map_err(anyhow::Error::msg)?;
+    sql.push(&format!(" ORDER BY {col}{dir}, id{dir} LIMIT 5000"));
+    let rows: Vec<(i64, i64)> = sql.fetch_all(db).await?;
+    let pos = positions(&rows, k.first, 0);
+    Ok(spread(pos.len().min(max), max)
+        .into_iter()
+        .map(|i| {
+            let key = TicketKey { after: pos[i], ..k.clone() };
+            Variant::new(key.vars(), Key { tickets: Some(key), ..Key::default() })
+        })
+        .collect())
+}
+
+/// What people type into the desk's search box: common words of subjects and threads (with
+/// and without accents), protocol numbers read out on the phone, and logins.
+async fn ticket_terms(db: &Db, t: i64) -> anyhow::Result<Vec<String>> {
+    let mut terms: Vec<String> =
+        ["lento", "boleto", "sem conexão", "instalacao", "roteador wifi", "massiva", "ONU sinal", "desconto fatura"]
+            .map(String::from)
+            .to_vec();
+    let answered: Vec<(i64,)> =
+        query_as("SELECT id FROM tickets WHERE tenant_id = $1 AND first_responded_at IS NOT NULL ORDER BY id")
+            .bind(t)
+            .fetch_all(db)
+            .await?;
+    // The first reply quotes the protocol: 2026000000 + the ticket number.
+    for i in spread(answered.len(), 8) {
+        terms.push((2_026_000_000 + answered[i].0).to_string());
+    }
+    let logins: Vec<(String,)> = query_as(
+        "SELECT s.username FROM tickets k JOIN subscriptions s ON s.tenant_id = k.tenant_id AND s.id = k.subscription_id \
+         WHERE k.tenant_id = $1 AND k.channel = 'API' ORDER BY k.id LIMIT 6",
+    )
+    .bind(t)
+    .fetch_all(db)
+    .await?;
+    terms.extend(logins.into_iter().map(|(l,)| l));
+    Ok(terms)
 }
 
 /// Pages of a list in text order, through cursors the server would give.

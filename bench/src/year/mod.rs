@@ -12,6 +12,7 @@
 //! | audit log | ~13 |
 //! | auth log (last 90 days) | ~3 |
 //! | device jobs, dunning events | ~0.4, ~0.5 |
+//! | tickets (a year of the helpdesk), their messages, escalations | 1, ~10, ~0.15 |
 //!
 //! See `bench/README.md` for what the data looks like and why.
 
@@ -23,6 +24,7 @@ mod people;
 mod radius;
 mod rows;
 mod setup;
+mod tickets;
 
 pub use model::{Calendar, MONTHS};
 
@@ -147,6 +149,10 @@ pub async fn seed(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Summary>
     .await?;
     mark("audit+jobs", &mut parts);
 
+    let desk = tickets::write(ctx, owner, &model, &setup, &cal).await.context("tickets")?;
+    rows::fix_sequences(db, &["tickets", "ticket_messages", "ticket_escalations"]).await?;
+    mark("tickets", &mut parts);
+
     // The year is billed up to today: a billing run now must find nothing to bill.
     let preview = isp_core::billing::run::preview(ctx, owner, cal.today, 0).await.context("billing preview")?;
     anyhow::ensure!(
@@ -156,5 +162,7 @@ pub async fn seed(ctx: &Ctx, owner: &Actor, customers: usize) -> Result<Summary>
         preview.invoices
     );
     mark("check", &mut parts);
-    Ok(Summary { rows: w.counts.clone(), parts, total: started.elapsed() })
+    let mut rows = w.counts.clone();
+    rows.extend(desk);
+    Ok(Summary { rows, parts, total: started.elapsed() })
 }

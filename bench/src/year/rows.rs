@@ -144,16 +144,31 @@ async fn write_chunk(
     };
     for p in chunk {
         *at.lock().unwrap_or_else(|p| p.into_inner()) = p.table.name;
-        let width = p.table.cols.len();
-        let per = match backend {
-            Backend::Sqlite => LITE_ROWS,
-            Backend::Postgres => PG_ROWS.min(65_535 / width),
-        };
-        for rows in p.values.chunks(per * width) {
-            let sql = insert_sql(backend, p.table, rows.len() / width);
-            tx.execute(&sql, rows).await?;
-        }
+        insert_rows(tx, backend, p.table, &p.values).await?;
     }
+    Ok(())
+}
+
+/// Writes `values` (rows of `table` flattened) as many-row INSERTs in transaction `tx`.
+pub async fn insert_rows(tx: &mut Tx, backend: Backend, table: &Table, values: &[Arg]) -> isp_core::CoreResult<()> {
+    let width = table.cols.len();
+    let per = match backend {
+        Backend::Sqlite => LITE_ROWS,
+        Backend::Postgres => PG_ROWS.min(65_535 / width),
+    };
+    for rows in values.chunks(per * width) {
+        let sql = insert_sql(backend, table, rows.len() / width);
+        tx.execute(&sql, rows).await?;
+    }
+    Ok(())
+}
+
+/// The loading connection's settings for a bulk transaction (see [`write_chunk`]).
+pub async fn prepare_load(tx: &mut Tx, backend: Backend) -> isp_core::CoreResult<()> {
+    match backend {
+        Backend::Postgres => tx.execute("SET LOCAL synchronous_commit = off", &[]).await?,
+        Backend::Sqlite => tx.execute(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"), &[]).await?,
+    };
     Ok(())
 }
 

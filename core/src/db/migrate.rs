@@ -35,6 +35,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
     (19, "import_history", "0019_import_history.sql"),
+    (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -61,6 +62,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (17, "subscription_history", "0017_subscription_history.sql"),
     (18, "login_failures", "0018_login_failures.sql"),
     (19, "import_history", "0019_import_history.sql"),
+    (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
