@@ -333,15 +333,26 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
         ticket_cases.push((format!(" {name}"), f));
     }
     for (what, f) in ticket_cases {
-        // The desk's selective filters have indexes of their own (migration 0021): a page by
-        // creation time must seek to the filter's value rather than walk the tenant's tickets
-        // testing each row, and so must the count when nothing else narrows it.
-        let seek = match (&f.search, f.assignee_id, f.priority, f.category_id) {
+        // The desk's selective filters have indexes of their own (migrations 0021, 0022): a
+        // page by creation time must seek to the filter's value rather than walk the tenant's
+        // tickets testing each row, and so must the count: an agent's (open) tickets by
+        // assignee, the breached ones (open or not) by the flag, the others when nothing else
+        // narrows them.
+        let seek = match (&f.search, f.assignee_id, f.priority, f.category_id, f.breached) {
             (Some(_), ..) => None,
-            (None, Some(_), _, _) => Some("assignee_id"),
-            (None, None, Some(_), _) => Some("priority"),
-            (None, None, None, Some(_)) => Some("category_id"),
+            // With the breached flag too, either index is a seek.
+            (None, Some(_), _, _, None) => Some("assignee_id"),
+            (None, Some(_), ..) => None,
+            (None, None, Some(_), ..) => Some("priority"),
+            (None, None, None, Some(_), _) => Some("category_id"),
+            (None, None, None, None, Some(_)) if f.status.is_none() => Some("breached"),
             _ => None,
+        };
+        let count_seek = match (&f.search, f.assignee_id, f.breached) {
+            (Some(_), ..) => None,
+            (None, Some(_), None) => Some("assignee_id"),
+            (None, None, Some(_)) => Some("breached"),
+            _ => seek.filter(|_| f.status.is_none() && f.breached.is_none()),
         };
         for sort in TicketSort::ALL {
             let by_created = matches!(sort, TicketSort::CreatedAtDesc | TicketSort::CreatedAtAsc);
@@ -352,7 +363,7 @@ pub fn statements(backend: Backend, ids: &Ids) -> CoreResult<Vec<Statement>> {
             }
         }
         out.count("tickets", what.clone(), tickets::count_sql(backend, t, &f))?;
-        out.seek_by(seek.filter(|_| f.status.is_none() && f.breached.is_none()));
+        out.seek_by(count_seek);
     }
 
     // The notification log: newest first, by customer and/or status.

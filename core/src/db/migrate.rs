@@ -36,6 +36,7 @@ pub const SQLITE: Migrations = migrations!("sqlite":
     (18, "login_failures", "0018_login_failures.sql"),
     (19, "import_history", "0019_import_history.sql"),
     (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
+    (22, "ticket_status_indexes", "0022_ticket_status_indexes.sql"),
 );
 
 /// The PostgreSQL migrations: the same versions, differing only where the dialects do.
@@ -63,6 +64,7 @@ pub const POSTGRES: Migrations = migrations!("postgres":
     (18, "login_failures", "0018_login_failures.sql"),
     (19, "import_history", "0019_import_history.sql"),
     (21, "ticket_filter_indexes", "0021_ticket_filter_indexes.sql"),
+    (22, "ticket_status_indexes", "0022_ticket_status_indexes.sql"),
 );
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -28,13 +28,69 @@ pub fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// `minor` units as a decimal of the major unit with `exp` decimals (`-1234`, 2 -> `-12.34`).
 pub fn decimal(minor: i64, exp: u32) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, minor, exp);
+    out
+}
+
+/// Appends [`decimal`] of `minor` to `out`.
+fn push_decimal(out: &mut String, minor: i64, exp: u32) {
+    use std::fmt::Write as _;
     if exp == 0 {
-        return minor.to_string();
+        let _ = write!(out, "{minor}");
+        return;
     }
     let div = 10u64.pow(exp);
     let a = minor.unsigned_abs();
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$}", a / div, a % div, width = exp as usize)
+    if minor < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{}.{:0width$}", a / div, a % div, width = exp as usize);
+}
+
+/// Appends `n` with at least `width` digits, zero-padded (`n` < 10^9).
+fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    while n > 0 || i == digits.len() {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = i.min(digits.len() - width);
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+}
+
+/// Appends `d` as `YYYY-MM-DD` (chrono's formatter for years outside 0..=9999). Written by
+/// hand: chrono's format strings were a tenth of a CSV export's time.
+fn push_date(out: &mut String, d: chrono::NaiveDate) {
+    use chrono::Datelike;
+    if !(0..=9999).contains(&d.year()) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        return;
+    }
+    push_padded(out, d.year() as u32, 4);
+    out.push('-');
+    push_padded(out, d.month(), 2);
+    out.push('-');
+    push_padded(out, d.day(), 2);
+}
+
+/// Appends instant `t` as RFC 3339 UTC with milliseconds (`2026-12-08T02:30:00.123Z`).
+fn push_instant(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
+    use chrono::Timelike;
+    push_date(out, t.date_naive());
+    out.push('T');
+    push_padded(out, t.hour(), 2);
+    out.push(':');
+    push_padded(out, t.minute(), 2);
+    out.push(':');
+    push_padded(out, t.second(), 2);
+    out.push('.');
+    push_padded(out, t.timestamp_subsec_millis().min(999), 3);
+    out.push('Z');
 }
 
 /// The header of `c` in a table of `currency`: money columns name the currency.
@@ -82,14 +138,10 @@ impl<W: Write> CsvWriter<W> {
                     Cell::Int(v) => {
                         let _ = write!(self.buf, "{v}");
                     }
-                    Cell::Money(v) => self.buf.push_str(&decimal(*v, self.exp)),
-                    Cell::Date(d) => {
-                        let _ = write!(self.buf, "{}", d.format("%Y-%m-%d"));
-                    }
+                    Cell::Money(v) => push_decimal(&mut self.buf, *v, self.exp),
+                    Cell::Date(d) => push_date(&mut self.buf, *d),
                     Cell::DateTime(ms) => match chrono::DateTime::from_timestamp_millis(*ms) {
-                        Some(t) => {
-                            let _ = write!(self.buf, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
-                        }
+                        Some(t) => push_instant(&mut self.buf, t),
                         None => {
                             let _ = write!(self.buf, "{ms}");
                         }

@@ -47,6 +47,29 @@ fn money_decimals_follow_the_currency() {
 }
 
 #[test]
+fn dates_and_instants_read_and_write_as_chrono_does() {
+    let cols = [col("On", T::Date), col("At", T::DateTime)];
+    let mut cells = Vec::new();
+    for ms in [0, 1, 999, 86_399_999, 1_765_161_000_123, -1, -86_400_001, 253_402_300_799_999, 253_402_300_800_000] {
+        let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        cells.push((t, vec![Cell::Date(t.date_naive()), Cell::DateTime(ms)]));
+    }
+    let mut w = CsvWriter::new(Vec::new(), &cols, "USD").unwrap();
+    w.rows(&cells.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()).unwrap();
+    let out = String::from_utf8(w.finish().unwrap()).unwrap();
+    for ((t, _), line) in cells.iter().zip(out.lines().skip(1)) {
+        let want = format!("{},{}", t.format("%Y-%m-%d"), t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        assert_eq!(line, want);
+    }
+    for s in ["2026-03-01", "0001-01-01", "9999-12-31", "2024-02-29"] {
+        assert_eq!(Cell::date(s), Cell::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()), "{s}");
+    }
+    for s in ["2025-02-29", "2026-13-01", "2026-3-01", "20260301", "2026-03-0x", "+026-03-01", ""] {
+        assert_eq!(Cell::date(s), Cell::Text(s.to_string()), "{s}");
+    }
+}
+
+#[test]
 fn excel_serial_numbers() {
     assert_eq!(serial_date(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 25_569.0);
     assert_eq!(serial_date(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()), 46_023.0);
