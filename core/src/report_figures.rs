@@ -390,6 +390,15 @@ async fn figures(ctx: Ctx, clock: ManualClock) {
         .collect();
     assert_eq!(got, vec![(a1, 150, 1_350, 1_500, 90), (_c1, 10, 1_200, 1_210, 5)]);
     assert_eq!(top[0].customer_name, "Ana");
+    // A long range reads the usage in subscription order (SQLite): the same sums.
+    let year = s.range("2026-03-01", "2027-02-28", ReportBucket::Month);
+    let long: Vec<_> = reports::top_data_users(&ctx.db, &s.actor, &year, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.subscription_id, r.input_octets, r.output_octets, r.total_octets, r.session_time))
+        .collect();
+    assert_eq!(long, got);
     assert_eq!(reports::top_data_users(&ctx.db, &s.actor, &mar_apr, 1).await.unwrap().len(), 1);
     assert!(matches!(reports::top_data_users(&ctx.db, &s.actor, &mar_apr, 0).await, Err(CoreError::Validation { .. })));
 

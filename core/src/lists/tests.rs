@@ -217,7 +217,7 @@ async fn seed_tenant(db: &Db, slug: &str, rows: i64) -> Ids {
 /// The billing report's statements: not lists, but read per request like them, so they must
 /// read the aggregates by their `(tenant_id, ...)` keys. They sort and group what they read
 /// (a row per plan or per month), never the tenant's invoices or payments.
-fn report_statements(ids: &Ids) -> Vec<Statement> {
+fn report_statements(backend: Backend, ids: &Ids) -> Vec<Statement> {
     use crate::billing::reports::{AGEING_SQL, COLLECTED_SQL, INVOICED_SQL, MRR_SQL, REVENUE_SQL};
     use crate::db::Value;
     let t = || Value::I(ids.tenant);
@@ -237,13 +237,13 @@ fn report_statements(ids: &Ids) -> Vec<Statement> {
         sorts_matches: true,
         key: None,
     })
-    .chain(business_report_statements(ids))
+    .chain(business_report_statements(backend, ids))
     .collect()
 }
 
 /// The business reports' statements (`crate::reports`): per-day aggregates by `(tenant_id,
 /// day)`, plan and tax-rate names by tenant, usage periods by `(tenant_id, period_start)`.
-fn business_report_statements(ids: &Ids) -> Vec<Statement> {
+fn business_report_statements(backend: Backend, ids: &Ids) -> Vec<Statement> {
     use crate::db::Value;
     use crate::reports::{collections as c, growth as g, usage as u};
     let t = || Value::I(ids.tenant);
@@ -261,7 +261,8 @@ fn business_report_statements(ids: &Ids) -> Vec<Statement> {
         ("collected days", Sql::with(c::COLLECTED_DAYS_SQL, range())),
         ("tax class days", Sql::with(c::TAX_CLASS_DAYS_SQL, range())),
         ("tax names", Sql::with(c::TAX_NAMES_SQL, vec![t()])),
-        ("top data users", Sql::with(u::TOP_USERS_SQL, top)),
+        ("top data users", Sql::with(&u::top_users_sql(backend, 31), top.clone())),
+        ("top data users, long range", Sql::with(&u::top_users_sql(backend, 365), top)),
     ]
     .into_iter()
     .map(|(what, sql)| Statement {
@@ -369,7 +370,7 @@ async fn run_on(db: Db) {
     };
     let mut all = statements(db.backend(), &ids).unwrap();
     assert!(all.len() > 500, "{} statements", all.len());
-    all.extend(report_statements(&ids));
+    all.extend(report_statements(db.backend(), &ids));
     let mut failures = Vec::new();
     for s in &all {
         if let Some(f) = check(&db, &tables, s).await {
