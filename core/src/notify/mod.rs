@@ -94,8 +94,25 @@ pub async fn queue(
     now: i64,
 ) -> CoreResult<usize> {
     let enabled = enabled_channels(tx, tenant_id).await?;
+    queue_on(ctx, tx, tenant_id, &enabled, customer_id, event, vars, key, now).await
+}
+
+/// [`queue`] on the `enabled` channels the caller read with [`enabled_channels`] in `tx` (a
+/// pass over many invoices reads them once per transaction, not once per message).
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_on(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    tenant_id: i64,
+    enabled: &[Channel],
+    customer_id: i64,
+    event: NotifyEvent,
+    vars: serde_json::Value,
+    key: &str,
+    now: i64,
+) -> CoreResult<usize> {
     let mut written = 0;
-    for m in messages(&enabled, customer_id, event, &vars, key) {
+    for m in messages(enabled, customer_id, event, &vars, key) {
         written += usize::from(notifications::insert(tx, tenant_id, &m, now).await?);
     }
     if written > 0 {

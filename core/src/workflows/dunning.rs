@@ -15,7 +15,7 @@ use crate::error::CoreResult;
 use crate::events::EventKind;
 use crate::netjobs;
 use crate::notify;
-use crate::store::notifications::NotifyEvent;
+use crate::store::notifications::{Channel, NotifyEvent};
 use crate::store::subscription_history;
 use crate::store::subscriptions::{self, SubscriptionStatus};
 use crate::store::tenants;
@@ -67,8 +67,10 @@ pub async fn run_in_chunks(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, chunk: i6
             lock_customers(ctx.db.backend(), &mut tx, t, &customers).await?;
             // Paid amounts and statuses as of now, under the customers' locks.
             let chunk = settlement::refresh_many(&mut tx, t, chunk, s.overdue_after_days, as_of, now).await?;
+            let channels = notify::enabled_channels(&mut tx, t).await?;
+            let p = Pass { s: &s, network: &network, channels: &channels, as_of, now };
             for inv in &chunk {
-                step(ctx, actor, &mut tx, &s, &network, inv, as_of, now, &mut out).await?;
+                step(ctx, actor, &mut tx, &p, inv, &mut out).await?;
             }
             tx.commit().await?;
             if !full {
@@ -79,19 +81,26 @@ pub async fn run_in_chunks(ctx: &Ctx, actor: &Actor, as_of: NaiveDate, chunk: i6
     Ok(out)
 }
 
-/// The dunning steps of one open invoice as of `as_of`, in `tx`.
-#[allow(clippy::too_many_arguments)]
+/// What every step of one chunk of a run shares.
+struct Pass<'a> {
+    s: &'a settings::BillingSettings,
+    network: &'a tenants::TenantSettings,
+    /// The tenant's enabled notification channels, read once per chunk.
+    channels: &'a [Channel],
+    as_of: NaiveDate,
+    now: i64,
+}
+
+/// The dunning steps of one open invoice as of `p.as_of`, in `tx`.
 async fn step(
     ctx: &Ctx,
     actor: &Actor,
     tx: &mut Tx,
-    s: &settings::BillingSettings,
-    network: &tenants::TenantSettings,
+    p: &Pass<'_>,
     inv: &invoices::Invoice,
-    as_of: NaiveDate,
-    now: i64,
     out: &mut DunningOutcome,
 ) -> CoreResult<()> {
+    let (s, network, channels, as_of, now) = (p.s, p.network, p.channels, p.as_of, p.now);
     let t = actor.tenant_id;
     if !inv.status.is_open() {
         return Ok(());
@@ -103,7 +112,8 @@ async fn step(
         if new {
             let vars = json!({"invoice_id": inv.id, "days_before": (due - as_of).num_days()});
             let key = format!("reminder:{}", inv.id);
-            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::PaymentReminder, vars, &key, now).await?;
+            notify::queue_on(ctx, tx, t, channels, inv.customer_id, NotifyEvent::PaymentReminder, vars, &key, now)
+                .await?;
         }
     }
     if as_of > due + Duration::days(s.overdue_after_days) {
@@ -112,7 +122,8 @@ async fn step(
         if new {
             let key = format!("overdue:{}", inv.id);
             let vars = json!({"invoice_id": inv.id});
-            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::InvoiceOverdue, vars, &key, now).await?;
+            notify::queue_on(ctx, tx, t, channels, inv.customer_id, NotifyEvent::InvoiceOverdue, vars, &key, now)
+                .await?;
         }
     }
     if as_of >= due + Duration::days(s.suspend_after_days) && as_of > due {
@@ -137,7 +148,7 @@ async fn step(
             let vars = json!({"subscription_id": sub, "reason": format!("invoice {} overdue",
                 inv.number.as_deref().unwrap_or("?"))});
             let key = format!("suspended:{sub}:{}", inv.id);
-            notify::queue(ctx, tx, t, inv.customer_id, NotifyEvent::Suspended, vars, &key, now).await?;
+            notify::queue_on(ctx, tx, t, channels, inv.customer_id, NotifyEvent::Suspended, vars, &key, now).await?;
             let details = json!({"from": "ACTIVE", "to": "SUSPENDED", "reason": reason, "invoiceId": inv.id,
                 "jobs": jobs.len()});
             Effects::new(ctx, actor, now)
