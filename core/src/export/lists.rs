@@ -272,7 +272,9 @@ const INVOICE_COLUMNS: &[Column] = &[
 
 /// The invoice's own cells (the first 13 columns).
 fn invoice_cells(i: &invoices::Invoice, account: Option<&str>) -> Row {
-    vec![
+    // Room for the line's cells too: no reallocation when they are appended.
+    let mut row = Vec::with_capacity(INVOICE_COLUMNS.len());
+    row.extend([
         Cell::Int(i.id),
         Cell::text(i.number.as_deref()),
         Cell::Text(i.kind.to_string()),
@@ -286,7 +288,8 @@ fn invoice_cells(i: &invoices::Invoice, account: Option<&str>) -> Row {
         Cell::Money(i.total_minor),
         Cell::Money(i.paid_minor),
         Cell::Money(i.balance()),
-    ]
+    ]);
+    row
 }
 
 fn invoices_table<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture<'a> {
@@ -314,19 +317,26 @@ fn invoices_table<'a>(ctx: &'a Ctx, a: &'a Actor, f: &'a Filters) -> TableFuture
                 let mut rows = Vec::with_capacity(items.len());
                 for i in &items {
                     let head = invoice_cells(i, accounts.get(&i.customer_id).map(String::as_str));
-                    match lines.get(&i.id) {
+                    match lines.remove(&i.id) {
                         None => {
                             let mut row = head;
                             row.resize(INVOICE_COLUMNS.len(), Cell::Null);
                             rows.push(row);
                         }
                         Some(ls) => {
-                            for l in ls {
-                                let mut row = head.clone();
+                            // Each line repeats the invoice's cells; the last one takes them.
+                            let mut head = Some(head);
+                            let n = ls.len();
+                            for (k, l) in ls.into_iter().enumerate() {
+                                let mut row = if k + 1 == n {
+                                    head.take().unwrap_or_default()
+                                } else {
+                                    head.clone().unwrap_or_default()
+                                };
                                 row.extend([
                                     Cell::Int(l.id),
                                     Cell::Text(l.kind.to_string()),
-                                    Cell::Text(l.description.clone()),
+                                    Cell::Text(l.description),
                                     Cell::date_opt(l.period_start.as_deref()),
                                     Cell::date_opt(l.period_end.as_deref()),
                                     Cell::Money(l.net_minor),
