@@ -440,7 +440,11 @@ fn filters_combine_and_every_list_has_statements() {
         let subs = all.iter().filter(|s| s.field == "subscriptions" && s.key.is_none()).count();
         assert_eq!(subs, 3 * 2 * 2 * 2 * 2 * (3 * 4 + 1));
         // And the lookups by id the loaders and workflows make.
-        assert_eq!(all.iter().filter(|s| s.key.is_some()).count(), 16);
+        assert_eq!(all.iter().filter(|s| s.what.starts_with("lookup ")).count(), 16);
+        assert!(all.iter().filter(|s| s.what.starts_with("lookup ")).all(|s| s.key.is_some()));
+        // The helpdesk's filter seeks (an agent's, a priority's, a category's, the breached).
+        let seeks = all.iter().filter(|s| s.field == "tickets" && s.key.is_some()).count();
+        assert!(seeks > 50, "{seeks} ticket statements must seek by their filter");
         let _: &Sql<'static> = &all[0].sql;
     }
 }
