@@ -36,7 +36,8 @@ pub(crate) async fn demo_app() -> TestApp {
 const INTROSPECTION: &str = r#"{ __schema { types { name kind interfaces { name } enumValues { name }
   inputFields { name defaultValue type { ...T } }
   fields { name args { name defaultValue type { ...T } } type { ...T } } } } }
-  fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+  fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name } } } } } } }"#;
 
 /// The schema's types by name, from introspection.
 pub(crate) struct Types(pub(crate) BTreeMap<String, Value>);
