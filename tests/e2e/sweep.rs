@@ -72,6 +72,9 @@ struct Gen<'a> {
     only: Option<String>,
     /// Pass IDs no tenant holds instead of `ids`.
     nowhere: bool,
+    /// Pass invalid values where the schema cannot tell (malformed IDs, empty strings, zeros):
+    /// a refused call must be refused before its arguments are read.
+    bad: bool,
     tag: String,
     n: Cell<usize>,
 }
@@ -94,6 +97,7 @@ impl<'a> Gen<'a> {
             by_name: BTreeMap::new(),
             only: None,
             nowhere: false,
+            bad: false,
             tag: unique(),
             n: Cell::new(0),
         }
@@ -197,6 +201,11 @@ impl<'a> Gen<'a> {
                 format!("{{ {} }}", parts.join(", "))
             }
             "SCALAR" => match ty {
+                "ID" if self.bad => "\"not-an-id\"".into(),
+                "String" if self.bad => "\"\"".into(),
+                // Zero: it still fits unsigned arguments, which async-graphql checks before any
+                // resolver runs.
+                "Int" | "Float" if self.bad => "0".into(),
                 "ID" => {
                     call.has_id = true;
                     let ty = self.id_type(name, field, ret);
@@ -481,6 +490,27 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
         }
     }
     assert_eq!(query_checks, 6 * queries.len());
+    // Refused before the arguments are read: invalid ones change nothing.
+    let bad = Gen { bad: true, ..Gen::new(&types, &demo) };
+    let mut refused_bad = 0;
+    for (role, token) in &staff {
+        let refused: Vec<(&str, Call)> = queries
+            .iter()
+            .filter(|f| !allowed(f["name"].as_str().unwrap(), *role))
+            .enumerate()
+            .map(|(i, f)| (f["name"].as_str().unwrap(), bad.call(&format!("q{i}"), f, &typename(&types, f))))
+            .collect();
+        let calls: Vec<Call> = refused.iter().map(|(_, c)| c.clone()).collect();
+        if calls.is_empty() {
+            continue;
+        }
+        let r = exec(&app, Some(token), false, &calls).await;
+        for (i, (name, _)) in refused.iter().enumerate() {
+            let alias = format!("q{i}");
+            assert_eq!(codes(&r, &alias), ["FORBIDDEN"], "{role:?} may not call {name}: {:#}", errors(&r, &alias));
+            refused_bad += 1;
+        }
+    }
 
     // 2. Every mutation, for every role, on a tenant of the sweep's own (one user per role,
     // a few objects): the refused calls first, which change nothing, then the allowed ones,
@@ -520,7 +550,8 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
     let gen = Gen::new(&types, &scratch);
     let before = fingerprint(&app, &t.token, &types, &[]).await;
     let mut refused = 0;
-    for (role, token, _) in &scratch_staff {
+    let bad = Gen { bad: true, ..Gen::new(&types, &scratch) };
+    for ((role, token, _), gen) in scratch_staff.iter().flat_map(|s| [(s, &gen), (s, &bad)]) {
         let forbidden: Vec<(&str, Call)> = ordered
             .iter()
             .filter(|f| !allowed(f["name"].as_str().unwrap(), *role))
@@ -534,7 +565,8 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
         let r = exec(&app, Some(token), true, &calls).await;
         for (i, (name, _)) in forbidden.iter().enumerate() {
             let alias = format!("m{i}");
-            assert_eq!(codes(&r, &alias), ["FORBIDDEN"], "{role:?} may not call {name}: {r:#}");
+            let bad = if gen.bad { " (invalid arguments)" } else { "" };
+            assert_eq!(codes(&r, &alias), ["FORBIDDEN"], "{role:?} may not call {name}{bad}: {:#}", errors(&r, &alias));
             refused += 1;
         }
     }
@@ -565,7 +597,8 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
     let expected: usize =
         Role::ALL.iter().map(|r| mutations.iter().filter(|f| allowed(f["name"].as_str().unwrap(), *r)).count()).sum();
     assert_eq!(accepted, expected);
-    assert_eq!(accepted + refused, 6 * mutations.len());
+    // Each refused call twice: with generated arguments and with invalid ones.
+    assert_eq!(accepted + refused / 2, 6 * mutations.len());
     eprintln!("sweep: {} mutations succeeded with generated arguments: {succeeded:?}", succeeded.len());
 
     // 3. Another tenant's IDs: every root field and mutation taking an ID, called by the owner
@@ -712,7 +745,7 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
         }
     }
     eprintln!(
-        "sweep: {} root query fields and {} mutations for {} roles ({query_checks} query calls, {refused} refused and \
+        "sweep: {} root query fields and {} mutations for {} roles ({query_checks} query calls and {refused_bad} refused ones with invalid arguments, {refused} refused (half with invalid arguments) and \
          {accepted} allowed mutation calls, {} succeeded); other tenant's IDs through {} query field arguments and {} mutation arguments; {nested} nested objects under {} single-object root fields \
          checked (types without a root field of their own: {hidden_types:?})",
         queries.len(),
