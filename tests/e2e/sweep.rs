@@ -162,7 +162,9 @@ impl<'a> Gen<'a> {
         } else if l.contains("phone") {
             "+15550100".into()
         } else if l.contains("ip") || l.contains("host") || l.contains("address") && !l.contains("email") {
-            "192.0.2.10".into()
+            // NAS addresses are unique across tenants (and runs on one PostgreSQL database).
+            let u: u128 = unique().parse().unwrap();
+            format!("10.{}.{}.{}", (u >> 16) % 256, (u >> 8) % 256, u % 254 + 1)
         } else if l.contains("mac") {
             "00:11:22:33:44:55".into()
         } else if l == "language" {
