@@ -7,6 +7,7 @@
 use crate::graph::{demo_app, demo_ids, named, Types, ROLES, STALE};
 use crate::*;
 use async_graphql::{UploadValue, Variables};
+use futures::StreamExt;
 use isp_api::access::{Access, ROOT_FIELDS};
 use isp_core::auth::{Action, Role};
 use isp_core::config::GraphqlConfig;
@@ -514,6 +515,43 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
         }
     }
 
+    // Without a token every root field but the public ones is UNAUTHENTICATED (the public
+    // ones sign up and in: not called here, to create nothing).
+    let mut anonymous = 0;
+    for (fields, mutation) in [(&queries, false), (&mutations, true)] {
+        let signed: Vec<&Value> =
+            fields.iter().filter(|f| rule(f["name"].as_str().unwrap()) != Access::Public).collect();
+        let calls: Vec<Call> =
+            signed.iter().enumerate().map(|(i, f)| bad.call(&format!("a{i}"), f, &typename(&types, f))).collect();
+        let r = exec(&app, None, mutation, &calls).await;
+        for (i, f) in signed.iter().enumerate() {
+            let alias = format!("a{i}");
+            assert_eq!(codes(&r, &alias), ["UNAUTHENTICATED"], "{}: {:#}", f["name"], errors(&r, &alias));
+            anonymous += 1;
+        }
+    }
+    let public = ROOT_FIELDS.iter().filter(|(_, _, a)| *a == Access::Public).count();
+    assert_eq!(anonymous + public, queries.len() + mutations.len());
+    // The subscription: every role may listen (each change is filtered by its kind's read
+    // action); without a token the stream ends at once with UNAUTHENTICATED.
+    let subscriptions: Vec<&str> = types.fields("SubscriptionRoot").map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(subscriptions, ["changes"], "a new subscription field needs a case here");
+    for token in staff.iter().map(|(_, t)| Some(t.as_str())).chain([None]) {
+        let (schema, _) = isp_api::schema::build_pair(app.ctx.clone(), &app.ctx.config.graphql);
+        let mut req = async_graphql::Request::new("subscription { changes { kind id } }");
+        req.data = isp_api::caller_data(&app.ctx, token, unique_ip());
+        let mut stream = schema.execute_stream(req);
+        let first = tokio::time::timeout(std::time::Duration::from_millis(100), stream.next()).await;
+        match (token, first) {
+            (Some(_), Err(_elapsed)) => {}
+            (None, Ok(Some(r))) => {
+                let r = serde_json::to_value(r).unwrap();
+                assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r:#}");
+            }
+            (_, other) => panic!("changes as {token:?}: {:?}", other.map(|r| r.map(|r| r.errors))),
+        }
+    }
+
     // 2. Every mutation, for every role, on a tenant of the sweep's own (one user per role,
     // a few objects): the refused calls first, which change nothing, then the allowed ones,
     // which are never FORBIDDEN; destructive ones run last within each role's operation.
@@ -748,7 +786,7 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
     }
     eprintln!(
         "sweep: {} root query fields and {} mutations for {} roles ({query_checks} query calls and {refused_bad} refused ones with invalid arguments, {refused} refused (half with invalid arguments) and \
-         {accepted} allowed mutation calls, {} succeeded); other tenant's IDs through {} query field arguments and {} mutation arguments; {nested} nested objects under {} single-object root fields \
+         {accepted} allowed mutation calls, {} succeeded; {anonymous} calls without a token); other tenant's IDs through {} query field arguments and {} mutation arguments; {nested} nested objects under {} single-object root fields \
          checked (types without a root field of their own: {hidden_types:?})",
         queries.len(),
         mutations.len(),
