@@ -1,6 +1,7 @@
 //! Who may call each root field: one table ([`ROOT_FIELDS`]) that every root resolver checks
-//! first, through [`root`], before it reads its arguments, and that the role × field sweep
-//! (tests/e2e/sweep.rs) compares with the schema and with the roles matrix.
+//! first, through [`root`] (or [`public`] for signing up and in), before it reads its
+//! arguments, and that the role × field sweep (tests/e2e/sweep.rs) compares with the schema
+//! and with the roles matrix.
 //!
 //! A root field missing from the table answers INTERNAL (and fails the sweep), so a new field
 //! cannot be reached without saying who may call it. Nested object fields check the read action
