@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod body;
 pub mod contract;
 mod doc_cache;

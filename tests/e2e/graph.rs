@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The demo's staff, one per role (README: demo logins).
-const ROLES: [&str; 6] = [
+pub(crate) const ROLES: [&str; 6] = [
     "admin@demo-isp.com",
     "ops@demo-isp.com",
     "manager@demo-isp.com",
@@ -22,26 +22,28 @@ const ROLES: [&str; 6] = [
 static SEEDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Why demo data may be missing on PostgreSQL although the seed writes it.
-const STALE: &str =
+pub(crate) const STALE: &str =
     "(the demo is seeded once per database: one seeded by an older build stays; use a fresh TEST_DATABASE_URL)";
 
 /// A server with the demo data (seeded once per database: on PostgreSQL the tests share one).
-async fn demo_app() -> TestApp {
+pub(crate) async fn demo_app() -> TestApp {
     let app = spawn_app().await;
     let _one_at_a_time = SEEDING.lock().await;
     isp_core::seed::demo(&app.ctx).await.expect("seed the demo");
     app
 }
 
-const INTROSPECTION: &str = r#"{ __schema { types { name kind interfaces { name }
+const INTROSPECTION: &str = r#"{ __schema { types { name kind interfaces { name } enumValues { name }
+  inputFields { name defaultValue type { ...T } }
   fields { name args { name defaultValue type { ...T } } type { ...T } } } } }
-  fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+  fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name } } } } } } }"#;
 
 /// The schema's types by name, from introspection.
-struct Types(BTreeMap<String, Value>);
+pub(crate) struct Types(pub(crate) BTreeMap<String, Value>);
 
 /// A field's named type (wrappers removed) and whether it is a list.
-fn named(t: &Value) -> (&str, &str, bool) {
+pub(crate) fn named(t: &Value) -> (&str, &str, bool) {
     let mut t = t;
     let mut list = false;
     while t["name"].is_null() {
@@ -52,18 +54,18 @@ fn named(t: &Value) -> (&str, &str, bool) {
 }
 
 impl Types {
-    async fn of(app: &TestApp, token: &str) -> Self {
+    pub(crate) async fn of(app: &TestApp, token: &str) -> Self {
         let d = app.ok(token, INTROSPECTION, json!({})).await;
         let types = d["__schema"]["types"].as_array().unwrap();
         Self(types.iter().map(|t| (t["name"].as_str().unwrap().to_string(), t.clone())).collect())
     }
 
-    fn fields<'a>(&'a self, ty: &str) -> impl Iterator<Item = &'a Value> {
+    pub(crate) fn fields<'a>(&'a self, ty: &str) -> impl Iterator<Item = &'a Value> {
         self.0[ty]["fields"].as_array().into_iter().flatten()
     }
 
     /// The root list fields: Query fields returning a `...Connection`, with their node type.
-    fn connections(&self) -> Vec<(String, String, Vec<String>)> {
+    pub(crate) fn connections(&self) -> Vec<(String, String, Vec<String>)> {
         self.fields("Query")
             .filter_map(|f| {
                 let (_, conn, _) = named(&f["type"]);
@@ -85,7 +87,7 @@ impl Types {
     }
 
     /// Object types with an `id: ID!` field.
-    fn with_ids(&self) -> BTreeSet<String> {
+    pub(crate) fn with_ids(&self) -> BTreeSet<String> {
         self.0
             .iter()
             .filter(|(n, t)| t["kind"] == "OBJECT" && !n.starts_with("__"))
@@ -98,7 +100,13 @@ impl Types {
     /// arguments; nested lists of a connection take `first: 2`. With `fragments`, each level
     /// is a named fragment spread plus an inline fragment, and the first nested object is
     /// asked for twice (merged by the resolvers) — in both modes, so the answers compare.
-    fn select(&self, ty: &str, depth: usize, fragments: bool, defs: &mut BTreeMap<String, String>) -> String {
+    pub(crate) fn select(
+        &self,
+        ty: &str,
+        depth: usize,
+        fragments: bool,
+        defs: &mut BTreeMap<String, String>,
+    ) -> String {
         let mut scalars = Vec::new();
         let mut objects = Vec::new();
         for f in self.fields(ty) {
@@ -137,7 +145,7 @@ impl Types {
 }
 
 /// `value` with object keys sorted and errors in a stable order, for comparing answers.
-fn canon(value: &Value) -> Value {
+pub(crate) fn canon(value: &Value) -> Value {
     match value {
         Value::Object(m) => {
             let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, canon(v))).collect();
@@ -345,69 +353,7 @@ async fn every_object_with_an_id_is_a_node_found_by_its_id_and_only_in_its_tenan
         let interfaces = types.0[ty]["interfaces"].as_array().unwrap();
         assert!(interfaces.iter().any(|i| i["name"] == "Node"), "{ty} has an id but does not implement Node");
     }
-    // Collect the IDs the demo data holds: every list, two levels deep, the tenant, and what
-    // hangs off each customer.
-    let mut found: BTreeMap<String, String> = BTreeMap::new();
-    fn collect(v: &Value, found: &mut BTreeMap<String, String>) {
-        match v {
-            Value::Object(m) => {
-                if let (Some(Value::String(t)), Some(Value::String(id))) = (m.get("__typename"), m.get("id")) {
-                    found.entry(t.clone()).or_insert_with(|| id.clone());
-                }
-                m.values().for_each(|v| collect(v, found));
-            }
-            Value::Array(a) => a.iter().for_each(|v| collect(v, found)),
-            _ => {}
-        }
-    }
-    // The demo subscriber with usage recorded.
-    let sub = app
-        .ok(&owner, r#"{ subscriptions(first: 1, filter: { search: "demo-capped" }) { nodes { id } } }"#, json!({}))
-        .await;
-    let sub_id = sub["subscriptions"]["nodes"][0]["id"].as_str().unwrap().to_string();
-    for (field, node, required) in types.connections() {
-        let args = if required.is_empty() { String::new() } else { format!("(subscriptionId: \"{sub_id}\")") };
-        let mut defs = BTreeMap::new();
-        let sel = types.select(&node, 2, false, &mut defs);
-        let d = app.ok(&owner, &format!("{{ {field}{args} {{ nodes {sel} }} }}"), json!({})).await;
-        collect(&d, &mut found);
-    }
-    let d = app.ok(&owner, "{ tenant { __typename id } me { __typename id } }", json!({})).await;
-    collect(&d, &mut found);
-    // Plain lists (not connections) whose objects have IDs.
-    let d = app.ok(&owner, "{ notificationTemplates { __typename id } }", json!({})).await;
-    collect(&d, &mut found);
-    // Ticket attachments hang off messages, deeper than the lists are walked.
-    let d = app
-        .ok(&owner, "{ tickets(first: 100) { nodes { messages { attachments { __typename id } } } } }", json!({}))
-        .await;
-    collect(&d, &mut found);
-    let d = app.ok(&owner, "{ imports { __typename id } }", json!({})).await;
-    collect(&d, &mut found);
-    // What only a customer leads to (balances with their pending charges, statements): asked
-    // of every customer.
-    let d = app.ok(&owner, "{ customers(first: 100) { nodes { id } } }", json!({})).await;
-    let customers: Vec<&str> =
-        d["customers"]["nodes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    for f in types.fields("Query") {
-        let required: Vec<&str> = f["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["type"]["kind"] == "NON_NULL" && a["defaultValue"].is_null())
-            .map(|a| a["name"].as_str().unwrap())
-            .collect();
-        if required != ["customerId"] {
-            continue;
-        }
-        let (kind, inner, _) = named(&f["type"]);
-        let sel = if kind == "OBJECT" { types.select(inner, 2, false, &mut BTreeMap::new()) } else { String::new() };
-        let name = f["name"].as_str().unwrap();
-        let fields: Vec<String> =
-            customers.iter().enumerate().map(|(i, id)| format!("c{i}: {name}(customerId: \"{id}\") {sel}")).collect();
-        let d = app.ok(&owner, &format!("{{ {} }}", fields.join(" ")), json!({})).await;
-        collect(&d, &mut found);
-    }
+    let found = demo_ids(&app, &owner, &types).await;
     let missing: Vec<&String> = with_ids.iter().filter(|t| !found.contains_key(*t)).collect();
     assert!(missing.is_empty(), "the demo holds no object of {missing:?} {STALE}");
     let q = "query($id: ID!) { node(id: $id) { __typename id } }";
@@ -427,4 +373,73 @@ async fn every_object_with_an_id_is_a_node_found_by_its_id_and_only_in_its_tenan
     let audit = &found["AuditEntry"];
     let r = app.gql(Some(&support), q, json!({"id": audit})).await;
     assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
+}
+
+/// One ID of every type the demo data holds, by type name: every list two levels deep, the
+/// tenant, the caller, and what hangs off each customer (as `owner`, who may read them all).
+pub(crate) async fn demo_ids(app: &TestApp, owner: &str, types: &Types) -> BTreeMap<String, String> {
+    // Collect the IDs the demo data holds: every list, two levels deep, the tenant, and what
+    // hangs off each customer.
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    fn collect(v: &Value, found: &mut BTreeMap<String, String>) {
+        match v {
+            Value::Object(m) => {
+                if let (Some(Value::String(t)), Some(Value::String(id))) = (m.get("__typename"), m.get("id")) {
+                    found.entry(t.clone()).or_insert_with(|| id.clone());
+                }
+                m.values().for_each(|v| collect(v, found));
+            }
+            Value::Array(a) => a.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    // The demo subscriber with usage recorded.
+    let sub = app
+        .ok(owner, r#"{ subscriptions(first: 1, filter: { search: "demo-capped" }) { nodes { id } } }"#, json!({}))
+        .await;
+    let sub_id = sub["subscriptions"]["nodes"][0]["id"].as_str().unwrap().to_string();
+    for (field, node, required) in types.connections() {
+        let args = if required.is_empty() { String::new() } else { format!("(subscriptionId: \"{sub_id}\")") };
+        let mut defs = BTreeMap::new();
+        let sel = types.select(&node, 2, false, &mut defs);
+        let d = app.ok(owner, &format!("{{ {field}{args} {{ nodes {sel} }} }}"), json!({})).await;
+        collect(&d, &mut found);
+    }
+    let d = app.ok(owner, "{ tenant { __typename id } me { __typename id } }", json!({})).await;
+    collect(&d, &mut found);
+    // Plain lists (not connections) whose objects have IDs.
+    let d = app.ok(owner, "{ notificationTemplates { __typename id } }", json!({})).await;
+    collect(&d, &mut found);
+    // Ticket attachments hang off messages, deeper than the lists are walked.
+    let d = app
+        .ok(owner, "{ tickets(first: 100) { nodes { messages { attachments { __typename id } } } } }", json!({}))
+        .await;
+    collect(&d, &mut found);
+    let d = app.ok(owner, "{ imports { __typename id } }", json!({})).await;
+    collect(&d, &mut found);
+    // What only a customer leads to (balances with their pending charges, statements): asked
+    // of every customer.
+    let d = app.ok(owner, "{ customers(first: 100) { nodes { id } } }", json!({})).await;
+    let customers: Vec<&str> =
+        d["customers"]["nodes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    for f in types.fields("Query") {
+        let required: Vec<&str> = f["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["type"]["kind"] == "NON_NULL" && a["defaultValue"].is_null())
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        if required != ["customerId"] {
+            continue;
+        }
+        let (kind, inner, _) = named(&f["type"]);
+        let sel = if kind == "OBJECT" { types.select(inner, 2, false, &mut BTreeMap::new()) } else { String::new() };
+        let name = f["name"].as_str().unwrap();
+        let fields: Vec<String> =
+            customers.iter().enumerate().map(|(i, id)| format!("c{i}: {name}(customerId: \"{id}\") {sel}")).collect();
+        let d = app.ok(owner, &format!("{{ {} }}", fields.join(" ")), json!({})).await;
+        collect(&d, &mut found);
+    }
+    found
 }

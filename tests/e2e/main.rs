@@ -45,6 +45,7 @@ mod roles;
 mod schema;
 mod schema_parity;
 mod smoke;
+mod sweep;
 mod validation;
 mod ws;
 

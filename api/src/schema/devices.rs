@@ -3,14 +3,13 @@
 
 use super::radius::Nas;
 use super::{connection, core, Conn, ListCount};
+use crate::access::root;
 use crate::error::{found, Gql};
 use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
-use crate::request::require;
 use crate::schema::request_loaders;
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
-use isp_core::auth::Action;
 use isp_core::clock::from_ms;
 use isp_core::patch::Patch;
 use isp_core::store::devices::{self, Device as DeviceRow, DeviceKind, Transport};
@@ -200,7 +199,7 @@ impl DeviceQuery {
         before: Option<String>,
         kind: Option<DeviceKind>,
     ) -> async_graphql::Result<Conn<Device>> {
-        let a = require(ctx, Action::DeviceRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
         let page = devices::list(&db, t, kind, &args).await.gql()?;
@@ -210,7 +209,7 @@ impl DeviceQuery {
 
     /// One device; null when not in the caller's tenant.
     async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Device>>> {
-        let a = require(ctx, Action::DeviceRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Device", "id")?;
         Ok(found(devices::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Device)))
     }
@@ -226,7 +225,7 @@ impl DeviceQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<DeviceJob>> {
-        let a = require(ctx, Action::JobRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
         let page = jobs::list(&db, t, status, &args).await.gql()?;
@@ -243,7 +242,7 @@ pub struct DeviceMutation;
 impl DeviceMutation {
     /// Registers a router or OLT.
     async fn create_device(&self, ctx: &Context<'_>, input: CreateDeviceInput) -> async_graphql::Result<Fast<Device>> {
-        let a = require(ctx, Action::DeviceWrite)?;
+        let a = root(ctx)?;
         let p = DevicePatch {
             name: Some(input.name),
             kind: Some(input.kind),
@@ -266,7 +265,7 @@ impl DeviceMutation {
         id: ID,
         input: UpdateDeviceInput,
     ) -> async_graphql::Result<Fast<Device>> {
-        let a = require(ctx, Action::DeviceWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Device", "id")?;
         let nas_id = input.nas_id.try_map(|n| ids::decode(&n, "Nas", "nasId"))?;
         let p = DevicePatch {
@@ -287,14 +286,14 @@ impl DeviceMutation {
     /// Removes a device; CONFLICT while it has pending jobs or serves a subscription that is
     /// not cancelled (disable it instead). Returns the removed device.
     async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Device>> {
-        let a = require(ctx, Action::DeviceWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Device", "id")?;
         isp_core::workflows::devices::delete(core(ctx), a, id).await.gql().map(fast(Device))
     }
 
     /// Puts a dead job back in the queue with its attempts reset; CONFLICT unless it is DEAD.
     async fn retry_device_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<DeviceJob>> {
-        let a = require(ctx, Action::JobRetry)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "DeviceJob", "id")?;
         isp_core::workflows::jobs::retry(core(ctx), a, id).await.gql().map(fast(DeviceJob))
     }

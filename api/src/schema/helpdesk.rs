@@ -4,6 +4,7 @@
 
 use super::types::{Customer, Subscription};
 use super::{connection, core, request_loaders, Conn, ListCount};
+use crate::access::root;
 use crate::error::{invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids::{self, page_args};
@@ -483,7 +484,7 @@ impl HelpdeskQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Ticket>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = filter_of(filter.unwrap_or_default())?;
         let sort = order_by.unwrap_or(TicketSort::CreatedAtDesc);
@@ -504,35 +505,35 @@ impl HelpdeskQuery {
 
     /// One ticket; null when not in the caller's tenant.
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Ticket>>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Ticket", "id")?;
         Ok(tickets::find(&core(ctx).db, a.tenant_id, id).await.gql()?.map(fast(Ticket)))
     }
 
     /// The tenant's ticket categories by name.
     async fn ticket_categories(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<TicketCategory>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let rows = settings::categories(&core(ctx).db, a.tenant_id).await.gql()?;
         Ok(FastList(rows.into_iter().map(TicketCategory).collect()))
     }
 
     /// The tenant's teams (queues) by name.
     async fn ticket_teams(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<TicketTeam>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let rows = settings::teams(&core(ctx).db, a.tenant_id).await.gql()?;
         Ok(FastList(rows.into_iter().map(TicketTeam).collect()))
     }
 
     /// The tenant's SLA policies.
     async fn sla_policies(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<SlaPolicy>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let rows = settings::policies(&core(ctx).db, a.tenant_id).await.gql()?;
         Ok(FastList(rows.into_iter().map(SlaPolicy).collect()))
     }
 
     /// When the tenant works (office hours, Monday-Friday 09:00-17:00, until it sets its own).
     async fn business_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<BusinessHours>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let c = core(ctx);
         let mut tx = c.db.begin().await.gql()?;
         let s = isp_core::helpdesk::schedule(&mut tx, a.tenant_id).await.gql()?;
@@ -556,7 +557,7 @@ impl HelpdeskQuery {
         from: String,
         to: String,
     ) -> async_graphql::Result<Fast<TicketReport>> {
-        let a = require(ctx, Action::TicketRead)?;
+        let a = root(ctx)?;
         let date = |v: &str, f: &str| {
             NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| invalid(f, "must be a date YYYY-MM-DD"))
         };
@@ -625,7 +626,7 @@ pub struct HelpdeskMutation;
 impl HelpdeskMutation {
     /// Opens a ticket; its due times come from the SLA policy of its priority (and plan).
     async fn create_ticket(&self, ctx: &Context<'_>, input: CreateTicketInput) -> async_graphql::Result<Fast<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let n = NewTicket {
             subject: input.subject,
             body: input.body,
@@ -684,7 +685,7 @@ impl HelpdeskMutation {
         assignee_id: Patch<ID>,
         team_id: Patch<ID>,
     ) -> async_graphql::Result<Fast<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Ticket", "id")?;
         let u = patch_id(assignee_id, "StaffUser", "assigneeId")?;
         let t = patch_id(team_id, "TicketTeam", "teamId")?;
@@ -699,7 +700,7 @@ impl HelpdeskMutation {
         assignee_id: Patch<ID>,
         team_id: Patch<ID>,
     ) -> async_graphql::Result<FastList<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let list = decode_all(&ids, "Ticket", "ids")?;
         let u = patch_id(assignee_id, "StaffUser", "assigneeId")?;
         let t = patch_id(team_id, "TicketTeam", "teamId")?;
@@ -715,7 +716,7 @@ impl HelpdeskMutation {
         id: ID,
         status: TicketStatus,
     ) -> async_graphql::Result<Fast<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Ticket", "id")?;
         wf::set_status(core(ctx), a, id, status).await.gql().map(fast(Ticket))
     }
@@ -727,7 +728,7 @@ impl HelpdeskMutation {
         id: ID,
         priority: TicketPriority,
     ) -> async_graphql::Result<Fast<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Ticket", "id")?;
         wf::set_priority(core(ctx), a, id, priority).await.gql().map(fast(Ticket))
     }
@@ -739,7 +740,7 @@ impl HelpdeskMutation {
         target_id: ID,
         source_ids: Vec<ID>,
     ) -> async_graphql::Result<Fast<Ticket>> {
-        let a = require(ctx, Action::TicketWrite)?;
+        let a = root(ctx)?;
         let target = ids::decode(&target_id, "Ticket", "targetId")?;
         let sources = decode_all(&source_ids, "Ticket", "sourceIds")?;
         wf::merge(core(ctx), a, target, &sources).await.gql().map(fast(Ticket))
@@ -751,7 +752,7 @@ impl HelpdeskMutation {
         ctx: &Context<'_>,
         name: String,
     ) -> async_graphql::Result<Fast<TicketCategory>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         hd::create_category(core(ctx), a, &name).await.gql().map(fast(TicketCategory))
     }
 
@@ -762,7 +763,7 @@ impl HelpdeskMutation {
         id: ID,
         name: String,
     ) -> async_graphql::Result<Fast<TicketCategory>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "TicketCategory", "id")?;
         hd::rename_category(core(ctx), a, id, &name).await.gql().map(fast(TicketCategory))
     }
@@ -774,7 +775,7 @@ impl HelpdeskMutation {
         name: String,
         lead_id: Option<ID>,
     ) -> async_graphql::Result<Fast<TicketTeam>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let lead = ids::decode_opt(&lead_id, "StaffUser", "leadId")?;
         hd::create_team(core(ctx), a, &name, lead).await.gql().map(fast(TicketTeam))
     }
@@ -787,7 +788,7 @@ impl HelpdeskMutation {
         name: String,
         lead_id: Option<ID>,
     ) -> async_graphql::Result<Fast<TicketTeam>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "TicketTeam", "id")?;
         let lead = ids::decode_opt(&lead_id, "StaffUser", "leadId")?;
         hd::update_team(core(ctx), a, id, &name, lead).await.gql().map(fast(TicketTeam))
@@ -796,7 +797,7 @@ impl HelpdeskMutation {
     /// Sets the SLA targets of a priority (and plan) for tickets created or re-prioritised
     /// from now on (owner, admin).
     async fn set_sla_policy(&self, ctx: &Context<'_>, input: SlaPolicyInput) -> async_graphql::Result<Fast<SlaPolicy>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let p = PolicyInput {
             priority: input.priority,
             plan_id: ids::decode_opt(&input.plan_id, "Plan", "planId")?,
@@ -815,7 +816,7 @@ impl HelpdeskMutation {
         priority: TicketPriority,
         plan_id: Option<ID>,
     ) -> async_graphql::Result<bool> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let plan = ids::decode_opt(&plan_id, "Plan", "planId")?;
         hd::remove_policy(core(ctx), a, priority, plan).await.gql()?;
         Ok(true)
@@ -829,7 +830,7 @@ impl HelpdeskMutation {
         week: Vec<Vec<WorkingRange>>,
         holidays: Option<Vec<Holiday>>,
     ) -> async_graphql::Result<Fast<BusinessHours>> {
-        let a = require(ctx, Action::HelpdeskSettings)?;
+        let a = root(ctx)?;
         let days: Vec<Vec<(u32, u32)>> =
             week.iter().map(|d| d.iter().map(|r| (r.start_minute, r.end_minute)).collect()).collect();
         let days: [Vec<(u32, u32)>; 7] =
@@ -847,7 +848,7 @@ async fn message_with(
     body: String,
     attachments: Option<Vec<Upload>>,
 ) -> async_graphql::Result<Fast<Ticket>> {
-    let a = require(ctx, Action::TicketWrite)?;
+    let a = root(ctx)?;
     let id = ids::decode(&id, "Ticket", "id")?;
     let mut files = Vec::new();
     for (i, u) in attachments.unwrap_or_default().iter().enumerate() {
@@ -857,7 +858,7 @@ async fn message_with(
 }
 
 async fn message(ctx: &Context<'_>, id: ID, kind: MessageKind, body: String) -> async_graphql::Result<Fast<Ticket>> {
-    let a = require(ctx, Action::TicketWrite)?;
+    let a = root(ctx)?;
     let id = ids::decode(&id, "Ticket", "id")?;
     wf::add_message(core(ctx), a, id, kind, &body).await.gql().map(|(t, _)| Fast(Ticket(t)))
 }

@@ -2,12 +2,11 @@
 //! request spec and returns the dry run's report, or the report and the import job that
 //! writes the valid rows in the background (`importJob`, `imports`, the IMPORT change).
 
+use crate::access::root;
 use crate::error::{found, Gql};
 use crate::ids;
-use crate::request::require;
 use async_graphql::{Context, Enum, Object, SimpleObject, Upload, ID};
 use chrono::{DateTime, Utc};
-use isp_core::auth::Action;
 use isp_core::clock::from_ms;
 use isp_core::import::{self, mapping::Mapping, Format, Report, Request, RowError};
 use isp_core::store::imports::{Import, ImportStatus, OnDuplicate};
@@ -167,7 +166,7 @@ pub struct ImportQuery;
 impl ImportQuery {
     /// One import of the caller's tenant, with its progress.
     async fn import_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ImportJob>> {
-        let actor = require(ctx, Action::CustomerImport)?;
+        let actor = root(ctx)?;
         let id = ids::decode(&id, "ImportJob", "id")?;
         Ok(found(import::get(ctx.data::<Ctx>()?, actor, id).await)?.map(ImportJob))
     }
@@ -178,7 +177,7 @@ impl ImportQuery {
         ctx: &Context<'_>,
         #[graphql(default = 20, validator(minimum = 1, maximum = 500))] first: i64,
     ) -> async_graphql::Result<Vec<ImportJob>> {
-        let actor = require(ctx, Action::CustomerImport)?;
+        let actor = root(ctx)?;
         Ok(import::list(ctx.data::<Ctx>()?, actor, first).await.gql()?.into_iter().map(ImportJob).collect())
     }
 }
@@ -213,7 +212,7 @@ impl ImportMutation {
         #[graphql(desc = "Extra files of the format: phpNuxBill recharges; daloRADIUS userinfo, radusergroup.")]
         extra_files: Option<Vec<Upload>>,
     ) -> async_graphql::Result<ImportReport> {
-        let actor = require(ctx, Action::CustomerImport)?;
+        let actor = root(ctx)?;
         let mut req = Request::new("", Vec::new());
         req.file = read_upload(ctx, &file)?;
         req.extra = extra_files.unwrap_or_default().iter().map(|u| read_upload(ctx, u)).collect::<Result<_, _>>()?;
@@ -235,7 +234,7 @@ impl ImportMutation {
     /// Removes every customer and subscription an import created (refused once they have
     /// invoices, sessions or tickets, or when the import updated existing records).
     async fn rollback_import(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ImportJob> {
-        let actor = require(ctx, Action::CustomerImport)?;
+        let actor = root(ctx)?;
         let id = ids::decode(&id, "ImportJob", "id")?;
         Ok(ImportJob(import::rollback(ctx.data::<Ctx>()?, actor, id).await.gql()?))
     }

@@ -263,3 +263,33 @@ impl ListCount {
         self.0.clone().await.map(|c| c.exact).map_err(crate::error::to_gql)
     }
 }
+
+/// The access table (`crate::access`) against the schema: it lives here, not in `access`,
+/// because `access` must not depend on the schema it guards.
+#[cfg(test)]
+mod access_tests {
+    use super::sdl;
+
+    #[test]
+    fn every_root_field_of_the_sdl_has_a_rule_and_every_rule_a_field() {
+        let sdl = sdl();
+        let doc = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+        let mut fields = Vec::new();
+        for def in doc.definitions {
+            if let async_graphql::parser::types::TypeSystemDefinition::Type(t) = def {
+                let name = t.node.name.node.to_string();
+                if let async_graphql::parser::types::TypeKind::Object(o) = &t.node.kind {
+                    if ["Query", "Mutation", "SubscriptionRoot"].contains(&name.as_str()) {
+                        fields.extend(o.fields.iter().map(|f| (name.clone(), f.node.name.node.to_string())));
+                    }
+                }
+            }
+        }
+        let mut rules: Vec<(String, String)> =
+            crate::access::ROOT_FIELDS.iter().map(|(r, f, _)| (r.to_string(), f.to_string())).collect();
+        fields.sort();
+        rules.sort();
+        assert_eq!(fields, rules);
+        assert!(fields.len() > 100, "{} root fields", fields.len());
+    }
+}

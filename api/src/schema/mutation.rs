@@ -4,12 +4,12 @@
 use super::core;
 use super::inputs::*;
 use super::types::*;
+use crate::access::{public, root};
 use crate::error::Gql;
 use crate::fast::{fast, Fast};
 use crate::ids;
-use crate::request::{actor, ip, require};
+use crate::request::ip;
 use async_graphql::{Context, Object, ID};
-use isp_core::auth::Action;
 use isp_core::patch::Patch;
 use isp_core::store::plans::PlanInput;
 use isp_core::store::subscriptions::SubscriptionStatus;
@@ -31,6 +31,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: Registration,
     ) -> async_graphql::Result<Fast<AuthPayload>> {
+        public(ctx)?;
         staff::register_tenant(core(ctx), &input, Some(ip(ctx))).await.gql().map(|s| Fast(s.into()))
     }
 
@@ -43,6 +44,7 @@ impl CoreMutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<Fast<AuthPayload>> {
+        public(ctx)?;
         staff::login(core(ctx), &tenant, &email, &password, ip(ctx)).await.gql().map(|s| Fast(s.into()))
     }
 
@@ -53,12 +55,13 @@ impl CoreMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> async_graphql::Result<Fast<AuthPayload>> {
+        public(ctx)?;
         staff::refresh(core(ctx), &refresh_token, Some(ip(ctx))).await.gql().map(|s| Fast(s.into()))
     }
 
     /// Ends the session the refresh token belongs to.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<bool> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         staff::logout(core(ctx), a, &refresh_token).await.gql()?;
         Ok(true)
     }
@@ -70,14 +73,14 @@ impl CoreMutation {
         current_password: String,
         new_password: String,
     ) -> async_graphql::Result<bool> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         staff::change_password(core(ctx), a, &current_password, &new_password).await.gql()?;
         Ok(true)
     }
 
     /// Changes the caller's tenant (owner and admin).
     async fn update_tenant(&self, ctx: &Context<'_>, input: TenantPatch) -> async_graphql::Result<Fast<Tenant>> {
-        let a = require(ctx, Action::TenantUpdate)?;
+        let a = root(ctx)?;
         let t = isp_core::workflows::tenants::update(core(ctx), a, input).await.gql()?;
         if let Some(cache) = ctx.data_opt::<super::CurrencyCache>() {
             cache.forget(a.tenant_id);
@@ -91,7 +94,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: CreateStaffUserInput,
     ) -> async_graphql::Result<Fast<StaffUser>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         staff::create_staff(core(ctx), a, &input.email, &input.name, input.role, &input.password)
             .await
             .gql()
@@ -104,7 +107,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: UpdateStaffUserInput,
     ) -> async_graphql::Result<Fast<StaffUser>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&input.id, "StaffUser", "id")?;
         staff::update_staff(
             core(ctx),
@@ -126,7 +129,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: CreateCustomerInput,
     ) -> async_graphql::Result<Fast<Customer>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let p = CustomerPatch {
             name: Some(input.name),
             email: Patch::set_or_clear(input.email),
@@ -145,34 +148,34 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: UpdateCustomerInput,
     ) -> async_graphql::Result<Fast<Customer>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&input.id, "Customer", "id")?;
         isp_core::workflows::customers::update(core(ctx), a, id, &input.changes).await.gql().map(fast(Customer))
     }
 
     /// Archives a customer whose subscriptions are all cancelled.
     async fn archive_customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Customer>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Customer", "id")?;
         isp_core::workflows::customers::archive(core(ctx), a, id).await.gql().map(fast(Customer))
     }
 
     /// Creates a plan.
     async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> async_graphql::Result<Fast<Plan>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         isp_core::workflows::plans::create(core(ctx), a, &input).await.gql().map(fast(Plan))
     }
 
     /// Replaces a plan's definition; its subscriptions follow it.
     async fn update_plan(&self, ctx: &Context<'_>, id: ID, input: PlanInput) -> async_graphql::Result<Fast<Plan>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
         isp_core::workflows::plans::update(core(ctx), a, id, &input).await.gql().map(fast(Plan))
     }
 
     /// Archives a plan: existing subscriptions keep it, new ones cannot choose it.
     async fn archive_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Plan>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
         isp_core::workflows::plans::archive(core(ctx), a, id).await.gql().map(fast(Plan))
     }
@@ -183,7 +186,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: CreateSubscriptionInput,
     ) -> async_graphql::Result<Fast<Subscription>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let p = SubscriptionPatch {
             customer_id: Some(ids::decode(&input.customer_id, "Customer", "customerId")?),
             plan_id: Some(ids::decode(&input.plan_id, "Plan", "planId")?),
@@ -208,7 +211,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: UpdateSubscriptionInput,
     ) -> async_graphql::Result<Fast<Subscription>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&input.id, "Subscription", "id")?;
         let p = SubscriptionPatch {
             plan_id: ids::decode_opt(&input.plan_id, "Plan", "planId")?,
@@ -236,7 +239,7 @@ impl CoreMutation {
         status: SubscriptionStatus,
         reason: Option<String>,
     ) -> async_graphql::Result<Fast<Subscription>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         isp_core::workflows::subscriptions::change_status(core(ctx), a, id, status, reason.as_deref())
             .await
@@ -251,7 +254,7 @@ impl CoreMutation {
         id: ID,
         reason: Option<String>,
     ) -> async_graphql::Result<Fast<Subscription>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         isp_core::workflows::subscriptions::change_status(
             core(ctx),

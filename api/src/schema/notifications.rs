@@ -3,15 +3,14 @@
 //! preferences, and planned-outage announcements.
 
 use super::{connection, core, Conn, ListCount};
+use crate::access::root;
 use crate::error::{found, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids::{self, page_args};
-use crate::request::require;
 use crate::schema::request_loaders;
 use crate::schema::types::Customer;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use isp_core::auth::Action;
 use isp_core::clock::from_ms;
 use isp_core::error::CoreError;
 use isp_core::store::notifications::{
@@ -338,7 +337,7 @@ impl NotificationQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Notification>> {
-        let a = require(ctx, Action::NotifyRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = LogFilter { customer_id: ids::decode_opt(&customer_id, "Customer", "customerId")?, status };
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
@@ -349,14 +348,14 @@ impl NotificationQuery {
 
     /// The tenant's templates (the defaults it started with, as edited since).
     async fn notification_templates(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<NotificationTemplate>> {
-        let a = require(ctx, Action::NotifyRead)?;
+        let a = root(ctx)?;
         let rows = store::templates(&core(ctx).db, a.tenant_id).await.gql()?;
         Ok(FastList(rows.into_iter().map(NotificationTemplate).collect()))
     }
 
     /// The tenant's channels (never their secrets).
     async fn notification_channels(&self, ctx: &Context<'_>) -> async_graphql::Result<FastList<NotificationChannel>> {
-        let a = require(ctx, Action::NotifyConfigure)?;
+        let a = root(ctx)?;
         let rows = store::channels(&core(ctx).db, a.tenant_id).await.gql()?;
         Ok(FastList(rows.into_iter().map(NotificationChannel).collect()))
     }
@@ -368,7 +367,7 @@ impl NotificationQuery {
         ctx: &Context<'_>,
         customer_id: ID,
     ) -> async_graphql::Result<Option<NotificationPreferences>> {
-        let a = require(ctx, Action::CustomerRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&customer_id, "Customer", "customerId")?;
         let c = core(ctx);
         if found(isp_core::store::customers::get(&c.db, a.tenant_id, id).await)?.is_none() {
@@ -390,7 +389,7 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         input: NotificationChannelInput,
     ) -> async_graphql::Result<Fast<NotificationChannel>> {
-        let a = require(ctx, Action::NotifyConfigure)?;
+        let a = root(ctx)?;
         let i = ChannelInput {
             channel: input.channel,
             enabled: input.enabled,
@@ -419,14 +418,14 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         input: NotificationTemplateInput,
     ) -> async_graphql::Result<Fast<NotificationTemplate>> {
-        let a = require(ctx, Action::NotifyConfigure)?;
+        let a = root(ctx)?;
         let (e, c, l, s, b) = (input.event, input.channel, &input.language, input.subject.as_deref(), &input.body);
         wf::put_template(core(ctx), a, e, c, l, s, b).await.gql().map(fast(NotificationTemplate))
     }
 
     /// Deletes a template (its messages then use the built-in default). Returns the ID.
     async fn delete_notification_template(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let a = require(ctx, Action::NotifyConfigure)?;
+        let a = root(ctx)?;
         let n = ids::decode(&id, "NotificationTemplate", "id")?;
         wf::delete_template(core(ctx), a, n).await.gql()?;
         Ok(id)
@@ -439,7 +438,7 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         input: PreviewNotificationInput,
     ) -> async_graphql::Result<RenderedNotification> {
-        let a = require(ctx, Action::NotifyConfigure)?;
+        let a = root(ctx)?;
         let customer = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let lang = input.language.as_deref().unwrap_or(wf::DEFAULT_LANGUAGE);
         let r = wf::preview(
@@ -464,7 +463,7 @@ impl NotificationMutation {
         customer_id: ID,
         input: NotificationPreferencesInput,
     ) -> async_graphql::Result<NotificationPreferences> {
-        let a = require(ctx, Action::CustomerWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&customer_id, "Customer", "customerId")?;
         let p = Preferences {
             tenant_id: a.tenant_id,
@@ -481,7 +480,7 @@ impl NotificationMutation {
 
     /// Sends a logged message again, as a new message rendered afresh; returns the new one.
     async fn resend_notification(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Notification>> {
-        let a = require(ctx, Action::NotifyResend)?;
+        let a = root(ctx)?;
         let n = ids::decode(&id, "Notification", "id")?;
         wf::resend(core(ctx), a, n).await.gql().map(fast(Notification))
     }
@@ -496,7 +495,7 @@ impl NotificationMutation {
         ends: String,
         message: String,
     ) -> async_graphql::Result<i32> {
-        let a = require(ctx, Action::OutageAnnounce)?;
+        let a = root(ctx)?;
         let device_id = ids::decode(&device_id, "Device", "deviceId")?;
         let n = wf::announce_outage(core(ctx), a, &Outage { device_id, starts, ends, message }).await.gql()?;
         i32::try_from(n).map_err(|_| crate::error::to_gql(CoreError::internal("too many customers")))

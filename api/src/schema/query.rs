@@ -3,11 +3,12 @@
 use super::inputs::*;
 use super::types::*;
 use super::{connection, core, request_loaders, Conn, ListCount, Node};
+use crate::access::root;
 use crate::error::{found, invalid, Gql};
 use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
 use crate::loaders::load_err;
-use crate::request::{actor, require};
+use crate::request::require;
 use async_graphql::{Context, Object, ID};
 use isp_core::auth::Action;
 use isp_core::store::audit::{self, AuditFilter};
@@ -28,13 +29,13 @@ pub struct CoreQuery;
 impl CoreQuery {
     /// The logged-in staff user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<StaffUser>> {
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         users::get(&core(ctx).db, a.tenant_id, a.user_id).await.gql().map(fast(StaffUser))
     }
 
     /// The caller's tenant.
     async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<Tenant>> {
-        let a = require(ctx, Action::TenantRead)?;
+        let a = root(ctx)?;
         tenants::get(&core(ctx).db, a.tenant_id).await.gql().map(fast(Tenant))
     }
 
@@ -44,7 +45,7 @@ impl CoreQuery {
         use super::{billing, devices as dev, radius};
         use isp_core::billing::{charges, dunning, invoices, payments};
         use isp_core::store::{auth_log, devices, jobs, nas, radius_sessions};
-        let a = actor(ctx)?;
+        let a = root(ctx)?;
         let Some((ty, n)) = ids::parse(&id) else {
             return Err(invalid("id", "is not a valid ID"));
         };
@@ -154,7 +155,7 @@ impl CoreQuery {
         filter: Option<CustomerFilter>,
         order_by: Option<CustomerSort>,
     ) -> async_graphql::Result<Conn<Customer>> {
-        let a = require(ctx, Action::CustomerRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let filter = filter.unwrap_or_default();
         let sort = order_by.unwrap_or(CustomerSort::NameAsc);
@@ -191,7 +192,7 @@ impl CoreQuery {
 
     /// One customer; null when not in the caller's tenant.
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Customer>>> {
-        let a = require(ctx, Action::CustomerRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Customer", "id")?;
         Ok(found(customers::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Customer)))
     }
@@ -207,7 +208,7 @@ impl CoreQuery {
         before: Option<String>,
         #[graphql(default = false)] include_archived: bool,
     ) -> async_graphql::Result<Conn<Plan>> {
-        let a = require(ctx, Action::PlanRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
         let page = plans::list(&db, t, include_archived, &args).await.gql()?;
@@ -221,7 +222,7 @@ impl CoreQuery {
 
     /// One plan; null when not in the caller's tenant.
     async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Plan>>> {
-        let a = require(ctx, Action::PlanRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Plan", "id")?;
         Ok(found(plans::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Plan)))
     }
@@ -239,7 +240,7 @@ impl CoreQuery {
         filter: Option<SubscriptionFilterInput>,
         order_by: Option<SubscriptionSort>,
     ) -> async_graphql::Result<Conn<Subscription>> {
-        let a = require(ctx, Action::SubscriptionRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
         let filter = SubscriptionFilter {
@@ -270,7 +271,7 @@ impl CoreQuery {
 
     /// One subscription; null when not in the caller's tenant.
     async fn subscription(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Subscription>>> {
-        let a = require(ctx, Action::SubscriptionRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         Ok(found(subscriptions::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Subscription)))
     }
@@ -285,7 +286,7 @@ impl CoreQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<StaffUser>> {
-        let a = require(ctx, Action::StaffRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
         let page = users::list(&db, t, &args).await.gql()?;
@@ -308,7 +309,7 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<AuditFilterInput>,
     ) -> async_graphql::Result<Conn<AuditEntry>> {
-        let a = require(ctx, Action::AuditRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
         let (object_type, object_id) = match &f.object_id {

@@ -3,14 +3,13 @@
 
 use super::types::Subscription;
 use super::{connection, core, Conn, ListCount};
+use crate::access::root;
 use crate::error::Gql;
 use crate::fast::{fast, Fast};
 use crate::ids::{self, page_args};
-use crate::request::require;
 use crate::schema::request_loaders;
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
-use isp_core::auth::Action;
 use isp_core::clock::from_ms;
 use isp_core::patch::Patch;
 use isp_core::store::auth_log::{self, AuthLogEntry as AuthLogRow, AuthLogFilter};
@@ -292,7 +291,7 @@ impl RadiusQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Nas>> {
-        let a = require(ctx, Action::NasRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
         let page = nas::list(&db, t, &args).await.gql()?;
@@ -311,7 +310,7 @@ impl RadiusQuery {
         before: Option<String>,
         filter: Option<RadiusSessionFilterInput>,
     ) -> async_graphql::Result<Conn<RadiusSession>> {
-        let a = require(ctx, Action::SessionRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
         let filter = SessionFilter {
@@ -337,7 +336,7 @@ impl RadiusQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<UsagePeriod>> {
-        let a = require(ctx, Action::SessionRead)?;
+        let a = root(ctx)?;
         let sub = ids::decode(&subscription_id, "Subscription", "subscriptionId")?;
         let args = page_args(first, after, last, before)?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
@@ -361,7 +360,7 @@ impl RadiusQuery {
         before: Option<String>,
         filter: Option<AuthLogFilterInput>,
     ) -> async_graphql::Result<Conn<AuthLogEntry>> {
-        let a = require(ctx, Action::AuthLogRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
         let filter = AuthLogFilter {
@@ -384,7 +383,7 @@ pub struct RadiusMutation;
 impl RadiusMutation {
     /// Registers a NAS; its packets are accepted from now on (within the NAS cache TTL).
     async fn create_nas(&self, ctx: &Context<'_>, input: CreateNasInput) -> async_graphql::Result<Fast<Nas>> {
-        let a = require(ctx, Action::NasWrite)?;
+        let a = root(ctx)?;
         let p = NasPatch {
             name: Some(input.name),
             ip_address: Some(input.ip_address),
@@ -399,21 +398,21 @@ impl RadiusMutation {
 
     /// Changes a NAS.
     async fn update_nas(&self, ctx: &Context<'_>, id: ID, input: NasPatch) -> async_graphql::Result<Fast<Nas>> {
-        let a = require(ctx, Action::NasWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Nas", "id")?;
         isp_core::workflows::nas::update(core(ctx), a, id, &input).await.gql().map(fast(Nas))
     }
 
     /// Removes a NAS; its past sessions stay. Returns the removed NAS.
     async fn delete_nas(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Nas>> {
-        let a = require(ctx, Action::NasWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Nas", "id")?;
         isp_core::workflows::nas::delete(core(ctx), a, id).await.gql().map(fast(Nas))
     }
 
     /// Asks the NAS to end a live session (a Disconnect-Request delivered by the worker).
     async fn disconnect_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<RadiusSession>> {
-        let a = require(ctx, Action::SessionDisconnect)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "RadiusSession", "id")?;
         isp_core::workflows::sessions::disconnect(core(ctx), a, id).await.gql().map(fast(RadiusSession))
     }

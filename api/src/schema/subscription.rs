@@ -1,8 +1,8 @@
 //! Subscription root: live change notifications over `/graphql/ws` (graphql-transport-ws).
 
 use super::core;
+use crate::access::root;
 use crate::ids;
-use crate::request::actor;
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use futures::{Stream, StreamExt};
 use isp_core::auth::Action;
@@ -74,7 +74,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         kinds: Option<Vec<ChangeKind>>,
     ) -> async_graphql::Result<impl Stream<Item = Change>> {
-        let caller = actor(ctx)?;
+        let caller = root(ctx)?;
         let (tenant, role) = (caller.tenant_id, caller.role);
         let rx = core(ctx).events.subscribe();
         Ok(BroadcastStream::new(rx).filter_map(move |e| {

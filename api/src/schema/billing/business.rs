@@ -4,14 +4,13 @@
 //! type or tax class); money is in the tenant's currency. Staff with `ReportRead` (owner, admin,
 //! manager) may read them.
 
+use crate::access::root;
 use crate::error::Gql;
 use crate::fast::{Fast, FastList};
 use crate::ids;
-use crate::request::require;
 use crate::schema::types::Money;
 use crate::schema::{core, tenant_currency};
 use async_graphql::{Context, Object, SimpleObject, ID};
-use isp_core::auth::Action;
 use isp_core::reports::{self, Range, ReportBucket};
 use isp_core::store::subscriptions::AccessType;
 
@@ -168,7 +167,7 @@ impl BusinessReportQuery {
         #[graphql(default_with = "ReportBucket::Month")] bucket: ReportBucket,
         #[graphql(default = true)] by_plan: bool,
     ) -> async_graphql::Result<FastList<AcquisitionRow>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let range = Range::parse(&from, &to, bucket).gql()?;
         let rows = reports::acquisition(&core(ctx).db, a, &range, by_plan).await.gql()?;
         Ok(rows
@@ -202,7 +201,7 @@ impl BusinessReportQuery {
         to: String,
         #[graphql(default_with = "ReportBucket::Month")] bucket: ReportBucket,
     ) -> async_graphql::Result<FastList<MrrMovementRow>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let range = Range::parse(&from, &to, bucket).gql()?;
         let rows = reports::mrr_movement(&core(ctx).db, a, &range).await.gql()?;
         let cur = tenant_currency(ctx).await?;
@@ -236,7 +235,7 @@ impl BusinessReportQuery {
         to: String,
         #[graphql(default_with = "ReportBucket::Month")] bucket: ReportBucket,
     ) -> async_graphql::Result<FastList<CollectionRow>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let range = Range::parse(&from, &to, bucket).gql()?;
         let rows = reports::collection(&core(ctx).db, a, &range).await.gql()?;
         let cur = tenant_currency(ctx).await?;
@@ -264,7 +263,7 @@ impl BusinessReportQuery {
         to: String,
         #[graphql(default_with = "ReportBucket::Month")] bucket: ReportBucket,
     ) -> async_graphql::Result<FastList<TaxClassRevenueRow>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let range = Range::parse(&from, &to, bucket).gql()?;
         let rows = reports::revenue_by_tax_class(&core(ctx).db, a, &range).await.gql()?;
         let cur = tenant_currency(ctx).await?;
@@ -291,7 +290,7 @@ impl BusinessReportQuery {
         to: String,
         #[graphql(default = 10)] first: i32,
     ) -> async_graphql::Result<FastList<DataUserRow>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let range = Range::parse(&from, &to, ReportBucket::Day).gql()?;
         let rows = reports::top_data_users(&core(ctx).db, a, &range, i64::from(first)).await.gql()?;
         Ok(rows

@@ -5,13 +5,12 @@ use super::inputs::{AddChargeInput, BillingSettingsInput, PaymentGatewayInput, R
 use super::{
     date_arg, BillingRunResult, BillingSettings, Charge, DunningRunResult, Invoice, Payment, PaymentGateway, TaxRate,
 };
+use crate::access::root;
 use crate::error::{invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids;
-use crate::request::require;
 use crate::schema::{core, tenant_currency};
 use async_graphql::{Context, Object, ID};
-use isp_core::auth::Action;
 use isp_core::billing::payments::NewPayment;
 use isp_core::billing::run;
 use isp_core::billing::settings::{self as bsettings, LogoChange, TaxRate as CoreTaxRate};
@@ -30,7 +29,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         input: BillingSettingsInput,
     ) -> async_graphql::Result<Fast<BillingSettings>> {
-        let a = require(ctx, Action::BillingSettingsWrite)?;
+        let a = root(ctx)?;
         let c = core(ctx);
         let mut s = bsettings::get(&c.db, a.tenant_id).await.gql()?;
         let i = input;
@@ -76,7 +75,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         input: PaymentGatewayInput,
     ) -> async_graphql::Result<Fast<PaymentGateway>> {
-        let a = require(ctx, Action::BillingSettingsWrite)?;
+        let a = root(ctx)?;
         isp_core::workflows::webhooks::set_gateway(core(ctx), a, &input.provider, input.scheme, &input.secret)
             .await
             .gql()
@@ -86,13 +85,13 @@ impl BillingMutation {
     /// Removes a payment gateway (owner and admin): its webhooks are answered 404 from then on.
     /// Returns the provider name.
     async fn remove_payment_gateway(&self, ctx: &Context<'_>, provider: String) -> async_graphql::Result<String> {
-        let a = require(ctx, Action::BillingSettingsWrite)?;
+        let a = root(ctx)?;
         isp_core::workflows::webhooks::remove_gateway(core(ctx), a, &provider).await.gql()
     }
 
     /// Creates or replaces the tax rate of a tax class (owner and admin).
     async fn set_tax_rate(&self, ctx: &Context<'_>, input: CoreTaxRate) -> async_graphql::Result<Fast<TaxRate>> {
-        let a = require(ctx, Action::BillingSettingsWrite)?;
+        let a = root(ctx)?;
         isp_core::workflows::billing_settings::set_tax_rate(core(ctx), a, &input).await.gql().map(|s| Fast(s.into()))
     }
 
@@ -103,7 +102,7 @@ impl BillingMutation {
         plan_id: ID,
         tax_class: String,
     ) -> async_graphql::Result<String> {
-        let a = require(ctx, Action::BillingSettingsWrite)?;
+        let a = root(ctx)?;
         let p = ids::decode(&plan_id, "Plan", "planId")?;
         isp_core::workflows::billing_settings::set_plan_tax_class(core(ctx), a, p, &tax_class).await.gql()?;
         Ok(tax_class)
@@ -111,7 +110,7 @@ impl BillingMutation {
 
     /// Adds a one-off charge (or credit) to the customer's next invoice.
     async fn add_charge(&self, ctx: &Context<'_>, input: AddChargeInput) -> async_graphql::Result<Fast<Charge>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let c = ids::decode(&input.customer_id, "Customer", "customerId")?;
         let s = ids::decode_opt(&input.subscription_id, "Subscription", "subscriptionId")?;
         let charge = NewCharge {
@@ -134,7 +133,7 @@ impl BillingMutation {
         plan_id: ID,
         effective_date: Option<String>,
     ) -> async_graphql::Result<FastList<Charge>> {
-        let a = require(ctx, Action::SubscriptionWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         let p = ids::decode(&plan_id, "Plan", "planId")?;
         Ok(isp_core::workflows::subscriptions::change_plan(core(ctx), a, id, p, effective_date.as_deref())
@@ -154,7 +153,7 @@ impl BillingMutation {
         effective_date: Option<String>,
         reason: Option<String>,
     ) -> async_graphql::Result<Option<Fast<Charge>>> {
-        let a = require(ctx, Action::SubscriptionStatus)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Subscription", "id")?;
         Ok(isp_core::workflows::subscriptions::cancel(core(ctx), a, id, effective_date.as_deref(), reason.as_deref())
             .await
@@ -169,7 +168,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         as_of: Option<String>,
     ) -> async_graphql::Result<Fast<BillingRunResult>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let out = run::run(core(ctx), a, day).await.gql()?;
         Ok(Fast(BillingRunResult { as_of: day, out, currency: tenant_currency(ctx).await? }))
@@ -177,7 +176,7 @@ impl BillingMutation {
 
     /// Issues a draft invoice: numbers it, dates it today and pays it from customer credit.
     async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Fast<Invoice>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Invoice", "id")?;
         let mut issued = isp_core::workflows::invoices::issue(core(ctx), a, &[id]).await.gql()?;
         Ok(Fast(Invoice(issued.remove(0))))
@@ -185,7 +184,7 @@ impl BillingMutation {
 
     /// Issues draft invoices, all or none (at most 1000), numbered in the order given.
     async fn issue_invoices(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<FastList<Invoice>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let list = ids.iter().map(|i| ids::decode(i, "Invoice", "ids")).collect::<Result<Vec<_>, _>>()?;
         Ok(isp_core::workflows::invoices::issue(core(ctx), a, &list).await.gql()?.into_iter().map(Invoice).collect())
     }
@@ -193,7 +192,7 @@ impl BillingMutation {
     /// Deletes a draft invoice; its cycles and charges are billed again by the next run.
     /// Returns the deleted invoice's ID. Issued invoices cannot be deleted: void them.
     async fn delete_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let raw = ids::decode(&id, "Invoice", "id")?;
         isp_core::workflows::invoices::delete_draft(core(ctx), a, raw).await.gql()?;
         Ok(id)
@@ -202,7 +201,7 @@ impl BillingMutation {
     /// Voids an invoice: issues a credit note and turns its payments into customer credit.
     /// Returns the credit note, or, for a draft (never sent, so no credit note), the voided draft.
     async fn void_invoice(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Fast<Invoice>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Invoice", "id")?;
         isp_core::workflows::invoices::void(core(ctx), a, id, &reason)
             .await
@@ -216,7 +215,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         input: RecordPaymentInput,
     ) -> async_graphql::Result<Fast<Payment>> {
-        let a = require(ctx, Action::PaymentWrite)?;
+        let a = root(ctx)?;
         let invoice_ids = match &input.invoice_ids {
             Some(list) => {
                 Some(list.iter().map(|i| ids::decode(i, "Invoice", "invoiceIds")).collect::<Result<Vec<_>, _>>()?)
@@ -243,7 +242,7 @@ impl BillingMutation {
         amount_minor: i64,
         reason: String,
     ) -> async_graphql::Result<Fast<Payment>> {
-        let a = require(ctx, Action::PaymentWrite)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Payment", "id")?;
         isp_core::workflows::payments::refund(core(ctx), a, id, amount_minor, &reason).await.gql().map(fast(Payment))
     }
@@ -254,7 +253,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         as_of: Option<String>,
     ) -> async_graphql::Result<Fast<DunningRunResult>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let o = isp_core::workflows::dunning::run(core(ctx), a, day).await.gql()?;
         Ok(Fast(DunningRunResult {

@@ -3,14 +3,13 @@
 
 use super::{date_arg, BillingPreview, BillingReport, BillingSettings, Conn, CustomerBalance, DunningEvent, Invoice};
 use super::{Ageing, LedgerEntry, MonthCollection, Payment, PlanRevenue, PreviewInvoice};
+use crate::access::root;
 use crate::error::{found, invalid, Gql};
 use crate::fast::{fast, Fast, FastList};
 use crate::ids::{self, page_args};
-use crate::request::require;
 use crate::schema::types::Money;
 use crate::schema::{connection, core, tenant_currency, ListCount};
 use async_graphql::{Context, Object, ID};
-use isp_core::auth::Action;
 use isp_core::billing::invoices::{self, InvoiceFilter};
 use isp_core::billing::ledger::{self, LedgerKind};
 use isp_core::billing::settings as bsettings;
@@ -25,7 +24,7 @@ pub struct BillingQuery;
 impl BillingQuery {
     /// The tenant's billing settings.
     async fn billing_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<Fast<BillingSettings>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         bsettings::get(&core(ctx).db, a.tenant_id).await.gql().map(fast(BillingSettings))
     }
 
@@ -39,7 +38,7 @@ impl BillingQuery {
         as_of: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<Fast<BillingPreview>> {
-        let a = require(ctx, Action::BillingRun)?;
+        let a = root(ctx)?;
         let day = date_arg("asOf", as_of, ctx).await?;
         let keep = match first.unwrap_or(100) {
             n @ 0..=1000 => n as usize,
@@ -70,7 +69,7 @@ impl BillingQuery {
         kind: Option<InvoiceKind>,
         billing_run_id: Option<ID>,
     ) -> async_graphql::Result<Conn<Invoice>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let f = InvoiceFilter {
             customer_id: ids::decode_opt(&customer_id, "Customer", "customerId")?,
@@ -86,7 +85,7 @@ impl BillingQuery {
 
     /// One invoice or credit note; null when not in the caller's tenant.
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Invoice>>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Invoice", "id")?;
         Ok(found(invoices::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Invoice)))
     }
@@ -102,7 +101,7 @@ impl BillingQuery {
         before: Option<String>,
         customer_id: Option<ID>,
     ) -> async_graphql::Result<Conn<Payment>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let c = ids::decode_opt(&customer_id, "Customer", "customerId")?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
@@ -113,7 +112,7 @@ impl BillingQuery {
 
     /// One payment; null when not in the caller's tenant.
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Fast<Payment>>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let id = ids::decode(&id, "Payment", "id")?;
         Ok(found(payments::get(&core(ctx).db, a.tenant_id, id).await)?.map(fast(Payment)))
     }
@@ -124,7 +123,7 @@ impl BillingQuery {
         ctx: &Context<'_>,
         customer_id: ID,
     ) -> async_graphql::Result<Option<Fast<CustomerBalance>>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let c = ids::decode(&customer_id, "Customer", "customerId")?;
         if found(isp_core::store::customers::get(&core(ctx).db, a.tenant_id, c).await)?.is_none() {
             return Ok(None);
@@ -139,7 +138,7 @@ impl BillingQuery {
         ctx: &Context<'_>,
         customer_id: ID,
     ) -> async_graphql::Result<FastList<LedgerEntry>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let c = ids::decode(&customer_id, "Customer", "customerId")?;
         let rows = ledger::statement(&core(ctx).db, a.tenant_id, c).await.gql()?;
         let cur = tenant_currency(ctx).await?;
@@ -171,7 +170,7 @@ impl BillingQuery {
         before: Option<String>,
         customer_id: Option<ID>,
     ) -> async_graphql::Result<Conn<DunningEvent>> {
-        let a = require(ctx, Action::InvoiceRead)?;
+        let a = root(ctx)?;
         let args = page_args(first, after, last, before)?;
         let c = ids::decode_opt(&customer_id, "Customer", "customerId")?;
         let (db, t) = (core(ctx).db.clone(), a.tenant_id);
@@ -189,7 +188,7 @@ impl BillingQuery {
         to: String,
         as_of: Option<String>,
     ) -> async_graphql::Result<Fast<BillingReport>> {
-        let a = require(ctx, Action::ReportRead)?;
+        let a = root(ctx)?;
         let (from, to) = (date_arg("from", Some(from), ctx).await?, date_arg("to", Some(to), ctx).await?);
         let as_of = date_arg("asOf", as_of, ctx).await?;
         let db = &core(ctx).db;
