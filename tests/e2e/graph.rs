@@ -263,18 +263,6 @@ async fn every_list_resolves_like_the_generic_resolver_for_every_role_with_and_w
         }
         // A nested field shows an object only to a role that may list objects of its type
         // (`radiusSessions { nas }` is refused to whoever `nasDevices` is refused to).
-        fn objects<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
-            match v {
-                Value::Object(m) => {
-                    if let Some(Value::String(t)) = m.get("__typename") {
-                        out.push((path.clone(), t));
-                    }
-                    m.iter().for_each(|(k, v)| objects(v, format!("{path}.{k}"), out));
-                }
-                Value::Array(a) => a.iter().for_each(|v| objects(v, path.clone(), out)),
-                _ => {}
-            }
-        }
         for (field, answer) in &role_answers {
             let mut found = Vec::new();
             objects(&answer["data"][field], field.clone(), &mut found);
@@ -442,4 +430,18 @@ pub(crate) async fn demo_ids(app: &TestApp, owner: &str, types: &Types) -> BTree
         collect(&d, &mut found);
     }
     found
+}
+
+/// Every object with a `__typename` in answer `v`, with its path from `path`.
+pub(crate) fn objects<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(t)) = m.get("__typename") {
+                out.push((path.clone(), t));
+            }
+            m.iter().for_each(|(k, v)| objects(v, format!("{path}.{k}"), out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| objects(v, path.clone(), out)),
+        _ => {}
+    }
 }

@@ -4,7 +4,7 @@
 //! another tenant's IDs through every field that takes an ID; and every nested object under
 //! the single-object root fields, per role.
 
-use crate::graph::{demo_app, demo_ids, named, Types, ROLES, STALE};
+use crate::graph::{demo_app, demo_ids, named, objects, Types, ROLES, STALE};
 use crate::*;
 use async_graphql::{UploadValue, Variables};
 use futures::StreamExt;
@@ -755,18 +755,6 @@ async fn every_root_field_and_mutation_answers_every_role_as_the_access_table_sa
             })
             .collect();
         let r = exec(&app, Some(token), false, &calls).await;
-        fn objects<'v>(v: &'v Value, path: String, out: &mut Vec<(String, &'v str)>) {
-            match v {
-                Value::Object(m) => {
-                    if let Some(Value::String(t)) = m.get("__typename") {
-                        out.push((path.clone(), t));
-                    }
-                    m.iter().for_each(|(k, v)| objects(v, format!("{path}.{k}"), out));
-                }
-                Value::Array(a) => a.iter().for_each(|v| objects(v, path.clone(), out)),
-                _ => {}
-            }
-        }
         for (i, f) in singles.iter().enumerate() {
             let name = f["name"].as_str().unwrap();
             let alias = format!("s{i}");
