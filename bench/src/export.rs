@@ -6,12 +6,10 @@
 //! not grow with `--rows`.
 
 use crate::billing::Memory;
-use crate::fixture::{Fixture, Opened};
+use crate::fixture::{bench_plan, Fixture, Opened};
 use crate::ExportArgs;
 use anyhow::{Context, Result};
 use isp_core::export::{self, Filters, Format};
-use isp_core::store::plans::{BillingPeriod, PlanInput};
-use isp_core::store::subscriptions::AccessType;
 use isp_core::workflows::plans;
 use std::io::Write;
 use std::time::Instant;
@@ -32,25 +30,7 @@ impl Write for Count {
 /// Seeds the invoices, then exports them in both formats; prints a line per format and JSON.
 pub async fn run(a: ExportArgs) -> Result<()> {
     let Opened { fixture, ctx, owner } = Fixture::open(a.database_url.as_deref(), 4, a.keep).await?;
-    let plan = plans::create(
-        &ctx,
-        &owner,
-        &PlanInput {
-            name: "Home 100".into(),
-            description: None,
-            price_minor: 3_499,
-            billing_period: BillingPeriod::Monthly,
-            download_kbps: 100_000,
-            upload_kbps: 20_000,
-            burst: None,
-            data_quota: None,
-            time_quota_secs: None,
-            access_types: vec![AccessType::Pppoe],
-            ip_pool: None,
-        },
-    )
-    .await
-    .context("creating the plan")?;
+    let plan = plans::create(&ctx, &owner, &bench_plan()).await.context("creating the plan")?;
     let t = fixture.tenant_id;
     let seeding = Instant::now();
     isp_core::seed::bulk(&ctx, t, plan.id, a.customers, "b").await.context("seeding customers")?;

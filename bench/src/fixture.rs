@@ -77,29 +77,28 @@ pub struct Opened {
     pub owner: Actor,
 }
 
+/// The benchmarks' plan: "Home 100", 34.99 a month, PPPoE.
+pub fn bench_plan() -> PlanInput {
+    PlanInput {
+        name: "Home 100".into(),
+        description: Some("Benchmark plan".into()),
+        price_minor: 3_499,
+        billing_period: BillingPeriod::Monthly,
+        download_kbps: 100_000,
+        upload_kbps: 20_000,
+        burst: None,
+        data_quota: None,
+        time_quota_secs: None,
+        access_types: vec![AccessType::Pppoe],
+        ip_pool: None,
+    }
+}
+
 impl Fixture {
     /// Creates the scratch store and seeds `customers` customers with one subscription each.
     pub async fn create(customers: usize, pg_url: Option<&str>, pool: u32, analyze: bool, keep: bool) -> Result<Self> {
         let Opened { mut fixture, ctx, owner } = Self::open(pg_url, pool, keep).await?;
-        let plan = plans::create(
-            &ctx,
-            &owner,
-            &PlanInput {
-                name: "Home 100".into(),
-                description: Some("Benchmark plan".into()),
-                price_minor: 3_499,
-                billing_period: BillingPeriod::Monthly,
-                download_kbps: 100_000,
-                upload_kbps: 20_000,
-                burst: None,
-                data_quota: None,
-                time_quota_secs: None,
-                access_types: vec![AccessType::Pppoe],
-                ip_pool: None,
-            },
-        )
-        .await
-        .context("creating the plan")?;
+        let plan = plans::create(&ctx, &owner, &bench_plan()).await.context("creating the plan")?;
 
         let started = Instant::now();
         seed::bulk(&ctx, fixture.tenant_id, plan.id, customers, "b").await.context("seeding customers")?;

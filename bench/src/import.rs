@@ -5,15 +5,13 @@
 //! the CLI and GraphQL call) and prints one JSON line.
 
 use crate::billing::Memory;
-use crate::fixture::{Fixture, Opened};
+use crate::fixture::{bench_plan, Fixture, Opened};
 use crate::ImportArgs;
 use anyhow::{Context, Result};
 use isp_core::auth::Actor;
 use isp_core::clock::SystemClock;
 use isp_core::config::Config;
 use isp_core::import::{self, Request};
-use isp_core::store::plans::{BillingPeriod, PlanInput};
-use isp_core::store::subscriptions::AccessType;
 use isp_core::workflows::plans;
 use isp_core::Ctx;
 use std::path::{Path, PathBuf};
@@ -88,19 +86,7 @@ pub async fn run(a: ImportArgs) -> Result<bool> {
         return child(&a, phase).await;
     }
     let Opened { fixture, ctx, owner } = Fixture::open(a.database_url.as_deref(), 4, a.keep).await?;
-    let plan = PlanInput {
-        name: "Home 100".into(),
-        description: None,
-        price_minor: 3_499,
-        billing_period: BillingPeriod::Monthly,
-        download_kbps: 100_000,
-        upload_kbps: 20_000,
-        burst: None,
-        data_quota: None,
-        time_quota_secs: None,
-        access_types: vec![AccessType::Pppoe],
-        ip_pool: None,
-    };
+    let plan = bench_plan();
     plans::create(&ctx, &owner, &plan).await.context("creating the plan")?;
     ctx.db.close().await;
     let csv = fixture.data_dir.join("customers.csv");
